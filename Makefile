@@ -1,0 +1,60 @@
+# Atelier's front door. Every target does its own set-up: npm ci (which brings Node 24 from the npm
+# registry), and the test-bed binaries (built from Go modules once, cached in ~/.cache/atelier).
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eo pipefail -c
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+NAME ?= atelier
+NODES ?= 2
+GPUS ?= 4
+GPU_MODEL ?= nvidia-h100
+NODE_SPEC ?=
+export NODES GPUS GPU_MODEL NODE_SPEC
+
+.PHONY: help deps binaries build typecheck crds-check test test-unit test-integration testbed-up testbed-down dev clean
+
+help:
+	@echo "make dev           bring up a local cluster with fake GPU nodes, a chain, the operator and an example job"
+	@echo "make test          type checks, CRD/type drift check and every test suite (unit + integration)"
+	@echo "make build         compile the operator to dist/"
+	@echo "make testbed-up    start test-bed NAME=$(NAME) (NODES, GPUS, GPU_MODEL or NODE_SPEC) and a chain"
+	@echo "make testbed-down  stop test-bed NAME=$(NAME) and its chain"
+
+deps: node_modules/.atelier-deps
+node_modules/.atelier-deps: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@node --version | grep -q '^v24\.' || { echo "expected Node 24 from node_modules/.bin, got $$(node --version)"; exit 1; }
+	@touch $@
+
+binaries:
+	@bash test/testbed/build-binaries.sh
+
+build: deps
+	npm run --silent build
+
+typecheck: deps
+	tsc -p tsconfig.json --noEmit
+
+test: deps binaries typecheck
+	NODE_OPTIONS=--experimental-vm-modules jest --ci
+
+test-unit: deps
+	NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects unit
+
+test-integration: deps binaries
+	NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects integration
+
+testbed-up: deps binaries
+	@bash test/testbed/cluster.sh up $(NAME)
+	@bash test/testbed/chain.sh up $(NAME)
+	@echo "export KUBECONFIG=$(CURDIR)/.testbed/$(NAME)/kubeconfig"
+
+testbed-down:
+	@bash test/testbed/cluster.sh down $(NAME)
+	@bash test/testbed/chain.sh down $(NAME)
+
+dev: deps binaries
+	@bash test/testbed/dev.sh $(NAME)
+
+clean:
+	rm -rf dist .testbed

@@ -9,6 +9,7 @@ NODES ?= 2
 GPUS ?= 4
 GPU_MODEL ?= nvidia-h100
 NODE_SPEC ?=
+JEST_FLAGS ?=
 export NODES GPUS GPU_MODEL NODE_SPEC
 
 .PHONY: help deps binaries build typecheck crds-check test test-unit test-integration testbed-up testbed-down dev clean
@@ -36,7 +37,8 @@ typecheck: deps
 	tsc -p tsconfig.json --noEmit
 
 test: deps binaries typecheck
-	NODE_OPTIONS=--experimental-vm-modules jest --ci
+	@mkdir -p .testbed
+	NODE_OPTIONS=--experimental-vm-modules jest --ci $(JEST_FLAGS)
 
 test-unit: deps
 	NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects unit

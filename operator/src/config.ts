@@ -1,0 +1,93 @@
+// Operator configuration from flags and environment (flags win), validated once at start-up so a
+// bad value fails with a clear message instead of a crash loop later. The rest of the operator gets
+// this object injected and never reads process.env itself.
+import { parseArgs } from 'node:util';
+import { parseMicros } from './util/money.js';
+
+export interface OperatorConfig {
+  kubeconfig?: string;
+  namespaces: string[]; // empty: all namespaces
+  metricsAddr: string; // host:port serving /metrics, /healthz, /readyz
+  leaderElect: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  identity: string;
+  workers: number;
+  localPricePerGpuHour: string;
+  logLevel: string;
+  retryBaseMs: number;
+  shutdownTimeoutMs: number;
+}
+
+export const usage = `Usage: atelier run [flags]
+
+Runs the Atelier operator against the cluster in --kubeconfig, $KUBECONFIG, ~/.kube/config or the
+in-cluster service account.
+
+Flags (environment variable in brackets):
+  --kubeconfig PATH             kubeconfig file [KUBECONFIG]
+  --namespace NS                namespace to watch; repeat or comma-separate; default all [ATELIER_NAMESPACES]
+  --metrics-addr HOST:PORT      /metrics, /healthz and /readyz (default 0.0.0.0:8080) [ATELIER_METRICS_ADDR]
+  --leader-elect BOOL           elect a leader through a Lease (default true) [ATELIER_LEADER_ELECT]
+  --lease-namespace NS          namespace of the Lease (default: POD_NAMESPACE or atelier-system) [ATELIER_LEASE_NAMESPACE]
+  --lease-name NAME             name of the Lease (default atelier-operator)
+  --workers N                   concurrent reconciles (default 8) [ATELIER_WORKERS]
+  --local-gpu-hour-price USD    price of one local GPU-hour, decimal (default 0.00) [ATELIER_LOCAL_GPU_HOUR_PRICE]
+  --retry-base SECONDS          first delay before retrying a failed shard (default 10) [ATELIER_RETRY_BASE_SECONDS]
+  --log-level LEVEL             error|warn|info|debug (default info) [ATELIER_LOG_LEVEL]
+`;
+
+function bool(name: string, v: string): boolean {
+  if (/^(true|1|yes)$/i.test(v)) return true;
+  if (/^(false|0|no)$/i.test(v)) return false;
+  throw new Error(`--${name} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function int(name: string, v: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+export function parseConfig(argv: string[], env: Record<string, string | undefined>, hostname: string): OperatorConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      kubeconfig: { type: 'string' },
+      namespace: { type: 'string', multiple: true },
+      'metrics-addr': { type: 'string' },
+      'leader-elect': { type: 'string' },
+      'lease-namespace': { type: 'string' },
+      'lease-name': { type: 'string' },
+      workers: { type: 'string' },
+      'local-gpu-hour-price': { type: 'string' },
+      'retry-base': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  const namespaces = (values.namespace ?? (env.ATELIER_NAMESPACES ? [env.ATELIER_NAMESPACES] : []))
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const price = values['local-gpu-hour-price'] ?? env.ATELIER_LOCAL_GPU_HOUR_PRICE ?? '0.00';
+  try { parseMicros(price); } catch { throw new Error(`--local-gpu-hour-price must be a decimal USD amount like 1.20, got ${JSON.stringify(price)}`); }
+  const metricsAddr = values['metrics-addr'] ?? env.ATELIER_METRICS_ADDR ?? '0.0.0.0:8080';
+  if (!/^[^:]*:\d+$/.test(metricsAddr)) throw new Error(`--metrics-addr must be HOST:PORT, got ${JSON.stringify(metricsAddr)}`);
+  const level = values['log-level'] ?? env.ATELIER_LOG_LEVEL ?? 'info';
+  if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new Error(`--log-level must be error, warn, info or debug, got ${JSON.stringify(level)}`);
+  return {
+    kubeconfig: values.kubeconfig ?? env.KUBECONFIG?.split(':')[0] ?? undefined,
+    namespaces,
+    metricsAddr,
+    leaderElect: bool('leader-elect', values['leader-elect'] ?? env.ATELIER_LEADER_ELECT ?? 'true'),
+    leaseNamespace: values['lease-namespace'] ?? env.ATELIER_LEASE_NAMESPACE ?? env.POD_NAMESPACE ?? 'atelier-system',
+    leaseName: values['lease-name'] ?? 'atelier-operator',
+    identity: `${env.POD_NAME ?? hostname}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`,
+    workers: int('workers', values.workers ?? env.ATELIER_WORKERS ?? '8', 1, 256),
+    localPricePerGpuHour: price,
+    logLevel: level,
+    retryBaseMs: Math.round(1000 * Number(values['retry-base'] ?? env.ATELIER_RETRY_BASE_SECONDS ?? '10')),
+    shutdownTimeoutMs: 20_000,
+  };
+}

@@ -1,0 +1,117 @@
+import { decide, podName, retryDelayMs, shardRanges, shardTotal, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+
+const NOW = Date.parse('2026-11-24T12:00:00Z');
+
+class JobBuilder {
+  private j: JobSnapshot = { name: 'job', namespace: 'ns', uid: 'u1', generation: 1, creationTimestamp: NOW - 60_000, spec: { shards: { count: 4 }, gpusPerShard: 1 } };
+  count(n: number) { this.j.spec.shards = { ...this.j.spec.shards, count: n }; return this; }
+  frames(start: number, end: number, perShard: number) { this.j.spec.shards = { frames: { start, end, perShard } }; return this; }
+  parallelism(n: number) { this.j.spec.shards.parallelism = n; return this; }
+  maxRetries(n: number) { this.j.spec.shards.maxRetries = n; return this; }
+  suspend() { this.j.spec.suspend = true; return this; }
+  deadline(iso: string) { this.j.spec.deadline = iso; return this; }
+  obj() { return this.j; }
+}
+const job = () => new JobBuilder();
+const records = (...rs: [number, ShardRecordStatus][]) => new Map<number, ShardRecord>(rs.map(([i, status]) => [i, { name: `job-${i}`, index: i, status }]));
+const allRecords = (n: number) => records(...Array.from({ length: n }, (_, i) => [i, {}] as [number, ShardRecordStatus]));
+function pod(index: number, attempt: number, phase: PodView['phase'], extra: Partial<PodView> = {}): PodView {
+  return { name: podName('job', index, attempt), index, attempt, phase, terminating: false, startedAt: NOW - 30_000, finishedAt: phase === 'Succeeded' || phase === 'Failed' ? NOW - 1000 : undefined, ...extra };
+}
+const pods = (...ps: PodView[]) => {
+  const m = new Map<number, PodView[]>();
+  for (const p of ps) m.set(p.index, [...(m.get(p.index) ?? []), p]);
+  return m;
+};
+
+test('shardRanges: frames 1-100 by 7 give 15 shards, the last 99-100', () => {
+  const r = shardRanges({ frames: { start: 1, end: 100, perShard: 7 } });
+  expect(r).toHaveLength(15);
+  expect(r[0]).toEqual({ index: 0, frameStart: 1, frameEnd: 7 });
+  expect(r[14]).toEqual({ index: 14, frameStart: 99, frameEnd: 100 });
+  expect(shardTotal({ frames: { start: 1, end: 100, perShard: 7 } })).toBe(15);
+  expect(shardTotal({ count: 20 })).toBe(20);
+});
+
+test('a new job creates records first, then pods once records exist', () => {
+  const d1 = decide(job().count(3).obj(), new Map(), new Map(), NOW);
+  expect(d1.createRecords.map((r) => r.index)).toEqual([0, 1, 2]);
+  expect(d1.createPods).toEqual([]);
+  const d2 = decide(job().count(3).obj(), allRecords(3), new Map(), NOW);
+  expect(d2.createPods.map((p) => p.name)).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
+  expect(d2.outcome).toBe('Running');
+});
+
+test('parallelism caps live pods across the job', () => {
+  const d = decide(job().count(10).parallelism(3).obj(), allRecords(10), pods(pod(0, 1, 'Running')), NOW);
+  expect(d.createPods.map((p) => p.index)).toEqual([1, 2]);
+  expect(d.counts.running).toBe(1);
+});
+
+test('a shard with a live (or terminating) pod never gets a second pod', () => {
+  const d = decide(job().count(2).obj(), allRecords(2), pods(pod(0, 1, 'Pending'), pod(1, 1, 'Failed', { terminating: true })), NOW);
+  expect(d.createPods).toEqual([]);
+});
+
+test('a succeeded pod is recorded with its result and GPU time; the job completes when all are recorded', () => {
+  const msg = JSON.stringify({ outputs: [{ uri: 's3://b/0.png', sha256: 'b'.repeat(64) }] });
+  const d = decide(job().count(1).obj(), allRecords(1), pods(pod(0, 1, 'Succeeded', { message: msg })), NOW);
+  expect(d.recordOutcomes).toHaveLength(1);
+  const st = d.recordOutcomes[0]!.status;
+  expect(st.phase).toBe('Succeeded');
+  expect(st.result!.outputs).toEqual([{ uri: 's3://b/0.png', sha256: 'b'.repeat(64) }]);
+  expect(st.gpuSeconds).toBe(29);
+  expect(d.outcome).toBe('Succeeded');
+  expect(d.gpuMillis).toBe(29_000n);
+});
+
+test('a failed attempt is recorded and retried after the backoff with the next attempt number', () => {
+  const opts = { retryBaseMs: 1000, retryMaxMs: 8000 };
+  const d1 = decide(job().count(1).obj(), allRecords(1), pods(pod(0, 1, 'Failed', { exitCode: 2, message: 'boom' })), NOW, opts);
+  const st = d1.recordOutcomes[0]!.status;
+  expect(st).toMatchObject({ phase: 'Pending', attempts: 1, lastFailure: { message: 'attempt 1 exited 2: boom' } });
+  expect(Date.parse(st.retryAfter!)).toBe(NOW + 1000);
+  expect(d1.createPods).toEqual([]);
+  expect(d1.recordOutcomes[0]!.event!.reason).toBe('ShardRetrying');
+  // before the backoff expires: nothing; after: attempt 2
+  const recs = records([0, st]);
+  expect(decide(job().count(1).obj(), recs, pods(pod(0, 1, 'Failed')), NOW + 500, opts).createPods).toEqual([]);
+  expect(decide(job().count(1).obj(), recs, pods(pod(0, 1, 'Failed')), NOW + 1000, opts).createPods.map((p) => p.name)).toEqual(['job-0-2']);
+});
+
+test('a record that lost the count still never reuses an existing pod name', () => {
+  const d = decide(job().count(1).obj(), records([0, { attempts: 1 }]), pods(pod(0, 1, 'Failed'), pod(0, 3, 'Failed', { terminating: false })), NOW);
+  // attempt 3 finished but is unrecorded: it is recorded first, no pod is created this round
+  expect(d.recordOutcomes[0]!.status.attempts).toBe(3);
+  expect(d.createPods).toEqual([]);
+});
+
+test('failing beyond maxRetries fails the shard and the job, and stops live pods', () => {
+  const d = decide(job().count(2).maxRetries(1).obj(), records([0, { attempts: 1, phase: 'Pending' }], [1, {}]), pods(pod(0, 2, 'Failed', { exitCode: 1 }), pod(1, 1, 'Running')), NOW);
+  expect(d.recordOutcomes[0]!.status.phase).toBe('Failed');
+  expect(d.recordOutcomes[0]!.event!.reason).toBe('ShardFailed');
+  expect(d.outcome).toBe('Failed');
+  expect(d.failure!.reason).toBe('ShardFailed');
+  expect(d.deletePods).toEqual(['job-1-1']);
+  expect(d.createPods).toEqual([]);
+});
+
+test('suspend deletes live pods, keeps finished counts and starts nothing', () => {
+  const d = decide(job().count(3).suspend().obj(), records([0, { phase: 'Succeeded', attempts: 1 }], [1, {}], [2, {}]), pods(pod(1, 1, 'Running')), NOW);
+  expect(d.outcome).toBe('Suspended');
+  expect(d.deletePods).toEqual(['job-1-1']);
+  expect(d.counts.succeeded).toBe(1);
+  expect(d.createPods).toEqual([]);
+});
+
+test('a passed deadline fails the job with DeadlineExceeded; a future one schedules a wake-up', () => {
+  const past = decide(job().count(2).deadline('2026-11-24T11:00:00Z').obj(), allRecords(2), pods(pod(0, 1, 'Running')), NOW);
+  expect(past.failure!.reason).toBe('DeadlineExceeded');
+  expect(past.deletePods).toEqual(['job-0-1']);
+  const future = decide(job().count(2).deadline('2026-11-24T12:05:00Z').obj(), allRecords(2), new Map(), NOW);
+  expect(future.requeueAfterMs).toBe(300_000);
+});
+
+test('retryDelayMs doubles and caps', () => {
+  expect([1, 2, 3, 10].map((n) => retryDelayMs(n))).toEqual([10_000, 20_000, 40_000, 360_000]);
+});

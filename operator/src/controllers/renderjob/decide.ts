@@ -1,0 +1,273 @@
+// The RenderJob controller's decision step, as a pure function: given a snapshot of one job (its
+// spec, its RenderShard records and its shard pods, all from the informer caches) and the time, it
+// says what is true (the status) and what to do next (create records and pods, record finished
+// attempts, delete pods, requeue). Nothing here talks to the API server or reads the clock, so the
+// rules that keep a shard from running twice are tested directly, table-driven.
+//
+// Invariants kept here:
+// - at most one live pod per shard: a new attempt is started only when no pod of the shard is live
+//   (a terminating pod counts as live until it is gone from the cache);
+// - pod names are deterministic per (job, shard, attempt), so a create repeated from a stale cache
+//   fails with AlreadyExists instead of starting a second pod;
+// - the outcome of an attempt is recorded on the RenderShard before the next attempt starts.
+
+export interface Frames { start: number; end: number }
+
+export interface JobSnapshot {
+  name: string;
+  namespace: string;
+  uid: string;
+  generation: number;
+  creationTimestamp: number; // ms
+  deletionTimestamp?: number; // ms
+  spec: {
+    shards: { count?: number; frames?: { start: number; end: number; perShard: number }; parallelism?: number; maxRetries?: number };
+    suspend?: boolean;
+    deadline?: string;
+    gpusPerShard: number;
+  };
+}
+
+export type ShardPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+
+export interface ShardOutput { uri: string; sha256: string; cid?: string }
+
+export interface ShardRecordStatus {
+  phase?: ShardPhase;
+  placement?: 'Local' | 'Remote';
+  podName?: string;
+  attempts?: number;
+  lastFailure?: { reason: string; message: string };
+  retryAfter?: string; // RFC 3339: no new attempt before this time
+  result?: { outputs: ShardOutput[]; digest?: string };
+  gpuSeconds?: number;
+  cost?: string;
+  startTime?: string;
+  completionTime?: string;
+}
+
+export interface ShardRecord {
+  name: string;
+  index: number;
+  status: ShardRecordStatus;
+}
+
+export interface PodView {
+  name: string;
+  index: number;
+  attempt: number;
+  phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+  terminating: boolean;
+  nodeName?: string;
+  unschedulable?: boolean; // PodScheduled=False, reason Unschedulable
+  startedAt?: number; // ms, container start
+  finishedAt?: number; // ms, container end
+  exitCode?: number;
+  reason?: string;
+  message?: string; // termination message
+}
+
+export interface ShardRange { index: number; frameStart?: number; frameEnd?: number }
+
+export interface Decision {
+  createRecords: ShardRange[];
+  createPods: { index: number; attempt: number; name: string; frames?: Frames }[];
+  recordOutcomes: { index: number; recordName: string; status: ShardRecordStatus; event?: { type: 'Normal' | 'Warning'; reason: string; message: string } }[];
+  deletePods: string[];
+  counts: { total: number; pending: number; running: number; succeeded: number; failed: number; local: number; remote: number };
+  unschedulable: number;
+  gpuMillis: bigint; // finished GPU time of all recorded attempts
+  outcome: 'Running' | 'Succeeded' | 'Failed' | 'Suspended' | 'Pending';
+  failure?: { reason: 'ShardFailed' | 'DeadlineExceeded'; message: string };
+  requeueAfterMs?: number;
+}
+
+export interface DecideOptions {
+  retryBaseMs: number; // delay before the 2nd attempt; doubles per failure
+  retryMaxMs: number;
+}
+export const defaultDecideOptions: DecideOptions = { retryBaseMs: 10_000, retryMaxMs: 360_000 };
+
+export function podName(job: string, index: number, attempt: number): string {
+  return `${job}-${index}-${attempt}`;
+}
+
+export function recordName(job: string, index: number): string {
+  return `${job}-${index}`;
+}
+
+/** Delay before attempt n+1 after n failed attempts: base, 2×base, 4×base, … capped (10s…6min by default, like Jobs). */
+export function retryDelayMs(failedAttempts: number, o: DecideOptions = defaultDecideOptions): number {
+  return Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.max(0, failedAttempts - 1));
+}
+
+/** The shards of a job: count shards, or frame ranges of perShard frames (the last one shorter). */
+export function shardRanges(spec: JobSnapshot['spec']['shards']): ShardRange[] {
+  if (spec.frames) {
+    const { start, end, perShard } = spec.frames;
+    const out: ShardRange[] = [];
+    for (let s = start, i = 0; s <= end; s += perShard, i++) out.push({ index: i, frameStart: s, frameEnd: Math.min(end, s + perShard - 1) });
+    return out;
+  }
+  return Array.from({ length: spec.count ?? 0 }, (_, index) => ({ index }));
+}
+
+export function shardTotal(spec: JobSnapshot['spec']['shards']): number {
+  if (spec.frames) return Math.max(0, Math.ceil((spec.frames.end - spec.frames.start + 1) / spec.frames.perShard));
+  return spec.count ?? 0;
+}
+
+const live = (p: PodView) => p.terminating || p.phase === 'Pending' || p.phase === 'Running' || p.phase === 'Unknown';
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Parses a termination message of the form {"outputs":[{"uri","sha256"}]}; anything else gives no outputs. */
+export function parseResult(message: string | undefined): ShardOutput[] | undefined {
+  if (!message) return undefined;
+  try {
+    const v = JSON.parse(message) as { outputs?: unknown };
+    if (!Array.isArray(v.outputs)) return undefined;
+    const outs: ShardOutput[] = [];
+    for (const o of v.outputs as Record<string, unknown>[]) {
+      if (typeof o?.uri !== 'string' || typeof o?.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(o.sha256)) return undefined;
+      outs.push(typeof o.cid === 'string' ? { uri: o.uri, sha256: o.sha256, cid: o.cid } : { uri: o.uri, sha256: o.sha256 });
+    }
+    return outs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decides one reconcile of a job. `records` and `pods` are the job's RenderShards and shard pods
+ * from the caches (pods that were just created and not yet seen are included by the caller through
+ * expectations, as live Pending pods).
+ */
+export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<number, PodView[]>, now: number, opts: DecideOptions = defaultDecideOptions): Decision {
+  const ranges = shardRanges(job.spec.shards);
+  const total = ranges.length;
+  const maxRetries = job.spec.shards.maxRetries ?? 3;
+  const parallelism = job.spec.shards.parallelism ?? total;
+  const deadline = job.spec.deadline ? Date.parse(job.spec.deadline) : undefined;
+  const d: Decision = {
+    createRecords: [], createPods: [], recordOutcomes: [], deletePods: [],
+    counts: { total, pending: 0, running: 0, succeeded: 0, failed: 0, local: 0, remote: 0 },
+    unschedulable: 0, gpuMillis: 0n, outcome: 'Pending',
+  };
+  const wake = (ms: number) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; };
+
+  const startable: ShardRange[] = [];
+  let liveCount = 0;
+  let firstFailure: string | undefined;
+  const livePods: PodView[] = [];
+
+  for (const range of ranges) {
+    const rec = records.get(range.index);
+    const st = rec?.status ?? {};
+    const shardPods = pods.get(range.index) ?? [];
+    const alive = shardPods.filter(live);
+    livePods.push(...alive);
+    d.gpuMillis += BigInt(Math.round((st.gpuSeconds ?? 0) * 1000));
+
+    if (st.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; continue; }
+    if (st.phase === 'Failed') { d.counts.failed++; firstFailure ??= `shard ${range.index}: ${st.lastFailure?.message ?? 'failed'}`; continue; }
+
+    if (alive.length > 0) {
+      liveCount++;
+      d.counts.running++;
+      d.counts.local++;
+      if (alive.some((p) => p.unschedulable)) d.unschedulable++;
+      continue;
+    }
+
+    // No live pod: record the newest finished attempt that the record does not know yet.
+    const recorded = st.attempts ?? 0;
+    const finished = shardPods.filter((p) => !live(p) && p.attempt > recorded).sort((a, b) => b.attempt - a.attempt)[0];
+    if (finished && rec) {
+      const status = outcomeOf(finished, st, maxRetries, job.spec.gpusPerShard, now, opts);
+      d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: status.status, event: status.event });
+      d.gpuMillis += BigInt(Math.round(((status.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
+      if (status.status.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; continue; }
+      if (status.status.phase === 'Failed') { d.counts.failed++; firstFailure ??= `shard ${range.index}: ${status.status.lastFailure?.message}`; continue; }
+      d.counts.pending++;
+      wake(retryDelayMs(status.status.attempts ?? 1, opts));
+      continue;
+    }
+
+    d.counts.pending++;
+    const retryAt = st.retryAfter ? Date.parse(st.retryAfter) : 0;
+    if (retryAt > now) { wake(retryAt - now); continue; }
+    startable.push(range);
+  }
+
+  const complete = d.counts.succeeded === total;
+  if (complete) {
+    d.outcome = 'Succeeded';
+    return d;
+  }
+  if (firstFailure !== undefined) {
+    d.outcome = 'Failed';
+    d.failure = { reason: 'ShardFailed', message: `${d.counts.failed} shard(s) failed beyond maxRetries=${maxRetries}; first: ${firstFailure}` };
+  } else if (deadline !== undefined && now >= deadline) {
+    d.outcome = 'Failed';
+    d.failure = { reason: 'DeadlineExceeded', message: `deadline ${job.spec.deadline} passed with ${d.counts.succeeded}/${total} shards done` };
+  }
+  if (d.outcome === 'Failed' || job.spec.suspend || job.deletionTimestamp !== undefined) {
+    // Stop everything that runs; counts of finished shards are kept.
+    for (const p of livePods) if (!p.terminating) d.deletePods.push(p.name);
+    if (d.outcome !== 'Failed') d.outcome = job.deletionTimestamp !== undefined ? 'Running' : 'Suspended';
+    return d;
+  }
+
+  d.outcome = liveCount > 0 || d.counts.succeeded > 0 || d.recordOutcomes.length > 0 ? 'Running' : 'Pending';
+  let room = Math.max(0, parallelism - liveCount);
+  for (const range of startable) {
+    if (room === 0) break;
+    const rec = records.get(range.index);
+    if (!rec) {
+      d.createRecords.push(range);
+      continue; // the pod follows once the record exists (next reconcile, woken by its add event)
+    }
+    const shardPods = pods.get(range.index) ?? [];
+    const attempt = Math.max(rec.status.attempts ?? 0, ...shardPods.map((p) => p.attempt)) + 1;
+    d.createPods.push({ index: range.index, attempt, name: podName(job.name, range.index, attempt), ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
+    room--;
+  }
+  if (d.createPods.length > 0 || d.createRecords.length > 0) d.outcome = 'Running';
+  if (deadline !== undefined) wake(deadline - now);
+  return d;
+}
+
+function outcomeOf(pod: PodView, st: ShardRecordStatus, maxRetries: number, gpus: number, now: number, opts: DecideOptions): { status: ShardRecordStatus; event?: Decision['recordOutcomes'][number]['event'] } {
+  const ranMs = pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
+  const gpuSeconds = (st.gpuSeconds ?? 0) + (ranMs * gpus) / 1000;
+  const base: ShardRecordStatus = {
+    ...st,
+    placement: 'Local',
+    podName: pod.name,
+    attempts: pod.attempt,
+    gpuSeconds,
+    startTime: st.startTime ?? (pod.startedAt !== undefined ? iso(pod.startedAt) : undefined),
+  };
+  if (pod.phase === 'Succeeded') {
+    const outputs = parseResult(pod.message);
+    return {
+      status: { ...base, phase: 'Succeeded', result: { outputs: outputs ?? [] }, completionTime: iso(pod.finishedAt ?? now), retryAfter: undefined },
+    };
+  }
+  const message = `attempt ${pod.attempt} exited ${pod.exitCode ?? '?'}${pod.message ? `: ${pod.message.slice(0, 512)}` : ''}`;
+  const lastFailure = { reason: pod.reason ?? 'Error', message };
+  if (pod.attempt > maxRetries) {
+    return {
+      status: { ...base, phase: 'Failed', lastFailure, completionTime: iso(pod.finishedAt ?? now), retryAfter: undefined },
+      event: { type: 'Warning', reason: 'ShardFailed', message: `${message}; no retries left (maxRetries=${maxRetries})` },
+    };
+  }
+  const delay = retryDelayMs(pod.attempt, opts);
+  return {
+    status: { ...base, phase: 'Pending', lastFailure, retryAfter: iso(now + delay) },
+    event: { type: 'Warning', reason: 'ShardRetrying', message: `${message}; retrying in ${(delay / 1000).toFixed(1)}s` },
+  };
+}

@@ -1,0 +1,128 @@
+// Shard pods: how a RenderJob's template becomes the Pod of one shard attempt, and how a Pod from the
+// cache is read back as the small PodView the decision step works on. Labels carry the job, shard
+// index and attempt so that the informer's index finds a job's pods without a scan.
+import type * as k8s from '@kubernetes/client-node';
+import { podName, type PodView } from './decide.js';
+
+export const LABEL_JOB = 'atelier.dev/job';
+export const LABEL_SHARD = 'atelier.dev/shard';
+export const LABEL_ATTEMPT = 'atelier.dev/attempt';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'atelier';
+export const GPU_RESOURCE = 'nvidia.com/gpu';
+export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
+
+export interface JobTemplate {
+  image: string;
+  command?: string[];
+  args?: string[];
+  env?: k8s.V1EnvVar[];
+  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+  nodeSelector?: Record<string, string>;
+  tolerations?: k8s.V1Toleration[];
+  serviceAccountName?: string;
+}
+
+export interface PodInput {
+  job: { name: string; namespace: string; uid: string; apiVersion: string; kind: string };
+  template: JobTemplate;
+  gpuModels?: string[];
+  outputUri?: string;
+  index: number;
+  attempt: number;
+  total: number;
+  frames?: { start: number; end: number };
+}
+
+const quantity = (v: string | number) => String(v);
+
+/** Number of GPUs a shard asks for (the CRD guarantees an integer >= 1). */
+export function gpusOf(template: JobTemplate): number {
+  const v = template.resources?.limits?.[GPU_RESOURCE];
+  const n = Number(v ?? 1);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+export function buildPod(i: PodInput): k8s.V1Pod {
+  const t = i.template;
+  const env: k8s.V1EnvVar[] = [
+    ...(t.env ?? []),
+    { name: 'ATELIER_SHARD_INDEX', value: String(i.index) },
+    { name: 'ATELIER_SHARD_COUNT', value: String(i.total) },
+    { name: 'ATELIER_FRAME_START', value: i.frames ? String(i.frames.start) : '' },
+    { name: 'ATELIER_FRAME_END', value: i.frames ? String(i.frames.end) : '' },
+    { name: 'ATELIER_OUTPUT_URI', value: i.outputUri ?? '' },
+    { name: 'ATELIER_ATTEMPT', value: String(i.attempt) },
+  ];
+  const mapQ = (m?: Record<string, string | number>) => (m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, quantity(v)])) : undefined);
+  const affinity: k8s.V1Affinity | undefined = i.gpuModels?.length
+    ? { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: GPU_PRODUCT_LABEL, operator: 'In', values: i.gpuModels }] }] } } }
+    : undefined;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: podName(i.job.name, i.index, i.attempt),
+      namespace: i.job.namespace,
+      labels: {
+        ...(t.metadata?.labels ?? {}),
+        [LABEL_JOB]: i.job.name,
+        [LABEL_SHARD]: String(i.index),
+        [LABEL_ATTEMPT]: String(i.attempt),
+        [LABEL_MANAGED_BY]: MANAGED_BY,
+      },
+      annotations: t.metadata?.annotations,
+      ownerReferences: [{ apiVersion: i.job.apiVersion, kind: i.job.kind, name: i.job.name, uid: i.job.uid, controller: true, blockOwnerDeletion: true }],
+    },
+    spec: {
+      restartPolicy: 'Never',
+      serviceAccountName: t.serviceAccountName,
+      nodeSelector: t.nodeSelector,
+      tolerations: t.tolerations,
+      affinity,
+      enableServiceLinks: false,
+      containers: [{
+        name: 'shard',
+        image: t.image,
+        command: t.command,
+        args: t.args,
+        env,
+        resources: { limits: mapQ(t.resources?.limits), requests: mapQ(t.resources?.requests) },
+        terminationMessagePolicy: 'FallbackToLogsOnError',
+      }],
+    },
+  };
+}
+
+export function toMs(v: Date | string | undefined | null): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const ms = v instanceof Date ? v.getTime() : Date.parse(v);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** Reads a cached shard pod; undefined when it lacks our labels. */
+export function podView(p: k8s.V1Pod): PodView | undefined {
+  const labels = p.metadata?.labels ?? {};
+  const index = Number(labels[LABEL_SHARD]);
+  const attempt = Number(labels[LABEL_ATTEMPT]);
+  if (!Number.isInteger(index) || !Number.isInteger(attempt)) return undefined;
+  const cs = p.status?.containerStatuses?.[0];
+  const term = cs?.state?.terminated;
+  const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const phase = (p.status?.phase ?? 'Pending') as PodView['phase'];
+  return {
+    name: p.metadata!.name!,
+    index,
+    attempt,
+    phase,
+    terminating: !!p.metadata?.deletionTimestamp,
+    nodeName: p.spec?.nodeName,
+    unschedulable: scheduled?.status === 'False' && scheduled.reason === 'Unschedulable',
+    startedAt: toMs(term?.startedAt) ?? toMs(cs?.state?.running?.startedAt) ?? toMs(p.status?.startTime),
+    finishedAt: toMs(term?.finishedAt),
+    exitCode: term?.exitCode,
+    reason: term?.reason ?? p.status?.reason,
+    message: term?.message ?? p.status?.message,
+  };
+}

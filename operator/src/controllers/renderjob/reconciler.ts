@@ -1,0 +1,251 @@
+// The RenderJob reconciler: reads one job, its RenderShards and its shard pods from the informer
+// caches, asks `decide` what is true and what to do, acts (in an order that never loses an outcome
+// and never starts a shard twice), and writes the job's status only when it changed. It returns when
+// to look again; errors go back to the work queue, which backs off per job.
+import type * as k8s from '@kubernetes/client-node';
+import { costOfGpuMillis } from '../../util/money.js';
+import { decide, shardTotal, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { buildPod, gpusOf, podView, toMs, type JobTemplate } from './pods.js';
+import { computeStatus, sameJson, type JobStatus } from './status.js';
+import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
+
+export interface RenderJobObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: k8s.V1ObjectMeta;
+  spec: {
+    template: JobTemplate;
+    gpu?: { models?: string[] };
+    shards: JobSnapshot['spec']['shards'];
+    output?: { uri?: string };
+    suspend?: boolean;
+    deadline?: string;
+    [k: string]: unknown;
+  };
+  status?: JobStatus;
+}
+
+export interface RenderShardObject {
+  metadata: k8s.V1ObjectMeta;
+  spec: { jobName: string; index: number; frames?: { start: number; end: number } };
+  status?: ShardRecordStatus;
+}
+
+/** A read-only view of an informer cache. */
+export interface Lister<T> {
+  get(namespace: string, name: string): T | undefined;
+  byIndex(index: string, value: string): T[];
+}
+
+export interface Recorder {
+  event(obj: { apiVersion?: string; kind?: string; metadata?: k8s.V1ObjectMeta }, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** What the reconciler has asked for but the cache may not show yet (ReplicaSet/Kueue-style expectations). */
+export class PodExpectations {
+  private readonly creates = new Map<string, Map<string, number>>();
+  private readonly deletes = new Map<string, Map<string, number>>();
+  constructor(private readonly ttlMs = 5 * 60_000) {}
+  expectCreate(key: string, name: string, now: number) { this.put(this.creates, key, name, now); }
+  expectDelete(key: string, name: string, now: number) { this.put(this.deletes, key, name, now); }
+  observeCreate(key: string, name: string) { this.creates.get(key)?.delete(name); }
+  observeDelete(key: string, name: string) { this.deletes.get(key)?.delete(name); this.creates.get(key)?.delete(name); }
+  pendingCreates(key: string, now: number): string[] { return this.live(this.creates, key, now); }
+  pendingDeletes(key: string, now: number): string[] { return this.live(this.deletes, key, now); }
+  forget(key: string) { this.creates.delete(key); this.deletes.delete(key); }
+  private put(m: Map<string, Map<string, number>>, key: string, name: string, now: number) {
+    let s = m.get(key);
+    if (!s) m.set(key, (s = new Map()));
+    s.set(name, now + this.ttlMs);
+  }
+  private live(m: Map<string, Map<string, number>>, key: string, now: number): string[] {
+    const s = m.get(key);
+    if (!s) return [];
+    for (const [n, exp] of s) if (exp <= now) s.delete(n); // a lost event never blocks forever
+    if (s.size === 0) m.delete(key);
+    return [...s.keys()];
+  }
+}
+
+export interface ReconcilerConfig extends DecideOptions {
+  localPricePerGpuHourMicros: bigint;
+  writeConcurrency: number;
+}
+
+export interface ReconcilerDeps {
+  jobs: Lister<RenderJobObject>;
+  shards: Lister<RenderShardObject>;
+  pods: Lister<k8s.V1Pod>;
+  writer: JobWriter;
+  recorder: Recorder;
+  clock: { now(): number };
+  expectations: PodExpectations;
+  log: Logger;
+  config: ReconcilerConfig;
+}
+
+export interface ReconcileResult { requeueAfterMs?: number }
+
+const INDEX_JOB = 'job';
+
+/** Parses "<job>-<index>-<attempt>" from the end, since job names contain dashes. */
+function parsePodName(name: string): { index: number; attempt: number } | undefined {
+  const m = /-(\d+)-(\d+)$/.exec(name);
+  return m ? { index: Number(m[1]), attempt: Number(m[2]) } : undefined;
+}
+
+async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let firstErr: unknown;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++]!;
+      try { await fn(item); } catch (e) { firstErr ??= e; }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  if (firstErr !== undefined) throw firstErr;
+}
+
+export class RenderJobReconciler {
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const { jobs, writer, clock, expectations, config, log } = this.d;
+    const [namespace, name] = key.split('/') as [string, string];
+    const job = jobs.get(namespace, name);
+    if (!job) {
+      expectations.forget(key);
+      return {};
+    }
+    const meta = job.metadata;
+    const ref = { namespace, name, uid: meta.uid!, resourceVersion: meta.resourceVersion };
+    const finalizers = meta.finalizers ?? [];
+    const deleting = !!meta.deletionTimestamp;
+    if (deleting && !finalizers.includes(FINALIZER)) return {};
+    if (!deleting && !finalizers.includes(FINALIZER)) {
+      // Finalizer first, before any pod exists, so deletion always passes through cleanup.
+      await writer.setFinalizer(ref, [...finalizers, FINALIZER]);
+      return {};
+    }
+
+    const now = clock.now();
+    const template = job.spec.template;
+    const snapshot: JobSnapshot = {
+      name, namespace, uid: meta.uid!, generation: meta.generation ?? 0,
+      creationTimestamp: toMs(meta.creationTimestamp as unknown as string) ?? now,
+      deletionTimestamp: deleting ? toMs(meta.deletionTimestamp as unknown as string) : undefined,
+      spec: { shards: job.spec.shards, suspend: job.spec.suspend, deadline: job.spec.deadline, gpusPerShard: gpusOf(template) },
+    };
+
+    const records = new Map<number, ShardRecord>();
+    for (const r of this.d.shards.byIndex(INDEX_JOB, key)) records.set(r.spec.index, { name: r.metadata.name!, index: r.spec.index, status: r.status ?? {} });
+
+    const pods = new Map<number, PodView[]>();
+    const seen = new Set<string>();
+    const deletesPending = new Set(expectations.pendingDeletes(key, now));
+    const addPod = (v: PodView) => {
+      const list = pods.get(v.index);
+      if (list) list.push(v); else pods.set(v.index, [v]);
+    };
+    for (const p of this.d.pods.byIndex(INDEX_JOB, key)) {
+      const v = podView(p);
+      if (!v) continue;
+      seen.add(v.name);
+      if (deletesPending.has(v.name)) v.terminating = true;
+      addPod(v);
+    }
+    for (const pending of expectations.pendingCreates(key, now)) {
+      if (seen.has(pending)) { expectations.observeCreate(key, pending); continue; }
+      const parsed = parsePodName(pending);
+      if (parsed) addPod({ name: pending, ...parsed, phase: 'Pending', terminating: false });
+    }
+
+    const decision = decide(snapshot, records, pods, now, config);
+
+    // 1. Outcomes of finished attempts are recorded before anything else happens to their shards.
+    await pool(decision.recordOutcomes, config.writeConcurrency, async (o) => {
+      await writer.patchShardStatus(namespace, o.recordName, o.status);
+      if (o.event) this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: o.recordName, namespace, uid: this.d.shards.get(namespace, o.recordName)?.metadata.uid } }, o.event.type, o.event.reason, o.event.message);
+    });
+    // 2. Stop what must stop.
+    await pool(decision.deletePods, config.writeConcurrency, async (podName) => {
+      expectations.expectDelete(key, podName, now);
+      await writer.deletePod(namespace, podName);
+    });
+    // 3. Records for shards about to start, then 4. their pods.
+    await pool(decision.createRecords, config.writeConcurrency, async (r) => {
+      await writer.createShardRecord(ref, r.index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
+    });
+    const total = shardTotal(job.spec.shards);
+    await pool(decision.createPods, config.writeConcurrency, async (p) => {
+      expectations.expectCreate(key, p.name, now);
+      try {
+        await writer.createPod(buildPod({
+          job: { name, namespace, uid: meta.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
+          template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
+          index: p.index, attempt: p.attempt, total, frames: p.frames,
+        }));
+      } catch (e) {
+        expectations.observeDelete(key, p.name); // it was never created
+        throw e;
+      }
+    });
+
+    if (deleting) {
+      const live = [...pods.values()].flat().filter((p) => p.terminating || p.phase === 'Pending' || p.phase === 'Running');
+      if (live.length > 0 || decision.deletePods.length > 0) return { requeueAfterMs: 1000 };
+      await writer.deleteShardRecords(namespace, name);
+      await writer.setFinalizer(ref, finalizers.filter((f) => f !== FINALIZER));
+      expectations.forget(key);
+      log.info('renderjob cleaned up', { job: key });
+      return {};
+    }
+
+    const prev = job.status;
+    const next = computeStatus({
+      prev, generation: snapshot.generation, decision, suspended: !!job.spec.suspend,
+      localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
+      remoteCostMicros: 0n, now,
+    });
+    if (!sameJson(prev, next)) {
+      await writer.patchJobStatus(namespace, name, next);
+      this.emitTransitions(job, prev, next);
+    }
+    // A job with live shards is looked at again even without events, as a safety net.
+    const requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
+    return requeue !== undefined ? { requeueAfterMs: requeue } : {};
+  }
+
+  private emitTransitions(job: RenderJobObject, prev: JobStatus | undefined, next: JobStatus) {
+    const obj = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata };
+    const was = prev?.phase;
+    if (was === next.phase) return;
+    const s = next.shards!;
+    switch (next.phase) {
+      case 'Running':
+        this.d.recorder.event(obj, 'Normal', was === 'Suspended' ? 'Resumed' : 'Started', `running ${s.total} shard(s)`);
+        break;
+      case 'Suspended':
+        this.d.recorder.event(obj, 'Normal', 'Suspended', `suspended with ${s.succeeded}/${s.total} shards done`);
+        break;
+      case 'Succeeded':
+        this.d.recorder.event(obj, 'Normal', 'Completed', `all ${s.total} shards succeeded (local cost ${next.cost?.local} USD)`);
+        break;
+      case 'Failed': {
+        const f = next.conditions?.find((c) => c.type === 'Failed' && c.status === 'True') ?? next.conditions?.find((c) => c.type === 'Accepted' && c.status === 'False');
+        this.d.recorder.event(obj, 'Warning', f?.reason ?? 'Failed', f?.message ?? 'job failed');
+        break;
+      }
+      default:
+        break;
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// Every API write the RenderJob controller makes, behind one small interface so the reconciler can
+// be driven against the real API server in tests and counted in benchmarks. Writes are idempotent:
+// creating what exists (409 AlreadyExists) and deleting what is gone (404) both count as done.
+import type * as k8s from '@kubernetes/client-node';
+import { isConflict, isNotFound, mergePatch, type KubeClients } from '../../kube/client.js';
+import type { ShardRecordStatus } from './decide.js';
+import type { JobStatus } from './status.js';
+
+export const GROUP = 'atelier.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const FINALIZER = 'atelier.dev/cleanup';
+
+export interface ObjectRef { namespace: string; name: string; uid: string; resourceVersion?: string }
+
+export interface JobWriter {
+  setFinalizer(job: ObjectRef, finalizers: string[]): Promise<void>;
+  createShardRecord(job: ObjectRef, index: number, frames?: { start: number; end: number }): Promise<void>;
+  patchShardStatus(namespace: string, name: string, status: ShardRecordStatus): Promise<void>;
+  deleteShardRecords(namespace: string, jobName: string): Promise<void>;
+  createPod(pod: k8s.V1Pod): Promise<'created' | 'exists'>;
+  deletePod(namespace: string, name: string): Promise<void>;
+  patchJobStatus(namespace: string, name: string, status: JobStatus): Promise<void>;
+  /** Number of writes sent, by kind (for tests and benchmarks). */
+  readonly counts: Record<string, number>;
+}
+
+export class ApiJobWriter implements JobWriter {
+  readonly counts: Record<string, number> = {};
+  constructor(private readonly c: KubeClients, private readonly onWrite: (kind: string) => void = () => {}) {}
+
+  private count(kind: string) {
+    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+    this.onWrite(kind);
+  }
+
+  async setFinalizer(job: ObjectRef, finalizers: string[]): Promise<void> {
+    this.count('jobFinalizer');
+    // resourceVersion in a merge patch is a precondition: a stale view gets 409 and a requeue.
+    await this.c.custom.patchNamespacedCustomObject(
+      { group: GROUP, version: VERSION, plural: 'renderjobs', namespace: job.namespace, name: job.name, body: { metadata: { finalizers, resourceVersion: job.resourceVersion } } },
+      mergePatch(),
+    ).catch((e) => { if (!isNotFound(e)) throw e; });
+  }
+
+  async createShardRecord(job: ObjectRef, index: number, frames?: { start: number; end: number }): Promise<void> {
+    this.count('shardCreate');
+    const body = {
+      apiVersion: API_VERSION,
+      kind: 'RenderShard',
+      metadata: {
+        name: `${job.name}-${index}`,
+        namespace: job.namespace,
+        labels: { 'atelier.dev/job': job.name, 'atelier.dev/shard': String(index), 'app.kubernetes.io/managed-by': 'atelier' },
+        ownerReferences: [{ apiVersion: API_VERSION, kind: 'RenderJob', name: job.name, uid: job.uid, controller: true, blockOwnerDeletion: true }],
+      },
+      spec: { jobName: job.name, index, ...(frames ? { frames } : {}) },
+    };
+    await this.c.custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'rendershards', namespace: job.namespace, body })
+      .catch((e) => { if (!isConflict(e)) throw e; });
+  }
+
+  async patchShardStatus(namespace: string, name: string, status: ShardRecordStatus): Promise<void> {
+    this.count('shardStatus');
+    // null removes a field under merge-patch semantics (e.g. retryAfter once a shard succeeded).
+    const body = { status: Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v === undefined ? null : v])) };
+    await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'rendershards', namespace, name, body }, mergePatch());
+  }
+
+  async deleteShardRecords(namespace: string, jobName: string): Promise<void> {
+    this.count('shardDeleteCollection');
+    await this.c.custom.deleteCollectionNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'rendershards', namespace, labelSelector: `atelier.dev/job=${jobName}` });
+  }
+
+  async createPod(pod: k8s.V1Pod): Promise<'created' | 'exists'> {
+    this.count('podCreate');
+    try {
+      await this.c.core.createNamespacedPod({ namespace: pod.metadata!.namespace!, body: pod });
+      return 'created';
+    } catch (e) {
+      if (isConflict(e)) return 'exists';
+      throw e;
+    }
+  }
+
+  async deletePod(namespace: string, name: string): Promise<void> {
+    this.count('podDelete');
+    await this.c.core.deleteNamespacedPod({ namespace, name }).catch((e) => { if (!isNotFound(e)) throw e; });
+  }
+
+  async patchJobStatus(namespace: string, name: string, status: JobStatus): Promise<void> {
+    this.count('jobStatus');
+    await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace, name, body: { status } }, mergePatch());
+  }
+}

@@ -1,0 +1,210 @@
+// The HTTP layer shared by the provider adapters: one request function that signs a request,
+// applies a per-attempt timeout, maps HTTP outcomes to ProviderError kinds, honours 429
+// Retry-After, and retries with bounded exponential backoff only requests marked idempotent (GETs,
+// and cancels that are safe to repeat). A non-idempotent POST is sent exactly once: on an ambiguous
+// failure the adapter's findByKey is the way back. Every error message passes through redaction
+// so that the credentials this client holds never reach an error, a log line or an event.
+
+import type { Clock, FetchLike, ProviderType, RetryPolicy } from './types.js';
+import { ProviderError } from './types.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
+
+export interface HttpRequest {
+  method: HttpMethod;
+  /** Path below the endpoint, e.g. `/v1/deployments/123`. */
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  /** Safe to send twice: only these are retried. */
+  idempotent?: boolean;
+  /** Skip the auth headers (public endpoints such as Akash's /v1/gpu-prices). */
+  anonymous?: boolean;
+}
+
+/** What a signer sees: the exact bytes that go on the wire. */
+export interface PreparedRequest {
+  method: HttpMethod;
+  url: URL;
+  pathname: string;
+  /** Canonical query string: keys sorted, then values; no leading `?`. */
+  query: string;
+  /** The body as sent (canonical JSON with sorted keys), or '' for none. */
+  body: string;
+}
+
+export interface HttpClientConfig {
+  provider: ProviderType;
+  endpoint: string;
+  fetch: FetchLike;
+  clock: Clock;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  /** Values that must never appear in an error message. */
+  secrets: string[];
+  authHeaders: (req: PreparedRequest) => Record<string, string>;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 200, maxDelayMs: 5_000, maxRetryAfterMs: 10_000 };
+
+export function retryPolicy(partial?: Partial<RetryPolicy>): RetryPolicy {
+  return { ...DEFAULT_RETRY, ...(partial ?? {}) };
+}
+
+/** JSON with object keys sorted recursively and no whitespace: what we send and what we sign. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(sortKeys(value));
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value).sort()) {
+      const v = (value as Record<string, unknown>)[key];
+      if (v !== undefined) out[key] = sortKeys(v);
+    }
+    return out;
+  }
+  return value;
+}
+
+export function canonicalQuery(params: URLSearchParams): string {
+  const pairs = [...params.entries()].sort(([ka, va], [kb, vb]) => (ka < kb ? -1 : ka > kb ? 1 : va < vb ? -1 : va > vb ? 1 : 0));
+  return pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+}
+
+export class HttpClient {
+  private readonly cfg: HttpClientConfig;
+  private readonly base: URL;
+
+  constructor(cfg: HttpClientConfig) {
+    this.cfg = cfg;
+    this.base = new URL(cfg.endpoint.endsWith('/') ? cfg.endpoint : `${cfg.endpoint}/`);
+  }
+
+  /** Sends the request and parses a JSON answer (undefined for an empty body). */
+  async json<T>(req: HttpRequest): Promise<T> {
+    const res = await this.send(req);
+    const text = await res.text();
+    if (text.trim() === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw this.error(req.idempotent ? 'transient' : 'fatal', `${req.method} ${req.path}: unparseable JSON response`, res.status);
+    }
+  }
+
+  async bytes(req: HttpRequest): Promise<Uint8Array> {
+    const res = await this.send(req);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /** Removes every configured secret from a text. */
+  redact(text: string): string {
+    let out = text;
+    for (const secret of this.cfg.secrets) {
+      if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+    }
+    return out;
+  }
+
+  error(kind: ProviderError['kind'], message: string, status?: number, retryAfterMs?: number): ProviderError {
+    const extra: { status?: number; retryAfterMs?: number } = {};
+    if (status !== undefined) extra.status = status;
+    if (retryAfterMs !== undefined) extra.retryAfterMs = retryAfterMs;
+    return new ProviderError(this.cfg.provider, kind, this.redact(message), extra);
+  }
+
+  private prepare(req: HttpRequest): PreparedRequest {
+    const url = new URL(req.path.replace(/^\//, ''), this.base);
+    for (const [k, v] of Object.entries(req.query ?? {})) if (v !== undefined) url.searchParams.append(k, String(v));
+    const query = canonicalQuery(url.searchParams);
+    url.search = query;
+    return { method: req.method, url, pathname: url.pathname, query, body: req.body === undefined ? '' : canonicalJson(req.body) };
+  }
+
+  private async send(req: HttpRequest): Promise<Response> {
+    const { retry, clock } = this.cfg;
+    const attempts = req.idempotent ? Math.max(1, retry.maxAttempts) : 1;
+    for (let attempt = 1; ; attempt++) {
+      const last = attempt >= attempts;
+      const backoff = Math.min(retry.maxDelayMs, retry.baseDelayMs * 2 ** (attempt - 1));
+      let failure: ProviderError;
+      try {
+        const res = await this.attempt(req);
+        if (res.ok) return res;
+        failure = await this.classify(req, res);
+      } catch (err) {
+        if (err instanceof ProviderError) throw err;
+        failure = this.error('transient', `${req.method} ${req.path}: ${describeNetworkError(err, this.cfg.timeoutMs)}`);
+      }
+      if (last) throw failure;
+      if (failure.kind === 'rateLimited') {
+        const wait = failure.retryAfterMs ?? backoff;
+        if (wait > retry.maxRetryAfterMs) throw failure;
+        await clock.sleep(wait);
+        continue;
+      }
+      if (failure.kind !== 'transient') throw failure;
+      await clock.sleep(backoff);
+    }
+  }
+
+  private async attempt(req: HttpRequest): Promise<Response> {
+    const prepared = this.prepare(req);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (prepared.body !== '') headers['content-type'] = 'application/json';
+    if (!req.anonymous) Object.assign(headers, this.cfg.authHeaders(prepared));
+    const init: RequestInit = { method: req.method, headers, signal: AbortSignal.timeout(this.cfg.timeoutMs) };
+    if (prepared.body !== '') init.body = prepared.body;
+    return this.cfg.fetch(prepared.url.toString(), init);
+  }
+
+  private async classify(req: HttpRequest, res: Response): Promise<ProviderError> {
+    const text = await res.text().catch(() => '');
+    const detail = errorDetail(text);
+    const message = `${req.method} ${req.path} -> ${res.status}${detail ? `: ${detail}` : ''}`;
+    const s = res.status;
+    if (s === 429) return this.error('rateLimited', message, s, parseRetryAfter(res.headers.get('retry-after'), this.cfg.clock.now()));
+    if (s === 401 || s === 403) return this.error('auth', message, s);
+    if (s === 404 || s === 410) return this.error('notFound', message, s);
+    if (s === 400 || s === 409 || s === 413 || s === 422) return this.error('invalid', message, s);
+    if (s === 408 || s >= 500) return this.error('transient', message, s);
+    return this.error('fatal', message, s);
+  }
+}
+
+/** Pulls the human part out of the error bodies these APIs use ({message}, {detail}, {error}). */
+export function errorDetail(text: string): string {
+  if (!text) return '';
+  try {
+    const body = JSON.parse(text) as unknown;
+    const pick = (v: unknown): string | undefined => {
+      if (typeof v === 'string') return v;
+      if (Array.isArray(v)) return v.map((x) => pick(x) ?? '').filter(Boolean).join('; ') || undefined;
+      if (v && typeof v === 'object') {
+        const o = v as Record<string, unknown>;
+        return pick(o.message) ?? pick(o.detail) ?? pick(o.msg) ?? pick(o.error);
+      }
+      return undefined;
+    };
+    return (pick(body) ?? '').slice(0, 300);
+  } catch {
+    return text.slice(0, 200);
+  }
+}
+
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+function describeNetworkError(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs} ms`;
+  const cause = err instanceof Error && err.cause instanceof Error ? ` (${err.cause.message})` : '';
+  return `network error${err instanceof Error ? `: ${err.message}` : ''}${cause}`;
+}

@@ -1,0 +1,268 @@
+// The shared machinery of the provider contract fakes: a real node:http server on 127.0.0.1 with a
+// small router, JSON in and out, a controllable clock, a request log, and runtime fault injection
+// (added latency, bursts of 5xx, 429 with Retry-After, requests that never get an answer). Each
+// fake (akash.ts, render.ts, chutes.ts) supplies the routes and documents which upstream source it
+// follows. Written in erasable TypeScript only, so `node test/fakes/run.ts` can run it directly.
+
+import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** Time as the fake sees it. Tests use ManualClock and advance it; standalone runs use real time. */
+export interface FakeClock {
+  now(): number;
+}
+
+export class ManualClock implements FakeClock {
+  private t: number;
+  constructor(start = Date.parse('2026-06-01T00:00:00Z')) {
+    this.t = start;
+  }
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export const realClock: FakeClock = { now: () => Date.now() };
+
+export interface RequestContext {
+  method: string;
+  path: string;
+  /** Capture groups of the matched route pattern. */
+  params: string[];
+  query: URLSearchParams;
+  headers: IncomingMessage['headers'];
+  rawBody: string;
+  /** Parsed JSON body; undefined when there was none. */
+  body: unknown;
+}
+
+export interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Bytes sent as-is (application/octet-stream) instead of JSON. */
+  raw?: Uint8Array;
+}
+
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  /** Public routes skip the fake's authentication hook. */
+  public?: boolean;
+  handle(ctx: RequestContext): Reply | Promise<Reply>;
+}
+
+export interface FaultMatch {
+  method?: string;
+  /** Substring or pattern of the path. */
+  path?: string | RegExp;
+}
+
+export type Fault =
+  | { kind: 'status'; status: number; count: number; body?: unknown; match?: FaultMatch }
+  | { kind: 'rateLimit'; retryAfterSec: number; count: number; match?: FaultMatch }
+  | { kind: 'hang'; count: number; match?: FaultMatch }
+  | { kind: 'latency'; ms: number; match?: FaultMatch };
+
+export interface LoggedRequest {
+  method: string;
+  path: string;
+  status: number | 'hung';
+}
+
+export interface FakeServerOptions {
+  name: string;
+  routes: Route[];
+  /** Returns an error reply when the request is not authenticated. */
+  authenticate?: (ctx: RequestContext) => Reply | undefined;
+  /** The provider's own error shape. */
+  errorReply: (status: number, message: string) => Reply;
+}
+
+export class FakeServer {
+  readonly requests: LoggedRequest[] = [];
+  private readonly opts: FakeServerOptions;
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly hung = new Set<ServerResponse>();
+  private faults: Fault[] = [];
+  private baseUrl = '';
+
+  constructor(opts: FakeServerOptions) {
+    this.opts = opts;
+    this.server = createServer((req, res) => {
+      void this.dispatch(req, res);
+    });
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  async start(port = 0, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const addr = this.server.address() as AddressInfo;
+    this.baseUrl = `http://${host}:${addr.port}`;
+    return this.baseUrl;
+  }
+
+  async stop(): Promise<void> {
+    for (const res of this.hung) res.destroy();
+    this.hung.clear();
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Adds a fault; count-based faults are consumed by matching requests, latency stays until cleared. */
+  inject(fault: Fault): void {
+    this.faults.push({ ...fault });
+  }
+
+  clearFaults(): void {
+    this.faults = [];
+  }
+
+  private takeFault(method: string, path: string): Fault[] {
+    const hit: Fault[] = [];
+    for (const f of this.faults) {
+      if (!matches(f.match, method, path)) continue;
+      if (f.kind === 'latency') {
+        hit.push(f);
+        continue;
+      }
+      if (f.count > 0 && !hit.some((h) => h.kind !== 'latency')) {
+        f.count -= 1;
+        hit.push({ ...f });
+      }
+    }
+    this.faults = this.faults.filter((f) => f.kind === 'latency' || f.count > 0);
+    return hit;
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const path = url.pathname;
+    const rawBody = await readBody(req);
+    const faults = this.takeFault(method, path);
+    for (const f of faults) if (f.kind === 'latency') await sleep(f.ms);
+    const fault = faults.find((f) => f.kind !== 'latency');
+    if (fault?.kind === 'hang') {
+      this.requests.push({ method, path, status: 'hung' });
+      this.hung.add(res);
+      return;
+    }
+    let reply: Reply;
+    if (fault?.kind === 'status') {
+      reply = fault.body === undefined ? this.opts.errorReply(fault.status, 'injected fault') : { status: fault.status, body: fault.body };
+    } else if (fault?.kind === 'rateLimit') {
+      reply = this.opts.errorReply(429, 'rate limit exceeded');
+      reply.headers = { ...(reply.headers ?? {}), 'retry-after': String(fault.retryAfterSec) };
+    } else {
+      reply = await this.route(method, path, url.searchParams, req.headers, rawBody);
+    }
+    this.requests.push({ method, path, status: reply.status });
+    send(res, reply);
+  }
+
+  private async route(method: string, path: string, query: URLSearchParams, headers: IncomingMessage['headers'], rawBody: string): Promise<Reply> {
+    let pathMatched = false;
+    for (const route of this.opts.routes) {
+      const m = route.pattern.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (route.method !== method) continue;
+      let body: unknown;
+      if (rawBody.trim() !== '') {
+        try {
+          body = JSON.parse(rawBody);
+        } catch {
+          return this.opts.errorReply(400, 'request body is not valid JSON');
+        }
+      }
+      const ctx: RequestContext = { method, path, params: m.slice(1).map((p) => decodeURIComponent(p ?? '')), query, headers, rawBody, body };
+      if (!route.public && this.opts.authenticate) {
+        const denied = this.opts.authenticate(ctx);
+        if (denied) return denied;
+      }
+      try {
+        return await route.handle(ctx);
+      } catch (err) {
+        return this.opts.errorReply(500, `fake ${this.opts.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return this.opts.errorReply(pathMatched ? 405 : 404, pathMatched ? 'method not allowed' : 'not found');
+  }
+}
+
+function matches(match: FaultMatch | undefined, method: string, path: string): boolean {
+  if (!match) return true;
+  if (match.method && match.method.toUpperCase() !== method) return false;
+  if (match.path instanceof RegExp) return match.path.test(path);
+  if (typeof match.path === 'string') return path.includes(match.path);
+  return true;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', () => resolve(''));
+  });
+}
+
+function send(res: ServerResponse, reply: Reply): void {
+  const headers: Record<string, string> = { ...(reply.headers ?? {}) };
+  if (reply.raw) {
+    headers['content-type'] ??= 'application/octet-stream';
+    res.writeHead(reply.status, headers);
+    res.end(Buffer.from(reply.raw));
+    return;
+  }
+  if (reply.body === undefined) {
+    res.writeHead(reply.status, headers);
+    res.end();
+    return;
+  }
+  headers['content-type'] = 'application/json';
+  res.writeHead(reply.status, headers);
+  res.end(JSON.stringify(reply.body));
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Small validation helpers the fakes share; each returns an error text or undefined. */
+export const check = {
+  string(v: unknown, name: string, opts: { min?: number; max?: number } = {}): string | undefined {
+    if (typeof v !== 'string') return `${name}: expected string`;
+    if (opts.min !== undefined && v.length < opts.min) return `${name}: must not be empty`;
+    if (opts.max !== undefined && v.length > opts.max) return `${name}: longer than ${opts.max}`;
+    return undefined;
+  },
+  int(v: unknown, name: string, opts: { min?: number; max?: number } = {}): string | undefined {
+    if (typeof v !== 'number' || !Number.isInteger(v)) return `${name}: expected integer`;
+    if (opts.min !== undefined && v < opts.min) return `${name}: must be >= ${opts.min}`;
+    if (opts.max !== undefined && v > opts.max) return `${name}: must be <= ${opts.max}`;
+    return undefined;
+  },
+  object(v: unknown, name: string): string | undefined {
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? undefined : `${name}: expected object`;
+  },
+};
+
+/** sha256 hex, and the canonical output-report helpers fakes use to play a shard. */
+export { createHash } from 'node:crypto';

@@ -1,0 +1,173 @@
+// The RenderJob controller against the real test-bed: the operator runs as a child process (the
+// built CLI) and every assertion reads the cluster's state — pods, RenderShards, job status,
+// events — never the operator's internals.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { installCrds } from '../support/crds.js';
+import { startOperator, type OperatorProcess } from '../support/operator.js';
+import { clients, freshNamespace, repoRoot, testbed, waitFor, type Clients } from '../support/testbed.js';
+import { cond, createJob, getJob, jobEvents, listPods, listShards, maxOverlap, renderJob, runIntervals } from './helpers.js';
+
+let c: Clients;
+let op: OperatorProcess;
+let ns: string;
+
+beforeAll(async () => {
+  c = clients();
+  await installCrds();
+  ns = await freshNamespace(c, 'rj');
+  op = startOperator(testbed().kubeconfig, ['--lease-name', 'atelier-rj-suite', '--local-gpu-hour-price', '1.80']);
+  await op.waitForLog('became leader');
+});
+
+afterAll(async () => {
+  await op?.kill('SIGTERM');
+});
+
+const finished = (name: string, phase = 'Succeeded', timeoutMs = 120000, namespace = ns) =>
+  waitFor(`${name} ${phase}`, async () => {
+    const j = await getJob(c, namespace, name);
+    if (j.status?.phase === 'Failed' && phase !== 'Failed') throw new Error(`job failed: ${JSON.stringify(j.status.conditions)}`);
+    return j.status?.phase === phase ? j : undefined;
+  }, timeoutMs, 500);
+
+test('kubectl apply of the 20-shard example: at most 8 shard pods at once, all succeed, status and events tell it', async () => {
+  const kubectl = path.join(process.env.ATELIER_CACHE ?? path.join(process.env.HOME!, '.cache/atelier'), 'bin/current/kubectl');
+  execFileSync(kubectl, ['--kubeconfig', testbed().kubeconfig, 'create', 'namespace', 'studio']);
+  await waitFor('studio default SA', async () => { await c.core.readNamespacedServiceAccount({ name: 'default', namespace: 'studio' }); return true; });
+  execFileSync(kubectl, ['--kubeconfig', testbed().kubeconfig, 'apply', '-f', path.join(repoRoot, 'examples/renderjob-count.yaml')]);
+  const job = await finished('lighting-sweep', 'Succeeded', 180000, 'studio');
+  const s = job.status!;
+  expect(s.progress).toBe('20/20');
+  expect(s.shards).toMatchObject({ total: 20, succeeded: 20, failed: 0, running: 0, pending: 0, local: 20, remote: 0 });
+  expect(s.observedGeneration).toBe(job.metadata.generation);
+  expect(cond(s, 'Complete')).toMatchObject({ status: 'True', reason: 'AllShardsSucceeded' });
+  expect(cond(s, 'Failed')!.status).toBe('False');
+  expect(cond(s, 'Accepted')!.status).toBe('True');
+  expect(s.startTime).toBeDefined();
+  expect(s.completionTime).toBeDefined();
+
+  const pods = await listPods(c, 'studio', 'lighting-sweep');
+  expect(pods).toHaveLength(20); // one attempt per shard, nothing duplicated
+  expect(new Set(pods.map((p) => p.metadata!.labels!['atelier.dev/shard'])).size).toBe(20);
+  for (const p of pods) {
+    expect(p.status!.phase).toBe('Succeeded');
+    expect(p.spec!.restartPolicy).toBe('Never');
+    expect(p.spec!.containers[0]!.resources!.limits!['nvidia.com/gpu']).toBe('1');
+    expect(p.metadata!.ownerReferences![0]).toMatchObject({ kind: 'RenderJob', name: 'lighting-sweep', controller: true });
+    const terms = p.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms;
+    expect(terms[0]!.matchExpressions![0]).toMatchObject({ key: 'nvidia.com/gpu.product', operator: 'In', values: ['nvidia-h100', 'nvidia-rtx-4090'] });
+    const env = Object.fromEntries(p.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+    expect(env.PROMPT).toBe('a glass atrium at dusk');
+    expect(env.ATELIER_SHARD_INDEX).toBe(p.metadata!.labels!['atelier.dev/shard']);
+    expect(env.ATELIER_SHARD_COUNT).toBe('20');
+    expect(env.ATELIER_OUTPUT_URI).toBe('s3://renders/lighting-sweep/');
+  }
+  const iv = runIntervals(pods);
+  expect(iv).toHaveLength(20);
+  expect(maxOverlap(iv)).toBeLessThanOrEqual(8);
+  expect(maxOverlap(iv)).toBeGreaterThanOrEqual(2); // they did run in parallel
+
+  const shards = await listShards(c, 'studio', 'lighting-sweep');
+  expect(shards).toHaveLength(20);
+  for (const r of shards) expect(r.status).toMatchObject({ phase: 'Succeeded', placement: 'Local', attempts: 1 });
+
+  const reasons = (await jobEvents(c, 'studio', 'lighting-sweep')).map((e) => e.reason);
+  expect(reasons).toEqual(expect.arrayContaining(['Started', 'Completed']));
+});
+
+test('a frames job 1-100 by 7 gives 15 shards with the right ranges in their env', async () => {
+  await createJob(c, ns, renderJob('frames', { frames: { start: 1, end: 100, perShard: 7 } }));
+  await finished('frames');
+  const shards = await listShards(c, ns, 'frames');
+  expect(shards).toHaveLength(15);
+  const byIndex = new Map(shards.map((s) => [s.spec.index, s.spec.frames]));
+  expect(byIndex.get(0)).toEqual({ start: 1, end: 7 });
+  expect(byIndex.get(13)).toEqual({ start: 92, end: 98 });
+  expect(byIndex.get(14)).toEqual({ start: 99, end: 100 });
+  for (const p of await listPods(c, ns, 'frames')) {
+    const env = Object.fromEntries(p.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+    const i = Number(env.ATELIER_SHARD_INDEX);
+    expect(env.ATELIER_FRAME_START).toBe(String(1 + 7 * i));
+    expect(env.ATELIER_FRAME_END).toBe(String(Math.min(100, 7 * i + 7)));
+    expect(env.ATELIER_SHARD_COUNT).toBe('15');
+  }
+});
+
+test('a shard failing twice then succeeding is retried with new attempts', async () => {
+  const digest = 'c'.repeat(64);
+  await createJob(c, ns, renderJob('flaky', {
+    count: 1, maxRetries: 3,
+    annotations: { 'testbed.atelier.dev/fail-attempts': '2', 'testbed.atelier.dev/message': JSON.stringify({ outputs: [{ uri: 's3://renders/flaky/0.png', sha256: digest }] }) },
+  }));
+  const job = await finished('flaky');
+  expect(job.status!.shards!.succeeded).toBe(1);
+  const pods = await listPods(c, ns, 'flaky');
+  expect(pods.map((p) => [p.metadata!.name, p.status!.phase]).sort()).toEqual([['flaky-0-1', 'Failed'], ['flaky-0-2', 'Failed'], ['flaky-0-3', 'Succeeded']]);
+  expect(maxOverlap(runIntervals(pods))).toBe(1);
+  const [shard] = await listShards(c, ns, 'flaky');
+  expect(shard!.status).toMatchObject({ phase: 'Succeeded', attempts: 3, result: { outputs: [{ uri: 's3://renders/flaky/0.png', sha256: digest }] } });
+  const reasons = (await jobEvents(c, ns, 'flaky-0')).map((e) => e.reason);
+  expect(reasons).toContain('ShardRetrying');
+});
+
+test('a shard failing beyond maxRetries fails the job with a clear condition', async () => {
+  await createJob(c, ns, renderJob('doomed', { count: 2, maxRetries: 1, annotations: { 'testbed.atelier.dev/fail-attempts': '99' } }));
+  const job = await finished('doomed', 'Failed');
+  const failed = cond(job.status, 'Failed')!;
+  expect(failed).toMatchObject({ status: 'True', reason: 'ShardFailed' });
+  expect(failed.message).toMatch(/failed beyond maxRetries=1/);
+  expect(cond(job.status, 'Complete')!.status).toBe('False');
+  // two attempts per shard (1 + maxRetries), never more
+  const pods = await listPods(c, ns, 'doomed');
+  expect(pods.length).toBeLessThanOrEqual(4);
+  expect(pods.every((p) => Number(p.metadata!.labels!['atelier.dev/attempt']) <= 2)).toBe(true);
+  const reasons = (await jobEvents(c, ns, 'doomed')).map((e) => e.reason);
+  expect(reasons).toContain('ShardFailed');
+});
+
+test('suspend removes running pods and keeps counts; resume finishes the job', async () => {
+  await createJob(c, ns, renderJob('pausable', { count: 6, parallelism: 2, annotations: { 'testbed.atelier.dev/duration': '3s' } }));
+  await waitFor('2 running', async () => (await getJob(c, ns, 'pausable')).status?.shards?.running === 2);
+  await c.custom.patchNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'pausable', body: [{ op: 'replace', path: '/spec/suspend', value: true }] });
+  const suspended = await finished('pausable', 'Suspended');
+  await waitFor('no live pods', async () => (await listPods(c, ns, 'pausable')).every((p) => ['Succeeded', 'Failed'].includes(p.status!.phase!)));
+  expect(cond(suspended.status, 'Suspended')!.status).toBe('True');
+  await c.custom.patchNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'pausable', body: [{ op: 'replace', path: '/spec/suspend', value: false }] });
+  const done = await finished('pausable');
+  expect(done.status!.progress).toBe('6/6');
+  const reasons = (await jobEvents(c, ns, 'pausable')).map((e) => e.reason);
+  expect(reasons).toEqual(expect.arrayContaining(['Suspended', 'Resumed', 'Completed']));
+});
+
+test('a passed deadline fails the job with DeadlineExceeded', async () => {
+  const deadline = new Date(Date.now() + 4000).toISOString().replace(/\.\d+Z$/, 'Z');
+  await createJob(c, ns, renderJob('late', { count: 3, parallelism: 1, deadline, annotations: { 'testbed.atelier.dev/duration': '30s' } }));
+  const job = await finished('late', 'Failed', 60000);
+  expect(cond(job.status, 'Failed')!.reason).toBe('DeadlineExceeded');
+  await waitFor('pods stopped', async () => (await listPods(c, ns, 'late')).length === 0);
+});
+
+test('deleting a running job leaves no pods and no RenderShards behind', async () => {
+  await createJob(c, ns, renderJob('doomed-delete', { count: 6, annotations: { 'testbed.atelier.dev/duration': '120s' } }));
+  await waitFor('pods running', async () => (await getJob(c, ns, 'doomed-delete')).status?.shards?.running === 6);
+  const j = await getJob(c, ns, 'doomed-delete');
+  expect(j.metadata.finalizers).toContain('atelier.dev/cleanup');
+  await c.custom.deleteNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'doomed-delete' });
+  await waitFor('job gone', async () => {
+    try { await getJob(c, ns, 'doomed-delete'); return false; } catch { return true; }
+  }, 60000);
+  // the finalizer waited for the pods, so they are gone the moment the job is
+  expect(await listPods(c, ns, 'doomed-delete')).toHaveLength(0);
+  await waitFor('shards gone', async () => (await listShards(c, ns, 'doomed-delete')).length === 0, 30000);
+});
+
+test('API writes per local shard stay small', async () => {
+  const metrics = await (await fetch(`${await op.metricsUrl()}/metrics`)).text();
+  const writes = [...metrics.matchAll(/^atelier_api_writes_total\{kind="([^"]+)"\} (\d+)/gm)].map((m) => [m[1], Number(m[2])] as const);
+  const total = writes.reduce((a, [, n]) => a + n, 0);
+  const podCreates = writes.find(([k]) => k === 'podCreate')?.[1] ?? 0;
+  expect(podCreates).toBeGreaterThan(40);
+  // pod + RenderShard create + RenderShard status + share of job status/finalizer writes
+  expect(total / podCreates).toBeLessThan(4.5);
+});

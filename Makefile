@@ -36,14 +36,14 @@ build: deps
 typecheck: deps
 	tsc -p tsconfig.json --noEmit
 
-test: deps binaries typecheck
+test: deps binaries typecheck build
 	@mkdir -p .testbed
 	NODE_OPTIONS=--experimental-vm-modules jest --ci $(JEST_FLAGS)
 
 test-unit: deps
 	NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects unit
 
-test-integration: deps binaries
+test-integration: deps binaries build
 	NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects integration
 
 testbed-up: deps binaries

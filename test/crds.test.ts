@@ -9,6 +9,7 @@ import { load } from 'js-yaml';
 import {
   COMPUTE_PROVIDER_PLURAL,
   GROUP,
+  JOB_LABEL,
   RENDER_JOB_PLURAL,
   RENDER_SHARD_PLURAL,
   VERSION,
@@ -300,7 +301,7 @@ describe('RenderShard admission', () => {
   const shard = (name: string, spec: Mutable): RenderShard => ({
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'RenderShard',
-    metadata: { name, labels: { 'atelier.dev/job': 'valid', 'atelier.dev/shard': String(spec.index) } },
+    metadata: { name, labels: { [JOB_LABEL]: 'valid' } },
     spec: spec as RenderShard['spec'],
   });
   const create = (s: RenderShard) =>

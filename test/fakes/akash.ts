@@ -12,8 +12,8 @@
 // `/atelier/result` and `/atelier/log` behind the lease's service URI (see the adapter header).
 
 import { createHash } from 'node:crypto';
-import { FakeServer, ManualClock, check, realClock } from './server.ts';
-import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.ts';
+import { FakeServer, ManualClock, check, realClock } from './server.js';
+import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface AkashFakeProvider {
   address: string;
@@ -119,6 +119,7 @@ export class AkashFake {
       name: 'akash',
       routes: this.routes(),
       authenticate: (ctx) => (ctx.headers['x-api-key'] === this.opts.apiKey || ctx.headers.authorization === `Bearer ${this.opts.apiKey}` ? undefined : err(401, 'Unauthorized')),
+      admin: { state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }), jobAction: (id, action) => this.jobAction(id, action) },
       errorReply: (status, message) => err(status, message),
     });
   }
@@ -189,6 +190,31 @@ export class AkashFake {
   /** Output bytes as the shard wrote them, for verification in tests. */
   readObject(uri: string): Buffer | undefined {
     return this.objects.get(uri);
+  }
+
+  /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
+  jobAction(id: string, action: string): boolean {
+    try {
+      if (action === 'fail') {
+        this.failJob(id);
+        return true;
+      }
+      if (action === 'corrupt') {
+        this.corruptResult(id);
+        return true;
+      }
+      if (action === 'vanish') {
+        this.vanish(id);
+        return true;
+      }
+      if (action === 'starve') {
+        this.starveFunds(id);
+        return true;
+      }
+    } catch {
+      return false;
+    }
+    return false;
   }
 
   // ---- simulation ---------------------------------------------------------------------------

@@ -74,9 +74,17 @@ export interface LoggedRequest {
   status: number | 'hung';
 }
 
+/** Test-only controls under /_fake/, for a fake running in another process (`make dev`, e2e). */
+export interface FakeAdmin {
+  state(): unknown;
+  /** `fail` | `corrupt` | `vanish` (+ fake-specific actions); false when the job or action is unknown. */
+  jobAction(id: string, action: string, body: unknown): boolean;
+}
+
 export interface FakeServerOptions {
   name: string;
   routes: Route[];
+  admin?: FakeAdmin;
   /** Returns an error reply when the request is not authenticated. */
   authenticate?: (ctx: RequestContext) => Reply | undefined;
   /** The provider's own error shape. */
@@ -155,7 +163,7 @@ export class FakeServer {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname;
     const rawBody = await readBody(req);
-    const faults = this.takeFault(method, path);
+    const faults = path.startsWith('/_fake/') ? [] : this.takeFault(method, path);
     for (const f of faults) if (f.kind === 'latency') await sleep(f.ms);
     const fault = faults.find((f) => f.kind !== 'latency');
     if (fault?.kind === 'hang') {
@@ -176,9 +184,39 @@ export class FakeServer {
     send(res, reply);
   }
 
+  /**
+   * POST /_fake/faults {kind, count, status?, retryAfterSec?, ms?, match?: {method?, path?}} adds a
+   * fault; DELETE /_fake/faults clears them; GET /_fake/state shows jobs, running count and
+   * submissions per marker; POST /_fake/jobs/{id}/{action} applies a per-job fault.
+   */
+  private adminRoutes(): Route[] {
+    const admin = this.opts.admin;
+    return [
+      {
+        method: 'POST',
+        pattern: /^\/_fake\/faults$/,
+        public: true,
+        handle: (ctx) => {
+          const f = ctx.body as Fault | undefined;
+          if (!f || !['status', 'rateLimit', 'hang', 'latency'].includes(f.kind)) return { status: 400, body: { message: 'kind must be status|rateLimit|hang|latency' } };
+          this.inject(f);
+          return { status: 204 };
+        },
+      },
+      { method: 'DELETE', pattern: /^\/_fake\/faults$/, public: true, handle: () => (this.clearFaults(), { status: 204 }) },
+      { method: 'GET', pattern: /^\/_fake\/state$/, public: true, handle: () => ({ status: 200, body: admin ? admin.state() : {} }) },
+      {
+        method: 'POST',
+        pattern: /^\/_fake\/jobs\/([^/]+)\/([a-z-]+)$/,
+        public: true,
+        handle: (ctx) => (admin?.jobAction(ctx.params[0] ?? '', ctx.params[1] ?? '', ctx.body) ? { status: 204 } : { status: 404, body: { message: 'unknown job or action' } }),
+      },
+    ];
+  }
+
   private async route(method: string, path: string, query: URLSearchParams, headers: IncomingMessage['headers'], rawBody: string): Promise<Reply> {
     let pathMatched = false;
-    for (const route of this.opts.routes) {
+    for (const route of [...this.adminRoutes(), ...this.opts.routes]) {
       const m = route.pattern.exec(path);
       if (!m) continue;
       pathMatched = true;

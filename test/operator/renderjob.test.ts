@@ -169,5 +169,6 @@ test('API writes per local shard stay small', async () => {
   const podCreates = writes.find(([k]) => k === 'podCreate')?.[1] ?? 0;
   expect(podCreates).toBeGreaterThan(40);
   // pod + RenderShard create + RenderShard status + share of job status/finalizer writes
-  expect(total / podCreates).toBeLessThan(4.5);
+  console.log(`API writes: ${JSON.stringify(Object.fromEntries(writes))}; ${(total / podCreates).toFixed(2)} per shard attempt`);
+  expect(total / podCreates).toBeLessThanOrEqual(4);
 });

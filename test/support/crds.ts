@@ -1,10 +1,13 @@
 // Installs Atelier's CRDs (every crds/*.yaml, exactly as users apply them) into a test-bed cluster
 // and waits until the API server serves them. Suites run in parallel against one cluster and all
 // call this, so it uses server-side apply with one field manager: applying the same files twice, or
-// from two workers at once, changes nothing.
+// from two workers at once, changes nothing. The apply goes out as raw JSON because client-node's
+// typed models silently drop schema keys such as default, enum and x-kubernetes-validations when
+// handed plain YAML.
 import { readFileSync, readdirSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { loadAll } from 'js-yaml';
 import { clients, repoRoot, waitFor } from './testbed.js';
 
@@ -40,7 +43,7 @@ export async function installCrds(kubeconfigPath?: string): Promise<void> {
     const name = crd.metadata!.name!;
     for (let attempt = 1; ; attempt++) {
       try {
-        await c.objects.patch(crd, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
+        await applyRaw(c.kc, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`, crd);
         break;
       } catch (e) {
         // Conflicts come from another worker applying at the same moment; anything else is a bad CRD.
@@ -63,6 +66,33 @@ export async function installCrds(kubeconfigPath?: string): Promise<void> {
       });
     }
   }
+}
+
+/** Server-side applies obj at path as JSON; rejects with {code, body} like client-node's ApiException. */
+async function applyRaw(kc: k8s.KubeConfig, apiPath: string, obj: unknown): Promise<void> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('kubeconfig has no current cluster');
+  const url = new URL(`${apiPath}?fieldManager=${FIELD_MANAGER}&force=true`, server);
+  const body = JSON.stringify(obj);
+  const opts: https.RequestOptions = {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/apply-patch+yaml', Accept: 'application/json', 'Content-Length': Buffer.byteLength(body) },
+  };
+  await kc.applyToHTTPSOptions(opts);
+  await new Promise<void>((resolve, reject) => {
+    const req = https.request(url, opts, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        const code = res.statusCode ?? 0;
+        if (code >= 200 && code < 300) resolve();
+        else reject(Object.assign(new Error(`HTTP ${code}`), { code, body: text }));
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** The message of a Kubernetes API error (the Status object's message), or the error as text. */

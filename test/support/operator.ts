@@ -49,7 +49,7 @@ export function startOperator(kubeconfig: string, extraArgs: string[] = [], env:
   return {
     proc, logs, raw, exited, waitForLog,
     async metricsUrl() {
-      const l = await waitForLog('serving metrics and health');
+      const l = await waitForLog('serving health and metrics');
       return `http://${String(l.address)}`;
     },
     async kill(signal: NodeJS.Signals = 'SIGKILL') {

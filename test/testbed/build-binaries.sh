@@ -9,6 +9,7 @@ source "$here/versions.env"
 CACHE="${ATELIER_CACHE:-$HOME/.cache/atelier}"
 export GOFLAGS="${GOFLAGS:-} -mod=mod"
 export CGO_ENABLED=0
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "build-binaries: Go >= 1.26 is needed to build the test-bed binaries (https://go.dev/doc/install)" >&2; exit 1; }
 
 start=$(date +%s)
@@ -45,7 +46,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
-    go mod tidy >/dev/null 2>&1 || go mod tidy
+    go mod tidy >"$work.log" 2>&1 || { cat "$work.log" >&2; exit 1; }
     local pkg=k8s.io/component-base/version
     local ld="-s -w -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
@@ -54,7 +55,7 @@ GO
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
   )
-  rm -rf "$k8s_dir" && mv "$k8s_dir.tmp" "$k8s_dir" && rm -rf "$work"
+  rm -rf "$k8s_dir" && mv "$k8s_dir.tmp" "$k8s_dir" && rm -rf "$work" "$work.log"
   built+=("kubernetes-$K8S_VERSION")
 }
 
@@ -67,11 +68,11 @@ build_simple() { # name version module-path package-path binary
   (
     cd "$work"
     go mod init "atelier.dev/testbed-$name" >/dev/null 2>&1
-    go get "$module@$version" >/dev/null
+    go get "$module@$version" >"$work.log" 2>&1 || { cat "$work.log" >&2; exit 1; }
     mkdir -p "$dir.tmp"
     go build -trimpath -ldflags "-s -w" -o "$dir.tmp/$bin" "$pkg"
   )
-  rm -rf "$dir" && mv "$dir.tmp" "$dir" && rm -rf "$work"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir" && rm -rf "$work" "$work.log"
   built+=("$name-$version")
 }
 

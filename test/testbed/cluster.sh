@@ -111,7 +111,7 @@ up() {
     --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
     --initial-cluster "$name=http://127.0.0.1:$ETCD_PEER_PORT" --listen-metrics-urls "" \
     --unsafe-no-fsync --quota-backend-bytes 8589934592 --log-level warn
-  wait_for "etcd" 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
+  wait_proc "$dir" etcd 60 curl -fsS "http://127.0.0.1:$ETCD_PORT/health"
 
   start_proc "$dir" kube-apiserver "$BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" --etcd-prefix "/registry" \
@@ -121,9 +121,9 @@ up() {
     --authorization-mode RBAC --allow-privileged=true \
     --service-account-issuer "https://kubernetes.default.svc" \
     --service-account-key-file "$dir/pki/sa.pub" --service-account-signing-key-file "$dir/pki/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 --disable-admission-plugins DefaultStorageClass \
+    --service-cluster-ip-range 10.0.0.0/24 --endpoint-reconciler-type none --disable-admission-plugins DefaultStorageClass \
     --max-requests-inflight 2000 --max-mutating-requests-inflight 1000 --event-ttl 1h
-  wait_for "kube-apiserver /readyz" 120 kubectl_ get --raw /readyz
+  wait_proc "$dir" kube-apiserver 120 kubectl_ get --raw /readyz
 
   cat > "$dir/scheduler.yaml" <<YAML
 apiVersion: kubescheduler.config.k8s.io/v1
@@ -136,12 +136,12 @@ YAML
     --kubeconfig "$kubeconfig" --leader-elect=false --secure-port 0 \
     --service-account-private-key-file "$dir/pki/sa.key" --root-ca-file "$dir/pki/ca.crt" \
     --use-service-account-credentials=false --kube-api-qps 1000 --kube-api-burst 2000 \
-    --concurrent-gc-syncs 50 --controllers '*,-nodeipam,-bootstrapsigner,-tokencleaner,-cloud-node-lifecycle,-service-lb-controller,-node-route-controller,-persistentvolume-binder,-persistentvolume-expander,-persistentvolume-attach-detach,-ephemeral-volume-controller'
+    --concurrent-gc-syncs 50
   start_proc "$dir" kwok "$BIN/kwok" --kubeconfig "$kubeconfig" \
     --manage-all-nodes=false --manage-nodes-with-label-selector type=kwok \
     --node-lease-duration-seconds 40 --cidr 10.64.0.1/12 --server-address "127.0.0.1:$KWOK_PORT" \
     --config "$TESTBED_ROOT/stages/node.yaml" --config "$TESTBED_ROOT/stages/pod.yaml"
-  wait_for "default service account" 60 kubectl_ get serviceaccount default -n default
+  wait_proc "$dir" kube-controller-manager 60 kubectl_ get serviceaccount default -n default
   apply_nodes
   echo "testbed[$name]: control plane up in $(( ($(now_ms) - t0) ))ms (API https://127.0.0.1:$API_PORT)" >&2
   echo "$kubeconfig"

@@ -60,3 +60,16 @@ wait_for() {
     sleep 0.2
   done
 }
+
+# wait_proc DIR NAME TIMEOUT_S CMD...: like wait_for, but fails at once, showing the log, if process NAME died.
+wait_proc() {
+  local dir="$1" name="$2" timeout="$3"; shift 3
+  local deadline=$(( $(date +%s) + timeout ))
+  until "$@" >/dev/null 2>&1; do
+    if ! kill -0 "$(cat "$dir/pids/$name")" 2>/dev/null; then
+      echo "testbed: $name exited; last lines of $dir/logs/$name.log:" >&2; tail -n 15 "$dir/logs/$name.log" >&2; return 1
+    fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then echo "testbed: timed out after ${timeout}s waiting for $name" >&2; tail -n 15 "$dir/logs/$name.log" >&2; return 1; fi
+    sleep 0.2
+  done
+}

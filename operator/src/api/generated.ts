@@ -531,5 +531,5 @@ export const RenderShardResource = {
   plural: 'rendershards',
   singular: 'rendershard',
   namespaced: true,
-  shortNames: ['rs'],
+  shortNames: ['rshard'],
 } as const;

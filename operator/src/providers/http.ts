@@ -53,7 +53,8 @@ export function retryPolicy(partial?: Partial<RetryPolicy>): RetryPolicy {
 
 /** JSON with object keys sorted recursively and no whitespace: what we send and what we sign. */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
+  // ASCII-safe: non-ASCII characters as \uXXXX escapes (same JSON value, stable bytes to sign).
+  return JSON.stringify(sortKeys(value)).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function sortKeys(value: unknown): unknown {

@@ -245,12 +245,9 @@ export class WorkQueue {
     const started = this.startedAt.get(key);
     this.startedAt.delete(key);
     if (started !== undefined) this.metrics.workDuration((this.clock.now() - started) / 1000);
-    if (this.shuttingDown) {
-      this.dirty.delete(key);
-      if (this.processing.size === 0) this.resolveDrain();
-      return;
-    }
-    if (this.dirty.has(key)) this.enqueue(key);
+    if (this.shuttingDown) this.dirty.delete(key);
+    else if (this.dirty.has(key)) this.enqueue(key);
+    if (this.processing.size === 0) this.resolveDrain();
   }
 
   /** Keys queued and not handed out (not counting held or delayed keys). */

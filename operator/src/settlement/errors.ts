@@ -84,6 +84,14 @@ function isRevert(err: unknown): boolean {
   return false;
 }
 
+// ethers' full messages embed whole transactions (kilobytes of calldata); its shortMessage does not.
+function shortMessage(err: unknown): string {
+  const e = err as { shortMessage?: unknown; message?: unknown; code?: unknown } | null;
+  if (e && typeof e.shortMessage === 'string') return typeof e.code === 'string' ? `${e.shortMessage} (${e.code})` : e.shortMessage;
+  if (e && typeof e.message === 'string') return e.message.length > 300 ? `${e.message.slice(0, 300)}…` : e.message;
+  return String(err);
+}
+
 /** Turns any thrown value into a SettlementError, decoding revert data with `errors` when given. */
 export function classifyError(err: unknown, errors?: Interface, txHash?: string): SettlementError {
   if (err instanceof SettlementError) return err;
@@ -109,6 +117,5 @@ export function classifyError(err: unknown, errors?: Interface, txHash?: string)
     }
     return new SettlementError('reverted', `transaction reverted${data ? ` with data ${data.slice(0, 10)}` : ''}`, { ...withHash, cause: err });
   }
-  const message = err instanceof Error ? err.message : String(err);
-  return new SettlementError('other', message, { ...withHash, cause: err });
+  return new SettlementError('other', shortMessage(err), { ...withHash, cause: err });
 }

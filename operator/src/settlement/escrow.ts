@@ -21,6 +21,7 @@ import {
   keccak256,
   parseUnits,
   formatUnits,
+  type BlockTag,
   type ContractRunner,
   type Provider,
   type Signer,
@@ -67,9 +68,12 @@ export function fromUnits(units: bigint, decimals: number): string {
   return s.endsWith('.0') ? s.slice(0, -2) : s;
 }
 
-/** A JSON-RPC provider pinned to `chainId`, so a down endpoint fails fast instead of retrying network detection. */
+/**
+ * A JSON-RPC provider pinned to `chainId`, so a down endpoint fails fast instead of retrying network
+ * detection, and without ethers' 250 ms request cache, which would hand two quick sends the same nonce.
+ */
 export function makeProvider(rpcUrl: string, chainId: number | bigint, pollingIntervalMs = 1000): JsonRpcProvider {
-  const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true });
+  const provider = new JsonRpcProvider(rpcUrl, Network.from(chainId), { staticNetwork: true, cacheTimeout: -1 });
   provider.pollingInterval = pollingIntervalMs;
   return provider;
 }
@@ -294,7 +298,7 @@ export class EscrowClient {
         'open',
         () => this.escrow.getFunction('open').send(id, token, payee, units, deadline),
         hooks,
-        async () => check(await this.readRaw(id)),
+        async (tag) => check(await this.readRaw(id, tag)),
       );
       if (open) sent.push(open);
       return { escrow: await this.readRaw(id), sent };
@@ -315,7 +319,7 @@ export class EscrowClient {
         'topUp',
         () => this.escrow.getFunction('topUp').send(id, units),
         hooks,
-        async () => (await this.readRaw(id)).amount >= units,
+        async (tag) => (await this.readRaw(id, tag)).amount >= units,
       );
       if (topUp) sent.push(topUp);
       return { escrow: await this.readRaw(id), sent };
@@ -341,7 +345,7 @@ export class EscrowClient {
         'release',
         () => this.escrow.getFunction('release').send(id, units, digest),
         hooks,
-        async () => (await this.readRaw(id)).state === 'Released',
+        async (tag) => (await this.readRaw(id, tag)).state === 'Released',
       );
       return { escrow: await this.readRaw(id), sent: release ? [release] : [] };
     });
@@ -368,7 +372,7 @@ export class EscrowClient {
         action,
         () => this.escrow.getFunction(action).send(id),
         hooks,
-        async () => (await this.readRaw(id)).state !== 'Open',
+        async (tag) => (await this.readRaw(id, tag)).state !== 'Open',
       );
       return { escrow: await this.readRaw(id), sent: tx ? [tx] : [] };
     });
@@ -382,8 +386,8 @@ export class EscrowClient {
     }
   }
 
-  private async readRaw(escrowId: string): Promise<EscrowRecord> {
-    const r = await this.escrow.getFunction('escrows').staticCall(escrowId);
+  private async readRaw(escrowId: string, blockTag: BlockTag = 'latest'): Promise<EscrowRecord> {
+    const r = await this.escrow.getFunction('escrows').staticCall(escrowId, { blockTag });
     const state = ESCROW_STATES[Number(r[5])];
     if (!state) throw new SettlementError('other', `escrow ${escrowId} has unknown state ${String(r[5])}`, { code: 'UNKNOWN_STATE' });
     return {
@@ -418,7 +422,8 @@ export class EscrowClient {
   private async allowanceRaw(token: string, units: bigint, hooks: SendHooks): Promise<TxOutcome[]> {
     const erc20 = new Contract(getAddress(token), ERC20_ABI, this.signer);
     const me = await this.payerAddress();
-    const enough = async () => ((await erc20.getFunction('allowance').staticCall(me, this.escrowAddress)) as bigint) >= units;
+    const enough = async (blockTag: BlockTag = 'latest') =>
+      ((await erc20.getFunction('allowance').staticCall(me, this.escrowAddress, { blockTag })) as bigint) >= units;
     if (await enough()) return [];
     const value = this.allowanceMode === 'unlimited' ? MaxUint256 : units;
     const tx = await this.sendUnlessDone('approve', () => erc20.getFunction('approve').send(this.escrowAddress, value), hooks, enough);
@@ -436,13 +441,15 @@ export class EscrowClient {
   /**
    * Broadcasts, reports the hash, waits for the receipt. If anything fails (the estimate reverts, the
    * transaction reverts, it is dropped), `isDone` is asked once more: when another transaction of ours
-   * (one whose hash was lost in a crash) did the step meanwhile, the step is done and null is returned.
+   * (one whose hash was lost in a crash) did the step meanwhile, the step is done and null is returned;
+   * when that transaction is still pending (nodes estimate against the pending block, so the duplicate
+   * is refused before it is sent), the step fails with TX_PENDING and the caller retries later.
    */
   private async sendUnlessDone(
     action: TxAction,
     broadcast: () => Promise<TransactionResponse>,
     hooks: SendHooks,
-    isDone: () => Promise<boolean>,
+    isDone: (blockTag: BlockTag) => Promise<boolean>,
   ): Promise<TxOutcome | null> {
     let hash: string | undefined;
     try {
@@ -457,15 +464,18 @@ export class EscrowClient {
       const classified = classifyError(err, this.errors, hash);
       // A callback failure or an unreachable node says nothing about the chain: report it as it is.
       if (classified.kind === 'unreachable' || (hash !== undefined && classified.code === undefined && classified.kind === 'other')) throw classified;
-      let done = false;
+      let done: 'mined' | 'pending' | false = false;
       try {
-        done = await isDone();
+        done = (await isDone('latest')) ? 'mined' : (await isDone('pending')) ? 'pending' : false;
       } catch (checkErr) {
         // A conflict found while checking is the real news; a failed read is not.
         if (checkErr instanceof SettlementError && checkErr.code === 'ESCROW_CONFLICT') throw checkErr;
         throw classified;
       }
-      if (done) return null;
+      if (done === 'mined') return null;
+      if (done === 'pending') {
+        throw new SettlementError('other', `${action}: an earlier transaction doing this step is still pending`, { code: 'TX_PENDING', cause: classified });
+      }
       throw classified;
     }
   }

@@ -3,6 +3,7 @@
 // and never starts a shard twice), and writes the job's status only when it changed. It returns when
 // to look again; errors go back to the work queue, which backs off per job.
 import type * as k8s from '@kubernetes/client-node';
+import type { Expectations } from '../../runtime/expectations.js';
 import { costOfGpuMillis } from '../../util/money.js';
 import { decide, shardTotal, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import { buildPod, gpusOf, podView, toMs, type JobTemplate } from './pods.js';
@@ -48,35 +49,11 @@ export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** What the reconciler has asked for but the cache may not show yet (ReplicaSet/Kueue-style expectations). */
-export class PodExpectations {
-  private readonly creates = new Map<string, Map<string, number>>();
-  private readonly deletes = new Map<string, Map<string, number>>();
-  constructor(private readonly ttlMs = 5 * 60_000) {}
-  expectCreate(key: string, name: string, now: number) { this.put(this.creates, key, name, now); }
-  expectDelete(key: string, name: string, now: number) { this.put(this.deletes, key, name, now); }
-  observeCreate(key: string, name: string) { this.creates.get(key)?.delete(name); }
-  observeDelete(key: string, name: string) { this.deletes.get(key)?.delete(name); this.creates.get(key)?.delete(name); }
-  pendingCreates(key: string, now: number): string[] { return this.live(this.creates, key, now); }
-  pendingDeletes(key: string, now: number): string[] { return this.live(this.deletes, key, now); }
-  forget(key: string) { this.creates.delete(key); this.deletes.delete(key); }
-  private put(m: Map<string, Map<string, number>>, key: string, name: string, now: number) {
-    let s = m.get(key);
-    if (!s) m.set(key, (s = new Map()));
-    s.set(name, now + this.ttlMs);
-  }
-  private live(m: Map<string, Map<string, number>>, key: string, now: number): string[] {
-    const s = m.get(key);
-    if (!s) return [];
-    for (const [n, exp] of s) if (exp <= now) s.delete(n); // a lost event never blocks forever
-    if (s.size === 0) m.delete(key);
-    return [...s.keys()];
-  }
-}
-
 export interface ReconcilerConfig extends DecideOptions {
   localPricePerGpuHourMicros: bigint;
   writeConcurrency: number;
+  /** Progress-only status changes (counts, cost) are written at most this often per job; phase and condition flips at once. */
+  statusMinIntervalMs: number;
 }
 
 export interface ReconcilerDeps {
@@ -86,7 +63,8 @@ export interface ReconcilerDeps {
   writer: JobWriter;
   recorder: Recorder;
   clock: { now(): number };
-  expectations: PodExpectations;
+  /** Pods created or deleted but not yet seen so by the cache (a stale cache never causes a second create). */
+  expectations: Expectations;
   log: Logger;
   config: ReconcilerConfig;
 }
@@ -114,7 +92,16 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
   if (firstErr !== undefined) throw firstErr;
 }
 
+/** True when next differs from prev only in progress figures (counts, cost), not in phase or conditions' status. */
+function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
+  if (!prev || prev.phase !== next.phase || prev.observedGeneration !== next.observedGeneration) return false;
+  const flips = (a?: JobStatus['conditions'], b?: JobStatus['conditions']) =>
+    (a ?? []).length !== (b ?? []).length || (b ?? []).some((c) => (a ?? []).find((x) => x.type === c.type)?.status !== c.status);
+  return !flips(prev.conditions, next.conditions);
+}
+
 export class RenderJobReconciler {
+  private readonly lastStatusWrite = new Map<string, number>();
   constructor(private readonly d: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -122,7 +109,8 @@ export class RenderJobReconciler {
     const [namespace, name] = key.split('/') as [string, string];
     const job = jobs.get(namespace, name);
     if (!job) {
-      expectations.forget(key);
+      expectations.deleteOwner(key);
+      this.lastStatusWrite.delete(key);
       return {};
     }
     const meta = job.metadata;
@@ -150,7 +138,8 @@ export class RenderJobReconciler {
 
     const pods = new Map<number, PodView[]>();
     const seen = new Set<string>();
-    const deletesPending = new Set(expectations.pendingDeletes(key, now));
+    const pending = expectations.pending(key);
+    const deletesPending = new Set(pending.deletes);
     const addPod = (v: PodView) => {
       const list = pods.get(v.index);
       if (list) list.push(v); else pods.set(v.index, [v]);
@@ -162,10 +151,10 @@ export class RenderJobReconciler {
       if (deletesPending.has(v.name)) v.terminating = true;
       addPod(v);
     }
-    for (const pending of expectations.pendingCreates(key, now)) {
-      if (seen.has(pending)) { expectations.observeCreate(key, pending); continue; }
-      const parsed = parsePodName(pending);
-      if (parsed) addPod({ name: pending, ...parsed, phase: 'Pending', terminating: false });
+    for (const name of pending.creates) {
+      if (seen.has(name)) { expectations.observeCreate(key, name); continue; }
+      const parsed = parsePodName(name);
+      if (parsed) addPod({ name, ...parsed, phase: 'Pending', terminating: false });
     }
 
     const decision = decide(snapshot, records, pods, now, config);
@@ -177,8 +166,13 @@ export class RenderJobReconciler {
     });
     // 2. Stop what must stop.
     await pool(decision.deletePods, config.writeConcurrency, async (podName) => {
-      expectations.expectDelete(key, podName, now);
-      await writer.deletePod(namespace, podName);
+      expectations.expectDelete(key, podName);
+      try {
+        await writer.deletePod(namespace, podName);
+      } catch (e) {
+        expectations.observeDelete(key, podName);
+        throw e;
+      }
     });
     // 3. Records for shards about to start, then 4. their pods.
     await pool(decision.createRecords, config.writeConcurrency, async (r) => {
@@ -186,7 +180,7 @@ export class RenderJobReconciler {
     });
     const total = shardTotal(job.spec.shards);
     await pool(decision.createPods, config.writeConcurrency, async (p) => {
-      expectations.expectCreate(key, p.name, now);
+      expectations.expectCreate(key, p.name);
       try {
         await writer.createPod(buildPod({
           job: { name, namespace, uid: meta.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
@@ -194,7 +188,7 @@ export class RenderJobReconciler {
           index: p.index, attempt: p.attempt, total, frames: p.frames,
         }));
       } catch (e) {
-        expectations.observeDelete(key, p.name); // it was never created
+        expectations.observeCreate(key, p.name); // it was never created
         throw e;
       }
     });
@@ -204,7 +198,7 @@ export class RenderJobReconciler {
       if (live.length > 0 || decision.deletePods.length > 0) return { requeueAfterMs: 1000 };
       await writer.deleteShardRecords(namespace, name);
       await writer.setFinalizer(ref, finalizers.filter((f) => f !== FINALIZER));
-      expectations.forget(key);
+      expectations.deleteOwner(key);
       log.info('renderjob cleaned up', { job: key });
       return {};
     }
@@ -215,12 +209,20 @@ export class RenderJobReconciler {
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
       remoteCostMicros: 0n, now,
     });
+    let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
     if (!sameJson(prev, next)) {
-      await writer.patchJobStatus(namespace, name, next);
-      this.emitTransitions(job, prev, next);
+      const since = now - (this.lastStatusWrite.get(key) ?? 0);
+      if (progressOnly(prev, next) && since < config.statusMinIntervalMs) {
+        // Coalesce: many pod events in a burst become one status write.
+        const wait = config.statusMinIntervalMs - since;
+        requeue = requeue === undefined ? wait : Math.min(requeue, wait);
+      } else {
+        await writer.patchJobStatus(namespace, name, next);
+        this.lastStatusWrite.set(key, now);
+        this.emitTransitions(job, prev, next);
+      }
     }
     // A job with live shards is looked at again even without events, as a safety net.
-    const requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
     return requeue !== undefined ? { requeueAfterMs: requeue } : {};
   }
 

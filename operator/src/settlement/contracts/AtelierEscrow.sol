@@ -7,7 +7,8 @@
 // return to the payer (refund is callable by anyone after the deadline, but always pays the payer).
 // Token calls follow checks-effects-interactions behind a transient-storage reentrancy lock, accept
 // tokens whose transfer functions return nothing, and reject tokens that deliver less than asked
-// (fee-on-transfer), which would otherwise leave other escrows of the same token short.
+// (fee-on-transfer), which would otherwise leave other escrows of the same token short. Ids are first
+// come, first served: the first opener of an id is its payer, which the client checks (ESCROW_CONFLICT).
 pragma solidity ^0.8.28;
 
 interface IERC20Balance {
@@ -117,7 +118,8 @@ contract AtelierEscrow {
         _pull(e.token, msg.sender, added);
     }
 
-    /// Pays the provider exactly `amountToProvider` and returns the rest to the payer; once.
+    /// Pays the provider exactly `amountToProvider` and returns the rest to the payer; once. Allowed
+    /// after the deadline too, until someone refunds: a late verified result can still be paid.
     function release(bytes32 escrowId, uint256 amountToProvider, bytes32 resultDigest) external nonReentrant {
         Escrow storage e = _escrows[escrowId];
         State s = e.state;

@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// The `atelier` command. `atelier run` starts the operator; later subcommands (plan, status,
+// escrow) live here too. Bad flags exit 2 with a message and the usage, never a stack trace.
+import os from 'node:os';
+import { parseConfig, usage } from './config.js';
+import { runOperator } from './manager.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'run': {
+      let cfg;
+      try {
+        cfg = parseConfig(rest, process.env, os.hostname());
+      } catch (e) {
+        process.stderr.write(`atelier run: ${(e as Error).message}\n\n${usage}`);
+        return 2;
+      }
+      await runOperator(cfg);
+      return -1; // keeps running until a signal
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(`atelier — GPU render jobs on Kubernetes, bursting to decentralized compute\n\nCommands:\n  run     start the operator\n\n${usage}`);
+      return cmd === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`atelier: unknown command ${JSON.stringify(cmd)}; try \`atelier help\`\n`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { if (code >= 0) process.exit(code); },
+  (e: unknown) => {
+    process.stderr.write(`${JSON.stringify({ level: 'error', message: 'operator failed to start', error: e instanceof Error ? e.message : String(e) })}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,162 @@
+// Wires the operator together: API clients, informers (started on every replica so a new leader
+// starts warm), the RenderJob controller (started only while this replica leads), metrics and
+// health endpoints, events, and a graceful shutdown that drains work and releases the Lease.
+import os from 'node:os';
+import type * as k8s from '@kubernetes/client-node';
+import type { OperatorConfig } from './config.js';
+import { RenderJobReconciler, type RenderJobObject, type RenderShardObject } from './controllers/renderjob/reconciler.js';
+import { LABEL_JOB, LABEL_MANAGED_BY, MANAGED_BY } from './controllers/renderjob/pods.js';
+import { ApiJobWriter, GROUP, VERSION } from './controllers/renderjob/writer.js';
+import { loadKubeConfig, makeClients } from './kube/client.js';
+import { createMetrics } from './metrics/metrics.js';
+import {
+  Controller, coordinationLeaseClient, coreEventSink, createLogger, EventRecorder, Expectations, GracefulShutdown,
+  Informer, LeaderElector, RuntimeServer, realClock, type Log,
+} from './runtime/index.js';
+import { parseMicros } from './util/money.js';
+
+export const INDEX_JOB = 'job';
+
+/** Only what the controller reads of a shard pod, so 100,000 cached pods stay small. */
+export function slimPod(p: k8s.V1Pod): k8s.V1Pod {
+  const cs = p.status?.containerStatuses?.[0];
+  const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  return {
+    metadata: {
+      name: p.metadata?.name, namespace: p.metadata?.namespace, uid: p.metadata?.uid, labels: p.metadata?.labels,
+      resourceVersion: p.metadata?.resourceVersion, deletionTimestamp: p.metadata?.deletionTimestamp,
+    },
+    spec: { nodeName: p.spec?.nodeName, containers: [] },
+    status: {
+      phase: p.status?.phase, reason: p.status?.reason, message: p.status?.message, startTime: p.status?.startTime,
+      conditions: scheduled ? [scheduled] : undefined,
+      containerStatuses: cs ? [{ name: cs.name, image: '', imageID: '', ready: cs.ready, restartCount: cs.restartCount, state: cs.state }] : undefined,
+    },
+  };
+}
+
+function paths(namespaces: string[], resource: string, group?: string): string[] {
+  const base = group ? `/apis/${group}/${VERSION}` : '/api/v1';
+  return namespaces.length === 0 ? [`${base}/${resource}`] : namespaces.map((ns) => `${base}/namespaces/${ns}/${resource}`);
+}
+
+/** Several informers (one per watched namespace) read as one cache. */
+class MultiLister<T extends k8s.KubernetesObject> {
+  constructor(private readonly informers: Informer<T>[]) {}
+  get(namespace: string, name: string): T | undefined {
+    for (const i of this.informers) {
+      const o = i.getByName(name, namespace);
+      if (o) return o;
+    }
+    return undefined;
+  }
+  byIndex(index: string, value: string): T[] {
+    return this.informers.length === 1 ? this.informers[0]!.byIndex(index, value) : this.informers.flatMap((i) => i.byIndex(index, value));
+  }
+}
+
+export async function runOperator(cfg: OperatorConfig): Promise<void> {
+  const log: Log = createLogger({ level: cfg.logLevel, component: 'atelier', fields: { identity: cfg.identity } });
+  const kc = loadKubeConfig(cfg.kubeconfig);
+  const clients = makeClients(kc);
+  const metrics = createMetrics();
+  const clock = realClock;
+
+  const jobInformers = paths(cfg.namespaces, 'renderjobs', GROUP).map((path) => new Informer<RenderJobObject & k8s.KubernetesObject>({ path, kubeConfig: kc, logger: log, name: 'renderjobs' }));
+  const shardInformers = paths(cfg.namespaces, 'rendershards', GROUP).map((path) => new Informer<RenderShardObject & k8s.KubernetesObject>({
+    path, kubeConfig: kc, logger: log, name: 'rendershards',
+    indexers: { [INDEX_JOB]: (s) => (s.spec?.jobName ? [`${s.metadata!.namespace}/${s.spec.jobName}`] : []) },
+  }));
+  const podInformers = paths(cfg.namespaces, 'pods').map((path) => new Informer<k8s.V1Pod>({
+    path, kubeConfig: kc, logger: log, name: 'pods', labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
+    transform: slimPod,
+    indexers: { [INDEX_JOB]: (p) => (p.metadata?.labels?.[LABEL_JOB] ? [`${p.metadata.namespace}/${p.metadata.labels[LABEL_JOB]}`] : []) },
+  }));
+  const informers = [...jobInformers, ...shardInformers, ...podInformers] as Informer<k8s.KubernetesObject>[];
+
+  const recorder = new EventRecorder({ sink: coreEventSink(clients.core), component: 'atelier', instance: os.hostname(), logger: log });
+  const expectations = new Expectations({ onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
+  const writer = new ApiJobWriter(clients, (kind) => metrics.apiWrites.inc({ kind }));
+  const reconciler = new RenderJobReconciler({
+    jobs: new MultiLister(jobInformers), shards: new MultiLister(shardInformers), pods: new MultiLister(podInformers),
+    writer, recorder, clock, expectations, log,
+    config: { localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), writeConcurrency: 32, statusMinIntervalMs: 1000 },
+  });
+  const controller = new Controller({
+    name: 'renderjob', workers: cfg.workers, logger: log,
+    queueMetrics: metrics.queues.forQueue('renderjob'), metrics: metrics.controllers.forController('renderjob'),
+    reconcile: async (key) => {
+      const r = await reconciler.reconcile(key);
+      return r.requeueAfterMs !== undefined ? { requeueAfter: r.requeueAfterMs } : {};
+    },
+  });
+  const enqueue = (key: string | undefined) => { if (key) controller.enqueue(key); };
+  const jobKeyOfPod = (p: k8s.V1Pod) => (p.metadata?.labels?.[LABEL_JOB] ? `${p.metadata.namespace}/${p.metadata.labels[LABEL_JOB]}` : undefined);
+  for (const i of jobInformers) {
+    i.addEventHandler({
+      add: (j) => enqueue(`${j.metadata!.namespace}/${j.metadata!.name}`),
+      update: (_o, j) => enqueue(`${j.metadata!.namespace}/${j.metadata!.name}`),
+      delete: (j) => enqueue(`${j.metadata!.namespace}/${j.metadata!.name}`),
+    });
+  }
+  for (const i of shardInformers) {
+    const k = (s: RenderShardObject) => (s.spec?.jobName ? `${s.metadata.namespace}/${s.spec.jobName}` : undefined);
+    i.addEventHandler({ add: (s) => enqueue(k(s)), update: (_o, s) => enqueue(k(s)), delete: (s) => enqueue(k(s)) });
+  }
+  for (const i of podInformers) {
+    i.addEventHandler({
+      add: (p) => { const k = jobKeyOfPod(p); if (k) { expectations.observeCreate(k, p.metadata!.name!); enqueue(k); } },
+      update: (_o, p) => enqueue(jobKeyOfPod(p)),
+      delete: (p) => { const k = jobKeyOfPod(p); if (k) { expectations.observeDelete(k, p.metadata!.name!); enqueue(k); } },
+    });
+  }
+
+  const server = new RuntimeServer({
+    address: cfg.metricsAddr, registry: metrics.registry, logger: log,
+    readyChecks: { informers: () => informers.every((i) => i.hasSynced()) },
+  });
+  await server.start(); // logs "serving health and metrics" with the bound address
+
+  for (const i of informers) i.start();
+  const shutdown = new GracefulShutdown({ timeoutMs: cfg.shutdownTimeoutMs, logger: log });
+  let controllerRun: Promise<void> | undefined;
+  const startController = async () => {
+    await Promise.all(informers.map((i) => i.waitForSync()));
+    log.info('caches synced, starting controllers', { workers: cfg.workers });
+    controllerRun = controller.start();
+  };
+
+  let elector: LeaderElector | undefined;
+  if (cfg.leaderElect) {
+    elector = new LeaderElector({
+      client: coordinationLeaseClient(clients.coordination),
+      namespace: cfg.leaseNamespace, name: cfg.leaseName, identity: cfg.identity, logger: log,
+      onStartedLeading: async () => {
+        metrics.leader.set(1); // the elector logs "became leader"
+        await startController();
+      },
+      onStoppedLeading: () => {
+        metrics.leader.set(0);
+        if (!shutdown.signal.aborted) {
+          // Another replica may already act: stop at once rather than race it (as controller-runtime does).
+          log.error('lost leadership, exiting', {});
+          process.exit(1);
+        }
+      },
+      onNewLeader: (id) => log.info('leader observed', { leader: id ?? '' }),
+    });
+    void elector.run();
+  } else {
+    metrics.leader.set(1);
+    log.info('became leader', { lease: 'disabled' });
+    await startController();
+  }
+
+  shutdown
+    .add({ name: 'controller', run: async () => { await controller.stop(cfg.shutdownTimeoutMs); await controllerRun; } })
+    .add({ name: 'leader-election', run: async () => { await elector?.stop(); }, onlyIfClean: true })
+    .add({ name: 'events', run: () => recorder.flush() })
+    .add({ name: 'informers', run: () => Promise.all(informers.map((i) => i.stop())) })
+    .add({ name: 'server', run: () => server.close() })
+    .install();
+}

@@ -1,0 +1,489 @@
+// Akash Network adapter over the Console managed-wallet API (`x-api-key`, every answer wrapped in
+// `{data: …}`; schemas in akash-network/console apps/api/src/{deployment,bid,gpu}/http-schemas).
+// A shard becomes one deployment whose SDL (sdl.ts) carries the shard env and the marker
+// `ATELIER_IDEMPOTENCY_KEY=<key>`. Bids arrive only after a while, so submit() only creates the
+// deployment; each getStatus() while there is no lease reads the bids and accepts the cheapest that
+// fits the ceiling with POST /v1/leases (or gives up after bidTimeoutMs and closes it).
+//
+// Prices: a bid is micro-denom per block for the whole order. USD per GPU-hour =
+// amount x (3600 / blockSeconds) / 10^6 x usdPerToken[denom] / gpuCount, computed exactly (money.ts)
+// with ~6 s blocks and a configured token->USD rate. Offers come from GET /v1/gpu-prices (USD/hour).
+//
+// State mapping: no lease + deployment active -> Pending (waiting for bids); lease active, no
+// ready replica -> Provisioning; ready -> Running until the shard reports; report state
+// `succeeded` -> Succeeded, `failed` -> Failed; lease `insufficient_funds` -> Failed; deployment
+// closed otherwise -> Cancelled (a finished shard is closed by the caller via cancel()).
+//
+// Result channel: Akash has no job or log API in the Console, and deployments never end by
+// themselves. The shard image therefore runs Atelier's shard agent, which serves on the exposed
+// port 8080: `GET /atelier/result` -> `{"state":"running"}` until done, then
+// `{"state":"succeeded"|"failed","outputs":[{"uri","sha256"}],"message"?}`; and `GET /atelier/log?tail=N`
+// -> `{"lines":[…]}`. The adapter reads them through the lease's service URI. After reading the
+// results the caller must call cancel() (capabilities.endsByItself = false) to stop paying.
+//
+// Restart safety: the Console returns the manifest only when the deployment is created, and a lease
+// needs it. A deployment found after a restart without a lease and without its manifest has run
+// nothing; findByKey closes it and reports nothing found (so the caller submits again), getStatus
+// closes it and reports Failed.
+
+import { HttpClient, retryPolicy } from '../http.js';
+import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../money.js';
+import type { Rational } from '../money.js';
+import { outputsDigest, parseResultReport } from '../results.js';
+import type { ResultReport } from '../results.js';
+import { akashGpu, atelierGpuName, buildSdl, sdlHasMarker } from './sdl.js';
+import {
+  IDEMPOTENCY_ENV,
+  ProviderError,
+  assertIdempotencyKey,
+  shardEnv,
+  systemClock,
+} from '../types.js';
+import type {
+  AdapterInit,
+  Clock,
+  CostReport,
+  FetchLike,
+  LogOptions,
+  Offer,
+  OfferRequest,
+  ProviderAdapter,
+  ProviderCapabilities,
+  RemoteStatus,
+  ResultSet,
+  ResultsUnsupported,
+  ShardSpec,
+  SubmitOptions,
+  SubmitResult,
+} from '../types.js';
+
+export interface AkashCredentials {
+  apiKey: string;
+}
+
+export interface AkashOptions {
+  /** Denom of the placement price written into the SDL. */
+  denom: string;
+  /** USD price of one whole token (10^6 micro-denom), per micro-denom name. */
+  usdPerToken: Record<string, string>;
+  blockSeconds: string;
+  /** Ceiling when submit() gets no maxUsdPerHour. */
+  defaultMaxUsdPerGpuHour: string;
+  bidTimeoutMs: number;
+  exposePort: number;
+  resultScheme: 'http' | 'https';
+  resultPath: string;
+  logPath: string;
+  cpu: number;
+  memoryGi: number;
+  storageGi: number;
+  /** Most deployments findByKey inspects, newest first. */
+  findByKeyScanLimit: number;
+}
+
+export const AKASH_DEFAULTS: AkashOptions = {
+  denom: 'uakt',
+  usdPerToken: { uakt: '3.00', uusdc: '1', uact: '1' },
+  blockSeconds: '6',
+  defaultMaxUsdPerGpuHour: '5.00',
+  bidTimeoutMs: 5 * 60_000,
+  exposePort: 8080,
+  resultScheme: 'http',
+  resultPath: '/atelier/result',
+  logPath: '/atelier/log',
+  cpu: 4,
+  memoryGi: 24,
+  storageGi: 20,
+  findByKeyScanLimit: 500,
+};
+
+interface DecCoin {
+  denom: string;
+  amount: string;
+}
+
+interface WireLease {
+  id: { owner: string; dseq: string; gseq: number; oseq: number; provider: string; bseq?: number };
+  state: string;
+  price: DecCoin;
+  created_at: string;
+  closed_on: string;
+  reason?: string;
+  status?: { services?: Record<string, { ready_replicas?: number; uris?: string[] }> } | null;
+}
+
+interface WireDeployment {
+  deployment: { id: { owner: string; dseq: string }; state: string; created_at: string };
+  leases: WireLease[];
+  escrow_account?: { state?: { state?: string; transferred?: DecCoin[] | DecCoin } };
+  consoleSettings?: { sdl: string } | null;
+}
+
+interface WireBid {
+  bid: {
+    bid_id?: { owner: string; dseq: string; gseq: number; oseq: number; provider: string };
+    id?: { owner: string; dseq: string; gseq: number; oseq: number; provider: string };
+    state: string;
+    price: DecCoin;
+    resources_offer?: { resources?: { gpu?: { units?: { val?: string } } }; count?: number }[];
+  };
+}
+
+interface WireGpuPrices {
+  models: {
+    vendor: string;
+    model: string;
+    ram: string;
+    interface: string;
+    availability: { total: number; available: number };
+    price: { currency: string; min: number; max: number; avg: number; weightedAverage: number; med: number } | null;
+  }[];
+}
+
+/** What this process knows about a deployment it created (lost on restart, by design). */
+interface Submission {
+  key: string;
+  manifest: string;
+  gpuCount: number;
+  ceilingMicrosPerGpuHour: bigint;
+  createdAt: number;
+  leasedAt?: number;
+  final?: { phase: 'Succeeded' | 'Failed'; report?: ResultReport; message?: string; endedAt: number };
+}
+
+export class AkashAdapter implements ProviderAdapter {
+  readonly type = 'akash' as const;
+  private readonly http: HttpClient;
+  private readonly opts: AkashOptions;
+  private readonly clock: Clock;
+  private readonly fetchFn: FetchLike;
+  private readonly timeoutMs: number;
+  private readonly submissions = new Map<string, Submission>();
+  private readonly byKey = new Map<string, string>();
+
+  constructor(init: AdapterInit<AkashCredentials, AkashOptions>) {
+    this.opts = { ...AKASH_DEFAULTS, ...(init.options ?? {}), usdPerToken: { ...AKASH_DEFAULTS.usdPerToken, ...(init.options?.usdPerToken ?? {}) } };
+    this.clock = init.clock ?? systemClock;
+    this.fetchFn = init.fetch ?? ((input, reqInit) => fetch(input, reqInit));
+    this.timeoutMs = init.timeoutMs ?? 15_000;
+    const apiKey = init.credentials.apiKey;
+    this.http = new HttpClient({
+      provider: 'akash',
+      endpoint: init.endpoint,
+      fetch: this.fetchFn,
+      clock: this.clock,
+      timeoutMs: this.timeoutMs,
+      retry: retryPolicy(init.retry),
+      secrets: [apiKey],
+      authHeaders: () => ({ 'x-api-key': apiKey }),
+    });
+  }
+
+  capabilities(): ProviderCapabilities {
+    return {
+      provider: 'akash',
+      logs: 'snapshot',
+      results: 'native',
+      resultChannel: `shard agent on port ${this.opts.exposePort}: GET ${this.opts.resultPath} -> {"state","outputs":[{"uri","sha256"}]}`,
+      billing: 'perBlock',
+      maxGpusPerJob: 8,
+      endsByItself: false,
+      findByKey: 'remote',
+      runsArbitraryImages: true,
+    };
+  }
+
+  /** USD per GPU-hour for a per-block price of the whole order, exact, rounded to micro-USD. */
+  usdPerGpuHour(price: DecCoin, gpuCount: number): string {
+    return formatMicros(this.microsPerGpuHour(price, gpuCount));
+  }
+
+  private microsPerGpuHour(price: DecCoin, gpuCount: number): bigint {
+    const rate = this.opts.usdPerToken[price.denom];
+    if (rate === undefined) throw this.http.error('invalid', `no USD rate configured for denom ${price.denom}`);
+    const perHour = div(mul(price.amount, 3600, rate), mul(this.opts.blockSeconds, 1_000_000, Math.max(1, gpuCount)));
+    return toMicros(perHour);
+  }
+
+  async listOffers(req: OfferRequest): Promise<Offer[]> {
+    const prices = await this.http.json<WireGpuPrices>({ method: 'GET', path: '/v1/gpu-prices', idempotent: true, anonymous: true });
+    const wanted = (req.gpuModels ?? []).map(akashGpu);
+    const offers: Offer[] = [];
+    for (const m of prices?.models ?? []) {
+      if (!m.price) continue;
+      if (wanted.length > 0 && !wanted.some((w) => w.model === m.model.toLowerCase() && (w.ram === undefined || w.ram === m.ram))) continue;
+      if (m.availability.available < req.gpuCount) continue;
+      if (req.minVramGb !== undefined && parseInt(m.ram, 10) < req.minVramGb) continue;
+      const raw = String(m.price.med);
+      const usdPerGpuHour = usd(rational(raw));
+      if (req.maxUsdPerGpuHour !== undefined && compare(usdPerGpuHour, req.maxUsdPerGpuHour) > 0) continue;
+      offers.push({
+        offerId: `akash:${m.vendor}:${m.model}:${m.ram}`,
+        gpuModel: atelierGpuName(m.vendor, m.model, m.ram, req.gpuModels),
+        gpuCount: req.gpuCount,
+        usdPerGpuHour,
+        rawPrice: raw,
+        rawUnit: `${m.price.currency}/GPU-hour (market median; bids decide)`,
+        available: m.availability.available,
+      });
+    }
+    return offers.sort((a, b) => compare(a.usdPerGpuHour, b.usdPerGpuHour));
+  }
+
+  async submit(spec: ShardSpec, opts: SubmitOptions): Promise<SubmitResult> {
+    assertIdempotencyKey('akash', opts.idempotencyKey);
+    validateSpec(spec, this.http);
+    const gpuCount = spec.gpuCount;
+    const ceilingPerHour = opts.maxUsdPerHour ?? formatMicros(parseUsd(this.opts.defaultMaxUsdPerGpuHour) * BigInt(gpuCount));
+    const rate = this.opts.usdPerToken[this.opts.denom];
+    if (rate === undefined) throw this.http.error('invalid', `no USD rate configured for denom ${this.opts.denom}`);
+    // The highest per-block price a provider may bid, rounded down so the ceiling is never exceeded.
+    const amountPerBlock = formatDecimal(div(mul(ceilingPerHour, 1_000_000, this.opts.blockSeconds), mul(rate, 3600)), 6, 'floor');
+    const sdl = buildSdl({
+      spec,
+      env: shardEnv(spec, opts.idempotencyKey),
+      denom: this.opts.denom,
+      amountPerBlock,
+      exposePort: this.opts.exposePort,
+      cpu: spec.resources?.cpu ?? this.opts.cpu,
+      memoryGi: spec.resources?.memoryGi ?? this.opts.memoryGi,
+      storageGi: spec.resources?.storageGi ?? this.opts.storageGi,
+    });
+    const data: Record<string, unknown> = { sdl, name: `atelier-${spec.jobName}-${spec.shardIndex}`.slice(0, 128) };
+    if (opts.maxDurationSec !== undefined) data.runtimeLimitHours = Math.min(720, Math.max(1, Math.ceil(opts.maxDurationSec / 3600)));
+    const res = await this.http.json<{ data: { dseq: string; manifest: string } }>({ method: 'POST', path: '/v1/deployments', body: { data } });
+    const dseq = res?.data?.dseq;
+    if (!dseq || typeof res.data.manifest !== 'string') throw this.http.error('fatal', 'POST /v1/deployments: answer without dseq/manifest');
+    this.submissions.set(dseq, {
+      key: opts.idempotencyKey,
+      manifest: res.data.manifest,
+      gpuCount,
+      ceilingMicrosPerGpuHour: parseUsd(ceilingPerHour) / BigInt(gpuCount),
+      createdAt: this.clock.now(),
+    });
+    this.byKey.set(opts.idempotencyKey, dseq);
+    return { remoteId: dseq };
+  }
+
+  async findByKey(idempotencyKey: string): Promise<string | undefined> {
+    assertIdempotencyKey('akash', idempotencyKey);
+    const known = this.byKey.get(idempotencyKey);
+    if (known) return known;
+    const dseqs: string[] = [];
+    for (let skip = 0; dseqs.length < this.opts.findByKeyScanLimit; ) {
+      const page = await this.http.json<{ data: { deployments: WireDeployment[]; pagination: { hasMore: boolean } } }>({
+        method: 'GET',
+        path: '/v1/deployments',
+        query: { skip, limit: 100 },
+        idempotent: true,
+      });
+      const items = page?.data?.deployments ?? [];
+      for (const d of items) {
+        // A closed deployment that never got a lease ran nothing: it is not an earlier submission.
+        if (d.deployment.state === 'closed' && d.leases.length === 0) continue;
+        dseqs.push(d.deployment.id.dseq);
+      }
+      if (!page?.data?.pagination?.hasMore || items.length === 0) break;
+      skip += items.length;
+    }
+    dseqs.sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : BigInt(b) < BigInt(a) ? -1 : 0));
+    for (const dseq of dseqs.slice(0, this.opts.findByKeyScanLimit)) {
+      let d: WireDeployment;
+      try {
+        d = await this.getDeployment(dseq);
+      } catch (err) {
+        if (err instanceof ProviderError && err.kind === 'notFound') continue;
+        throw err;
+      }
+      if (!d.consoleSettings?.sdl || !sdlHasMarker(d.consoleSettings.sdl, IDEMPOTENCY_ENV, idempotencyKey)) continue;
+      if (d.deployment.state === 'active' && d.leases.length === 0 && !this.submissions.has(dseq)) {
+        await this.closeQuietly(dseq);
+        continue;
+      }
+      this.byKey.set(idempotencyKey, dseq);
+      return dseq;
+    }
+    return undefined;
+  }
+
+  async getStatus(dseq: string): Promise<RemoteStatus> {
+    const d = await this.getDeployment(dseq);
+    const sub = this.submissions.get(dseq);
+    const lease = pickLease(d.leases);
+    const raw = `deployment=${d.deployment.state}${lease ? ` lease=${lease.state}` : ''}`;
+    const base = (phase: RemoteStatus['phase'], message?: string): RemoteStatus => {
+      const s: RemoteStatus = { phase, raw };
+      if (message) s.message = message;
+      if (sub?.leasedAt !== undefined) s.startedAt = new Date(sub.leasedAt);
+      if (sub?.final) s.endedAt = new Date(sub.final.endedAt);
+      return s;
+    };
+
+    if (lease?.state === 'insufficient_funds') return { ...base('Failed', lease.reason ?? 'lease closed: insufficient funds'), endedAt: new Date(this.clock.now()) };
+    if (d.deployment.state !== 'active') {
+      if (sub?.final) return base(sub.final.phase, sub.final.message);
+      return base('Cancelled', 'deployment closed');
+    }
+    if (!lease) return this.awaitBids(dseq, sub, base);
+    if (lease.state !== 'active') return base('Failed', `lease ${lease.state} by provider ${lease.id.provider}`);
+
+    const service = Object.values(lease.status?.services ?? {})[0];
+    if (!service || !service.ready_replicas) return base('Provisioning', `lease with ${lease.id.provider}; waiting for the service to be ready`);
+    if (sub && sub.leasedAt === undefined) sub.leasedAt = this.clock.now();
+    const report = await this.readShard(service.uris?.[0]);
+    if (!report) return base('Running', 'shard agent not reachable yet');
+    if (report.state === 'succeeded' || report.state === 'failed') {
+      const phase = report.state === 'succeeded' ? 'Succeeded' : 'Failed';
+      const final: Submission['final'] = { phase, report, endedAt: this.clock.now() };
+      if (report.message) final.message = report.message;
+      if (sub) sub.final ??= final;
+      return { ...base(phase, report.message), endedAt: new Date(sub?.final?.endedAt ?? final.endedAt) };
+    }
+    return base('Running');
+  }
+
+  private async awaitBids(dseq: string, sub: Submission | undefined, base: (p: RemoteStatus['phase'], m?: string) => RemoteStatus): Promise<RemoteStatus> {
+    if (!sub) {
+      await this.closeQuietly(dseq);
+      return base('Failed', 'deployment has no lease and its manifest was lost (operator restarted before a bid was accepted); closed it, submit again');
+    }
+    const res = await this.http.json<{ data: WireBid[] }>({ method: 'GET', path: '/v1/bids', query: { dseq }, idempotent: true });
+    const bids = (res?.data ?? []).map((b) => ({ id: b.bid.bid_id ?? b.bid.id, state: b.bid.state, price: b.bid.price, gpus: offeredGpus(b) }));
+    const fitting = bids
+      .filter((b) => b.id && b.state === 'open' && (b.gpus === undefined || b.gpus >= sub.gpuCount) && this.opts.usdPerToken[b.price.denom] !== undefined)
+      .map((b) => ({ ...b, micros: this.microsPerGpuHour(b.price, sub.gpuCount) }))
+      .filter((b) => b.micros <= sub.ceilingMicrosPerGpuHour)
+      .sort((a, b) => (a.micros < b.micros ? -1 : a.micros > b.micros ? 1 : 0));
+    const best = fitting[0];
+    if (best?.id) {
+      try {
+        await this.http.json({
+          method: 'POST',
+          path: '/v1/leases',
+          body: { manifest: sub.manifest, leases: [{ dseq: best.id.dseq, gseq: best.id.gseq, oseq: best.id.oseq, provider: best.id.provider }] },
+        });
+      } catch (err) {
+        // The bid closed or a lease already exists (an earlier ambiguous attempt): the next poll
+        // reads the deployment again and either sees the lease or picks another bid.
+        if (err instanceof ProviderError && err.kind === 'invalid') return base('Pending', `lease not created: ${err.message}`);
+        throw err;
+      }
+      return base('Provisioning', `accepted bid from ${best.id.provider} at ${formatMicros(best.micros)} USD/GPU-hour`);
+    }
+    if (this.clock.now() - sub.createdAt > this.opts.bidTimeoutMs) {
+      await this.closeQuietly(dseq);
+      return { ...base('Failed', `no acceptable bid within ${Math.round(this.opts.bidTimeoutMs / 1000)} s (${bids.length} seen)`), endedAt: new Date(this.clock.now()) };
+    }
+    return base('Pending', `waiting for bids (${bids.length} seen, none acceptable yet)`);
+  }
+
+  async logs(dseq: string, opts: LogOptions = {}): Promise<string[]> {
+    const d = await this.getDeployment(dseq);
+    const lease = pickLease(d.leases);
+    const uri = Object.values(lease?.status?.services ?? {})[0]?.uris?.[0];
+    if (!uri || lease?.state !== 'active') return [];
+    const body = await this.shardGet(uri, `${this.opts.logPath}${opts.tail ? `?tail=${opts.tail}` : ''}`);
+    const lines = (body as { lines?: unknown } | undefined)?.lines;
+    return Array.isArray(lines) ? lines.filter((l): l is string => typeof l === 'string') : [];
+  }
+
+  async getResults(dseq: string): Promise<ResultSet | ResultsUnsupported> {
+    const cached = this.submissions.get(dseq)?.final;
+    let report = cached?.phase === 'Succeeded' ? cached.report : undefined;
+    if (!report) {
+      const d = await this.getDeployment(dseq);
+      const lease = pickLease(d.leases);
+      const uri = Object.values(lease?.status?.services ?? {})[0]?.uris?.[0];
+      report = lease?.state === 'active' ? await this.readShard(uri) : undefined;
+    }
+    if (!report || report.state !== 'succeeded') throw this.http.error('invalid', `results for deployment ${dseq} are not available (shard not succeeded or deployment closed)`);
+    return { supported: true, outputs: report.outputs, digest: outputsDigest(report.outputs), integrity: 'reported' };
+  }
+
+  async cancel(dseq: string): Promise<void> {
+    let d: WireDeployment;
+    try {
+      d = await this.getDeployment(dseq);
+    } catch (err) {
+      if (err instanceof ProviderError && err.kind === 'notFound') return;
+      throw err;
+    }
+    if (d.deployment.state !== 'active') return;
+    await this.closeQuietly(dseq);
+  }
+
+  async getCost(dseq: string): Promise<CostReport> {
+    const d = await this.getDeployment(dseq);
+    const lease = pickLease(d.leases);
+    const transferredRaw = d.escrow_account?.state?.transferred;
+    const transferred = Array.isArray(transferredRaw) ? transferredRaw : transferredRaw ? [transferredRaw] : [];
+    const denom = lease?.price.denom ?? transferred[0]?.denom ?? this.opts.denom;
+    const amount = transferred.filter((t) => t.denom === denom).reduce<Rational>((sum, t) => add(sum, t.amount), rational(0));
+    const rate = this.opts.usdPerToken[denom];
+    if (rate === undefined) throw this.http.error('invalid', `no USD rate configured for denom ${denom}`);
+    const perBlock = lease ? rational(lease.price.amount) : undefined;
+    const seconds = perBlock && perBlock.n !== 0n ? Number(toMicros(mul(div(amount, perBlock), this.opts.blockSeconds)) / 1_000_000n) : 0;
+    return {
+      amount: formatDecimal(amount, 6),
+      currency: denom,
+      usd: usd(div(mul(amount, rate), 1_000_000)),
+      basis: d.deployment.state === 'active' ? 'estimated' : 'settled',
+      seconds,
+    };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private async getDeployment(dseq: string): Promise<WireDeployment> {
+    if (!/^\d+$/.test(dseq)) throw this.http.error('invalid', `not a dseq: ${JSON.stringify(dseq)}`);
+    const res = await this.http.json<{ data: WireDeployment }>({ method: 'GET', path: `/v1/deployments/${dseq}`, idempotent: true });
+    if (!res?.data?.deployment) throw this.http.error('fatal', `GET /v1/deployments/${dseq}: answer without data.deployment`);
+    return res.data;
+  }
+
+  private async closeQuietly(dseq: string): Promise<void> {
+    try {
+      await this.http.json({ method: 'DELETE', path: `/v1/deployments/${dseq}`, idempotent: true });
+    } catch (err) {
+      // Closing twice is fine: the first close won, or the deployment is already gone.
+      if (err instanceof ProviderError && (err.kind === 'notFound' || (err.kind === 'invalid' && /closed/i.test(err.message)))) return;
+      throw err;
+    }
+  }
+
+  private async readShard(uri: string | undefined): Promise<ResultReport | undefined> {
+    if (!uri) return undefined;
+    const body = await this.shardGet(uri, this.opts.resultPath);
+    if (!body || typeof body !== 'object') return undefined;
+    const state = (body as { state?: unknown }).state;
+    if (state === 'running') return { outputs: [], state: 'running' };
+    const report = parseResultReport({ outputs: [], ...(body as object) });
+    return report?.state ? report : undefined;
+  }
+
+  /** GET against the shard agent behind the lease URI; unreachable means "not yet", never an error. */
+  private async shardGet(uri: string, path: string): Promise<unknown> {
+    const base = /^https?:\/\//.test(uri) ? uri : `${this.opts.resultScheme}://${uri}`;
+    try {
+      const res = await this.fetchFn(`${base.replace(/\/$/, '')}${path}`, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
+      if (!res.ok) return undefined;
+      return (await res.json()) as unknown;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function pickLease(leases: WireLease[]): WireLease | undefined {
+  return leases.find((l) => l.state === 'active') ?? leases.find((l) => l.state === 'insufficient_funds') ?? leases[leases.length - 1];
+}
+
+function offeredGpus(b: WireBid): number | undefined {
+  const val = b.bid.resources_offer?.[0]?.resources?.gpu?.units?.val;
+  return val === undefined ? undefined : Number(val);
+}
+
+function validateSpec(spec: ShardSpec, http: HttpClient): void {
+  if (!spec.image) throw http.error('invalid', 'shard spec: image is required');
+  if (!Number.isInteger(spec.gpuCount) || spec.gpuCount < 1) throw http.error('invalid', 'shard spec: gpuCount must be an integer >= 1');
+}

@@ -1,0 +1,150 @@
+// Unit tests for the provider plumbing that needs no server: exact money arithmetic, canonical
+// JSON/query forms and Retry-After parsing in http.ts, Render request signing against a vector
+// computed independently here, result-report parsing and digests, SDL building, and the factory.
+
+import { createHash, createHmac } from 'node:crypto';
+import { buildSdl, akashGpu, sdlHasMarker } from './akash/sdl.js';
+import { canonicalJson, canonicalQuery, errorDetail, parseRetryAfter } from './http.js';
+import { createProviderAdapter } from './index.js';
+import { compare, div, formatDecimal, mul, parseUsd, rational, toMicros, usd } from './money.js';
+import { signRequest } from './render/signing.js';
+import { findResultInLog, outputsDigest, parseResultReport } from './results.js';
+import { ProviderError, shardEnv } from './types.js';
+import type { ShardSpec } from './types.js';
+
+const shard: ShardSpec = {
+  jobUid: 'u',
+  jobNamespace: 'studio',
+  jobName: 'j',
+  shardIndex: 2,
+  image: 'img:1',
+  command: ['sh', '-c'],
+  args: ['echo "hi"'],
+  env: [{ name: 'ATELIER_SHARD_INDEX', value: 'user-set' }, { name: 'A', value: 'b' }],
+  gpuCount: 2,
+  gpuModels: ['nvidia-a100-80gb', 'nvidia-rtx-4090'],
+  outputUri: 's3://o/',
+};
+
+describe('money', () => {
+  test.each([
+    ['2.71', '2.71'],
+    [2.71, '2.71'],
+    ['1e-7', '0.00'],
+    ['0.0000005', '0.000001'],
+    ['-1.5', '-1.50'],
+    ['1000.000000000000000000', '1000.00'],
+  ])('usd(%p) = %s', (input, expected) => {
+    expect(usd(input)).toBe(expected);
+  });
+
+  test('exact arithmetic never goes through floats', () => {
+    expect(usd(mul('0.1', '0.2'))).toBe('0.02');
+    expect(compare(mul('0.1', 3), '0.3')).toBe(0);
+    expect(toMicros(div(1, 3))).toBe(333_333n);
+    expect(toMicros(div(2, 3), 'floor')).toBe(666_666n);
+    expect(toMicros(div(2, 3), 'ceil')).toBe(666_667n);
+    expect(formatDecimal(div('2500000', '0.6'), 6, 'floor')).toBe('4166666.666666');
+    expect(parseUsd('2.50')).toBe(2_500_000n);
+    expect(rational('12.500')).toEqual({ n: 25n, d: 2n });
+    expect(() => rational('abc')).toThrow(RangeError);
+    expect(() => rational(Number.NaN)).toThrow(RangeError);
+  });
+});
+
+describe('http helpers', () => {
+  test('canonical JSON sorts keys recursively, drops undefined, escapes non-ASCII', () => {
+    expect(canonicalJson({ b: 1, a: { d: [{ z: 1, y: 2 }], c: undefined }, e: 'é' })).toBe('{"a":{"d":[{"y":2,"z":1}]},"b":1,"e":"\\u00e9"}');
+  });
+
+  test('canonical query sorts by key then value', () => {
+    expect(canonicalQuery(new URLSearchParams('z=3&a=1&tag=zebra&tag=apple&filter[job_uuid]=x'))).toBe('a=1&filter%5Bjob_uuid%5D=x&tag=apple&tag=zebra&z=3');
+  });
+
+  test('Retry-After in seconds or as an HTTP date', () => {
+    const now = Date.parse('2026-06-01T00:00:00Z');
+    expect(parseRetryAfter('3', now)).toBe(3_000);
+    expect(parseRetryAfter('Mon, 01 Jun 2026 00:00:10 GMT', now)).toBe(10_000);
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+  });
+
+  test('error detail from the shapes the providers use', () => {
+    expect(errorDetail('{"error":"NotFoundError","message":"Deployment not found"}')).toBe('Deployment not found');
+    expect(errorDetail('{"detail":[{"loc":["body"],"msg":"Input should be a valid dictionary"}]}')).toBe('Input should be a valid dictionary');
+    expect(errorDetail('{"detail":"Job not found"}')).toBe('Job not found');
+    expect(errorDetail('<html>bad gateway</html>')).toBe('<html>bad gateway</html>');
+  });
+});
+
+test('Render signature matches an independently computed HMAC over the documented canonical string', () => {
+  const url = new URL('https://api.compute.x.io/v1/jobs?page=1&limit=10');
+  const headers = signRequest({ publicKey: 'pk_abc123', secretKey: 'sk' }, { method: 'GET', url, pathname: '/v1/jobs', query: 'limit=10&page=1', body: '' }, 1706918400000, 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6');
+  const emptyHash = createHash('sha256').update('').digest('hex');
+  expect(emptyHash).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+  const expected = createHmac('sha256', 'sk').update(`pk_abc123|1706918400000|a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6|GET|/v1/jobs|limit=10&page=1|${emptyHash}`).digest('hex');
+  expect(headers).toEqual({ 'x-api-key': 'pk_abc123', 'x-time': '1706918400000', 'x-nonce': 'a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6', 'x-signature': expected });
+});
+
+describe('result reports', () => {
+  const sha = 'a'.repeat(64);
+  test('the last well-formed ATELIER_RESULT line wins', () => {
+    const report = findResultInLog(['ATELIER_RESULT {"outputs":[]}', 'noise', `2026-06-01T00:00:00Z ATELIER_RESULT {"state":"succeeded","outputs":[{"uri":"s3://o/a","sha256":"${sha.toUpperCase()}"}]}`, 'ATELIER_RESULT {broken']);
+    expect(report).toEqual({ state: 'succeeded', outputs: [{ uri: 's3://o/a', sha256: sha }] });
+  });
+
+  test('malformed reports are refused', () => {
+    expect(parseResultReport({ outputs: [{ uri: 's3://x', sha256: 'nothex' }] })).toBeUndefined();
+    expect(parseResultReport({ outputs: 'x' })).toBeUndefined();
+  });
+
+  test('the digest ignores output order', () => {
+    const a = { uri: 's3://o/a', sha256: sha };
+    const b = { uri: 's3://o/b', sha256: 'b'.repeat(64) };
+    expect(outputsDigest([a, b])).toBe(outputsDigest([b, a]));
+    expect(outputsDigest([a])).not.toBe(outputsDigest([b]));
+  });
+});
+
+describe('Akash SDL', () => {
+  test('GPU names map to Akash model and memory', () => {
+    expect(akashGpu('nvidia-h100')).toEqual({ model: 'h100' });
+    expect(akashGpu('nvidia-a100-80gb')).toEqual({ model: 'a100', ram: '80Gi' });
+    expect(akashGpu('nvidia-rtx-4090')).toEqual({ model: 'rtx4090' });
+  });
+
+  test('user values are quoted, the Atelier env wins over user env, the marker is findable after re-serialization', () => {
+    const sdl = buildSdl({ spec: shard, env: shardEnv(shard, 'key-1'), denom: 'uakt', amountPerBlock: '1388.888888', exposePort: 8080, cpu: 4, memoryGi: 24, storageGi: 20 });
+    expect(sdl).toContain('      - "echo \\"hi\\""');
+    expect(sdl).toContain('      - "ATELIER_SHARD_INDEX=2"');
+    expect(sdl).not.toContain('user-set');
+    expect(sdl).toContain('          units: 2');
+    expect(sdl).toContain('                - model: "a100"\n                  ram: "80Gi"');
+    expect(sdl).toContain('          amount: "1388.888888"');
+    expect(sdlHasMarker(sdl.replace(/"/g, ''), 'ATELIER_IDEMPOTENCY_KEY', 'key-1')).toBe(true);
+    expect(sdlHasMarker(sdl, 'ATELIER_IDEMPOTENCY_KEY', 'key')).toBe(false);
+  });
+});
+
+describe('factory', () => {
+  test('builds each adapter from a credential value', () => {
+    expect(createProviderAdapter({ type: 'akash', endpoint: 'http://x', credential: 'k' }).type).toBe('akash');
+    expect(createProviderAdapter({ type: 'bittensor', endpoint: 'http://x', credential: 'cpk_1' }).type).toBe('bittensor');
+    expect(createProviderAdapter({ type: 'render', endpoint: 'http://x', credential: 'pk_1:sk_2' }).type).toBe('render');
+    expect(createProviderAdapter({ type: 'render', endpoint: 'http://x', credential: '{"publicKey":"pk","secretKey":"sk"}' }).type).toBe('render');
+  });
+
+  test('bad credentials fail as auth without quoting them', () => {
+    const err = (() => {
+      try {
+        createProviderAdapter({ type: 'render', endpoint: 'http://x', credential: 'only-a-secret-value' });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ kind: 'auth' });
+    expect((err as Error).message).not.toContain('only-a-secret-value');
+  });
+});

@@ -1,0 +1,337 @@
+// Render Network adapter over the Render Compute Network (Dispersed) REST API: HMAC-signed
+// requests (signing.ts), POST /v1/jobs as a BATCH docker job, GET /v1/jobs/{uuid} for status,
+// PUT /v1/jobs/{uuid}/cancel, and job runs (GET /v1/job-runs?filter[job_uuid]=, GET
+// /v1/job-runs/{uuid} with `logs`) for start/end times and container output. The rendering network
+// (OctaneRender) itself has no public job API; this is the compute side of Render.
+//
+// State mapping: PENDING -> Pending, ASSIGNED -> Provisioning, RUNNING -> Running, CANCELLING ->
+// Running (still billed until it stops), COMPLETED -> Succeeded (Failed if the shard's own report
+// says so), FAILED -> Failed, CANCELLED -> Cancelled, anything else -> Unknown.
+//
+// Prices: Render publishes no prices, so offers and cost estimates come from the ComputeProvider's
+// configured USD per GPU-hour per model (`options.prices`); cost = price x gpu_count x run seconds
+// (basis `estimated`, billing per second).
+//
+// The docker parameters have no command field: the shard's command and args travel as JSON arrays
+// in ATELIER_COMMAND / ATELIER_ARGS, which the shard image's entrypoint runs. Result channel: the
+// container prints `ATELIER_RESULT {"outputs":[{"uri","sha256"}]}` as its last report line
+// (results.ts); getResults reads it from the job run's logs. findByKey: the job title is
+// `atelier-<idempotencyKey>` (and the env carries ATELIER_IDEMPOTENCY_KEY); GET /v1/jobs is paged
+// newest first until a title matches.
+
+import { HttpClient, retryPolicy } from '../http.js';
+import { compare, div, formatMicros, mul, parseUsd, usd } from '../money.js';
+import { findResultInLog, outputsDigest } from '../results.js';
+import { ProviderError, assertIdempotencyKey, shardEnv, systemClock } from '../types.js';
+import type {
+  AdapterInit,
+  Clock,
+  CostReport,
+  LogOptions,
+  Offer,
+  OfferRequest,
+  ProviderAdapter,
+  ProviderCapabilities,
+  RemotePhase,
+  RemoteStatus,
+  ResultSet,
+  ResultsUnsupported,
+  ShardSpec,
+  SubmitOptions,
+  SubmitResult,
+} from '../types.js';
+import { signRequest } from './signing.js';
+import type { RenderCredentials } from './signing.js';
+
+export type { RenderCredentials } from './signing.js';
+
+export interface RenderOptions {
+  /** USD per GPU-hour by Atelier GPU name, from the ComputeProvider (Render publishes none). */
+  prices: Record<string, string>;
+  /** Atelier GPU name -> Render gpu_name; unlisted names are derived (`nvidia-rtx-4090` -> `NVIDIA RTX 4090`). */
+  gpuNames: Record<string, string>;
+  defaultMaxRunMs: number;
+  cpu: number;
+  minRamGb: number;
+  minStorageGb: number;
+  /** Pages of GET /v1/jobs findByKey reads (100 jobs each). */
+  findByKeyMaxPages: number;
+}
+
+export const RENDER_DEFAULTS: RenderOptions = {
+  prices: {},
+  gpuNames: {},
+  defaultMaxRunMs: 4 * 3600_000,
+  cpu: 4,
+  minRamGb: 16,
+  minStorageGb: 20,
+  findByKeyMaxPages: 10,
+};
+
+interface WireJob {
+  object?: string;
+  uuid: string;
+  status: string;
+  title?: string;
+  gpu_count?: number;
+  gpu_name?: string;
+  created_at?: string;
+  updated_at?: string;
+  parameters?: { parameters?: { env?: Record<string, string> } };
+}
+
+interface WireRun {
+  uuid: string;
+  status: string;
+  started_at_ms?: number | null;
+  ended_at_ms?: number | null;
+  logs?: string | string[];
+}
+
+const STATES: Record<string, RemotePhase> = {
+  PENDING: 'Pending',
+  ASSIGNED: 'Provisioning',
+  RUNNING: 'Running',
+  CANCELLING: 'Running',
+  COMPLETED: 'Succeeded',
+  FAILED: 'Failed',
+  CANCELLED: 'Cancelled',
+};
+
+const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
+
+export function renderGpuName(name: string, overrides: Record<string, string> = {}): string {
+  const o = overrides[name];
+  if (o) return o;
+  const parts = name.split(/[-_ ]/).filter(Boolean);
+  return parts.map((p) => p.toUpperCase()).join(' ');
+}
+
+export class RenderAdapter implements ProviderAdapter {
+  readonly type = 'render' as const;
+  private readonly http: HttpClient;
+  private readonly opts: RenderOptions;
+  private readonly clock: Clock;
+  private readonly byKey = new Map<string, string>();
+
+  constructor(init: AdapterInit<RenderCredentials, RenderOptions>) {
+    this.opts = { ...RENDER_DEFAULTS, ...(init.options ?? {}) };
+    this.clock = init.clock ?? systemClock;
+    const creds = init.credentials;
+    this.http = new HttpClient({
+      provider: 'render',
+      endpoint: init.endpoint,
+      fetch: init.fetch ?? ((input, reqInit) => fetch(input, reqInit)),
+      clock: this.clock,
+      timeoutMs: init.timeoutMs ?? 15_000,
+      retry: retryPolicy(init.retry),
+      secrets: [creds.secretKey, creds.publicKey],
+      authHeaders: (req) => signRequest(creds, req, this.clock.now()),
+    });
+  }
+
+  capabilities(): ProviderCapabilities {
+    return {
+      provider: 'render',
+      logs: 'snapshot',
+      results: 'native',
+      resultChannel: 'last `ATELIER_RESULT {"outputs":[{"uri","sha256"}]}` line of the job run logs',
+      billing: 'perSecond',
+      maxGpusPerJob: 8,
+      endsByItself: true,
+      findByKey: 'remote',
+      runsArbitraryImages: true,
+    };
+  }
+
+  async listOffers(req: OfferRequest): Promise<Offer[]> {
+    const models = req.gpuModels && req.gpuModels.length > 0 ? req.gpuModels : Object.keys(this.opts.prices);
+    const offers: Offer[] = [];
+    for (const model of models) {
+      const price = this.opts.prices[model];
+      if (price === undefined) continue;
+      const usdPerGpuHour = formatMicros(parseUsd(price));
+      if (req.maxUsdPerGpuHour !== undefined && compare(usdPerGpuHour, req.maxUsdPerGpuHour) > 0) continue;
+      offers.push({
+        offerId: `render:${renderGpuName(model, this.opts.gpuNames)}`,
+        gpuModel: model,
+        gpuCount: req.gpuCount,
+        usdPerGpuHour,
+        rawPrice: price,
+        rawUnit: 'USD/GPU-hour (ComputeProvider config; Render publishes no prices)',
+      });
+    }
+    return offers.sort((a, b) => compare(a.usdPerGpuHour, b.usdPerGpuHour));
+  }
+
+  async submit(spec: ShardSpec, opts: SubmitOptions): Promise<SubmitResult> {
+    assertIdempotencyKey('render', opts.idempotencyKey);
+    if (!spec.image) throw this.http.error('invalid', 'shard spec: image is required');
+    if (!Number.isInteger(spec.gpuCount) || spec.gpuCount < 1) throw this.http.error('invalid', 'shard spec: gpuCount must be an integer >= 1');
+    const model = this.pickModel(spec, opts);
+    if (opts.maxUsdPerHour !== undefined && model && this.opts.prices[model] !== undefined) {
+      const perHour = parseUsd(this.opts.prices[model] as string) * BigInt(spec.gpuCount);
+      if (perHour > parseUsd(opts.maxUsdPerHour)) {
+        throw this.http.error('invalid', `configured price ${formatMicros(perHour)} USD/h exceeds the ceiling ${opts.maxUsdPerHour}`);
+      }
+    }
+    const { image, tag } = splitImage(spec.image);
+    const env: Record<string, string> = {};
+    for (const e of shardEnv(spec, opts.idempotencyKey)) env[e.name] = e.value;
+    if (spec.command.length > 0) env.ATELIER_COMMAND = JSON.stringify(spec.command);
+    if (spec.args.length > 0) env.ATELIER_ARGS = JSON.stringify(spec.args);
+    const body: Record<string, unknown> = {
+      task: 'BATCH',
+      title: titleFor(opts.idempotencyKey),
+      description: `Atelier shard ${spec.shardIndex} of ${spec.jobNamespace}/${spec.jobName}`,
+      gpu_count: spec.gpuCount,
+      cpu_count: spec.resources?.cpu ?? this.opts.cpu,
+      min_ram_gb: spec.resources?.memoryGi ?? this.opts.minRamGb,
+      min_storage_gb: spec.resources?.storageGi ?? this.opts.minStorageGb,
+      max_timeout_run_ms: Math.max(60_000, opts.maxDurationSec !== undefined ? opts.maxDurationSec * 1000 : this.opts.defaultMaxRunMs),
+      parameters: { type: 'docker', parameters: { image, tag, env } },
+    };
+    if (model) body.gpu_name = renderGpuName(model, this.opts.gpuNames);
+    if (spec.resources?.minVramGb !== undefined) body.min_vram_gb = spec.resources.minVramGb;
+    const job = await this.http.json<WireJob>({ method: 'POST', path: '/v1/jobs', body });
+    if (!job?.uuid) throw this.http.error('fatal', 'POST /v1/jobs: answer without uuid');
+    this.byKey.set(opts.idempotencyKey, job.uuid);
+    return { remoteId: job.uuid };
+  }
+
+  /** The offer's model when given, else the cheapest configured model the shard accepts, else the first accepted. */
+  private pickModel(spec: ShardSpec, opts: SubmitOptions): string | undefined {
+    if (opts.offerId?.startsWith('render:')) {
+      const gpuName = opts.offerId.slice('render:'.length);
+      const hit = [...spec.gpuModels, ...Object.keys(this.opts.prices)].find((m) => renderGpuName(m, this.opts.gpuNames) === gpuName);
+      if (hit) return hit;
+    }
+    const priced = spec.gpuModels.filter((m) => this.opts.prices[m] !== undefined).sort((a, b) => compare(this.opts.prices[a] as string, this.opts.prices[b] as string));
+    return priced[0] ?? spec.gpuModels[0];
+  }
+
+  async findByKey(idempotencyKey: string): Promise<string | undefined> {
+    assertIdempotencyKey('render', idempotencyKey);
+    const known = this.byKey.get(idempotencyKey);
+    if (known) return known;
+    const title = titleFor(idempotencyKey);
+    for (let page = 1; page <= this.opts.findByKeyMaxPages; page++) {
+      const res = await this.http.json<{ data: WireJob[]; total?: number; limit?: number }>({ method: 'GET', path: '/v1/jobs', query: { page, limit: 100 }, idempotent: true });
+      const jobs = res?.data ?? [];
+      const hit = jobs.find((j) => j.title === title || j.parameters?.parameters?.env?.ATELIER_IDEMPOTENCY_KEY === idempotencyKey);
+      if (hit) {
+        this.byKey.set(idempotencyKey, hit.uuid);
+        return hit.uuid;
+      }
+      if (jobs.length < 100) break;
+    }
+    return undefined;
+  }
+
+  async getStatus(uuid: string): Promise<RemoteStatus> {
+    const job = await this.getJob(uuid);
+    const run = await this.latestRun(uuid);
+    let phase = STATES[job.status] ?? 'Unknown';
+    const status: RemoteStatus = { phase, raw: job.status };
+    if (job.status === 'CANCELLING') status.message = 'cancel requested';
+    if (run?.started_at_ms) status.startedAt = new Date(run.started_at_ms);
+    if (run?.ended_at_ms) status.endedAt = new Date(run.ended_at_ms);
+    if (job.status === 'FAILED' || job.status === 'COMPLETED') {
+      const detail = run ? await this.getRun(run.uuid) : undefined;
+      const lines = logLines(detail?.logs);
+      const report = findResultInLog(lines);
+      if (job.status === 'COMPLETED' && report?.state === 'failed') phase = 'Failed';
+      const message = report?.message ?? (job.status === 'FAILED' ? lines.filter((l) => /error/i.test(l)).pop() : undefined);
+      if (message) status.message = message;
+      status.phase = phase;
+      if (!status.endedAt && job.updated_at) status.endedAt = new Date(job.updated_at);
+    }
+    return status;
+  }
+
+  async logs(uuid: string, opts: LogOptions = {}): Promise<string[]> {
+    const run = await this.latestRun(uuid);
+    if (!run) return [];
+    const lines = logLines((await this.getRun(run.uuid)).logs);
+    return opts.tail ? lines.slice(-opts.tail) : lines;
+  }
+
+  async getResults(uuid: string): Promise<ResultSet | ResultsUnsupported> {
+    const job = await this.getJob(uuid);
+    if (job.status !== 'COMPLETED') throw this.http.error('invalid', `results for job ${uuid} are not available (status ${job.status})`);
+    const run = await this.latestRun(uuid);
+    const report = run ? findResultInLog(logLines((await this.getRun(run.uuid)).logs)) : undefined;
+    if (!report || report.state === 'failed') throw this.http.error('fatal', `job ${uuid} completed without an ATELIER_RESULT report`);
+    return { supported: true, outputs: report.outputs, digest: outputsDigest(report.outputs), integrity: 'reported' };
+  }
+
+  async cancel(uuid: string): Promise<void> {
+    let job: WireJob;
+    try {
+      job = await this.getJob(uuid);
+    } catch (err) {
+      if (err instanceof ProviderError && err.kind === 'notFound') return;
+      throw err;
+    }
+    if (TERMINAL.has(job.status) || job.status === 'CANCELLING') return;
+    try {
+      await this.http.json({ method: 'PUT', path: `/v1/jobs/${encodeURIComponent(uuid)}/cancel`, idempotent: true });
+    } catch (err) {
+      // 409: it finished between our read and the cancel; 404: it is gone. Either way nothing runs.
+      if (err instanceof ProviderError && (err.kind === 'notFound' || err.status === 409)) return;
+      throw err;
+    }
+  }
+
+  async getCost(uuid: string): Promise<CostReport> {
+    const job = await this.getJob(uuid);
+    const run = await this.latestRun(uuid);
+    const model = Object.keys(this.opts.prices).find((m) => renderGpuName(m, this.opts.gpuNames) === job.gpu_name);
+    const price = model ? this.opts.prices[model] : undefined;
+    if (price === undefined) throw this.http.error('invalid', `no configured price for gpu_name ${JSON.stringify(job.gpu_name ?? '')}`);
+    const start = run?.started_at_ms ?? undefined;
+    const end = run?.ended_at_ms ?? (TERMINAL.has(job.status) ? start : this.clock.now());
+    const seconds = start !== undefined && end !== undefined ? Math.max(0, Math.floor((end - start) / 1000)) : 0;
+    const amount = usd(div(mul(price, job.gpu_count ?? 1, seconds), 3600));
+    return { amount, currency: 'USD', usd: amount, basis: 'estimated', seconds };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private async getJob(uuid: string): Promise<WireJob> {
+    if (!/^[0-9a-fA-F-]{8,64}$/.test(uuid)) throw this.http.error('invalid', `not a job uuid: ${JSON.stringify(uuid)}`);
+    const job = await this.http.json<WireJob>({ method: 'GET', path: `/v1/jobs/${uuid}`, idempotent: true });
+    if (!job?.status) throw this.http.error('fatal', `GET /v1/jobs/${uuid}: answer without status`);
+    return job;
+  }
+
+  private async latestRun(uuid: string): Promise<WireRun | undefined> {
+    const res = await this.http.json<{ data: WireRun[] }>({ method: 'GET', path: '/v1/job-runs', query: { 'filter[job_uuid]': uuid }, idempotent: true });
+    const runs = res?.data ?? [];
+    return runs[runs.length - 1];
+  }
+
+  private async getRun(runUuid: string): Promise<WireRun> {
+    return this.http.json<WireRun>({ method: 'GET', path: `/v1/job-runs/${encodeURIComponent(runUuid)}`, idempotent: true });
+  }
+}
+
+function titleFor(key: string): string {
+  return `atelier-${key}`;
+}
+
+function logLines(logs: string | string[] | undefined): string[] {
+  if (!logs) return [];
+  return Array.isArray(logs) ? logs : logs.split(/\r?\n/).filter((l) => l !== '');
+}
+
+/** `ghcr.io/acme/sdxl:1.4` -> {image: ghcr.io/acme/sdxl, tag: 1.4}; a digest reference keeps its digest as the tag. */
+export function splitImage(ref: string): { image: string; tag: string } {
+  const at = ref.indexOf('@');
+  if (at >= 0) return { image: ref.slice(0, at), tag: ref.slice(at + 1) };
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  if (colon > slash) return { image: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { image: ref, tag: 'latest' };
+}
+

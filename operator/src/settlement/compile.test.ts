@@ -1,0 +1,59 @@
+// Unit tests for run-time compilation: the settlement artifacts come out of solc with the expected
+// entry points, results are cached in process and on disk under <cacheDir>/solc/<key>.json (the disk
+// copy is really used: a doctored file is returned as is), the key follows the sources, and compiler
+// errors surface with solc's message.
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Interface } from 'ethers';
+import { cacheKey, clearMemoryCache, compileSources, loadArtifacts } from './compile.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'atelier-solc-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const TINY = { 'Tiny.sol': '// SPDX-License-Identifier: Apache-2.0\npragma solidity ^0.8.28;\ncontract Tiny { function one() external pure returns (uint256) { return 1; } }\n' };
+
+describe('loadArtifacts', () => {
+  it('compiles the escrow and the test token from source', async () => {
+    const { escrow, token } = await loadArtifacts();
+    const e = new Interface(escrow.abi);
+    for (const f of ['open', 'topUp', 'release', 'refund', 'cancel', 'escrows']) expect(e.getFunction(f)).not.toBeNull();
+    for (const ev of ['EscrowOpened', 'EscrowToppedUp', 'EscrowReleased', 'EscrowRefunded']) expect(e.getEvent(ev)).not.toBeNull();
+    expect(e.getFunction('escrows')!.outputs.map((o) => o.name)).toEqual(['payer', 'provider', 'token', 'amount', 'deadline', 'state', 'resultDigest']);
+    const t = new Interface(token.abi);
+    for (const f of ['transfer', 'transferFrom', 'approve', 'allowance', 'balanceOf', 'decimals', 'mint']) expect(t.getFunction(f)).not.toBeNull();
+    expect(escrow.bytecode).toMatch(/^0x[0-9a-f]{200,}$/);
+    expect(token.bytecode).toMatch(/^0x[0-9a-f]{200,}$/);
+    expect(await loadArtifacts()).toEqual({ escrow, token });
+  });
+});
+
+describe('compileSources', () => {
+  it('caches on disk by source hash, and reads the disk copy after a restart', async () => {
+    const first = await compileSources(TINY, { cacheDir: tmp });
+    expect(first.Tiny!.bytecode).toMatch(/^0x[0-9a-f]+$/);
+    expect(await compileSources(TINY, { cacheDir: tmp })).toBe(first); // same process: same object
+    const files = readdirSync(path.join(tmp, 'solc'));
+    expect(files).toHaveLength(1);
+    const file = path.join(tmp, 'solc', files[0]!);
+    const doctored = { Tiny: { ...JSON.parse(readFileSync(file, 'utf8')).Tiny, bytecode: '0xfeed' } };
+    writeFileSync(file, JSON.stringify(doctored));
+    clearMemoryCache(); // as if the process restarted
+    expect((await compileSources(TINY, { cacheDir: tmp })).Tiny!.bytecode).toBe('0xfeed');
+  });
+
+  it('keys the cache on every source and on nothing else', () => {
+    const two = { 'A.sol': 'a', 'B.sol': 'b' };
+    expect(cacheKey('0.8.37', two)).toBe(cacheKey('0.8.37', { 'B.sol': 'b', 'A.sol': 'a' }));
+    expect(cacheKey('0.8.37', two)).not.toBe(cacheKey('0.8.37', { 'A.sol': 'a', 'B.sol': 'b ' }));
+    expect(cacheKey('0.8.37', two)).not.toBe(cacheKey('0.8.38', two));
+    expect(cacheKey('0.8.37', { 'A.sol': 'ab' })).not.toBe(cacheKey('0.8.37', { 'A.sola': 'b' }));
+  });
+
+  it('reports compiler errors and caches nothing for them', async () => {
+    const bad = { 'Bad.sol': 'pragma solidity ^0.8.28;\ncontract Bad { function f( }\n' };
+    await expect(compileSources(bad, { cacheDir: tmp })).rejects.toThrow(/solc: .*ParserError/s);
+    expect(readdirSync(path.join(tmp, 'solc'))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,231 @@
+// The Akash adapter against the Console contract fake (test/fakes/akash.ts): offers and exact price
+// normalisation, the bid -> lease -> run -> result -> cost lifecycle on the fake's clock, idempotent
+// cancel, findByKey across an operator restart, and every injected failure the controller must
+// tell apart (429, 5xx, hangs, vanished deployments, failed and corrupted shards, bad requests).
+
+import { AkashAdapter } from '../../operator/src/providers/akash/adapter.js';
+import { verifyOutputs } from '../../operator/src/providers/results.js';
+import { ProviderError } from '../../operator/src/providers/types.js';
+import { AkashFake } from './akash.js';
+import { makeShard, recordingClock, thrown } from './testkit.js';
+import type { RecordingClock } from './testkit.js';
+
+const CHEAP = 'akash1cheapprovider000000000000000000000000';
+const PRICEY = 'akash1priceyprovider00000000000000000000000';
+
+describe('Akash adapter against the Console fake', () => {
+  let fake: AkashFake;
+  let clock: RecordingClock;
+  let adapter: AkashAdapter;
+
+  const newAdapter = (apiKey = fake.opts.apiKey, timeoutMs = 2_000): AkashAdapter =>
+    new AkashAdapter({ endpoint: fake.url, credentials: { apiKey }, clock, timeoutMs, options: { usdPerToken: { uakt: '3.00' }, bidTimeoutMs: 120_000 } });
+
+  beforeEach(async () => {
+    clock = recordingClock();
+    fake = new AkashFake({
+      clock: clock.manual,
+      providers: [
+        // Cheapest, but full: it never bids.
+        { address: CHEAP, gpuModels: ['h100'], pricePerBlock: '500', capacity: 0, bidDelayMs: 10_000 },
+        { address: PRICEY, gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 4, bidDelayMs: 15_000 },
+      ],
+    });
+    await fake.start();
+    adapter = newAdapter();
+  });
+
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  /** Drives a fresh submission to a running lease. */
+  async function leased(key = 'uid1-3-0'): Promise<string> {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: key, maxUsdPerHour: '2.50' });
+    clock.manual.advance(15_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    return remoteId;
+  }
+
+  test('offers come from /v1/gpu-prices with exact USD and live availability', async () => {
+    const offers = await adapter.listOffers({ gpuCount: 1, gpuModels: ['nvidia-h100', 'nvidia-a100-80gb'] });
+    expect(offers.map((o) => [o.gpuModel, o.usdPerGpuHour, o.rawPrice, o.available])).toEqual([
+      ['nvidia-a100-80gb', '1.71', '1.71', 4],
+      ['nvidia-h100', '2.71', '2.71', 4],
+    ]);
+    expect(await adapter.listOffers({ gpuCount: 1, gpuModels: ['nvidia-h100'], maxUsdPerGpuHour: '2.70' })).toEqual([]);
+    expect(await adapter.listOffers({ gpuCount: 5, gpuModels: ['nvidia-h100'] })).toEqual([]);
+  });
+
+  test.each([
+    [{ denom: 'uakt', amount: '1000.000000000000000000' }, 1, '1.80'],
+    [{ denom: 'uakt', amount: '1000' }, 2, '0.90'],
+    [{ denom: 'uakt', amount: '1.234567890123456789' }, 1, '0.002222'],
+    [{ denom: 'uusdc', amount: '2500' }, 1, '1.50'],
+    [{ denom: 'uusdc', amount: '4166.666666' }, 1, '2.50'],
+  ])('price per block %j for %d GPU(s) is %s USD/GPU-hour', (price, gpus, expected) => {
+    expect(adapter.usdPerGpuHour(price, gpus)).toBe(expected);
+  });
+
+  test('submit -> bids after a delay -> cheapest fitting lease -> running -> succeeded -> results -> cost', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '2.50' });
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Pending' });
+
+    clock.manual.advance(15_000);
+    const leasedStatus = await adapter.getStatus(remoteId);
+    expect(leasedStatus.phase).toBe('Provisioning');
+    expect(leasedStatus.message).toContain(PRICEY);
+    expect(leasedStatus.message).toContain('1.80 USD/GPU-hour');
+    expect(fake.jobs()).toEqual([{ id: remoteId, key: 'uid1-3-0', stage: 'provisioning', provider: PRICEY, gpuUnits: 1 }]);
+
+    clock.manual.advance(5_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    expect(fake.running()).toBe(1);
+
+    clock.manual.advance(60_000);
+    const done = await adapter.getStatus(remoteId);
+    expect(done.phase).toBe('Succeeded');
+
+    const results = await adapter.getResults(remoteId);
+    if (!results.supported) throw new Error('expected results');
+    expect(results.outputs).toHaveLength(1);
+    expect(results.digest).toMatch(/^[0-9a-f]{64}$/);
+    expect(await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array())).toEqual([]);
+    expect(await adapter.logs(remoteId, { tail: 1 })).toEqual([expect.stringContaining('ATELIER_RESULT')]);
+
+    // 65 s of lease at 1000 uakt per 6 s block = 10 blocks = 10000 uakt = 0.01 AKT = $0.03.
+    expect(await adapter.getCost(remoteId)).toEqual({ amount: '10000', currency: 'uakt', usd: '0.03', basis: 'estimated', seconds: 60 });
+
+    await adapter.cancel(remoteId);
+    await adapter.cancel(remoteId);
+    expect(fake.jobs()[0]?.stage).toBe('closed');
+    expect(await adapter.getCost(remoteId)).toMatchObject({ basis: 'settled', amount: '10000' });
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
+    expect(fake.running()).toBe(0);
+  });
+
+  test('the SDL carries the shard and a ceiling price no bid may exceed', async () => {
+    const { remoteId } = await adapter.submit(makeShard({ gpuCount: 2 }), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '1.00' });
+    clock.manual.advance(15_000);
+    // $1.00/h over two GPUs = $0.50/GPU-hour; the only bid is $0.90/GPU-hour: the fake's provider doesn't even bid.
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Pending');
+    clock.manual.advance(120_001);
+    const gaveUp = await adapter.getStatus(remoteId);
+    expect(gaveUp.phase).toBe('Failed');
+    expect(gaveUp.message).toContain('no acceptable bid');
+    expect(fake.jobs()[0]?.stage).toBe('closed');
+  });
+
+  test('a refused lease request leaves the shard Pending and the next poll tries again', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '2.50' });
+    clock.manual.advance(15_000);
+    fake.inject({ kind: 'status', status: 400, count: 1, match: { method: 'POST', path: '/v1/leases' } });
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Pending', message: expect.stringContaining('lease not created') });
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+  });
+
+  test('findByKey finds an earlier submission after an operator restart', async () => {
+    const dseq = await leased('uid1-3-0');
+    const restarted = newAdapter();
+    expect(await restarted.findByKey('uid1-3-0')).toBe(dseq);
+    expect(await restarted.findByKey('uid1-3-1')).toBeUndefined();
+    expect(fake.submissionsFor('uid1-3-0')).toBe(1);
+  });
+
+  test('a restart before any lease: findByKey closes the manifest-less deployment so the caller resubmits', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    const restarted = newAdapter();
+    expect(await restarted.findByKey('uid1-3-0')).toBeUndefined();
+    expect(fake.jobs().find((j) => j.id === remoteId)?.stage).toBe('closed');
+    const again = await restarted.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    expect(again.remoteId).not.toBe(remoteId);
+    expect(fake.submissionCounts()).toEqual({ 'uid1-3-0': 2 });
+    expect(await restarted.findByKey('uid1-3-0')).toBe(again.remoteId);
+  });
+
+  test('429 on POST surfaces as rateLimited with Retry-After; 429 on GET is waited out', async () => {
+    fake.inject({ kind: 'rateLimit', retryAfterSec: 3, count: 1, match: { method: 'POST', path: '/v1/deployments' } });
+    const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }));
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ kind: 'rateLimited', retryAfterMs: 3_000, status: 429 });
+    expect(fake.submissionsFor('uid1-3-0')).toBe(0);
+
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.inject({ kind: 'rateLimit', retryAfterSec: 2, count: 1, match: { method: 'GET' } });
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Pending');
+    expect(clock.sleeps).toEqual([2_000]);
+  });
+
+  test('5xx bursts on GET are retried with bounded backoff; a POST is never retried', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.inject({ kind: 'status', status: 503, count: 2, match: { method: 'GET', path: `/v1/deployments/${remoteId}` } });
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Pending');
+    expect(clock.sleeps).toEqual([200, 400]);
+
+    fake.inject({ kind: 'status', status: 502, count: 1, match: { method: 'POST' } });
+    const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-1' }));
+    expect(err).toMatchObject({ kind: 'transient', status: 502 });
+    expect(fake.server.requests.filter((r) => r.method === 'POST').length).toBe(2);
+
+    fake.inject({ kind: 'status', status: 500, count: 10, match: { method: 'GET' } });
+    expect(await thrown(() => adapter.getStatus(remoteId))).toMatchObject({ kind: 'transient', status: 500 });
+  });
+
+  test('a request that never gets an answer times out and is retried when safe', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    const quick = newAdapter(fake.opts.apiKey, 150);
+    fake.inject({ kind: 'hang', count: 1, match: { method: 'GET' } });
+    // The restarted adapter has no manifest, so it closes the deployment: the point here is only that it answered.
+    expect((await quick.getStatus(remoteId)).phase).toBe('Failed');
+    expect(fake.server.requests.some((r) => r.status === 'hung')).toBe(true);
+  });
+
+  test('a vanished deployment is notFound; cancel on it is a no-op', async () => {
+    const dseq = await leased();
+    fake.vanish(dseq);
+    expect(await thrown(() => adapter.getStatus(dseq))).toMatchObject({ kind: 'notFound', status: 404 });
+    await expect(adapter.cancel(dseq)).resolves.toBeUndefined();
+  });
+
+  test('a failing shard and a starved escrow both end Failed', async () => {
+    const a = await leased('uid1-3-0');
+    fake.failJob(a, 'out of VRAM');
+    clock.manual.advance(65_000);
+    expect(await adapter.getStatus(a)).toMatchObject({ phase: 'Failed', message: 'out of VRAM' });
+    await expect(adapter.getResults(a)).rejects.toMatchObject({ kind: 'invalid' });
+
+    const b = await leased('uid1-4-0');
+    fake.starveFunds(b);
+    expect(await adapter.getStatus(b)).toMatchObject({ phase: 'Failed', raw: 'deployment=closed lease=insufficient_funds' });
+  });
+
+  test('a corrupted result is detectable: the reported sha256 does not match the bytes', async () => {
+    const dseq = await leased();
+    fake.corruptResult(dseq);
+    clock.manual.advance(65_000);
+    const results = await adapter.getResults(dseq);
+    if (!results.supported) throw new Error('expected results');
+    const mismatches = await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array());
+    expect(mismatches).toHaveLength(1);
+  });
+
+  test('invalid requests are rejected as invalid, client- or server-side', async () => {
+    expect(await thrown(() => adapter.submit(makeShard({ gpuCount: 0 }), { idempotencyKey: 'k' }))).toMatchObject({ kind: 'invalid' });
+    expect(await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'has spaces' }))).toMatchObject({ kind: 'invalid' });
+    const huge = makeShard({ env: [{ name: 'BLOB', value: 'x'.repeat(200_000) }] });
+    expect(await thrown(() => adapter.submit(huge, { idempotencyKey: 'uid1-3-0' }))).toMatchObject({ kind: 'invalid', status: 400 });
+    expect(await thrown(() => adapter.getStatus('not-a-dseq'))).toMatchObject({ kind: 'invalid' });
+  });
+
+  test('credentials never appear in errors', async () => {
+    const wrong = newAdapter('akash-wrong-secret-9999');
+    const denied = await thrown(() => wrong.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }));
+    expect(denied).toMatchObject({ kind: 'auth', status: 401 });
+    expect(String((denied as Error).message)).not.toContain('akash-wrong-secret-9999');
+
+    fake.inject({ kind: 'status', status: 400, count: 1, body: { error: 'BadRequestError', message: `bad key ${fake.opts.apiKey}` } });
+    const echoed = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }));
+    expect((echoed as Error).message).toContain('[redacted]');
+    expect(JSON.stringify(echoed) + String((echoed as Error).message) + String((echoed as Error).stack)).not.toContain(fake.opts.apiKey);
+  });
+});

@@ -1,0 +1,201 @@
+// The Chutes (Bittensor subnet 64) adapter against its contract fake (test/fakes/chutes.ts):
+// pricing as offers, pending -> complete_pending_uploads -> complete on the fake clock, results
+// verified by downloading the output files, cost from run time, cancel that never deletes a
+// finished job, findByKey through the submission journal, and the injected failures.
+
+import { ChutesAdapter, chutesGpuKey } from '../../operator/src/providers/bittensor/adapter.js';
+import { memoryJournal } from '../../operator/src/providers/types.js';
+import type { SubmissionJournal } from '../../operator/src/providers/types.js';
+import { ChutesFake } from './chutes.js';
+import { makeShard, recordingClock, thrown } from './testkit.js';
+import type { RecordingClock } from './testkit.js';
+
+const CHUTE = '5f3a1c2e-0000-4000-8000-00000000c0de';
+
+describe('Chutes adapter against the chutes-api fake', () => {
+  let fake: ChutesFake;
+  let clock: RecordingClock;
+  let journal: SubmissionJournal;
+  let adapter: ChutesAdapter;
+
+  const newAdapter = (apiKey = fake.opts.apiKey, j: SubmissionJournal = journal): ChutesAdapter =>
+    new ChutesAdapter({ endpoint: fake.url, credentials: { apiKey }, clock, journal: j, timeoutMs: 2_000, options: { chuteId: CHUTE, method: 'render', gpuModel: 'nvidia-h100' } });
+
+  beforeEach(async () => {
+    clock = recordingClock();
+    fake = new ChutesFake({ clock: clock.manual, chutes: [{ chute_id: CHUTE, name: 'atelier-sdxl', methods: ['render'], capacity: 1, dailyQuota: 5 }] });
+    await fake.start();
+    journal = memoryJournal();
+    adapter = newAdapter();
+  });
+
+  afterEach(async () => {
+    await fake.stop();
+  });
+
+  test('GPU keys follow gpu_price_estimates naming', () => {
+    expect(chutesGpuKey('nvidia-h100')).toBe('h100');
+    expect(chutesGpuKey('nvidia-rtx-4090')).toBe('4090');
+    expect(chutesGpuKey('nvidia-a100-80gb')).toBe('a100');
+    expect(chutesGpuKey('nvidia-h200', { 'nvidia-h200': 'h200_141gb' })).toBe('h200_141gb');
+  });
+
+  test('offers: the chute GPU priced from GET /pricing, exact', async () => {
+    expect(await adapter.listOffers({ gpuCount: 1 })).toEqual([
+      { offerId: `chutes:${CHUTE}:h100`, gpuModel: 'nvidia-h100', gpuCount: 1, usdPerGpuHour: '1.86', rawPrice: '1.86', rawUnit: expect.stringContaining('/pricing') },
+    ]);
+    expect(await adapter.listOffers({ gpuCount: 1, gpuModels: ['nvidia-a100-80gb'] })).toEqual([]);
+    expect(await adapter.listOffers({ gpuCount: 1, maxUsdPerGpuHour: '1.85' })).toEqual([]);
+    expect(await adapter.listOffers({ gpuCount: 2 })).toEqual([]);
+  });
+
+  test('submit -> pending -> running -> uploading -> complete; results verified by download; cost', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    expect(await adapter.getStatus(remoteId)).toEqual({ phase: 'Pending', raw: 'pending' });
+    clock.manual.advance(5_000);
+    const running = await adapter.getStatus(remoteId);
+    expect(running).toMatchObject({ phase: 'Running', raw: 'pending' });
+    expect(running.startedAt?.getTime()).toBe(clock.now());
+    expect(fake.running()).toBe(1);
+    clock.manual.advance(60_000);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Running', raw: 'complete_pending_uploads', message: 'uploading outputs' });
+    clock.manual.advance(2_000);
+    const done = await adapter.getStatus(remoteId);
+    expect(done).toMatchObject({ phase: 'Succeeded', raw: 'complete' });
+    expect(done.endedAt!.getTime() - done.startedAt!.getTime()).toBe(62_000);
+
+    const results = await adapter.getResults(remoteId);
+    if (!results.supported) throw new Error('expected results');
+    expect(results).toMatchObject({ integrity: 'verified', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // 62 s at $1.86/GPU-hour = $0.0320333… -> 0.032033.
+    expect(await adapter.getCost(remoteId)).toEqual({ amount: '0.032033', currency: 'USD', usd: '0.032033', basis: 'estimated', seconds: 62 });
+    expect(await adapter.logs()).toEqual([]);
+  });
+
+  test('the job args carry the shard envelope and the idempotency marker', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxDurationSec: 600 });
+    const res = await fetch(`${fake.url}/jobs/${remoteId}`, { headers: { authorization: `Bearer ${fake.opts.apiKey}` } });
+    const job = (await res.json()) as { job_args: Record<string, unknown> };
+    expect(job.job_args).toMatchObject({
+      _atelier_idempotency_key: 'uid1-3-0',
+      _disk_gb: 10,
+      atelier: { shard_index: 3, frames: { start: 19, end: 24 }, output_uri: 's3://renders/lighting/', max_duration_sec: 600 },
+      env: { PROMPT: 'a glass atrium at dusk', ATELIER_SHARD_INDEX: '3', ATELIER_FRAME_START: '19' },
+    });
+    expect(fake.submissionCounts()).toEqual({ 'uid1-3-0': 1 });
+  });
+
+  test('a busy chute keeps the next job pending', async () => {
+    const a = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-1-0' });
+    const b = await adapter.submit(makeShard({ shardIndex: 4 }), { idempotencyKey: 'uid1-2-0' });
+    clock.manual.advance(10_000);
+    expect((await adapter.getStatus(a.remoteId)).phase).toBe('Running');
+    expect((await adapter.getStatus(b.remoteId)).phase).toBe('Pending');
+    expect(fake.running()).toBe(1);
+    clock.manual.advance(58_000);
+    expect((await adapter.getStatus(b.remoteId)).phase).toBe('Running');
+  });
+
+  test('cancel deletes a live job once, and never a finished one', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(5_000);
+    await adapter.cancel(remoteId);
+    await adapter.cancel(remoteId);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Cancelled', raw: 'deleted' });
+    expect(fake.server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+
+    const other = await adapter.submit(makeShard({ shardIndex: 4 }), { idempotencyKey: 'uid1-4-0' });
+    clock.manual.advance(70_000);
+    expect((await adapter.getStatus(other.remoteId)).phase).toBe('Succeeded');
+    await adapter.cancel(other.remoteId);
+    expect(fake.server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    expect((await adapter.getResults(other.remoteId)).supported).toBe(true);
+  });
+
+  test('findByKey answers from the journal across a restart; without one it cannot', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    expect(await newAdapter().findByKey('uid1-3-0')).toBe(remoteId);
+    expect(await newAdapter(fake.opts.apiKey, memoryJournal()).findByKey('uid1-3-0')).toBeUndefined();
+    expect(adapter.capabilities().findByKey).toBe('process');
+    fake.vanish(remoteId);
+    expect(await newAdapter().findByKey('uid1-3-0')).toBeUndefined();
+  });
+
+  test('429: quota exhaustion and Retry-After are rateLimited; GETs wait it out', async () => {
+    for (let i = 0; i < 5; i++) await adapter.submit(makeShard({ shardIndex: i }), { idempotencyKey: `uid1-${i}-0` });
+    const quota = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-9-0' }));
+    expect(quota).toMatchObject({ kind: 'rateLimited', status: 429, message: expect.stringContaining('Daily job quota exceeded') });
+    expect((quota as { retryAfterMs?: number }).retryAfterMs).toBeUndefined();
+
+    fake.inject({ kind: 'rateLimit', retryAfterSec: 4, count: 1, match: { method: 'POST' } });
+    expect(await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-9-0' }))).toMatchObject({ kind: 'rateLimited', retryAfterMs: 4_000 });
+
+    const id = fake.jobs()[0]!.id;
+    fake.inject({ kind: 'rateLimit', retryAfterSec: 2, count: 1, match: { method: 'GET' } });
+    expect((await adapter.getStatus(id)).phase).toBe('Pending');
+    expect(clock.sleeps).toEqual([2_000]);
+  });
+
+  test('5xx on GET is retried, never on POST; a hung GET times out and is retried', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.inject({ kind: 'status', status: 502, count: 2, match: { method: 'GET' } });
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Pending');
+    expect(clock.sleeps).toEqual([200, 400]);
+    fake.inject({ kind: 'status', status: 503, count: 1, match: { method: 'POST' } });
+    expect(await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-4-0' }))).toMatchObject({ kind: 'transient', status: 503 });
+    expect(fake.submissionsFor('uid1-4-0')).toBe(0);
+
+    const quick = new ChutesAdapter({ endpoint: fake.url, credentials: { apiKey: fake.opts.apiKey }, clock, timeoutMs: 150, options: { chuteId: CHUTE } });
+    fake.inject({ kind: 'hang', count: 1, match: { method: 'GET' } });
+    expect((await quick.getStatus(remoteId)).phase).toBe('Pending');
+  });
+
+  test('vanished jobs are notFound; failures and partial uploads are Failed', async () => {
+    const a = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-1-0' });
+    fake.vanish(a.remoteId);
+    expect(await thrown(() => adapter.getStatus(a.remoteId))).toMatchObject({ kind: 'notFound', status: 404 });
+
+    const b = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-2-0' });
+    fake.failJob(b.remoteId, 'CUDA error: out of memory');
+    clock.manual.advance(70_000);
+    expect(await adapter.getStatus(b.remoteId)).toMatchObject({ phase: 'Failed', raw: 'error', message: 'CUDA error: out of memory' });
+    await expect(adapter.getResults(b.remoteId)).rejects.toMatchObject({ kind: 'invalid' });
+
+    const c = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.failUploads(c.remoteId);
+    clock.manual.advance(70_000);
+    expect(await adapter.getStatus(c.remoteId)).toMatchObject({ phase: 'Failed', raw: 'partial_failure', message: expect.stringContaining('Failed to upload files') });
+  });
+
+  test('a corrupted result is caught: downloaded bytes do not hash as reported', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.corruptResult(remoteId);
+    clock.manual.advance(70_000);
+    const results = await adapter.getResults(remoteId);
+    if (!results.supported) throw new Error('expected results');
+    expect(results.integrity).toBe('mismatch');
+    expect(results.mismatches).toHaveLength(1);
+  });
+
+  test('invalid requests: bad disk size, unknown chute, too many GPUs, non-object body', async () => {
+    const disk = new ChutesAdapter({ endpoint: fake.url, credentials: { apiKey: fake.opts.apiKey }, clock, options: { chuteId: CHUTE, diskGb: 5 } });
+    expect(await thrown(() => disk.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }))).toMatchObject({ kind: 'invalid', status: 400, message: expect.stringContaining('Invalid disk size') });
+    const unknown = new ChutesAdapter({ endpoint: fake.url, credentials: { apiKey: fake.opts.apiKey }, clock, options: { chuteId: 'nope' } });
+    expect(await thrown(() => unknown.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }))).toMatchObject({ kind: 'invalid', status: 404 });
+    expect(await thrown(() => adapter.submit(makeShard({ gpuCount: 2 }), { idempotencyKey: 'uid1-3-0' }))).toMatchObject({ kind: 'invalid' });
+    const res = await fetch(`${fake.url}/jobs/${CHUTE}/render`, { method: 'POST', headers: { authorization: `Bearer ${fake.opts.apiKey}`, 'content-type': 'application/json' }, body: '[1,2]' });
+    expect(res.status).toBe(422);
+    expect(await res.json()).toEqual({ detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }] });
+  });
+
+  test('credentials never appear in errors', async () => {
+    const wrong = newAdapter('cpk_wrong_key_123456');
+    const denied = await thrown(() => wrong.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }));
+    expect(denied).toMatchObject({ kind: 'auth', status: 401 });
+    expect((denied as Error).message).not.toContain('cpk_wrong_key_123456');
+    fake.inject({ kind: 'status', status: 500, count: 4, body: { detail: `token ${fake.opts.apiKey} exploded` } });
+    const echoed = await thrown(() => adapter.getStatus('5f3a1c2e-0000-4000-8000-000000000000'));
+    expect((echoed as Error).message).toContain('[redacted]');
+    expect((echoed as Error).message).not.toContain(fake.opts.apiKey);
+  });
+});

@@ -1,0 +1,66 @@
+// Starts one provider contract fake standalone, for `make dev` and manual poking:
+//   node test/fakes/run.ts akash|render|chutes [--port 0] [--host 127.0.0.1] [--job-duration-ms N]
+// Prints the base URL as the first stdout line and the credentials the fake accepts as a JSON
+// second line (test values, never real ones), then serves on the real clock until SIGINT/SIGTERM.
+// Node runs this file directly (type stripping); the resolve hook maps the `.js` specifiers the
+// TypeScript sources use to their `.ts` files, so the fakes load without a build step.
+
+import { registerHooks } from 'node:module';
+
+registerHooks({
+  resolve(specifier, context, nextResolve) {
+    try {
+      return nextResolve(specifier, context);
+    } catch (err) {
+      if (specifier.startsWith('.') && specifier.endsWith('.js')) return nextResolve(`${specifier.slice(0, -3)}.ts`, context);
+      throw err;
+    }
+  },
+});
+
+interface Runnable {
+  server: { start(port?: number, host?: string): Promise<string> };
+  stop(): Promise<void>;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
+}
+
+async function main(): Promise<void> {
+  const which = process.argv[2];
+  const port = Number(arg('port', '0'));
+  const durationArg = arg('job-duration-ms', '');
+  const duration = durationArg === '' ? {} : { jobDurationMs: Number(durationArg) };
+  let fake: Runnable;
+  let credentials: Record<string, string>;
+  if (which === 'akash') {
+    const { AkashFake } = await import('./akash.js');
+    const f = new AkashFake(duration);
+    fake = f;
+    credentials = { apiKey: f.opts.apiKey };
+  } else if (which === 'render') {
+    const { RenderFake } = await import('./render.js');
+    const f = new RenderFake(duration);
+    fake = f;
+    credentials = { publicKey: f.opts.publicKey, secretKey: f.opts.secretKey };
+  } else if (which === 'chutes' || which === 'bittensor') {
+    const { ChutesFake } = await import('./chutes.js');
+    const f = new ChutesFake(duration);
+    fake = f;
+    credentials = { apiKey: f.opts.apiKey, chuteId: f.opts.chutes[0]?.chute_id ?? '' };
+  } else {
+    process.stderr.write('usage: node test/fakes/run.ts akash|render|chutes [--port 0] [--job-duration-ms N]\n');
+    process.exit(2);
+  }
+  const url = await fake.server.start(port, arg('host', '127.0.0.1'));
+  process.stdout.write(`${url}\n${JSON.stringify(credentials)}\n`);
+  const shutdown = (): void => {
+    void fake.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+void main();

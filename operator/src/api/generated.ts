@@ -419,6 +419,11 @@ export interface RenderShardStatus {
   idempotencyKey?: string;
   /** Attempts started so far. */
   attempts?: number;
+  /**
+   * No new attempt starts before this time (backoff after a failed attempt).
+   * Format: date-time.
+   */
+  retryAfter?: string;
   /** Why the last attempt failed. */
   lastFailure?: ShardFailure;
   /** What the shard produced. */

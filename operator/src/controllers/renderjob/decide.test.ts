@@ -1,12 +1,11 @@
-import { decide, podName, retryDelayMs, shardRanges, shardTotal, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { decide, podName, retryDelayMs, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 
 class JobBuilder {
   private j: JobSnapshot = { name: 'job', namespace: 'ns', uid: 'u1', generation: 1, creationTimestamp: NOW - 60_000, spec: { shards: { count: 4 }, gpusPerShard: 1 } };
   count(n: number) { this.j.spec.shards = { ...this.j.spec.shards, count: n }; return this; }
-  frames(start: number, end: number, perShard: number) { this.j.spec.shards = { frames: { start, end, perShard } }; return this; }
-  parallelism(n: number) { this.j.spec.shards.parallelism = n; return this; }
+    parallelism(n: number) { this.j.spec.shards.parallelism = n; return this; }
   maxRetries(n: number) { this.j.spec.shards.maxRetries = n; return this; }
   suspend() { this.j.spec.suspend = true; return this; }
   deadline(iso: string) { this.j.spec.deadline = iso; return this; }
@@ -23,15 +22,6 @@ const pods = (...ps: PodView[]) => {
   for (const p of ps) m.set(p.index, [...(m.get(p.index) ?? []), p]);
   return m;
 };
-
-test('shardRanges: frames 1-100 by 7 give 15 shards, the last 99-100', () => {
-  const r = shardRanges({ frames: { start: 1, end: 100, perShard: 7 } });
-  expect(r).toHaveLength(15);
-  expect(r[0]).toEqual({ index: 0, frameStart: 1, frameEnd: 7 });
-  expect(r[14]).toEqual({ index: 14, frameStart: 99, frameEnd: 100 });
-  expect(shardTotal({ frames: { start: 1, end: 100, perShard: 7 } })).toBe(15);
-  expect(shardTotal({ count: 20 })).toBe(20);
-});
 
 test('a new job creates records first, then pods once records exist', () => {
   const d1 = decide(job().count(3).obj(), new Map(), new Map(), NOW);

@@ -11,6 +11,9 @@
 //   fails with AlreadyExists instead of starting a second pod;
 // - the outcome of an attempt is recorded on the RenderShard before the next attempt starts.
 
+import { shardRanges, type RenderJobSpec, type RenderShardStatus, type ShardOutput, type ShardRange } from '../../api/index.js';
+
+export type { ShardOutput, ShardRange };
 export interface Frames { start: number; end: number }
 
 export interface JobSnapshot {
@@ -21,30 +24,15 @@ export interface JobSnapshot {
   creationTimestamp: number; // ms
   deletionTimestamp?: number; // ms
   spec: {
-    shards: { count?: number; frames?: { start: number; end: number; perShard: number }; parallelism?: number; maxRetries?: number };
+    shards: RenderJobSpec['shards'];
     suspend?: boolean;
     deadline?: string;
     gpusPerShard: number;
   };
 }
 
-export type ShardPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
-
-export interface ShardOutput { uri: string; sha256: string; cid?: string }
-
-export interface ShardRecordStatus {
-  phase?: ShardPhase;
-  placement?: 'Local' | 'Remote';
-  podName?: string;
-  attempts?: number;
-  lastFailure?: { reason: string; message: string };
-  retryAfter?: string; // RFC 3339: no new attempt before this time
-  result?: { outputs: ShardOutput[]; digest?: string };
-  gpuSeconds?: number;
-  cost?: string;
-  startTime?: string;
-  completionTime?: string;
-}
+/** The RenderShard status as generated from the CRD (one source of truth). */
+export type ShardRecordStatus = RenderShardStatus;
 
 export interface ShardRecord {
   name: string;
@@ -66,8 +54,6 @@ export interface PodView {
   reason?: string;
   message?: string; // termination message
 }
-
-export interface ShardRange { index: number; frameStart?: number; frameEnd?: number }
 
 export interface Decision {
   createRecords: ShardRange[];
@@ -101,22 +87,6 @@ export function retryDelayMs(failedAttempts: number, o: DecideOptions = defaultD
   return Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.max(0, failedAttempts - 1));
 }
 
-/** The shards of a job: count shards, or frame ranges of perShard frames (the last one shorter). */
-export function shardRanges(spec: JobSnapshot['spec']['shards']): ShardRange[] {
-  if (spec.frames) {
-    const { start, end, perShard } = spec.frames;
-    const out: ShardRange[] = [];
-    for (let s = start, i = 0; s <= end; s += perShard, i++) out.push({ index: i, frameStart: s, frameEnd: Math.min(end, s + perShard - 1) });
-    return out;
-  }
-  return Array.from({ length: spec.count ?? 0 }, (_, index) => ({ index }));
-}
-
-export function shardTotal(spec: JobSnapshot['spec']['shards']): number {
-  if (spec.frames) return Math.max(0, Math.ceil((spec.frames.end - spec.frames.start + 1) / spec.frames.perShard));
-  return spec.count ?? 0;
-}
-
 const live = (p: PodView) => p.terminating || p.phase === 'Pending' || p.phase === 'Running' || p.phase === 'Unknown';
 
 function iso(ms: number): string {
@@ -146,7 +116,7 @@ export function parseResult(message: string | undefined): ShardOutput[] | undefi
  * expectations, as live Pending pods).
  */
 export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<number, PodView[]>, now: number, opts: DecideOptions = defaultDecideOptions): Decision {
-  const ranges = shardRanges(job.spec.shards);
+  const ranges = shardRanges(job.spec);
   const total = ranges.length;
   const maxRetries = job.spec.shards.maxRetries ?? 3;
   const parallelism = job.spec.shards.parallelism ?? total;

@@ -2,27 +2,17 @@
 // cache is read back as the small PodView the decision step works on. Labels carry the job, shard
 // index and attempt so that the informer's index finds a job's pods without a scan.
 import type * as k8s from '@kubernetes/client-node';
+import { GPU_PRODUCT_LABEL, GPU_RESOURCE, JOB_LABEL, SHARD_ENV, SHARD_LABEL, type ShardTemplate } from '../../api/index.js';
 import { podName, type PodView } from './decide.js';
 
-export const LABEL_JOB = 'atelier.dev/job';
-export const LABEL_SHARD = 'atelier.dev/shard';
+export { GPU_PRODUCT_LABEL, GPU_RESOURCE };
+export const LABEL_JOB = JOB_LABEL;
+export const LABEL_SHARD = SHARD_LABEL;
 export const LABEL_ATTEMPT = 'atelier.dev/attempt';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'atelier';
-export const GPU_RESOURCE = 'nvidia.com/gpu';
-export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 
-export interface JobTemplate {
-  image: string;
-  command?: string[];
-  args?: string[];
-  env?: k8s.V1EnvVar[];
-  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
-  metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
-  nodeSelector?: Record<string, string>;
-  tolerations?: k8s.V1Toleration[];
-  serviceAccountName?: string;
-}
+export type JobTemplate = ShardTemplate;
 
 export interface PodInput {
   job: { name: string; namespace: string; uid: string; apiVersion: string; kind: string };
@@ -47,12 +37,12 @@ export function gpusOf(template: JobTemplate): number {
 export function buildPod(i: PodInput): k8s.V1Pod {
   const t = i.template;
   const env: k8s.V1EnvVar[] = [
-    ...(t.env ?? []),
-    { name: 'ATELIER_SHARD_INDEX', value: String(i.index) },
-    { name: 'ATELIER_SHARD_COUNT', value: String(i.total) },
-    { name: 'ATELIER_FRAME_START', value: i.frames ? String(i.frames.start) : '' },
-    { name: 'ATELIER_FRAME_END', value: i.frames ? String(i.frames.end) : '' },
-    { name: 'ATELIER_OUTPUT_URI', value: i.outputUri ?? '' },
+    ...((t.env ?? []) as k8s.V1EnvVar[]),
+    { name: SHARD_ENV.index, value: String(i.index) },
+    { name: SHARD_ENV.count, value: String(i.total) },
+    { name: SHARD_ENV.frameStart, value: i.frames ? String(i.frames.start) : '' },
+    { name: SHARD_ENV.frameEnd, value: i.frames ? String(i.frames.end) : '' },
+    { name: SHARD_ENV.outputUri, value: i.outputUri ?? '' },
     { name: 'ATELIER_ATTEMPT', value: String(i.attempt) },
   ];
   const mapQ = (m?: Record<string, string | number>) => (m ? Object.fromEntries(Object.entries(m).map(([k, v]) => [k, quantity(v)])) : undefined);
@@ -79,7 +69,7 @@ export function buildPod(i: PodInput): k8s.V1Pod {
       restartPolicy: 'Never',
       serviceAccountName: t.serviceAccountName,
       nodeSelector: t.nodeSelector,
-      tolerations: t.tolerations,
+      tolerations: t.tolerations as k8s.V1Toleration[] | undefined,
       affinity,
       enableServiceLinks: false,
       containers: [{

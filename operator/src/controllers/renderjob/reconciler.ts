@@ -5,32 +5,14 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Expectations } from '../../runtime/expectations.js';
 import { costOfGpuMillis } from '../../util/money.js';
-import { decide, shardTotal, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
-import { buildPod, gpusOf, podView, toMs, type JobTemplate } from './pods.js';
+import { shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
+import { decide, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { buildPod, gpusOf, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
 
-export interface RenderJobObject {
-  apiVersion?: string;
-  kind?: string;
-  metadata: k8s.V1ObjectMeta;
-  spec: {
-    template: JobTemplate;
-    gpu?: { models?: string[] };
-    shards: JobSnapshot['spec']['shards'];
-    output?: { uri?: string };
-    suspend?: boolean;
-    deadline?: string;
-    [k: string]: unknown;
-  };
-  status?: JobStatus;
-}
-
-export interface RenderShardObject {
-  metadata: k8s.V1ObjectMeta;
-  spec: { jobName: string; index: number; frames?: { start: number; end: number } };
-  status?: ShardRecordStatus;
-}
+export type RenderJobObject = RenderJob;
+export type RenderShardObject = RenderShard;
 
 /** A read-only view of an informer cache. */
 export interface Lister<T> {
@@ -102,6 +84,8 @@ function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
 
 export class RenderJobReconciler {
   private readonly lastStatusWrite = new Map<string, number>();
+  /** Shard outcomes written but maybe not yet in the cache: a stale cache must not record them twice. */
+  private readonly written = new Map<string, ShardRecordStatus>();
   constructor(private readonly d: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -134,7 +118,16 @@ export class RenderJobReconciler {
     };
 
     const records = new Map<number, ShardRecord>();
-    for (const r of this.d.shards.byIndex(INDEX_JOB, key)) records.set(r.spec.index, { name: r.metadata.name!, index: r.spec.index, status: r.status ?? {} });
+    for (const r of this.d.shards.byIndex(INDEX_JOB, key)) {
+      const rname = r.metadata.name!;
+      let status = r.status ?? {};
+      const mine = this.written.get(`${namespace}/${rname}`);
+      if (mine) {
+        if ((status.attempts ?? 0) >= (mine.attempts ?? 0) && status.phase === mine.phase) this.written.delete(`${namespace}/${rname}`);
+        else status = mine;
+      }
+      records.set(r.spec.index, { name: rname, index: r.spec.index, status });
+    }
 
     const pods = new Map<number, PodView[]>();
     const seen = new Set<string>();
@@ -162,6 +155,7 @@ export class RenderJobReconciler {
     // 1. Outcomes of finished attempts are recorded before anything else happens to their shards.
     await pool(decision.recordOutcomes, config.writeConcurrency, async (o) => {
       await writer.patchShardStatus(namespace, o.recordName, o.status);
+      this.written.set(`${namespace}/${o.recordName}`, o.status);
       if (o.event) this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: o.recordName, namespace, uid: this.d.shards.get(namespace, o.recordName)?.metadata.uid } }, o.event.type, o.event.reason, o.event.message);
     });
     // 2. Stop what must stop.
@@ -178,7 +172,7 @@ export class RenderJobReconciler {
     await pool(decision.createRecords, config.writeConcurrency, async (r) => {
       await writer.createShardRecord(ref, r.index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
     });
-    const total = shardTotal(job.spec.shards);
+    const total = shardCount(job.spec);
     await pool(decision.createPods, config.writeConcurrency, async (p) => {
       expectations.expectCreate(key, p.name);
       try {
@@ -197,6 +191,7 @@ export class RenderJobReconciler {
       const live = [...pods.values()].flat().filter((p) => p.terminating || p.phase === 'Pending' || p.phase === 'Running');
       if (live.length > 0 || decision.deletePods.length > 0) return { requeueAfterMs: 1000 };
       await writer.deleteShardRecords(namespace, name);
+      for (const k of this.written.keys()) if (k.startsWith(`${namespace}/${name}-`)) this.written.delete(k);
       await writer.setFinalizer(ref, finalizers.filter((f) => f !== FINALIZER));
       expectations.deleteOwner(key);
       log.info('renderjob cleaned up', { job: key });

@@ -3,28 +3,12 @@
 // only when a condition flips, the phase as a summary of the conditions, and `changed` so the
 // reconciler writes nothing when nothing changed.
 import { formatMicros } from '../../util/money.js';
+import type { RenderJobStatus } from '../../api/index.js';
 import type { Decision } from './decide.js';
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason: string;
-  message: string;
-  observedGeneration?: number;
-  lastTransitionTime: string;
-}
-
-export interface JobStatus {
-  phase?: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Suspended';
-  observedGeneration?: number;
-  conditions?: Condition[];
-  progress?: string;
-  shards?: Decision['counts'];
-  cost?: { local: string; remote: string; total: string; currency: 'USD' };
-  startTime?: string;
-  completionTime?: string;
-  [k: string]: unknown;
-}
+export type Condition = NonNullable<RenderJobStatus['conditions']>[number];
+/** The RenderJob status as generated from the CRD (one source of truth). */
+export type JobStatus = RenderJobStatus;
 
 type Want = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 

@@ -6,10 +6,10 @@ import { isConflict, isNotFound, mergePatch, type KubeClients } from '../../kube
 import type { ShardRecordStatus } from './decide.js';
 import type { JobStatus } from './status.js';
 
-export const GROUP = 'atelier.dev';
-export const VERSION = 'v1alpha1';
-export const API_VERSION = `${GROUP}/${VERSION}`;
-export const FINALIZER = 'atelier.dev/cleanup';
+import { API_VERSION, CLEANUP_FINALIZER, GROUP, VERSION } from '../../api/index.js';
+
+export { API_VERSION, GROUP, VERSION };
+export const FINALIZER = CLEANUP_FINALIZER;
 
 export interface ObjectRef { namespace: string; name: string; uid: string; resourceVersion?: string }
 

@@ -373,6 +373,12 @@ export type RenderShardPhase = 'Pending' | 'Scheduled' | 'Running' | 'Succeeded'
 /** Where the current (or last) attempt runs. */
 export type ShardPlacement = 'Local' | 'Remote';
 
+export interface RenderShardStatusStaleRemote {
+  provider: string;
+  remoteId: string;
+  reason?: string;
+}
+
 /** Why the last attempt failed. */
 export interface ShardFailure {
   /** CamelCase reason. */
@@ -424,6 +430,10 @@ export interface RenderShardStatus {
    * Format: date-time.
    */
   retryAfter?: string;
+  /** Cost of this shard's remote attempts (decimal string, USD); cost is the total, local included. */
+  remoteCost?: string;
+  /** Earlier remote submissions of this shard whose cancellation is not yet confirmed; the operator keeps cancelling them until the provider confirms. */
+  staleRemotes?: RenderShardStatusStaleRemote[];
   /** Why the last attempt failed. */
   lastFailure?: ShardFailure;
   /** What the shard produced. */

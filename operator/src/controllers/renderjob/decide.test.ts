@@ -56,7 +56,7 @@ test('a succeeded pod is recorded with its result and GPU time; the job complete
 });
 
 test('a failed attempt is recorded and retried after the backoff with the next attempt number', () => {
-  const opts = { retryBaseMs: 1000, retryMaxMs: 8000 };
+  const opts = { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 3_600_000n };
   const d1 = decide(job().count(1).obj(), allRecords(1), pods(pod(0, 1, 'Failed', { exitCode: 2, message: 'boom' })), NOW, opts);
   const st = d1.recordOutcomes[0]!.status;
   expect(st).toMatchObject({ phase: 'Pending', attempts: 1, lastFailure: { message: 'attempt 1 exited 2: boom' } });
@@ -104,4 +104,56 @@ test('a passed deadline fails the job with DeadlineExceeded; a future one schedu
 
 test('retryDelayMs doubles and caps', () => {
   expect([1, 2, 3, 10].map((n) => retryDelayMs(n))).toEqual([10_000, 20_000, 40_000, 360_000]);
+});
+
+test('a recorded local outcome carries its cost at the local price', () => {
+  const d = decide(job().count(1).obj(), allRecords(1), pods(pod(0, 1, 'Succeeded')), NOW, { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 3_600_000n });
+  // 29 GPU-seconds at 3.60 USD/GPU-hour
+  expect(d.recordOutcomes[0]!.status.cost).toBe('0.029');
+});
+
+describe('remote placement', () => {
+  const remote = (provider: string) => () => new Map([[0, { kind: 'Remote' as const, provider }], [1, { kind: 'Local' as const }]]);
+
+  test('the planner sends a shard remote: an intent with a deterministic key, no pod', () => {
+    const d = decide(job().count(3).obj(), allRecords(3), new Map(), NOW, undefined, (cands) => new Map(cands.map((c) => [c.index, c.index === 0 ? { kind: 'Remote' as const, provider: 'akash' } : c.index === 1 ? { kind: 'Local' as const } : { kind: 'Wait' as const }])));
+    expect(d.submitRemote).toEqual([{ index: 0, recordName: 'job-0', attempt: 1, provider: 'akash', idempotencyKey: 'u1-0-1' }]);
+    expect(d.createPods.map((p) => p.index)).toEqual([1]);
+  });
+
+  test('a live remote submission counts as running remote, is never started again, and uses parallelism', () => {
+    const recs = records([0, { placement: 'Remote', provider: 'akash', idempotencyKey: 'u1-0-1', attempts: 1, phase: 'Running' }], [1, {}]);
+    const d = decide(job().count(2).parallelism(1).obj(), recs, new Map(), NOW, undefined, remote('akash'));
+    expect(d.remoteLive.map((r) => r.index)).toEqual([0]);
+    expect(d.counts).toMatchObject({ running: 1, remote: 1, local: 0 });
+    expect(d.submitRemote).toEqual([]);
+    expect(d.createPods).toEqual([]); // parallelism 1 is taken by the remote shard
+  });
+
+  test('a failed remote attempt (intent cleared) retries with the next attempt number', () => {
+    const recs = records([0, { placement: 'Remote', provider: 'akash', attempts: 1, phase: 'Pending', lastFailure: { reason: 'RemoteFailed', message: 'x' } }]);
+    const d = decide(job().count(1).obj(), recs, new Map(), NOW, undefined, remote('render'));
+    expect(d.submitRemote[0]).toMatchObject({ attempt: 2, provider: 'render', idempotencyKey: 'u1-0-2' });
+  });
+
+  test('succeeded remote shards count as remote and add their cost', () => {
+    const recs = records([0, { placement: 'Remote', provider: 'akash', attempts: 1, phase: 'Succeeded', remoteCost: '0.25' }], [1, { phase: 'Succeeded', attempts: 1 }]);
+    const d = decide(job().count(2).obj(), recs, new Map(), NOW);
+    expect(d.counts).toMatchObject({ succeeded: 2, remote: 1, local: 1 });
+    expect(d.remoteCostMicros).toBe(250_000n);
+    expect(d.outcome).toBe('Succeeded');
+  });
+
+  test('suspend cancels live remote submissions', () => {
+    const recs = records([0, { placement: 'Remote', provider: 'akash', idempotencyKey: 'u1-0-1', attempts: 1 }]);
+    const d = decide(job().count(1).suspend().obj(), recs, new Map(), NOW);
+    expect(d.cancelRemote.map((r) => r.index)).toEqual([0]);
+  });
+
+  test('a stuck unschedulable pod that the planner sends remote is deleted first', () => {
+    const stuck = pod(0, 1, 'Pending', { unschedulable: true, unschedulableSince: NOW - 120_000 });
+    const d = decide(job().count(1).obj(), allRecords(1), pods(stuck), NOW, undefined, remote('akash'));
+    expect(d.deletePods).toEqual(['job-0-1']);
+    expect(d.submitRemote).toEqual([]); // not before the pod is gone
+  });
 });

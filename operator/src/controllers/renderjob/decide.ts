@@ -11,6 +11,7 @@
 //   fails with AlreadyExists instead of starting a second pod;
 // - the outcome of an attempt is recorded on the RenderShard before the next attempt starts.
 
+import { parseMicros, formatMicros, costOfGpuMillis } from '../../util/money.js';
 import { shardRanges, type RenderJobSpec, type RenderShardStatus, type ShardOutput, type ShardRange } from '../../api/index.js';
 
 export type { ShardOutput, ShardRange };
@@ -48,6 +49,7 @@ export interface PodView {
   terminating: boolean;
   nodeName?: string;
   unschedulable?: boolean; // PodScheduled=False, reason Unschedulable
+  unschedulableSince?: number; // ms
   startedAt?: number; // ms, container start
   finishedAt?: number; // ms, container end
   exitCode?: number;
@@ -60,9 +62,16 @@ export interface Decision {
   createPods: { index: number; attempt: number; name: string; frames?: Frames }[];
   recordOutcomes: { index: number; recordName: string; status: ShardRecordStatus; event?: { type: 'Normal' | 'Warning'; reason: string; message: string } }[];
   deletePods: string[];
+  /** Remote attempts to start: the intent is recorded on the RenderShard before anything is submitted. */
+  submitRemote: { index: number; recordName: string; attempt: number; provider: string; idempotencyKey: string }[];
+  /** RenderShards with a live remote submission (tracked by the remote step). */
+  remoteLive: ShardRecord[];
+  /** Live remote submissions to cancel (job failed, suspended or being deleted). */
+  cancelRemote: ShardRecord[];
   counts: { total: number; pending: number; running: number; succeeded: number; failed: number; local: number; remote: number };
   unschedulable: number;
-  gpuMillis: bigint; // finished GPU time of all recorded attempts
+  gpuMillis: bigint; // finished local GPU time of all recorded attempts
+  remoteCostMicros: bigint; // recorded cost of remote attempts
   outcome: 'Running' | 'Succeeded' | 'Failed' | 'Suspended' | 'Pending';
   failure?: { reason: 'ShardFailed' | 'DeadlineExceeded'; message: string };
   requeueAfterMs?: number;
@@ -71,8 +80,30 @@ export interface Decision {
 export interface DecideOptions {
   retryBaseMs: number; // delay before the 2nd attempt; doubles per failure
   retryMaxMs: number;
+  localPricePerGpuHourMicros: bigint; // for each shard's recorded cost
 }
-export const defaultDecideOptions: DecideOptions = { retryBaseMs: 10_000, retryMaxMs: 360_000 };
+export const defaultDecideOptions: DecideOptions = { retryBaseMs: 10_000, retryMaxMs: 360_000, localPricePerGpuHourMicros: 0n };
+
+/** Where a shard that may start now should go; the planner decides for Burst and ProviderOnly jobs. */
+export type Placement = { kind: 'Local' } | { kind: 'Remote'; provider: string } | { kind: 'Wait' };
+
+/** A shard free to start: no live pod, no live remote submission, backoff over. */
+export interface Candidate {
+  index: number;
+  attempt: number;
+  /** Since when it has been waiting to run (job start, or the end of its last failed attempt). */
+  waitingSinceMs: number;
+  /** A live local pod that the scheduler could not place since this time (a pull-back candidate). */
+  unschedulablePod?: { name: string; sinceMs: number };
+}
+
+/** Chooses placements for candidates (at most `room` may start). Absent: every shard runs locally. */
+export type PlaceFn = (candidates: Candidate[], room: number) => Map<number, Placement>;
+
+/** The idempotency key of one remote attempt: deterministic, so a retried submit finds the first. */
+export function idempotencyKey(jobUid: string, index: number, attempt: number): string {
+  return `${jobUid}-${index}-${attempt}`;
+}
 
 export function podName(job: string, index: number, attempt: number): string {
   return `${job}-${index}-${attempt}`;
@@ -115,20 +146,21 @@ export function parseResult(message: string | undefined): ShardOutput[] | undefi
  * from the caches (pods that were just created and not yet seen are included by the caller through
  * expectations, as live Pending pods).
  */
-export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<number, PodView[]>, now: number, opts: DecideOptions = defaultDecideOptions): Decision {
+export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<number, PodView[]>, now: number, opts: DecideOptions = defaultDecideOptions, place?: PlaceFn): Decision {
   const ranges = shardRanges(job.spec);
   const total = ranges.length;
   const maxRetries = job.spec.shards.maxRetries ?? 3;
   const parallelism = job.spec.shards.parallelism ?? total;
   const deadline = job.spec.deadline ? Date.parse(job.spec.deadline) : undefined;
   const d: Decision = {
-    createRecords: [], createPods: [], recordOutcomes: [], deletePods: [],
+    createRecords: [], createPods: [], recordOutcomes: [], deletePods: [], submitRemote: [], remoteLive: [], cancelRemote: [],
     counts: { total, pending: 0, running: 0, succeeded: 0, failed: 0, local: 0, remote: 0 },
-    unschedulable: 0, gpuMillis: 0n, outcome: 'Pending',
+    unschedulable: 0, gpuMillis: 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
   const wake = (ms: number) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; };
 
   const startable: ShardRange[] = [];
+  const pullBack: Candidate[] = [];
   let liveCount = 0;
   let firstFailure: string | undefined;
   const livePods: PodView[] = [];
@@ -140,15 +172,30 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     const alive = shardPods.filter(live);
     livePods.push(...alive);
     d.gpuMillis += BigInt(Math.round((st.gpuSeconds ?? 0) * 1000));
+    if (st.remoteCost) d.remoteCostMicros += parseMicros(st.remoteCost);
+    const placedRemote = st.placement === 'Remote';
 
-    if (st.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; continue; }
+    if (st.phase === 'Succeeded') { d.counts.succeeded++; if (placedRemote) d.counts.remote++; else d.counts.local++; continue; }
     if (st.phase === 'Failed') { d.counts.failed++; firstFailure ??= `shard ${range.index}: ${st.lastFailure?.message ?? 'failed'}`; continue; }
+
+    if (placedRemote && st.idempotencyKey && rec) {
+      // A remote attempt is live from the moment its intent is recorded until its outcome is.
+      liveCount++;
+      d.counts.running++;
+      d.counts.remote++;
+      d.remoteLive.push(rec);
+      continue;
+    }
 
     if (alive.length > 0) {
       liveCount++;
       d.counts.running++;
       d.counts.local++;
-      if (alive.some((p) => p.unschedulable)) d.unschedulable++;
+      const stuck = alive.find((p) => p.unschedulable && !p.terminating);
+      if (stuck) {
+        d.unschedulable++;
+        pullBack.push({ index: range.index, attempt: stuck.attempt, waitingSinceMs: stuck.unschedulableSince ?? now, unschedulablePod: { name: stuck.name, sinceMs: stuck.unschedulableSince ?? now } });
+      }
       continue;
     }
 
@@ -187,24 +234,43 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   if (d.outcome === 'Failed' || job.spec.suspend || job.deletionTimestamp !== undefined) {
     // Stop everything that runs; counts of finished shards are kept.
     for (const p of livePods) if (!p.terminating) d.deletePods.push(p.name);
+    d.cancelRemote = d.remoteLive;
     if (d.outcome !== 'Failed') d.outcome = job.deletionTimestamp !== undefined ? 'Running' : 'Suspended';
     return d;
   }
 
   d.outcome = liveCount > 0 || d.counts.succeeded > 0 || d.recordOutcomes.length > 0 ? 'Running' : 'Pending';
   let room = Math.max(0, parallelism - liveCount);
-  for (const range of startable) {
+  const nextAttempt = (index: number) => Math.max(records.get(index)?.status.attempts ?? 0, ...(pods.get(index) ?? []).map((p) => p.attempt)) + 1;
+  const candidates: Candidate[] = startable.map((r) => {
+    const st = records.get(r.index)?.status;
+    return { index: r.index, attempt: nextAttempt(r.index), waitingSinceMs: st?.retryAfter ? Date.parse(st.retryAfter) : job.creationTimestamp };
+  });
+  const placements = place ? place([...candidates, ...pullBack], room) : undefined;
+  // A stuck local pod that the planner sends elsewhere is deleted first; the shard moves once it is gone.
+  for (const c of pullBack) {
+    if (placements?.get(c.index)?.kind === 'Remote') d.deletePods.push(c.unschedulablePod!.name);
+  }
+  const byIndex = new Map(ranges.map((r) => [r.index, r]));
+  for (const c of candidates) {
     if (room === 0) break;
-    const rec = records.get(range.index);
+    const range = byIndex.get(c.index)!;
+    const rec = records.get(c.index);
+    const where = placements?.get(c.index) ?? (placements ? { kind: 'Wait' as const } : { kind: 'Local' as const });
+    if (where.kind === 'Wait') continue;
     if (!rec) {
       d.createRecords.push(range);
-      continue; // the pod follows once the record exists (next reconcile, woken by its add event)
+      room--;
+      continue; // the shard starts once its record exists (next reconcile, woken by its add event)
     }
-    const shardPods = pods.get(range.index) ?? [];
-    const attempt = Math.max(rec.status.attempts ?? 0, ...shardPods.map((p) => p.attempt)) + 1;
-    d.createPods.push({ index: range.index, attempt, name: podName(job.name, range.index, attempt), ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
+    if (where.kind === 'Remote') {
+      d.submitRemote.push({ index: c.index, recordName: rec.name, attempt: c.attempt, provider: where.provider, idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt) });
+    } else {
+      d.createPods.push({ index: c.index, attempt: c.attempt, name: podName(job.name, c.index, c.attempt), ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
+    }
     room--;
   }
+  if (d.submitRemote.length > 0) d.outcome = 'Running';
   if (d.createPods.length > 0 || d.createRecords.length > 0) d.outcome = 'Running';
   if (deadline !== undefined) wake(deadline - now);
   return d;
@@ -213,8 +279,10 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
 function outcomeOf(pod: PodView, st: ShardRecordStatus, maxRetries: number, gpus: number, now: number, opts: DecideOptions): { status: ShardRecordStatus; event?: Decision['recordOutcomes'][number]['event'] } {
   const ranMs = pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
   const gpuSeconds = (st.gpuSeconds ?? 0) + (ranMs * gpus) / 1000;
+  const localCost = costOfGpuMillis(BigInt(Math.round(gpuSeconds * 1000)), opts.localPricePerGpuHourMicros);
   const base: ShardRecordStatus = {
     ...st,
+    cost: formatMicros(localCost + (st.remoteCost ? parseMicros(st.remoteCost) : 0n)),
     placement: 'Local',
     podName: pod.name,
     attempts: pod.attempt,

@@ -109,6 +109,7 @@ export function podView(p: k8s.V1Pod): PodView | undefined {
     terminating: !!p.metadata?.deletionTimestamp,
     nodeName: p.spec?.nodeName,
     unschedulable: scheduled?.status === 'False' && scheduled.reason === 'Unschedulable',
+    unschedulableSince: toMs(scheduled?.lastTransitionTime as unknown as string),
     startedAt: toMs(term?.startedAt) ?? toMs(cs?.state?.running?.startedAt) ?? toMs(p.status?.startTime),
     finishedAt: toMs(term?.finishedAt),
     exitCode: term?.exitCode,

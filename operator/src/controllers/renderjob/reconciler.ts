@@ -6,7 +6,8 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Expectations } from '../../runtime/expectations.js';
 import { costOfGpuMillis } from '../../util/money.js';
 import { shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
-import { decide, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { decide, type Candidate, type DecideOptions, type JobSnapshot, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { shardSpecFor, type RemoteShards } from './remote.js';
 import { buildPod, gpusOf, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
@@ -38,7 +39,13 @@ export interface ReconcilerConfig extends DecideOptions {
   statusMinIntervalMs: number;
 }
 
+/** Placement of candidate shards for one job (the planner, for Burst and ProviderOnly jobs). */
+export type JobPlacer = (job: RenderJob, candidates: Candidate[], room: number) => Map<number, Placement> | undefined;
+
 export interface ReconcilerDeps {
+  /** Remote shard steps; absent: the operator runs local shards only. */
+  remote?: RemoteShards;
+  place?: JobPlacer;
   jobs: Lister<RenderJobObject>;
   shards: Lister<RenderShardObject>;
   pods: Lister<k8s.V1Pod>;
@@ -150,7 +157,17 @@ export class RenderJobReconciler {
       if (parsed) addPod({ name, ...parsed, phase: 'Pending', terminating: false });
     }
 
-    const decision = decide(snapshot, records, pods, now, config);
+    const placer = this.d.place;
+    const decision = decide(snapshot, records, pods, now, config, placer ? (cands, room) => placer(job, cands, room) ?? new Map(cands.map((c) => [c.index, { kind: 'Local' as const }])) : undefined);
+    const record = async (recordName: string, status: ShardRecordStatus) => {
+      await writer.patchShardStatus(namespace, recordName, status);
+      this.written.set(`${namespace}/${recordName}`, status);
+    };
+    const total = shardCount(job.spec);
+    const framesOf = (index: number) => this.d.shards.get(namespace, `${name}-${index}`)?.spec.frames;
+    const maxRetries = job.spec.shards.maxRetries ?? 3;
+    let remoteWake: number | undefined;
+    const wakeRemote = (ms: number | undefined) => { if (ms !== undefined && (remoteWake === undefined || ms < remoteWake)) remoteWake = ms; };
 
     // 1. Outcomes of finished attempts are recorded before anything else happens to their shards.
     await pool(decision.recordOutcomes, config.writeConcurrency, async (o) => {
@@ -168,11 +185,18 @@ export class RenderJobReconciler {
         throw e;
       }
     });
+    // Remote shards that must stop are cancelled, and the cancellation confirmed.
+    const remote = this.d.remote;
+    let remoteStopping = 0;
+    if (remote) {
+      await pool(decision.cancelRemote, config.writeConcurrency, async (r) => {
+        if (!(await remote.stop(record, r))) { remoteStopping++; wakeRemote(2000); }
+      });
+    }
     // 3. Records for shards about to start, then 4. their pods.
     await pool(decision.createRecords, config.writeConcurrency, async (r) => {
       await writer.createShardRecord(ref, r.index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
     });
-    const total = shardCount(job.spec);
     await pool(decision.createPods, config.writeConcurrency, async (p) => {
       expectations.expectCreate(key, p.name);
       try {
@@ -187,9 +211,26 @@ export class RenderJobReconciler {
       }
     });
 
+    // 5. Remote attempts: intent recorded, then submitted; live ones tracked to their outcome.
+    if (remote) {
+      await pool(decision.submitRemote, config.writeConcurrency, async (s) => {
+        await remote.start(record, records.get(s.index)!.status, s, shardSpecFor(job, s.index, framesOf(s.index), total));
+        wakeRemote(2000);
+      });
+      const cancelling = new Set(decision.cancelRemote);
+      await pool(decision.remoteLive.filter((r) => !cancelling.has(r)), config.writeConcurrency, async (r) => {
+        wakeRemote(await remote.track(record, namespace, r, shardSpecFor(job, r.index, framesOf(r.index), total), maxRetries));
+      });
+      let stale = 0;
+      for (const r of records.values()) {
+        if (r.status.staleRemotes?.length && !(await remote.sweepStale(record, r))) stale++;
+      }
+      if (stale > 0) { remoteStopping += stale; wakeRemote(5000); }
+    }
+
     if (deleting) {
       const live = [...pods.values()].flat().filter((p) => p.terminating || p.phase === 'Pending' || p.phase === 'Running');
-      if (live.length > 0 || decision.deletePods.length > 0) return { requeueAfterMs: 1000 };
+      if (live.length > 0 || decision.deletePods.length > 0 || remoteStopping > 0) return { requeueAfterMs: remoteWake ?? 1000 };
       await writer.deleteShardRecords(namespace, name);
       for (const k of this.written.keys()) if (k.startsWith(`${namespace}/${name}-`)) this.written.delete(k);
       await writer.setFinalizer(ref, finalizers.filter((f) => f !== FINALIZER));
@@ -202,9 +243,10 @@ export class RenderJobReconciler {
     const next = computeStatus({
       prev, generation: snapshot.generation, decision, suspended: !!job.spec.suspend,
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
-      remoteCostMicros: 0n, now,
+      remoteCostMicros: decision.remoteCostMicros, now,
     });
     let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
+    if (remoteWake !== undefined) requeue = requeue === undefined ? remoteWake : Math.min(requeue, remoteWake);
     if (!sameJson(prev, next)) {
       const since = now - (this.lastStatusWrite.get(key) ?? 0);
       if (progressOnly(prev, next) && since < config.statusMinIntervalMs) {

@@ -1,0 +1,123 @@
+{{/*
+_helpers.tpl: names, labels and the RBAC rule sets shared by the templates. The rule sets live here
+once because the same rules are bound cluster-wide or per watched namespace depending on values.
+cdk8s/install.ts synthesizes the same rules; cdk8s/install.test.ts compares the two.
+*/}}
+
+{{- define "atelier.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "atelier.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "atelier.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "atelier.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "atelier.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "atelier.labels" -}}
+helm.sh/chart: {{ include "atelier.chart" . }}
+{{ include "atelier.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: atelier
+{{- end }}
+
+{{- define "atelier.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "atelier.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "atelier.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the Secret the chart creates for a provider's credentials. */}}
+{{- define "atelier.providerSecretName" -}}
+{{- printf "%s-%s-credentials" (include "atelier.fullname" .root) .provider.name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Permissions on cluster-scoped objects and on Secrets the operator reads by reference
+(ComputeProvider credentials and kubeconfigs, the settlement wallet key), which may live in any
+namespace: always granted cluster-wide.
+*/}}
+{{- define "atelier.clusterRules" -}}
+- apiGroups: ["atelier.dev"]
+  resources: ["computeproviders"]
+  verbs: ["get", "list", "watch"]
+- apiGroups: ["atelier.dev"]
+  resources: ["computeproviders/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: [""]
+  resources: ["nodes"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+{{- end }}
+
+{{/*
+Permissions in the namespaces whose RenderJobs the operator runs: the jobs (finalizers are set with a
+merge patch; renderjobs/finalizers lets shard owner references block deletion), their shard records
+and pods, and Events about them.
+*/}}
+{{- define "atelier.jobRules" -}}
+- apiGroups: ["atelier.dev"]
+  resources: ["renderjobs"]
+  verbs: ["get", "list", "watch", "patch", "update"]
+- apiGroups: ["atelier.dev"]
+  resources: ["renderjobs/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: ["atelier.dev"]
+  resources: ["renderjobs/finalizers"]
+  verbs: ["update"]
+- apiGroups: ["atelier.dev"]
+  resources: ["rendershards"]
+  verbs: ["get", "list", "watch", "create", "delete", "deletecollection"]
+- apiGroups: ["atelier.dev"]
+  resources: ["rendershards/status"]
+  verbs: ["get", "patch", "update"]
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch", "create", "delete"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* Leader election in the release namespace, and Events about it. */}}
+{{- define "atelier.leaseRules" -}}
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  verbs: ["create"]
+- apiGroups: ["coordination.k8s.io"]
+  resources: ["leases"]
+  resourceNames: [{{ .Values.leaderElection.leaseName | quote }}]
+  verbs: ["get", "update"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}

@@ -7,6 +7,7 @@ import type { OperatorConfig } from './config.js';
 import { RenderJobReconciler, type RenderJobObject, type RenderShardObject } from './controllers/renderjob/reconciler.js';
 import { LABEL_JOB, LABEL_MANAGED_BY, MANAGED_BY } from './controllers/renderjob/pods.js';
 import { ApiJobWriter, GROUP, VERSION } from './controllers/renderjob/writer.js';
+import { gpuCapacity } from './controllers/capacity.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
 import {
@@ -32,6 +33,25 @@ export function slimPod(p: k8s.V1Pod): k8s.V1Pod {
       conditions: scheduled ? [scheduled] : undefined,
       containerStatuses: cs ? [{ name: cs.name, image: '', imageID: '', ready: cs.ready, restartCount: cs.restartCount, state: cs.state }] : undefined,
     },
+  };
+}
+
+/** What capacity accounting reads of any pod: where it runs, its phase and the GPUs it holds. */
+export function gpuPod(p: k8s.V1Pod): k8s.V1Pod {
+  const gpus = (p.spec?.containers ?? []).reduce((n, c) => n + (Number(c.resources?.limits?.['nvidia.com/gpu'] ?? c.resources?.requests?.['nvidia.com/gpu'] ?? 0) || 0), 0);
+  return {
+    metadata: { name: p.metadata?.name, namespace: p.metadata?.namespace, uid: p.metadata?.uid, resourceVersion: p.metadata?.resourceVersion },
+    spec: { nodeName: p.spec?.nodeName, containers: gpus ? [{ name: 'gpu', resources: { limits: { 'nvidia.com/gpu': String(gpus) } } }] : [] },
+    status: { phase: p.status?.phase },
+  };
+}
+
+/** Only what capacity accounting reads of a Node. */
+export function slimNode(n: k8s.V1Node): k8s.V1Node {
+  return {
+    metadata: { name: n.metadata?.name, uid: n.metadata?.uid, resourceVersion: n.metadata?.resourceVersion, labels: n.metadata?.labels },
+    spec: { unschedulable: n.spec?.unschedulable },
+    status: { allocatable: n.status?.allocatable, conditions: n.status?.conditions?.filter((c) => c.type === 'Ready') },
   };
 }
 
@@ -72,15 +92,22 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     transform: slimPod,
     indexers: { [INDEX_JOB]: (p) => (p.metadata?.labels?.[LABEL_JOB] ? [`${p.metadata.namespace}/${p.metadata.labels[LABEL_JOB]}`] : []) },
   }));
-  const informers = [...jobInformers, ...shardInformers, ...podInformers] as Informer<k8s.KubernetesObject>[];
+  // Local GPU capacity (free nvidia.com/gpu per model) is read from every Node and every unfinished pod.
+  const nodeInformer = new Informer<k8s.V1Node>({ path: '/api/v1/nodes', kubeConfig: kc, logger: log, name: 'nodes', transform: slimNode });
+  const busyPodInformer = new Informer<k8s.V1Pod>({
+    path: '/api/v1/pods', kubeConfig: kc, logger: log, name: 'gpu-pods', transform: gpuPod,
+    fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
+  });
+  const capacity = () => gpuCapacity(nodeInformer.values(), busyPodInformer.values());
+  const informers = [...jobInformers, ...shardInformers, ...podInformers, nodeInformer, busyPodInformer] as Informer<k8s.KubernetesObject>[];
 
   const recorder = new EventRecorder({ sink: coreEventSink(clients.core), component: 'atelier', instance: os.hostname(), logger: log });
   const expectations = new Expectations({ onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
   const writer = new ApiJobWriter(clients, (kind) => metrics.apiWrites.inc({ kind }));
   const reconciler = new RenderJobReconciler({
     jobs: new MultiLister(jobInformers), shards: new MultiLister(shardInformers), pods: new MultiLister(podInformers),
-    writer, recorder, clock, expectations, log,
-    config: { localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), writeConcurrency: 32, statusMinIntervalMs: 1000 },
+    writer, recorder, clock, expectations, log, metrics: metrics.jobs,
+    config: { localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), writeConcurrency: 32, statusMinIntervalMs: 1000, maxStartsPerReconcile: 500 },
   });
   const controller = new Controller({
     name: 'renderjob', workers: cfg.workers, logger: log,
@@ -122,7 +149,8 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   let controllerRun: Promise<void> | undefined;
   const startController = async () => {
     await Promise.all(informers.map((i) => i.waitForSync()));
-    log.info('caches synced, starting controllers', { workers: cfg.workers });
+    const gpus = Object.fromEntries([...capacity().values()].map((m) => [m.model, `${m.free}/${m.allocatable}`]));
+    log.info('caches synced, starting controllers', { workers: cfg.workers, freeGpusByModel: gpus });
     controllerRun = controller.start();
   };
 

@@ -19,8 +19,12 @@ export interface Cluster {
   upMs: number;
 }
 
+/** Clusters this process started and has not stopped yet (stopped on SIGINT/SIGTERM by run.ts). */
+export const activeClusters = new Set<string>();
+
 export async function clusterUp(name: string, nodeSpec: string): Promise<Cluster> {
   await clusterDown(name);
+  activeClusters.add(name);
   const t0 = Date.now();
   const { stdout } = await run('bash', [clusterScript, 'up', name], {
     env: { ...process.env, NODE_SPEC: nodeSpec },
@@ -36,6 +40,15 @@ export async function clusterUp(name: string, nodeSpec: string): Promise<Cluster
 
 export async function clusterDown(name: string): Promise<void> {
   await run('bash', [clusterScript, 'down', name], { timeout: 120_000 }).catch(() => undefined);
+  activeClusters.delete(name);
+}
+
+/** Stops every cluster still in activeClusters, synchronously (for signal handlers). */
+export function clusterDownAllSync(): void {
+  for (const name of activeClusters) {
+    try { execFileSync('bash', [clusterScript, 'down', name], { stdio: 'ignore', timeout: 60_000 }); } catch { /* best effort */ }
+  }
+  activeClusters.clear();
 }
 
 let ticks: number | undefined;

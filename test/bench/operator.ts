@@ -35,6 +35,9 @@ export interface Operator {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Operator processes still running (killed on SIGINT/SIGTERM by run.ts). */
+export const liveOperators = new Set<ChildProcess>();
+
 function get(url: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     http.get(url, (res) => {
@@ -81,7 +84,8 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<void>((resolve) => proc.on('exit', () => { log.end(); resolve(); }));
+  liveOperators.add(proc);
+  const exited = new Promise<void>((resolve) => proc.on('exit', () => { liveOperators.delete(proc); log.end(); resolve(); }));
 
   const deadline = Date.now() + 60_000;
   while (!address) {

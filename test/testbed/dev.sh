@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 name="${1:-atelier}"
 dir="$TESTBED_DIR/$name"
-example="${EXAMPLE:-$REPO_ROOT/examples/renderjob-sdxl-batch.yaml}"
+example="${EXAMPLE:-$REPO_ROOT/examples/renderjob-count.yaml}"
 
 export NODE_SPEC="${NODE_SPEC:-2:4:nvidia-h100,1:2:nvidia-rtx-4090}"
 kubeconfig="$(bash "$TESTBED_ROOT/cluster.sh" up "$name" | tail -1)"
@@ -23,13 +23,11 @@ k get crd -o custom-columns=NAME:.metadata.name,SCOPE:.spec.scope | grep atelier
 
 echo; echo "== operator"
 (cd "$REPO_ROOT" && npm run --silent build)
-if [ -f "$dir/pids/operator" ] && kill -0 "$(cat "$dir/pids/operator")" 2>/dev/null; then
-  stop_procs_one() { kill -TERM "$(cat "$dir/pids/operator")" 2>/dev/null || true; sleep 1; }
-  stop_procs_one
-fi
+# A second `make dev` replaces the operator with one built from the current checkout.
+if [ -f "$dir/pids/operator" ]; then kill -TERM "$(cat "$dir/pids/operator")" 2>/dev/null || true; sleep 2; fi
 start_proc "$dir" operator node "$REPO_ROOT/dist/operator/src/cli.js" run --kubeconfig "$kubeconfig" \
   --metrics-addr 127.0.0.1:0 --lease-namespace default --local-gpu-hour-price 1.20
-wait_for "operator leadership" 60 bash -c "grep -q 'became leader' '$dir/logs/operator.log'"
+wait_proc "$dir" operator 60 grep -q 'became leader' "$dir/logs/operator.log"
 echo "operator running (pid $(cat "$dir/pids/operator")), logs: $dir/logs/operator.log"
 
 echo; echo "== example job: $example"
@@ -41,7 +39,8 @@ job="$(k apply -f "$example" --dry-run=client -o jsonpath='{.metadata.name}')"
 t0=$(date +%s)
 while :; do
   line="$(k -n "${ns:-default}" get rj "$job" --no-headers 2>/dev/null || true)"
-  printf '\r%-100s' "$line"
+  if [ -t 1 ]; then printf '\r%-100s' "$line"; elif [ "$line" != "${last:-}" ]; then echo "$line"; fi
+  last="$line"
   phase="$(k -n "${ns:-default}" get rj "$job" -o jsonpath='{.status.phase}' 2>/dev/null || true)"
   case "$phase" in Succeeded|Failed) break ;; esac
   [ $(( $(date +%s) - t0 )) -gt 600 ] && { echo; echo "still not finished after 10 minutes"; break; }
@@ -49,8 +48,8 @@ while :; do
 done
 echo; echo
 k -n "${ns:-default}" get rj "$job"
-echo; k -n "${ns:-default}" get rendershards -l "atelier.dev/job=$job" | head -8
-echo; k -n "${ns:-default}" get events --field-selector "involvedObject.kind=RenderJob,involvedObject.name=$job" --sort-by=.lastTimestamp | tail -6
+echo; k -n "${ns:-default}" get rendershards -l "atelier.dev/job=$job" > "$dir/shards.txt"; head -8 "$dir/shards.txt"
+echo; k -n "${ns:-default}" get events --field-selector "involvedObject.kind=RenderJob,involvedObject.name=$job" --sort-by=.lastTimestamp > "$dir/events.txt"; tail -6 "$dir/events.txt"
 cat <<MSG
 
 Atelier is running locally.

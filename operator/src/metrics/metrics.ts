@@ -1,22 +1,80 @@
 // The operator's Prometheus metrics (prom-client): one registry (the runtime's queue and reconcile
-// metrics included), `atelier_` prefix, bounded label
-// values listed in each help text. Controllers and the runtime get the handles they need from here;
+// metrics included), `atelier_` prefix, `_total`/`_seconds` suffixes, and bounded label values listed
+// in each help text (phases, states, placements, and provider names, which are cluster objects the
+// platform team creates — never job or shard names). Controllers get the narrow `JobMetrics` view;
 // nothing else creates metrics.
 import * as prom from 'prom-client';
 import { PromControllerMetrics, PromWorkQueueMetrics } from '../runtime/metrics.js';
+
+const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Suspended'] as const;
+
+/** A job's shards by state and placement. */
+export interface ShardBreakdown { pending: number; failed: number; runningLocal: number; runningRemote: number; succeededLocal: number; succeededRemote: number }
+
+/** What the RenderJob controller reports. */
+export interface JobMetrics {
+  /** The job's current summary (gauges are summed over jobs at scrape time). */
+  observeJob(key: string, phase: string | undefined, shards: ShardBreakdown): void;
+  forgetJob(key: string): void;
+  /** A shard attempt ended: its GPU time and cost, where it ran. */
+  attemptEnded(placement: 'local' | 'remote', provider: string, gpuSeconds: number, costUsd: number): void;
+  /** A shard started: how long it waited since it became startable. */
+  shardStarted(placement: 'local' | 'remote', provider: string, waitSeconds: number): void;
+}
 
 export interface OperatorMetrics {
   registry: prom.Registry;
   apiWrites: prom.Counter<'kind'>;
   queues: PromWorkQueueMetrics;
   controllers: PromControllerMetrics;
-  jobsByPhase: prom.Gauge<'phase'>;
   leader: prom.Gauge;
+  providerRequests: prom.Histogram<'provider' | 'operation' | 'result'>;
+  jobs: JobMetrics;
 }
 
 export function createMetrics(): OperatorMetrics {
   const registry = new prom.Registry();
   prom.collectDefaultMetrics({ register: registry, prefix: 'atelier_process_' });
+  const registers = [registry];
+  const perJob = new Map<string, { phase?: string; shards: ShardBreakdown }>();
+
+  new prom.Gauge({
+    name: 'atelier_renderjobs',
+    help: 'RenderJobs the operator sees, by phase (Pending, Running, Succeeded, Failed, Suspended).',
+    labelNames: ['phase'],
+    registers,
+    collect() {
+      const n = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<string, number>;
+      for (const j of perJob.values()) if (j.phase && j.phase in n) n[j.phase]!++;
+      for (const p of PHASES) this.set({ phase: p }, n[p]!);
+    },
+  });
+  new prom.Gauge({
+    name: 'atelier_shards',
+    help: 'Shards of all RenderJobs, by state (pending, running, succeeded, failed) and placement (local, remote; none for pending and failed).',
+    labelNames: ['state', 'placement'],
+    registers,
+    collect() {
+      const t: ShardBreakdown = { pending: 0, failed: 0, runningLocal: 0, runningRemote: 0, succeededLocal: 0, succeededRemote: 0 };
+      for (const j of perJob.values()) for (const k of Object.keys(t) as (keyof ShardBreakdown)[]) t[k] += j.shards[k];
+      this.set({ state: 'pending', placement: 'none' }, t.pending);
+      this.set({ state: 'failed', placement: 'none' }, t.failed);
+      this.set({ state: 'running', placement: 'local' }, t.runningLocal);
+      this.set({ state: 'running', placement: 'remote' }, t.runningRemote);
+      this.set({ state: 'succeeded', placement: 'local' }, t.succeededLocal);
+      this.set({ state: 'succeeded', placement: 'remote' }, t.succeededRemote);
+    },
+  });
+  const gpuSeconds = new prom.Counter({ name: 'atelier_gpu_seconds_total', help: 'GPU-seconds of finished shard attempts, by placement (local, remote).', labelNames: ['placement'], registers });
+  const cost = new prom.Counter({ name: 'atelier_cost_usd_total', help: 'Cost in USD of finished shard attempts, by placement (local, remote) and provider (ComputeProvider name; "local" for local).', labelNames: ['placement', 'provider'], registers });
+  const bursts = new prom.Counter({ name: 'atelier_bursts_total', help: 'Shard attempts submitted to a provider, by provider (ComputeProvider name).', labelNames: ['provider'], registers });
+  const wait = new prom.Histogram({
+    name: 'atelier_shard_queue_wait_seconds',
+    help: 'Time a shard waited from becoming startable to starting, by placement (local, remote).',
+    labelNames: ['placement'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
+    registers,
+  });
   return {
     registry,
     queues: new PromWorkQueueMetrics(registry),
@@ -25,14 +83,30 @@ export function createMetrics(): OperatorMetrics {
       name: 'atelier_api_writes_total',
       help: 'Kubernetes API writes sent by the operator, by kind (podCreate, podDelete, shardCreate, shardStatus, shardDeleteCollection, jobStatus, jobFinalizer).',
       labelNames: ['kind'],
-      registers: [registry],
+      registers,
     }),
-    jobsByPhase: new prom.Gauge({
-      name: 'atelier_renderjobs',
-      help: 'RenderJobs seen by the operator, by phase (Pending, Running, Succeeded, Failed, Suspended).',
-      labelNames: ['phase'],
-      registers: [registry],
+    leader: new prom.Gauge({ name: 'atelier_leader', help: '1 while this replica holds the leader Lease, else 0.', registers }),
+    providerRequests: new prom.Histogram({
+      name: 'atelier_provider_request_duration_seconds',
+      help: 'Provider API calls, by provider (ComputeProvider name), operation (listOffers, submit, findByKey, getStatus, getResults, cancel, getCost, logs) and result (ok, or the error kind: transient, rateLimited, notFound, invalid, auth, fatal).',
+      labelNames: ['provider', 'operation', 'result'],
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
     }),
-    leader: new prom.Gauge({ name: 'atelier_leader', help: '1 while this replica holds the leader Lease, else 0.', registers: [registry] }),
+    jobs: {
+      observeJob: (key, phase, shards) => perJob.set(key, { phase, shards }),
+      forgetJob: (key) => perJob.delete(key),
+      attemptEnded: (placement, provider, gs, usd) => {
+        if (gs > 0) gpuSeconds.inc({ placement }, gs);
+        if (usd > 0) cost.inc({ placement, provider }, usd);
+      },
+      shardStarted: (placement, provider, waitSeconds) => {
+        wait.observe({ placement }, Math.max(0, waitSeconds));
+        if (placement === 'remote') bursts.inc({ provider });
+      },
+    },
   };
 }
+
+/** A JobMetrics that records nothing (tests, tools). */
+export const nopJobMetrics: JobMetrics = { observeJob() {}, forgetJob() {}, attemptEnded() {}, shardStarted() {} };

@@ -30,7 +30,8 @@ export interface EnvVar {
   value: string;
 }
 
-export type ProviderType = 'akash' | 'render' | 'bittensor';
+/** `subnet`: a peer cluster running Atelier (providers/subnet/), built outside createProviderAdapter. */
+export type ProviderType = 'akash' | 'render' | 'bittensor' | 'subnet';
 
 export type RemotePhase = 'Pending' | 'Provisioning' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Unknown';
 

@@ -23,13 +23,20 @@ const pods = (...ps: PodView[]) => {
   return m;
 };
 
-test('a new job creates records first, then pods once records exist', () => {
+test('a new job creates each shard record together with its first pod', () => {
   const d1 = decide(job().count(3).obj(), new Map(), new Map(), NOW);
   expect(d1.createRecords.map((r) => r.index)).toEqual([0, 1, 2]);
-  expect(d1.createPods).toEqual([]);
+  expect(d1.createPods.map((p) => p.name)).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
+  expect(d1.outcome).toBe('Running');
   const d2 = decide(job().count(3).obj(), allRecords(3), new Map(), NOW);
+  expect(d2.createRecords).toEqual([]);
   expect(d2.createPods.map((p) => p.name)).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
-  expect(d2.outcome).toBe('Running');
+});
+
+test('starts per reconcile are capped, and the rest follow at once', () => {
+  const d = decide(job().count(10).obj(), new Map(), new Map(), NOW, { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 4 });
+  expect(d.createPods.map((p) => p.index)).toEqual([0, 1, 2, 3]);
+  expect(d.requeueAfterMs).toBe(1);
 });
 
 test('parallelism caps live pods across the job', () => {
@@ -56,7 +63,7 @@ test('a succeeded pod is recorded with its result and GPU time; the job complete
 });
 
 test('a failed attempt is recorded and retried after the backoff with the next attempt number', () => {
-  const opts = { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 3_600_000n };
+  const opts = { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 3_600_000n, maxStartsPerReconcile: 500 };
   const d1 = decide(job().count(1).obj(), allRecords(1), pods(pod(0, 1, 'Failed', { exitCode: 2, message: 'boom' })), NOW, opts);
   const st = d1.recordOutcomes[0]!.status;
   expect(st).toMatchObject({ phase: 'Pending', attempts: 1, lastFailure: { message: 'attempt 1 exited 2: boom' } });
@@ -107,7 +114,7 @@ test('retryDelayMs doubles and caps', () => {
 });
 
 test('a recorded local outcome carries its cost at the local price', () => {
-  const d = decide(job().count(1).obj(), allRecords(1), pods(pod(0, 1, 'Succeeded')), NOW, { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 3_600_000n });
+  const d = decide(job().count(1).obj(), allRecords(1), pods(pod(0, 1, 'Succeeded')), NOW, { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 3_600_000n, maxStartsPerReconcile: 500 });
   // 29 GPU-seconds at 3.60 USD/GPU-hour
   expect(d.recordOutcomes[0]!.status.cost).toBe('0.029');
 });
@@ -117,7 +124,7 @@ describe('remote placement', () => {
 
   test('the planner sends a shard remote: an intent with a deterministic key, no pod', () => {
     const d = decide(job().count(3).obj(), allRecords(3), new Map(), NOW, undefined, (cands) => new Map(cands.map((c) => [c.index, c.index === 0 ? { kind: 'Remote' as const, provider: 'akash' } : c.index === 1 ? { kind: 'Local' as const } : { kind: 'Wait' as const }])));
-    expect(d.submitRemote).toEqual([{ index: 0, recordName: 'job-0', attempt: 1, provider: 'akash', idempotencyKey: 'u1-0-1' }]);
+    expect(d.submitRemote).toEqual([{ index: 0, recordName: 'job-0', attempt: 1, provider: 'akash', idempotencyKey: 'u1-0-1', waitedMs: 60_000 }]);
     expect(d.createPods.map((p) => p.index)).toEqual([1]);
   });
 

@@ -59,16 +59,18 @@ export interface PodView {
 
 export interface Decision {
   createRecords: ShardRange[];
-  createPods: { index: number; attempt: number; name: string; frames?: Frames }[];
+  createPods: { index: number; attempt: number; name: string; frames?: Frames; waitedMs?: number }[];
   recordOutcomes: { index: number; recordName: string; status: ShardRecordStatus; event?: { type: 'Normal' | 'Warning'; reason: string; message: string } }[];
   deletePods: string[];
   /** Remote attempts to start: the intent is recorded on the RenderShard before anything is submitted. */
-  submitRemote: { index: number; recordName: string; attempt: number; provider: string; idempotencyKey: string }[];
+  submitRemote: { index: number; recordName: string; attempt: number; provider: string; idempotencyKey: string; waitedMs?: number }[];
   /** RenderShards with a live remote submission (tracked by the remote step). */
   remoteLive: ShardRecord[];
   /** Live remote submissions to cancel (job failed, suspended or being deleted). */
   cancelRemote: ShardRecord[];
   counts: { total: number; pending: number; running: number; succeeded: number; failed: number; local: number; remote: number };
+  /** Running and succeeded shards split by placement (for metrics). */
+  placed: { runningLocal: number; runningRemote: number; succeededLocal: number; succeededRemote: number };
   unschedulable: number;
   gpuMillis: bigint; // finished local GPU time of all recorded attempts
   remoteCostMicros: bigint; // recorded cost of remote attempts
@@ -81,8 +83,10 @@ export interface DecideOptions {
   retryBaseMs: number; // delay before the 2nd attempt; doubles per failure
   retryMaxMs: number;
   localPricePerGpuHourMicros: bigint; // for each shard's recorded cost
+  /** Most shards started by one reconcile; the rest follow at once in the next (keeps reconciles short). */
+  maxStartsPerReconcile: number;
 }
-export const defaultDecideOptions: DecideOptions = { retryBaseMs: 10_000, retryMaxMs: 360_000, localPricePerGpuHourMicros: 0n };
+export const defaultDecideOptions: DecideOptions = { retryBaseMs: 10_000, retryMaxMs: 360_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 500 };
 
 /** Where a shard that may start now should go; the planner decides for Burst and ProviderOnly jobs. */
 export type Placement = { kind: 'Local' } | { kind: 'Remote'; provider: string } | { kind: 'Wait' };
@@ -155,6 +159,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   const d: Decision = {
     createRecords: [], createPods: [], recordOutcomes: [], deletePods: [], submitRemote: [], remoteLive: [], cancelRemote: [],
     counts: { total, pending: 0, running: 0, succeeded: 0, failed: 0, local: 0, remote: 0 },
+    placed: { runningLocal: 0, runningRemote: 0, succeededLocal: 0, succeededRemote: 0 },
     unschedulable: 0, gpuMillis: 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
   const wake = (ms: number) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; };
@@ -175,7 +180,11 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     if (st.remoteCost) d.remoteCostMicros += parseMicros(st.remoteCost);
     const placedRemote = st.placement === 'Remote';
 
-    if (st.phase === 'Succeeded') { d.counts.succeeded++; if (placedRemote) d.counts.remote++; else d.counts.local++; continue; }
+    if (st.phase === 'Succeeded') {
+      d.counts.succeeded++;
+      if (placedRemote) { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
+      continue;
+    }
     if (st.phase === 'Failed') { d.counts.failed++; firstFailure ??= `shard ${range.index}: ${st.lastFailure?.message ?? 'failed'}`; continue; }
 
     if (placedRemote && st.idempotencyKey && rec) {
@@ -183,6 +192,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
       liveCount++;
       d.counts.running++;
       d.counts.remote++;
+      d.placed.runningRemote++;
       d.remoteLive.push(rec);
       continue;
     }
@@ -191,6 +201,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
       liveCount++;
       d.counts.running++;
       d.counts.local++;
+      d.placed.runningLocal++;
       const stuck = alive.find((p) => p.unschedulable && !p.terminating);
       if (stuck) {
         d.unschedulable++;
@@ -206,7 +217,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
       const status = outcomeOf(finished, st, maxRetries, job.spec.gpusPerShard, now, opts);
       d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: status.status, event: status.event });
       d.gpuMillis += BigInt(Math.round(((status.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
-      if (status.status.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; continue; }
+      if (status.status.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; d.placed.succeededLocal++; continue; }
       if (status.status.phase === 'Failed') { d.counts.failed++; firstFailure ??= `shard ${range.index}: ${status.status.lastFailure?.message}`; continue; }
       d.counts.pending++;
       wake(retryDelayMs(status.status.attempts ?? 1, opts));
@@ -240,7 +251,8 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   }
 
   d.outcome = liveCount > 0 || d.counts.succeeded > 0 || d.recordOutcomes.length > 0 ? 'Running' : 'Pending';
-  let room = Math.max(0, parallelism - liveCount);
+  const parallelRoom = Math.max(0, parallelism - liveCount);
+  let room = Math.min(parallelRoom, opts.maxStartsPerReconcile);
   const nextAttempt = (index: number) => Math.max(records.get(index)?.status.attempts ?? 0, ...(pods.get(index) ?? []).map((p) => p.attempt)) + 1;
   const candidates: Candidate[] = startable.map((r) => {
     const st = records.get(r.index)?.status;
@@ -255,21 +267,20 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   for (const c of candidates) {
     if (room === 0) break;
     const range = byIndex.get(c.index)!;
-    const rec = records.get(c.index);
     const where = placements?.get(c.index) ?? (placements ? { kind: 'Wait' as const } : { kind: 'Local' as const });
     if (where.kind === 'Wait') continue;
-    if (!rec) {
-      d.createRecords.push(range);
-      room--;
-      continue; // the shard starts once its record exists (next reconcile, woken by its add event)
-    }
+    // A shard's record is created first, in the same step as its pod or remote intent.
+    if (!records.get(c.index)) d.createRecords.push(range);
+    const rName = recordName(job.name, c.index);
     if (where.kind === 'Remote') {
-      d.submitRemote.push({ index: c.index, recordName: rec.name, attempt: c.attempt, provider: where.provider, idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt) });
+      d.submitRemote.push({ index: c.index, recordName: rName, attempt: c.attempt, provider: where.provider, idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt), waitedMs: now - c.waitingSinceMs });
     } else {
-      d.createPods.push({ index: c.index, attempt: c.attempt, name: podName(job.name, c.index, c.attempt), ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
+      d.createPods.push({ index: c.index, attempt: c.attempt, name: podName(job.name, c.index, c.attempt), waitedMs: now - c.waitingSinceMs, ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
     }
     room--;
   }
+  // Capped by maxStartsPerReconcile, not by parallelism: come straight back for the rest.
+  if (room === 0 && parallelRoom > opts.maxStartsPerReconcile && candidates.length > opts.maxStartsPerReconcile) wake(1);
   if (d.submitRemote.length > 0) d.outcome = 'Running';
   if (d.createPods.length > 0 || d.createRecords.length > 0) d.outcome = 'Running';
   if (deadline !== undefined) wake(deadline - now);

@@ -4,9 +4,10 @@
 // to look again; errors go back to the work queue, which backs off per job.
 import type * as k8s from '@kubernetes/client-node';
 import type { Expectations } from '../../runtime/expectations.js';
+import type { JobMetrics } from '../../metrics/metrics.js';
 import { costOfGpuMillis } from '../../util/money.js';
 import { shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
-import { decide, type Candidate, type DecideOptions, type JobSnapshot, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { decide, type Candidate, type Decision, type DecideOptions, type JobSnapshot, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import { shardSpecFor, type RemoteShards } from './remote.js';
 import { buildPod, gpusOf, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
@@ -43,6 +44,7 @@ export interface ReconcilerConfig extends DecideOptions {
 export type JobPlacer = (job: RenderJob, candidates: Candidate[], room: number) => Map<number, Placement> | undefined;
 
 export interface ReconcilerDeps {
+  metrics?: JobMetrics;
   /** Remote shard steps; absent: the operator runs local shards only. */
   remote?: RemoteShards;
   place?: JobPlacer;
@@ -102,6 +104,7 @@ export class RenderJobReconciler {
     if (!job) {
       expectations.deleteOwner(key);
       this.lastStatusWrite.delete(key);
+      this.d.metrics?.forgetJob(key);
       return {};
     }
     const meta = job.metadata;
@@ -173,6 +176,8 @@ export class RenderJobReconciler {
     await pool(decision.recordOutcomes, config.writeConcurrency, async (o) => {
       await writer.patchShardStatus(namespace, o.recordName, o.status);
       this.written.set(`${namespace}/${o.recordName}`, o.status);
+      const gs = (o.status.gpuSeconds ?? 0) - (records.get(o.index)?.status.gpuSeconds ?? 0);
+      this.d.metrics?.attemptEnded('local', 'local', gs, Number(costOfGpuMillis(BigInt(Math.round(gs * 1000)), config.localPricePerGpuHourMicros)) / 1e6);
       if (o.event) this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: o.recordName, namespace, uid: this.d.shards.get(namespace, o.recordName)?.metadata.uid } }, o.event.type, o.event.reason, o.event.message);
     });
     // 2. Stop what must stop.
@@ -186,37 +191,51 @@ export class RenderJobReconciler {
       }
     });
     // Remote shards that must stop are cancelled, and the cancellation confirmed.
-    const remote = this.d.remote;
     let remoteStopping = 0;
-    if (remote) {
+    if (this.d.remote) {
+      const remote = this.d.remote;
       await pool(decision.cancelRemote, config.writeConcurrency, async (r) => {
         if (!(await remote.stop(record, r))) { remoteStopping++; wakeRemote(2000); }
       });
     }
-    // 3. Records for shards about to start, then 4. their pods.
-    await pool(decision.createRecords, config.writeConcurrency, async (r) => {
-      await writer.createShardRecord(ref, r.index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
-    });
-    await pool(decision.createPods, config.writeConcurrency, async (p) => {
-      expectations.expectCreate(key, p.name);
-      try {
-        await writer.createPod(buildPod({
-          job: { name, namespace, uid: meta.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
-          template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
-          index: p.index, attempt: p.attempt, total, frames: p.frames,
-        }));
-      } catch (e) {
-        expectations.observeCreate(key, p.name); // it was never created
-        throw e;
+    // 3. Shards that start now, each as one sequence: its record (if new), then its pod or remote intent.
+    const remote = this.d.remote;
+    const newRecords = new Map(decision.createRecords.map((r) => [r.index, r]));
+    const ensureRecord = async (index: number) => {
+      const r = newRecords.get(index);
+      if (r) await writer.createShardRecord(ref, index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
+    };
+    type Start = { local: Decision['createPods'][number] } | { remote: Decision['submitRemote'][number] };
+    const starts: Start[] = [...decision.createPods.map((p) => ({ local: p })), ...(remote ? decision.submitRemote.map((r) => ({ remote: r })) : [])];
+    await pool(starts, config.writeConcurrency, async (st) => {
+      if ('local' in st) {
+        const p = st.local;
+        await ensureRecord(p.index);
+        expectations.expectCreate(key, p.name);
+        this.d.metrics?.shardStarted('local', 'local', (p.waitedMs ?? 0) / 1000);
+        try {
+          await writer.createPod(buildPod({
+            job: { name, namespace, uid: meta.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
+            template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
+            index: p.index, attempt: p.attempt, total, frames: p.frames,
+          }));
+        } catch (e) {
+          expectations.observeCreate(key, p.name); // it was never created
+          throw e;
+        }
+      } else {
+        const s = st.remote;
+        await ensureRecord(s.index);
+        const range = newRecords.get(s.index);
+        const frames = range?.frameStart !== undefined ? { start: range.frameStart, end: range.frameEnd! } : framesOf(s.index);
+        await remote!.start(record, records.get(s.index)?.status ?? {}, s, shardSpecFor(job, s.index, frames, total));
+        this.d.metrics?.shardStarted('remote', s.provider, (s.waitedMs ?? 0) / 1000);
+        wakeRemote(2000);
       }
     });
 
-    // 5. Remote attempts: intent recorded, then submitted; live ones tracked to their outcome.
+    // 4. Live remote attempts are tracked to their outcome.
     if (remote) {
-      await pool(decision.submitRemote, config.writeConcurrency, async (s) => {
-        await remote.start(record, records.get(s.index)!.status, s, shardSpecFor(job, s.index, framesOf(s.index), total));
-        wakeRemote(2000);
-      });
       const cancelling = new Set(decision.cancelRemote);
       await pool(decision.remoteLive.filter((r) => !cancelling.has(r)), config.writeConcurrency, async (r) => {
         wakeRemote(await remote.track(record, namespace, r, shardSpecFor(job, r.index, framesOf(r.index), total), maxRetries));
@@ -245,6 +264,7 @@ export class RenderJobReconciler {
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
       remoteCostMicros: decision.remoteCostMicros, now,
     });
+    this.d.metrics?.observeJob(key, next.phase, { pending: decision.counts.pending, failed: decision.counts.failed, ...decision.placed });
     let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
     if (remoteWake !== undefined) requeue = requeue === undefined ? remoteWake : Math.min(requeue, remoteWake);
     if (!sameJson(prev, next)) {

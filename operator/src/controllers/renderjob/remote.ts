@@ -6,6 +6,7 @@
 // confirmed cancelled is kept in `staleRemotes` and cancelled again until the provider says it is gone.
 import type { RenderJob } from '../../api/index.js';
 import { ProviderError, type ProviderAdapter, type ShardSpec } from '../../providers/index.js';
+import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
 import { formatMicros, parseMicros } from '../../util/money.js';
 import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import { gpusOf } from './pods.js';
@@ -51,6 +52,7 @@ export class RemoteShards {
     private readonly log: Logger,
     private readonly recorder: Recorder,
     private readonly cfg: RemoteConfig,
+    private readonly metrics: JobMetrics = nopJobMetrics,
   ) {}
 
   /** Records the intent of a new remote attempt, then submits it. */
@@ -143,7 +145,9 @@ export class RemoteShards {
     const st = rec.status;
     const results = await adapter.getResults(st.remoteId!);
     const cost = await adapter.getCost(st.remoteId!).catch(() => undefined);
-    const remoteCost = (st.remoteCost ? parseMicros(st.remoteCost) : 0n) + (cost ? parseMicros(cost.usd) : 0n);
+    const attemptCost = cost ? parseMicros(cost.usd) : 0n;
+    const remoteCost = (st.remoteCost ? parseMicros(st.remoteCost) : 0n) + attemptCost;
+    this.metrics.attemptEnded('remote', st.provider!, cost?.seconds ?? 0, Number(attemptCost) / 1e6);
     if (!adapter.capabilities().endsByItself) await adapter.cancel(st.remoteId!);
     if (!results.supported || results.integrity === 'mismatch') {
       const why = !results.supported ? `no results: ${results.reason}` : `outputs do not match their digests (${(results.mismatches ?? []).join(', ')})`;

@@ -1,0 +1,274 @@
+// Plans a whole RenderJob from scratch, for `atelier plan`: how many shards would run locally and at
+// each provider, when the job would finish and what it would cost — and the same for LocalOnly, for
+// comparison. It replays the per-round planner (place.ts) over simulated time instead of inventing a
+// second policy: at each event (shards finishing, the local GPUs that are busy now freeing up,
+// waiting shards passing burstAfter) it asks planWithSlots what to start, and starts it. Each shard
+// takes the expected shard duration wherever it runs. Local GPUs: the free ones at the start, and
+// after one expected duration all of them (free and busy), the same local-rate model the per-round
+// deadline rule uses. Offers, prices and provider limits stay as they are at the start.
+import { GPU_RESOURCE, shardCount, type PlacementPolicy, type RenderJobSpec } from '../api/index.js';
+import { costOfGpuMillis, parseMicros } from '../util/money.js';
+import { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, parseGoDuration } from './duration.js';
+import { localSlots, planWithSlots, type LocalSlots } from './place.js';
+import { BurstReason, type LocalCapacity, type OfferView, type PendingShard, type Plan, type PlanInput, type ProviderTotal, type ProviderView } from './types.js';
+
+/** The planning parameters of a RenderJob spec, parsed once (money exact, durations in ms). */
+export interface JobPlanParams {
+  policy: PlacementPolicy;
+  burstAfterMs: number;
+  allowedProviders?: string[];
+  gpuModels?: string[];
+  gpusPerShard: number;
+  maxPricePerGpuHourMicros?: bigint;
+  /** budget.maxCost; undefined = no cap. */
+  budgetMicros?: bigint;
+  deadline?: number;
+  parallelism?: number;
+}
+
+/** GPUs one shard asks for (template limits nvidia.com/gpu; the CRD admits integers >= 1). */
+export function gpusPerShardOf(spec: Pick<RenderJobSpec, 'template'>): number {
+  const n = Number(spec.template.resources?.limits?.[GPU_RESOURCE] ?? 1);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
+
+/** Reads the planner's parameters from a RenderJob spec; throws with the field name on a bad value. */
+export function planParamsFromSpec(spec: RenderJobSpec): JobPlanParams {
+  const p = spec.placement ?? {};
+  const field = <T>(name: string, f: () => T): T => {
+    try {
+      return f();
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+  };
+  const params: JobPlanParams = {
+    policy: p.policy ?? 'LocalOnly',
+    burstAfterMs: p.burstAfter !== undefined ? field('placement.burstAfter', () => parseGoDuration(p.burstAfter!)) : DEFAULT_BURST_AFTER_MS,
+    gpusPerShard: gpusPerShardOf(spec),
+  };
+  if (p.providers?.length) params.allowedProviders = [...p.providers];
+  if (spec.gpu?.models?.length) params.gpuModels = [...spec.gpu.models];
+  if (p.maxPricePerGpuHour !== undefined) params.maxPricePerGpuHourMicros = field('placement.maxPricePerGpuHour', () => parseMicros(p.maxPricePerGpuHour!));
+  if (spec.budget?.maxCost !== undefined) params.budgetMicros = field('budget.maxCost', () => parseMicros(spec.budget!.maxCost!));
+  if (spec.deadline !== undefined) {
+    const t = Date.parse(spec.deadline);
+    if (Number.isNaN(t)) throw new Error(`deadline: not an RFC 3339 time: ${JSON.stringify(spec.deadline)}`);
+    params.deadline = t;
+  }
+  if (spec.shards.parallelism !== undefined) params.parallelism = spec.shards.parallelism;
+  return params;
+}
+
+export interface JobPlanInput {
+  /** Injected clock value: when the job would start. */
+  now: number;
+  namespace: string;
+  spec: RenderJobSpec;
+  local: LocalCapacity[];
+  offers: OfferView[];
+  providers: ProviderView[];
+  /** Expected shard wall time; default DEFAULT_SHARD_MS. */
+  expectedShardMs?: number;
+  /** Remote cost already committed by this job (subtracted from budget.maxCost). */
+  committedRemoteMicros?: bigint;
+  /** Price of a local GPU-hour (the operator's --local-gpu-hour-price), for the local cost figure. */
+  localPricePerGpuHourMicros?: bigint;
+}
+
+export interface JobPlanOutcome {
+  policy: PlacementPolicy;
+  shards: number;
+  local: number;
+  /** Per provider, cheapest first. */
+  remote: ProviderTotal[];
+  /** Shards that could never be placed under this policy with these offers (the job would not finish). */
+  unplaced: number;
+  /** Epoch ms; undefined when some shard is never placed. */
+  expectedFinish?: number;
+  expectedRemoteCostMicros: bigint;
+  expectedLocalCostMicros: bigint;
+  /** Set when the job has a deadline. */
+  meetsDeadline?: boolean;
+}
+
+export interface JobPlan extends JobPlanOutcome {
+  expectedShardMs: number;
+  /** The first round's plan: what the controller would do right at the start, with its reason. */
+  firstRound: Plan;
+  /** The same job under LocalOnly, for comparison. */
+  localOnly: JobPlanOutcome;
+}
+
+/** Plans a whole job from scratch under its own policy, and under LocalOnly for comparison. */
+export function planJob(input: JobPlanInput): JobPlan {
+  const params = planParamsFromSpec(input.spec);
+  const D = Math.max(1, Math.round(input.expectedShardMs ?? DEFAULT_SHARD_MS));
+  const own = simulate(input, params, params.policy, D);
+  const localOnly = params.policy === 'LocalOnly' ? own.outcome : simulate(input, params, 'LocalOnly', D).outcome;
+  return { ...own.outcome, expectedShardMs: D, firstRound: own.first, localOnly };
+}
+
+/** Run ends, as (end time, count) batches in start order; every run lasts D, so ends are non-decreasing. */
+class Ends {
+  private ends: number[] = [];
+  private counts: number[] = [];
+  private head = 0;
+  running = 0;
+  add(end: number, count: number): void {
+    if (count <= 0) return;
+    const last = this.ends.length - 1;
+    if (last >= this.head && this.ends[last] === end) this.counts[last]! += count;
+    else {
+      this.ends.push(end);
+      this.counts.push(count);
+    }
+    this.running += count;
+  }
+  retire(t: number): void {
+    while (this.head < this.ends.length && this.ends[this.head]! <= t) this.running -= this.counts[this.head++]!;
+  }
+  next(): number | undefined {
+    return this.head < this.ends.length ? this.ends[this.head] : undefined;
+  }
+}
+
+const STATIC_BLOCKERS = new Set<string>([BurstReason.NoEligibleOffer, BurstReason.PriceCapExceeded, BurstReason.BudgetExhausted, BurstReason.ProvidersAtCapacity]);
+
+function simulate(input: JobPlanInput, params: JobPlanParams, policy: PlacementPolicy, D: number): { outcome: JobPlanOutcome; first: Plan } {
+  const total = shardCount(input.spec);
+  const t0 = input.now;
+  const slots0: LocalSlots = localSlots(input.local, params.gpuModels, params.gpusPerShard);
+  const g = params.gpusPerShard;
+  const capacityAt = (t: number) => (t < t0 + D ? slots0.free : slots0.total);
+  const local = new Ends();
+  const remoteByOffer = new Map<string, Ends>();
+  const offerKey = (o: OfferView) => `${o.provider}\u0000${o.offerId}`;
+  const remoteByProvider = new Map<string, Ends>();
+  const totals = new Map<string, ProviderTotal>();
+  let budget = params.budgetMicros === undefined ? undefined : params.budgetMicros - (input.committedRemoteMicros ?? 0n);
+  let remoteCost = 0n;
+  let localCount = 0;
+  let lastEnd = t0;
+  let first: Plan | undefined;
+  let pending: PendingShard[] = Array.from({ length: total }, (_, index) => ({ index, waitedMs: 0 }));
+  let t = t0;
+  let unplaced = 0;
+
+  const remoteRunning = () => { let n = 0; for (const e of remoteByProvider.values()) n += e.running; return n; };
+  const room = () => (params.parallelism === undefined ? undefined : Math.max(0, params.parallelism - local.running - remoteRunning()));
+
+  for (let guard = 0; pending.length > 0; guard++) {
+    if (guard > 10 * total + 1000) throw new Error('planJob: simulation did not converge');
+    local.retire(t);
+    for (const e of remoteByOffer.values()) e.retire(t);
+    for (const e of remoteByProvider.values()) e.retire(t);
+    for (const s of pending) s.waitedMs = t - t0;
+
+    const slots: LocalSlots = { free: Math.max(0, capacityAt(t) - local.running), total: slots0.total };
+    const planInput: PlanInput = {
+      now: t, namespace: input.namespace, policy, burstAfterMs: params.burstAfterMs, pending,
+      runningLocal: local.running, runningRemote: remoteRunning(), local: input.local,
+      offers: input.offers.map((o) => (o.available === undefined ? o : { ...o, available: o.available - g * (remoteByOffer.get(offerKey(o))?.running ?? 0) })),
+      providers: input.providers.map((p) => ({ ...p, inFlight: p.inFlight + (remoteByProvider.get(p.name)?.running ?? 0) })),
+      gpusPerShard: g, expectedShardMs: D,
+      ...(params.allowedProviders ? { allowedProviders: params.allowedProviders } : {}),
+      ...(params.gpuModels ? { gpuModels: params.gpuModels } : {}),
+      ...(params.maxPricePerGpuHourMicros !== undefined ? { maxPricePerGpuHourMicros: params.maxPricePerGpuHourMicros } : {}),
+      ...(budget !== undefined ? { budgetRemainingMicros: budget } : {}),
+      ...(params.deadline !== undefined ? { deadline: params.deadline } : {}),
+      ...(room() !== undefined ? { maxStarts: room() } : {}),
+    };
+    const plan = planWithSlots(planInput, slots);
+    first ??= plan;
+
+    const still: PendingShard[] = [];
+    for (let i = 0; i < pending.length; i++) {
+      const s = plan.shards[i]!;
+      if (s.placement === 'Local') {
+        local.add(t + D, 1);
+        localCount++;
+        lastEnd = Math.max(lastEnd, t + D);
+      } else if (s.placement === 'Remote') {
+        const key = offerKey(s.offer!);
+        if (!remoteByOffer.has(key)) remoteByOffer.set(key, new Ends());
+        remoteByOffer.get(key)!.add(t + D, 1);
+        if (!remoteByProvider.has(s.provider!)) remoteByProvider.set(s.provider!, new Ends());
+        remoteByProvider.get(s.provider!)!.add(t + D, 1);
+        const tot = totals.get(s.provider!) ?? { provider: s.provider!, shards: 0, costMicros: 0n };
+        tot.shards++;
+        tot.costMicros += s.expectedCostMicros!;
+        totals.set(s.provider!, tot);
+        remoteCost += s.expectedCostMicros!;
+        if (budget !== undefined) budget -= s.expectedCostMicros!;
+        lastEnd = Math.max(lastEnd, t + D);
+      } else {
+        still.push(pending[i]!);
+      }
+    }
+    pending = still;
+    if (pending.length === 0) break;
+
+    // Nothing at a provider can change any more (the blocker is static and nothing there is ours):
+    // the rest drains through local GPUs, in waves, without asking the planner each time.
+    const staticallyBlocked = plan.counts.remote === 0 && plan.burstWanted > 0 && STATIC_BLOCKERS.has(plan.reason.reason) && remoteRunning() === 0 && t > t0 + params.burstAfterMs;
+    if (policy === 'LocalOnly' || (policy === 'Burst' && staticallyBlocked)) {
+      const drained = drainLocal(pending.length, t, t0, D, slots0, local, params.parallelism);
+      localCount += drained.placed;
+      lastEnd = Math.max(lastEnd, drained.lastEnd);
+      unplaced = pending.length - drained.placed;
+      pending = [];
+      break;
+    }
+
+    const next = [local.next(), ...[...remoteByProvider.values()].map((e) => e.next())].filter((x): x is number => x !== undefined && x > t);
+    if (t < t0 + D && slots0.total > slots0.free) next.push(t0 + D);
+    if (policy === 'Burst' && t <= t0 + params.burstAfterMs) next.push(t0 + params.burstAfterMs + 1);
+    if (next.length === 0) {
+      unplaced = pending.length;
+      break;
+    }
+    t = Math.min(...next);
+  }
+
+  const remote = [...totals.values()];
+  const expectedFinish = unplaced > 0 ? undefined : lastEnd;
+  const localGpuMillis = BigInt(localCount) * BigInt(g) * BigInt(D);
+  return {
+    first: first!,
+    outcome: {
+      policy,
+      shards: total,
+      local: localCount,
+      remote,
+      unplaced,
+      ...(expectedFinish !== undefined ? { expectedFinish } : {}),
+      expectedRemoteCostMicros: remoteCost,
+      expectedLocalCostMicros: input.localPricePerGpuHourMicros !== undefined ? costOfGpuMillis(localGpuMillis, input.localPricePerGpuHourMicros) : 0n,
+      ...(params.deadline !== undefined ? { meetsDeadline: expectedFinish !== undefined && expectedFinish <= params.deadline } : {}),
+    },
+  };
+}
+
+/** Runs `count` shards through local slots in waves from time t; returns how many it placed and the last end. */
+function drainLocal(count: number, t: number, t0: number, D: number, slots0: LocalSlots, local: Ends, parallelism: number | undefined): { placed: number; lastEnd: number } {
+  let left = count;
+  let lastEnd = t;
+  for (;;) {
+    local.retire(t);
+    const cap = t < t0 + D ? slots0.free : slots0.total;
+    let take = Math.min(left, Math.max(0, cap - local.running));
+    if (parallelism !== undefined) take = Math.min(take, Math.max(0, parallelism - local.running));
+    if (take > 0) {
+      local.add(t + D, take);
+      left -= take;
+      lastEnd = t + D;
+    }
+    if (left === 0) break;
+    const candidates = [local.next()].filter((x): x is number => x !== undefined && x > t);
+    if (t < t0 + D && slots0.total > slots0.free) candidates.push(t0 + D);
+    if (candidates.length === 0) break;
+    t = Math.min(...candidates);
+  }
+  return { placed: count - left, lastEnd };
+}

@@ -17,6 +17,10 @@ export interface OperatorConfig {
   logLevel: string;
   retryBaseMs: number;
   shutdownTimeoutMs: number;
+  /** How often a live remote shard's status is asked for. */
+  remotePollMs: number;
+  /** A provider that does not answer for this long has its shards failed over. */
+  providerTimeoutMs: number;
 }
 
 export const usage = `Usage: atelier run [flags]
@@ -34,6 +38,8 @@ Flags (environment variable in brackets):
   --workers N                   concurrent reconciles (default 8) [ATELIER_WORKERS]
   --local-gpu-hour-price USD    price of one local GPU-hour, decimal (default 0.00) [ATELIER_LOCAL_GPU_HOUR_PRICE]
   --retry-base SECONDS          first delay before retrying a failed shard (default 10) [ATELIER_RETRY_BASE_SECONDS]
+  --remote-poll SECONDS         how often a remote shard's status is polled (default 5) [ATELIER_REMOTE_POLL_SECONDS]
+  --provider-timeout SECONDS    fail over a provider's shards after it is silent this long (default 300) [ATELIER_PROVIDER_TIMEOUT_SECONDS]
   --log-level LEVEL             error|warn|info|debug (default info) [ATELIER_LOG_LEVEL]
 `;
 
@@ -46,6 +52,12 @@ function bool(name: string, v: string): boolean {
 function int(name: string, v: string, min: number, max: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} must be an integer in ${min}..${max}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function positive(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -64,6 +76,8 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       'local-gpu-hour-price': { type: 'string' },
       'retry-base': { type: 'string' },
       'log-level': { type: 'string' },
+      'remote-poll': { type: 'string' },
+      'provider-timeout': { type: 'string' },
     },
   });
   const namespaces = (values.namespace ?? (env.ATELIER_NAMESPACES ? [env.ATELIER_NAMESPACES] : []))
@@ -89,5 +103,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     logLevel: level,
     retryBaseMs: Math.round(1000 * Number(values['retry-base'] ?? env.ATELIER_RETRY_BASE_SECONDS ?? '10')),
     shutdownTimeoutMs: 20_000,
+    remotePollMs: Math.round(1000 * positive('remote-poll', values['remote-poll'] ?? env.ATELIER_REMOTE_POLL_SECONDS ?? '5')),
+    providerTimeoutMs: Math.round(1000 * positive('provider-timeout', values['provider-timeout'] ?? env.ATELIER_PROVIDER_TIMEOUT_SECONDS ?? '300')),
   };
 }

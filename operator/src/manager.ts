@@ -7,16 +7,24 @@ import type { OperatorConfig } from './config.js';
 import { RenderJobReconciler, type RenderJobObject, type RenderShardObject } from './controllers/renderjob/reconciler.js';
 import { LABEL_JOB, LABEL_MANAGED_BY, MANAGED_BY } from './controllers/renderjob/pods.js';
 import { ApiJobWriter, GROUP, VERSION } from './controllers/renderjob/writer.js';
+import type { ComputeProvider } from './api/index.js';
 import { gpuCapacity } from './controllers/capacity.js';
+import { httpAdapterBuilder, ProviderAdapters, type AdapterBuilder } from './controllers/renderjob/adapters.js';
+import { makePlacer } from './controllers/renderjob/placement.js';
+import { CachedProviders, INDEX_PROVIDER, inFlightAt } from './controllers/renderjob/providers.js';
+import { RemoteShards } from './controllers/renderjob/remote.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
 import {
   Controller, coordinationLeaseClient, coreEventSink, createLogger, EventRecorder, Expectations, GracefulShutdown,
-  Informer, LeaderElector, RuntimeServer, realClock, type Log,
+  errorMessage, Informer, LeaderElector, RuntimeServer, realClock, type Log,
 } from './runtime/index.js';
 import { parseMicros } from './util/money.js';
 
 export const INDEX_JOB = 'job';
+
+/** Adapters by ComputeProvider type. */
+const buildAdapter: AdapterBuilder = (p, credential) => httpAdapterBuilder(p, credential);
 
 /** Only what the controller reads of a shard pod, so 100,000 cached pods stay small. */
 export function slimPod(p: k8s.V1Pod): k8s.V1Pod {
@@ -85,8 +93,9 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   const jobInformers = paths(cfg.namespaces, 'renderjobs', GROUP).map((path) => new Informer<RenderJobObject & k8s.KubernetesObject>({ path, kubeConfig: kc, logger: log, name: 'renderjobs' }));
   const shardInformers = paths(cfg.namespaces, 'rendershards', GROUP).map((path) => new Informer<RenderShardObject & k8s.KubernetesObject>({
     path, kubeConfig: kc, logger: log, name: 'rendershards',
-    indexers: { [INDEX_JOB]: (s) => (s.spec?.jobName ? [`${s.metadata!.namespace}/${s.spec.jobName}`] : []) },
+    indexers: { [INDEX_JOB]: (s) => (s.spec?.jobName ? [`${s.metadata!.namespace}/${s.spec.jobName}`] : []), [INDEX_PROVIDER]: inFlightAt },
   }));
+  const providerInformer = new Informer<ComputeProvider>({ path: `/apis/${GROUP}/${VERSION}/computeproviders`, kubeConfig: kc, logger: log, name: 'computeproviders' });
   const podInformers = paths(cfg.namespaces, 'pods').map((path) => new Informer<k8s.V1Pod>({
     path, kubeConfig: kc, logger: log, name: 'pods', labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY}`,
     transform: slimPod,
@@ -99,15 +108,32 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed',
   });
   const capacity = () => gpuCapacity(nodeInformer.values(), busyPodInformer.values());
-  const informers = [...jobInformers, ...shardInformers, ...podInformers, nodeInformer, busyPodInformer] as Informer<k8s.KubernetesObject>[];
+  const informers = [...jobInformers, ...shardInformers, ...podInformers, nodeInformer, busyPodInformer, providerInformer] as Informer<k8s.KubernetesObject>[];
 
   const recorder = new EventRecorder({ sink: coreEventSink(clients.core), component: 'atelier', instance: os.hostname(), logger: log });
+  // Bursting: adapters per ComputeProvider (credentials from Secrets), the remote steps, the planner.
+  const readSecret = async (namespace: string, name: string, key: string) => {
+    try {
+      const secret = await clients.core.readNamespacedSecret({ namespace, name });
+      const v = secret.data?.[key];
+      return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
+    } catch (e) {
+      log.warn('cannot read provider credentials', { secret: `${namespace}/${name}`, error: errorMessage(e) });
+      return undefined;
+    }
+  };
+  const adapters = new ProviderAdapters({ get: (n) => providerInformer.getByName(n) }, readSecret, buildAdapter, clock);
+  const remoteConfig = { retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), maxStartsPerReconcile: 500, pollIntervalMs: cfg.remotePollMs, providerTimeoutMs: cfg.providerTimeoutMs };
+  const remote = new RemoteShards(adapters, clock, log, recorder, remoteConfig, metrics.jobs);
+  const shardsInFlight = (provider: string) => shardInformers.reduce((n, i) => n + i.countByIndex(INDEX_PROVIDER, provider), 0);
+  const place = makePlacer({ capacity, providers: new CachedProviders(() => providerInformer.values(), shardsInFlight), clock });
+
   const expectations = new Expectations({ onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
   const writer = new ApiJobWriter(clients, (kind) => metrics.apiWrites.inc({ kind }));
   const reconciler = new RenderJobReconciler({
     jobs: new MultiLister(jobInformers), shards: new MultiLister(shardInformers), pods: new MultiLister(podInformers),
-    writer, recorder, clock, expectations, log, metrics: metrics.jobs,
-    config: { localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), writeConcurrency: 32, statusMinIntervalMs: 1000, maxStartsPerReconcile: 500 },
+    writer, recorder, clock, expectations, log, metrics: metrics.jobs, remote, place,
+    config: { ...remoteConfig, writeConcurrency: 32, statusMinIntervalMs: 1000 },
   });
   const controller = new Controller({
     name: 'renderjob', workers: cfg.workers, logger: log,
@@ -130,6 +156,11 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     const k = (s: RenderShardObject) => (s.spec?.jobName ? `${s.metadata.namespace}/${s.spec.jobName}` : undefined);
     i.addEventHandler({ add: (s) => enqueue(k(s)), update: (_o, s) => enqueue(k(s)), delete: (s) => enqueue(k(s)) });
   }
+  // New offers or a provider coming back may let waiting shards burst: look at unfinished jobs again.
+  const requeueUnfinished = () => {
+    for (const i of jobInformers) for (const j of i.values()) if (j.status?.phase !== 'Succeeded' && j.status?.phase !== 'Failed') enqueue(`${j.metadata!.namespace}/${j.metadata!.name}`);
+  };
+  providerInformer.addEventHandler({ add: requeueUnfinished, update: requeueUnfinished, delete: requeueUnfinished });
   for (const i of podInformers) {
     i.addEventHandler({
       add: (p) => { const k = jobKeyOfPod(p); if (k) { expectations.observeCreate(k, p.metadata!.name!); enqueue(k); } },

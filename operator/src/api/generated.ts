@@ -50,6 +50,8 @@ export interface ComputeProviderSpec {
    * @default false
    */
   paused?: boolean;
+  /** Adapter settings as strings, e.g. akash denom, blockSeconds, bidTimeoutMs; render pricePerGpuHour; bittensor chuteId. Never credentials (those live in the Secret). */
+  options?: Record<string, string>;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

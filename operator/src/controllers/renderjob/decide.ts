@@ -101,8 +101,17 @@ export interface Candidate {
   unschedulablePod?: { name: string; sinceMs: number };
 }
 
+/** What the planner may want to know about the job beyond its candidates. */
+export interface PlaceInfo {
+  runningLocal: number;
+  runningRemote: number;
+  /** Mean wall time of the job's succeeded shards; undefined before the first one. */
+  expectedShardMs?: number;
+  remoteCostMicros: bigint;
+}
+
 /** Chooses placements for candidates (at most `room` may start). Absent: every shard runs locally. */
-export type PlaceFn = (candidates: Candidate[], room: number) => Map<number, Placement>;
+export type PlaceFn = (candidates: Candidate[], room: number, info: PlaceInfo) => Map<number, Placement>;
 
 /** The idempotency key of one remote attempt: deterministic, so a retried submit finds the first. */
 export function idempotencyKey(jobUid: string, index: number, attempt: number): string {
@@ -166,6 +175,8 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
 
   const startable: ShardRange[] = [];
   const pullBack: Candidate[] = [];
+  let doneMs = 0;
+  let doneCount = 0;
   let liveCount = 0;
   let firstFailure: string | undefined;
   const livePods: PodView[] = [];
@@ -181,6 +192,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     const placedRemote = st.placement === 'Remote';
 
     if (st.phase === 'Succeeded') {
+      if (st.startTime && st.completionTime) { doneMs += Date.parse(st.completionTime) - Date.parse(st.startTime); doneCount++; }
       d.counts.succeeded++;
       if (placedRemote) { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
       continue;
@@ -258,7 +270,12 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     const st = records.get(r.index)?.status;
     return { index: r.index, attempt: nextAttempt(r.index), waitingSinceMs: st?.retryAfter ? Date.parse(st.retryAfter) : job.creationTimestamp };
   });
-  const placements = place ? place([...candidates, ...pullBack], room) : undefined;
+  const placements = place
+    ? place([...candidates, ...pullBack], room, {
+      runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros,
+      ...(doneCount > 0 ? { expectedShardMs: doneMs / doneCount } : {}),
+    })
+    : undefined;
   // A stuck local pod that the planner sends elsewhere is deleted first; the shard moves once it is gone.
   for (const c of pullBack) {
     if (placements?.get(c.index)?.kind === 'Remote') d.deletePods.push(c.unschedulablePod!.name);

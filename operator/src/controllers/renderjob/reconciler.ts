@@ -7,7 +7,9 @@ import type { Expectations } from '../../runtime/expectations.js';
 import type { JobMetrics } from '../../metrics/metrics.js';
 import { costOfGpuMillis } from '../../util/money.js';
 import { shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
-import { decide, type Candidate, type Decision, type DecideOptions, type JobSnapshot, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { decide, type Decision, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import type { PlanReason } from '../../planner/index.js';
+import type { Placer } from './placement.js';
 import { shardSpecFor, type RemoteShards } from './remote.js';
 import { buildPod, gpusOf, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
@@ -40,14 +42,12 @@ export interface ReconcilerConfig extends DecideOptions {
   statusMinIntervalMs: number;
 }
 
-/** Placement of candidate shards for one job (the planner, for Burst and ProviderOnly jobs). */
-export type JobPlacer = (job: RenderJob, candidates: Candidate[], room: number) => Map<number, Placement> | undefined;
-
 export interface ReconcilerDeps {
   metrics?: JobMetrics;
   /** Remote shard steps; absent: the operator runs local shards only. */
   remote?: RemoteShards;
-  place?: JobPlacer;
+  /** Placement of Burst and ProviderOnly jobs (the planner); absent: every shard runs locally. */
+  place?: Placer;
   jobs: Lister<RenderJobObject>;
   shards: Lister<RenderShardObject>;
   pods: Lister<k8s.V1Pod>;
@@ -63,6 +63,7 @@ export interface ReconcilerDeps {
 export interface ReconcileResult { requeueAfterMs?: number }
 
 const INDEX_JOB = 'job';
+const PLAN_POLL_MS = 2000;
 
 /** Parses "<job>-<index>-<attempt>" from the end, since job names contain dashes. */
 function parsePodName(name: string): { index: number; attempt: number } | undefined {
@@ -161,7 +162,20 @@ export class RenderJobReconciler {
     }
 
     const placer = this.d.place;
-    const decision = decide(snapshot, records, pods, now, config, placer ? (cands, room) => placer(job, cands, room) ?? new Map(cands.map((c) => [c.index, { kind: 'Local' as const }])) : undefined);
+    let planReason: PlanReason | undefined;
+    let invalid: string | undefined;
+    const decision = decide(snapshot, records, pods, now, config, placer ? (cands, room, info) => {
+      try {
+        const r = placer(job, cands, room, info);
+        if (!r) return new Map(cands.map((c) => [c.index, { kind: 'Local' as const }]));
+        planReason = r.reason;
+        return r.placements;
+      } catch (e) {
+        // A spec value the schema let through but the planner cannot read: say so, run nothing new.
+        invalid = (e as Error).message;
+        return new Map();
+      }
+    } : undefined);
     const record = async (recordName: string, status: ShardRecordStatus) => {
       await writer.patchShardStatus(namespace, recordName, status);
       this.written.set(`${namespace}/${recordName}`, status);
@@ -262,11 +276,14 @@ export class RenderJobReconciler {
     const next = computeStatus({
       prev, generation: snapshot.generation, decision, suspended: !!job.spec.suspend,
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
-      remoteCostMicros: decision.remoteCostMicros, now,
+      remoteCostMicros: decision.remoteCostMicros, now, invalid,
+      ...(planReason ? { bursting: planReason } : {}),
     });
     this.d.metrics?.observeJob(key, next.phase, { pending: decision.counts.pending, failed: decision.counts.failed, ...decision.placed });
     let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
     if (remoteWake !== undefined) requeue = requeue === undefined ? remoteWake : Math.min(requeue, remoteWake);
+    // Shards the planner held back wait for burstAfter, new offers or free GPUs: look again soon.
+    if (planReason && decision.counts.pending > 0) requeue = Math.min(requeue ?? PLAN_POLL_MS, PLAN_POLL_MS);
     if (!sameJson(prev, next)) {
       const since = now - (this.lastStatusWrite.get(key) ?? 0);
       if (progressOnly(prev, next) && since < config.statusMinIntervalMs) {

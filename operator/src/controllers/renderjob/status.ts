@@ -32,6 +32,8 @@ export interface StatusInput {
   remoteCostMicros: bigint;
   now: number;
   invalid?: string; // a spec problem the schema could not catch
+  /** The planner's last word on bursting (Burst and ProviderOnly jobs). */
+  bursting?: { status: 'True' | 'False'; reason: string; message: string };
 }
 
 export function computeStatus(i: StatusInput): JobStatus {
@@ -57,6 +59,7 @@ export function computeStatus(i: StatusInput): JobStatus {
   want.push(d.failure
     ? { type: 'Failed', status: 'True', reason: d.failure.reason, message: d.failure.message }
     : { type: 'Failed', status: 'False', reason: 'NoFailure', message: '' });
+  if (i.bursting) want.push({ type: 'Bursting', ...i.bursting });
   want.push(i.suspended
     ? { type: 'Suspended', status: 'True', reason: 'SpecSuspended', message: 'spec.suspend is true' }
     : { type: 'Suspended', status: 'False', reason: 'NotSuspended', message: '' });
@@ -80,6 +83,7 @@ export function computeStatus(i: StatusInput): JobStatus {
     },
     startTime: prev.startTime ?? (started ? nowIso : undefined),
     completionTime: terminal ? (prev.completionTime ?? nowIso) : undefined,
+    ...(i.bursting ? { lastScheduleMessage: i.bursting.message } : {}),
   };
 }
 

@@ -1,0 +1,283 @@
+// The in-memory registry of ComputeProviders that the RenderJob controller queries: per provider its
+// adapter (one per provider for the life of the process, as providers/index.ts asks), the offers of
+// the last successful probe, shards in flight, reliability and circuit-breaker state — and, in one
+// call, the planner's view of all of them (planner/types.ts ProviderView + OfferView). The
+// ComputeProvider reconciler fills it; the RenderJob controller reads it, reports its shards in
+// flight per job (level-based, so a recount after a restart never drifts) and the outcomes of its
+// submissions, which feed the breaker. It holds no credentials: only adapters built from them.
+import type { ComputeProviderSpec, ProviderType } from '../../api/index.js';
+import type { OfferView, ProviderView } from '../../planner/types.js';
+import { parseUsd } from '../../providers/money.js';
+import type { Offer, ProviderAdapter } from '../../providers/types.js';
+import { parseMicros } from '../../util/money.js';
+import { CircuitBreaker, type BreakerConfig, type BreakerSnapshot, type BreakerState, type BreakerTransition } from './breaker.js';
+
+/** What the registry keeps of a provider's spec. */
+export interface ProviderSpecView {
+  type: ProviderType;
+  generation: number;
+  paused: boolean;
+  maxConcurrentShards?: number;
+  maxPricePerGpuHourMicros?: bigint;
+  allowedNamespaces?: string[];
+  gpuModels?: string[];
+}
+
+export function specView(spec: ComputeProviderSpec, generation: number): ProviderSpecView {
+  const v: ProviderSpecView = { type: spec.type, generation, paused: spec.paused === true };
+  if (spec.maxConcurrentShards !== undefined) v.maxConcurrentShards = spec.maxConcurrentShards;
+  if (spec.maxPricePerGpuHour !== undefined) {
+    try {
+      v.maxPricePerGpuHourMicros = parseMicros(spec.maxPricePerGpuHour);
+    } catch {
+      v.maxPricePerGpuHourMicros = 0n; // the CRD admits only decimals; a bad value must not mean "no cap"
+    }
+  }
+  if (spec.allowedNamespaces?.length) v.allowedNamespaces = [...spec.allowedNamespaces];
+  if (spec.gpuModels?.length) v.gpuModels = [...spec.gpuModels];
+  return v;
+}
+
+/** Offers as the planner takes them: exact micro-USD per GPU-hour. */
+export function offerViews(provider: string, offers: Offer[]): OfferView[] {
+  const out: OfferView[] = [];
+  for (const o of offers) {
+    let price: bigint;
+    try {
+      price = parseUsd(o.usdPerGpuHour);
+    } catch {
+      continue; // an adapter bug must not become a free offer
+    }
+    out.push({ provider, offerId: o.offerId, gpuModel: o.gpuModel, pricePerGpuHourMicros: price, ...(o.available !== undefined ? { available: o.available } : {}) });
+  }
+  return out;
+}
+
+/** One provider's state, as the RenderJob controller reads it. */
+export interface ProviderState {
+  name: string;
+  spec: ProviderSpecView;
+  offers: OfferView[];
+  /** Epoch ms of the last probe, and whether it succeeded. */
+  lastProbeTime?: number;
+  lastProbeOk?: boolean;
+  inFlight: number;
+  breaker: BreakerSnapshot;
+  /** Set while the provider cannot be used for a reason the breaker does not cover (credentials, adapter). */
+  unavailable?: string;
+  /** May new shards be sent here now? */
+  accepting: boolean;
+  /** Why not, when not. */
+  pausedReason?: string;
+}
+
+interface Entry {
+  name: string;
+  spec: ProviderSpecView;
+  breaker: CircuitBreaker;
+  adapter?: ProviderAdapter;
+  adapterKey?: string;
+  offers: OfferView[];
+  lastProbeTime?: number;
+  lastProbeOk?: boolean;
+  unavailable?: string;
+  inFlight: Map<string, number>;
+}
+
+export interface ProviderRegistryOptions {
+  clock: { now(): number };
+  breaker?: Partial<BreakerConfig>;
+}
+
+export class ProviderRegistry {
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<(provider: string) => void>();
+  private readonly clock: { now(): number };
+  private readonly breakerConfig: Partial<BreakerConfig>;
+
+  constructor(options: ProviderRegistryOptions) {
+    this.clock = options.clock;
+    this.breakerConfig = options.breaker ?? {};
+  }
+
+  // ---- read side (RenderJob controller) ---------------------------------------------------------
+
+  names(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  state(name: string): ProviderState | undefined {
+    const e = this.entries.get(name);
+    if (!e) return undefined;
+    const now = this.clock.now();
+    const breaker = e.breaker.snapshot(now);
+    const why = this.pausedReason(e, breaker.state);
+    return {
+      name, spec: e.spec, offers: e.offers, inFlight: this.inFlight(name), breaker,
+      ...(e.lastProbeTime !== undefined ? { lastProbeTime: e.lastProbeTime } : {}),
+      ...(e.lastProbeOk !== undefined ? { lastProbeOk: e.lastProbeOk } : {}),
+      ...(e.unavailable ? { unavailable: e.unavailable } : {}),
+      accepting: why === undefined,
+      ...(why !== undefined ? { pausedReason: why } : {}),
+    };
+  }
+
+  /** The planner's inputs for every known provider: limits, health and the offers of the last good probe. */
+  plannerView(): { providers: ProviderView[]; offers: OfferView[] } {
+    const now = this.clock.now();
+    const providers: ProviderView[] = [];
+    const offers: OfferView[] = [];
+    for (const e of this.entries.values()) {
+      const snap = e.breaker.snapshot(now);
+      const why = this.pausedReason(e, snap.state);
+      const v: ProviderView = { name: e.name, inFlight: this.inFlight(e.name), reliability: snap.reliability, paused: why !== undefined };
+      if (why !== undefined) v.pausedReason = why;
+      if (e.spec.maxConcurrentShards !== undefined) v.maxConcurrentShards = e.spec.maxConcurrentShards;
+      if (e.spec.maxPricePerGpuHourMicros !== undefined) v.maxPricePerGpuHourMicros = e.spec.maxPricePerGpuHourMicros;
+      if (e.spec.allowedNamespaces) v.allowedNamespaces = e.spec.allowedNamespaces;
+      if (e.spec.gpuModels) v.gpuModels = e.spec.gpuModels;
+      providers.push(v);
+      offers.push(...e.offers);
+    }
+    providers.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { providers, offers };
+  }
+
+  /** The provider's adapter (also while paused: shards in flight still need tracking and cancelling). */
+  adapter(name: string): ProviderAdapter | undefined {
+    return this.entries.get(name)?.adapter;
+  }
+
+  /** AdapterSource for the RenderJob controller's remote steps (controllers/renderjob/remote.ts). */
+  async get(name: string): Promise<ProviderAdapter | undefined> {
+    return this.adapter(name);
+  }
+
+  inFlight(name: string): number {
+    let n = 0;
+    for (const c of this.entries.get(name)?.inFlight.values() ?? []) n += c;
+    return n;
+  }
+
+  breakerState(name: string): BreakerState | undefined {
+    return this.entries.get(name)?.breaker.state(this.clock.now());
+  }
+
+  /** Calls fn(provider) whenever what the planner would see of a provider changes. Returns an unsubscribe. */
+  onChange(fn: (provider: string) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  // ---- write side (RenderJob controller) --------------------------------------------------------
+
+  /** Shards of one job (`owner`, e.g. "ns/name") in flight at a provider; 0 forgets the pair. */
+  setInFlight(provider: string, owner: string, count: number): void {
+    const e = this.entryOf(provider);
+    const before = e.inFlight.get(owner) ?? 0;
+    if (count > 0) e.inFlight.set(owner, count);
+    else e.inFlight.delete(owner);
+    if (before !== count) this.changed(provider);
+  }
+
+  /** Forgets a job's in-flight counts everywhere (the job is gone). */
+  forgetOwner(owner: string): void {
+    for (const e of this.entries.values()) if (e.inFlight.delete(owner)) this.changed(e.name);
+  }
+
+  /** Outcome of a submission (or any call) to a provider; failures count toward its breaker. */
+  recordOutcome(provider: string, ok: boolean, error?: string): BreakerTransition | undefined {
+    const e = this.entries.get(provider);
+    if (!e) return undefined;
+    const t = e.breaker.record(ok, this.clock.now(), error);
+    if (t) this.changed(provider);
+    return t;
+  }
+
+  // ---- write side (ComputeProvider reconciler) --------------------------------------------------
+
+  /** Creates the provider's entry on first sight, its breaker restored from `seed` (a status written before a restart). */
+  ensure(name: string, seed?: { consecutiveFailures?: number; openedAt?: number; reason?: string }): void {
+    this.entryOf(name, seed);
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  private entryOf(name: string, seed?: { consecutiveFailures?: number; openedAt?: number; reason?: string }): Entry {
+    let e = this.entries.get(name);
+    if (!e) {
+      const breaker = new CircuitBreaker(this.breakerConfig);
+      if (seed) breaker.restore(seed);
+      e = { name, spec: { type: 'akash', generation: -1, paused: true }, breaker, offers: [], inFlight: new Map() };
+      this.entries.set(name, e);
+    }
+    return e;
+  }
+
+  setSpec(name: string, spec: ProviderSpecView): void {
+    const e = this.entryOf(name);
+    const before = JSON.stringify(e.spec, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    e.spec = spec;
+    if (before !== JSON.stringify(spec, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) this.changed(name);
+  }
+
+  /** Keeps `adapter` for the provider under `key` (spec generation + credential fingerprint). */
+  setAdapter(name: string, key: string, adapter: ProviderAdapter): void {
+    const e = this.entryOf(name);
+    e.adapter = adapter;
+    e.adapterKey = key;
+  }
+
+  adapterKey(name: string): string | undefined {
+    return this.entries.get(name)?.adapterKey;
+  }
+
+  setUnavailable(name: string, why: string | undefined): void {
+    const e = this.entryOf(name);
+    if (e.unavailable === why) return;
+    if (why === undefined) delete e.unavailable;
+    else e.unavailable = why;
+    this.changed(name);
+  }
+
+  /** Records a probe: on success its offers replace the old ones; either way it feeds the breaker. */
+  recordProbe(name: string, result: { ok: true; offers: OfferView[] } | { ok: false; error: string }): BreakerTransition | undefined {
+    const e = this.entryOf(name);
+    const now = this.clock.now();
+    e.lastProbeTime = now;
+    e.lastProbeOk = result.ok;
+    if (result.ok) e.offers = result.offers;
+    const t = e.breaker.record(result.ok, now, result.ok ? undefined : result.error);
+    this.changed(name);
+    return t;
+  }
+
+  breaker(name: string): CircuitBreaker | undefined {
+    return this.entries.get(name)?.breaker;
+  }
+
+  remove(name: string): void {
+    if (this.entries.delete(name)) this.changed(name);
+  }
+
+  private pausedReason(e: Entry, state: BreakerState): string | undefined {
+    if (e.spec.paused) return 'spec.paused';
+    if (e.unavailable) return e.unavailable;
+    if (state === 'Open') return 'CircuitOpen';
+    if (state === 'HalfOpen') return 'CircuitHalfOpen';
+    if (!e.adapter) return 'NotProbed';
+    return undefined;
+  }
+
+  private changed(name: string): void {
+    for (const fn of this.listeners) {
+      try {
+        fn(name);
+      } catch {
+        // a listener's failure is its own business
+      }
+    }
+  }
+}

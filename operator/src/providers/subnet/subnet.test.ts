@@ -1,0 +1,135 @@
+// The subnet adapter's pure parts: deterministic peer names, the peer RenderJob a shard becomes,
+// error mapping, and kubeconfig handling that never lets the credential into an error. The adapter
+// against a real peer cluster and operator is tested in test/providers/subnet.test.ts.
+import { ProviderError } from '../types.js';
+import { SubnetAdapter, loadPeerKubeConfig, peerError, type SubnetShardSpec } from './adapter.js';
+import { keyHash, labelValue, subnetJobName } from './names.js';
+
+const TOKEN = 'sekret-token-0123456789abcdef';
+const kubeconfig = (user = `    token: ${TOKEN}`) => `apiVersion: v1
+kind: Config
+clusters:
+- name: peer
+  cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}
+users:
+- name: u
+  user:
+${user}
+contexts:
+- name: peer
+  context: {cluster: peer, user: u}
+current-context: peer
+`;
+
+const spec = (o: Partial<SubnetShardSpec> = {}): SubnetShardSpec => ({
+  jobUid: 'uid-1', jobNamespace: 'studio', jobName: 'lighting-sweep', shardIndex: 7, shardCount: 400,
+  image: 'ghcr.io/acme/sdxl-batch:1.4', command: ['python', 'render.py'], args: ['--steps', '30'],
+  env: [{ name: 'PROMPT', value: 'a glass atrium at dusk' }], gpuCount: 1, gpuModels: ['nvidia-h100'],
+  outputUri: 's3://renders/lighting/', ...o,
+});
+
+describe('names', () => {
+  test('peer job names are deterministic, distinct per key, and at most 63 characters', () => {
+    const a = subnetJobName('lighting-sweep', 7, 'uid-1-7-1');
+    expect(a).toMatch(/^lighting-sweep-7-[0-9a-f]{10}$/);
+    expect(subnetJobName('lighting-sweep', 7, 'uid-1-7-1')).toBe(a);
+    expect(subnetJobName('lighting-sweep', 7, 'uid-1-7-2')).not.toBe(a);
+    const long = subnetJobName('x'.repeat(60) + '.name', 12345, 'k');
+    expect(long.length).toBeLessThanOrEqual(63);
+    expect(long).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+    expect(subnetJobName('a-'.repeat(40), 1, 'k')).toMatch(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+
+  test('label values are sanitised', () => {
+    expect(labelValue('cluster a/b')).toBe('cluster-a-b');
+    expect(labelValue('-x-')).toBe('x');
+    expect(labelValue('y'.repeat(80)).length).toBe(63);
+    expect(keyHash('k')).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe('SubnetAdapter.peerJob', () => {
+  const adapter = new SubnetAdapter({ kubeconfig: kubeconfig(), namespace: 'shared-renders', options: { originCluster: 'studio-a', pricePerGpuHour: '2.00' } });
+
+  test('a count shard: one LocalOnly shard, origin env, origin labels and key', () => {
+    const job = adapter.peerJob(spec(), { idempotencyKey: 'uid-1-7-1' });
+    expect(job.metadata.name).toBe(subnetJobName('lighting-sweep', 7, 'uid-1-7-1'));
+    expect(job.metadata.namespace).toBe('shared-renders');
+    expect(job.spec.placement).toEqual({ policy: 'LocalOnly' });
+    expect(job.spec.shards).toEqual({ count: 1, maxRetries: 0 });
+    expect(job.spec.gpu).toEqual({ models: ['nvidia-h100'] });
+    expect(job.spec.output).toEqual({ uri: 's3://renders/lighting/' });
+    const env = Object.fromEntries(job.spec.template.env!.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({
+      PROMPT: 'a glass atrium at dusk', ATELIER_SHARD_INDEX: '7', ATELIER_SHARD_COUNT: '400', ATELIER_OUTPUT_URI: 's3://renders/lighting/',
+      ATELIER_IDEMPOTENCY_KEY: 'uid-1-7-1', ATELIER_ORIGIN_SHARD_INDEX: '7', ATELIER_ORIGIN_SHARD_COUNT: '400',
+    });
+    expect(new Set(job.spec.template.env!.map((e) => e.name)).size).toBe(job.spec.template.env!.length);
+    expect(job.spec.template.resources.limits).toEqual({ 'nvidia.com/gpu': 1 });
+    expect(job.metadata.labels).toMatchObject({
+      'atelier.dev/origin-cluster': 'studio-a', 'atelier.dev/origin-namespace': 'studio', 'atelier.dev/origin-job': 'lighting-sweep',
+      'atelier.dev/origin-shard': '7', 'atelier.dev/idempotency-key-hash': keyHash('uid-1-7-1'),
+    });
+    expect(job.metadata.annotations).toMatchObject({ 'atelier.dev/idempotency-key': 'uid-1-7-1', 'atelier.dev/origin-job-uid': 'uid-1', 'atelier.dev/origin': 'studio-a/studio/lighting-sweep/7' });
+  });
+
+  test('a frames shard keeps its frame range on the peer; the template carries pod metadata and resources', () => {
+    const job = adapter.peerJob(spec({
+      frames: { start: 43, end: 48 },
+      template: { image: 'ignored', resources: { limits: { 'nvidia.com/gpu': 1, cpu: '4', memory: '24Gi' } }, metadata: { annotations: { a: 'b' } }, nodeSelector: { x: 'y' } },
+    }), { idempotencyKey: 'k-1', maxDurationSec: 3600 });
+    expect(job.spec.shards).toEqual({ frames: { start: 43, end: 48, perShard: 6 }, maxRetries: 0 });
+    const env = Object.fromEntries(job.spec.template.env!.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ ATELIER_FRAME_START: '43', ATELIER_FRAME_END: '48' });
+    expect(job.spec.template.resources.limits).toEqual({ 'nvidia.com/gpu': 1, cpu: '4', memory: '24Gi' });
+    expect(job.spec.template.metadata).toEqual({ annotations: { a: 'b' } });
+    expect(job.spec.template.image).toBe('ghcr.io/acme/sdxl-batch:1.4');
+    expect(job.spec.template.nodeSelector).toBeUndefined();
+    expect(job.spec.deadline).toBeDefined();
+  });
+
+  test('a ceiling below the peer price is refused before anything is sent', async () => {
+    await expect(adapter.submit(spec({ gpuCount: 2 }), { idempotencyKey: 'k', maxUsdPerHour: '3.99' })).rejects.toMatchObject({ kind: 'invalid' });
+  });
+
+  test('capabilities', () => {
+    expect(adapter.capabilities()).toMatchObject({ provider: 'subnet', results: 'native', endsByItself: true, findByKey: 'remote' });
+  });
+});
+
+describe('credentials and errors', () => {
+  test('a kubeconfig that does not parse is reported without quoting it', () => {
+    let err: unknown;
+    try {
+      loadPeerKubeConfig(`users: [${TOKEN}: {{{`);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).kind).toBe('auth');
+    expect(JSON.stringify({ m: (err as Error).message, s: (err as Error).stack })).not.toContain(TOKEN);
+  });
+
+  test('exec plugins are refused unless allowed', () => {
+    const exec = kubeconfig('    exec: {apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: ["-c", "id"]}');
+    expect(() => loadPeerKubeConfig(exec)).toThrow(/exec plugin/);
+    expect(() => loadPeerKubeConfig(exec, true)).not.toThrow();
+  });
+
+  test('API errors map to provider error kinds, with the API message', () => {
+    const api = (code: number, message: string) => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: JSON.stringify({ kind: 'Status', message }) });
+    expect(peerError(api(404, 'renderjobs "x" not found'), 'reading')).toMatchObject({ kind: 'notFound', message: 'reading: HTTP 404: renderjobs "x" not found' });
+    expect(peerError(api(403, 'forbidden'), 'x').kind).toBe('auth');
+    expect(peerError(api(422, 'invalid'), 'x').kind).toBe('invalid');
+    expect(peerError(api(503, 'unavailable'), 'x').kind).toBe('transient');
+    expect(peerError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'x').kind).toBe('transient');
+  });
+
+  test('an unreachable peer is a transient error that does not carry the token', async () => {
+    const adapter = new SubnetAdapter({ kubeconfig: kubeconfig(), namespace: 'ns' });
+    const err = await adapter.listOffers({ gpuCount: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).kind).toBe('transient');
+    expect(JSON.stringify({ m: (err as Error).message })).not.toContain(TOKEN);
+  });
+});

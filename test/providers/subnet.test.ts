@@ -1,0 +1,142 @@
+// The subnet adapter against a real peer: a second control plane ("site B", one node with 8 H100s)
+// with Atelier's CRDs and the real operator (the built CLI) running there. Shards are submitted
+// through the adapter exactly as the origin's controller would, and every assertion reads the peer
+// cluster's state or the adapter's answers about it.
+import { readFileSync } from 'node:fs';
+import { outputsDigest } from '../../operator/src/providers/results.js';
+import { SubnetAdapter, type SubnetShardSpec } from '../../operator/src/providers/subnet/adapter.js';
+import { keyHash } from '../../operator/src/providers/subnet/names.js';
+import { installCrds } from '../support/crds.js';
+import { startOperator, type OperatorProcess } from '../support/operator.js';
+import { clients, freshNamespace, startCluster, stopCluster, testbed, waitFor, type Clients } from '../support/testbed.js';
+
+const GROUP = 'atelier.dev';
+const VERSION = 'v1alpha1';
+const siteB = `${process.env.ATELIER_TEST_CLUSTER ?? 'jest'}-siteb`;
+
+let kubeconfigB: string;
+let b: Clients;
+let op: OperatorProcess | undefined;
+let ns: string;
+let adapter: SubnetAdapter;
+
+const SHA = 'c'.repeat(64);
+const result = (uri: string) => JSON.stringify({ outputs: [{ uri, sha256: SHA }] });
+
+function shard(index: number, o: { duration?: string; message?: string; frames?: { start: number; end: number } } = {}): SubnetShardSpec {
+  return {
+    jobUid: 'origin-uid-1', jobNamespace: 'studio', jobName: 'lighting-sweep', shardIndex: index, shardCount: 400,
+    image: 'ghcr.io/acme/sdxl-batch:1.4', command: ['python', 'render.py'], args: ['--steps', '30'],
+    env: [{ name: 'PROMPT', value: 'a glass atrium at dusk' }], gpuCount: 1, gpuModels: ['nvidia-h100'],
+    outputUri: 's3://renders/lighting/', ...(o.frames ? { frames: o.frames } : {}),
+    template: {
+      image: 'ghcr.io/acme/sdxl-batch:1.4', resources: { limits: { 'nvidia.com/gpu': 1 } },
+      metadata: { annotations: { 'testbed.atelier.dev/duration': o.duration ?? '2s', ...(o.message ? { 'testbed.atelier.dev/message': o.message } : {}) } },
+    },
+  };
+}
+
+const peerJobs = async (selector: string) =>
+  ((await b.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace: ns, labelSelector: selector })) as { items: { metadata: { name: string } }[] }).items;
+
+beforeAll(async () => {
+  expect(testbed().name).toBeDefined();
+  kubeconfigB = await startCluster(siteB, '1:8:nvidia-h100');
+  await installCrds(kubeconfigB);
+  b = clients(kubeconfigB);
+  ns = await freshNamespace(b, 'shared-renders');
+  op = startOperator(kubeconfigB, ['--namespace', ns, '--leader-elect', 'false', '--local-gpu-hour-price', '2.00']);
+  await op.waitForLog('became leader');
+  // The kubeconfig travels as text, as it would from a Secret.
+  adapter = new SubnetAdapter({ kubeconfig: readFileSync(kubeconfigB, 'utf8'), namespace: ns, options: { originCluster: 'site-a', pricePerGpuHour: '2.50' } });
+}, 300_000);
+
+afterAll(async () => {
+  await op?.kill('SIGTERM');
+  await stopCluster(siteB);
+}, 120_000);
+
+test('listOffers reports the peer\'s free GPUs per model at the configured price', async () => {
+  const offers = await adapter.listOffers({ gpuCount: 1 });
+  expect(offers).toEqual([expect.objectContaining({ gpuModel: 'nvidia-h100', usdPerGpuHour: '2.50', available: 8, gpuCount: 1 })]);
+  expect(await adapter.listOffers({ gpuCount: 1, gpuModels: ['nvidia-rtx-4090'] })).toEqual([]);
+  expect(await adapter.listOffers({ gpuCount: 1, maxUsdPerGpuHour: '2.00' })).toEqual([]);
+});
+
+test('a shard submitted to the peer runs there to Succeeded; results, cost, findByKey, idempotent resubmit, cancel', async () => {
+  const key = 'origin-uid-1-43-1';
+  const spec = shard(43, { frames: { start: 259, end: 264 }, message: result('s3://renders/lighting/259-264.exr') });
+  const { remoteId } = await adapter.submit(spec, { idempotencyKey: key });
+  expect(remoteId.length).toBeLessThanOrEqual(63);
+
+  // the peer's operator runs it: its own pod, on its own GPUs
+  const seen = new Set<string>();
+  const done = await waitFor('peer shard Succeeded', async () => {
+    const st = await adapter.getStatus(remoteId);
+    seen.add(st.phase);
+    if (st.phase === 'Failed') throw new Error(`peer job failed: ${st.raw} ${st.message}`);
+    return st.phase === 'Succeeded' ? st : undefined;
+  }, 120_000, 200);
+  expect(done.startedAt).toBeInstanceOf(Date);
+  expect(done.endedAt).toBeInstanceOf(Date);
+  expect([...seen].every((p) => ['Pending', 'Provisioning', 'Running', 'Succeeded'].includes(p))).toBe(true);
+
+  // the program saw its origin frames, output and identity
+  const pods = (await b.core.listNamespacedPod({ namespace: ns, labelSelector: `atelier.dev/job=${remoteId}` })).items;
+  expect(pods).toHaveLength(1);
+  const env = Object.fromEntries(pods[0]!.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+  expect(env).toMatchObject({
+    PROMPT: 'a glass atrium at dusk', ATELIER_FRAME_START: '259', ATELIER_FRAME_END: '264', ATELIER_OUTPUT_URI: 's3://renders/lighting/',
+    ATELIER_ORIGIN_SHARD_INDEX: '43', ATELIER_ORIGIN_SHARD_COUNT: '400', ATELIER_IDEMPOTENCY_KEY: key,
+  });
+  const job = (await b.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace: ns, name: remoteId })) as {
+    metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { placement: { policy: string }; template: { env: { name: string; value: string }[] } };
+  };
+  expect(job.spec.placement.policy).toBe('LocalOnly');
+  expect(job.spec.template.env).toEqual(expect.arrayContaining([{ name: 'ATELIER_SHARD_INDEX', value: '43' }]));
+  expect(job.metadata.labels).toMatchObject({ 'atelier.dev/origin-cluster': 'site-a', 'atelier.dev/origin-namespace': 'studio', 'atelier.dev/origin-job': 'lighting-sweep', 'atelier.dev/origin-shard': '43' });
+  expect(job.metadata.annotations['atelier.dev/idempotency-key']).toBe(key);
+
+  const res = await adapter.getResults(remoteId);
+  expect(res).toEqual({ supported: true, outputs: [{ uri: 's3://renders/lighting/259-264.exr', sha256: SHA }], digest: outputsDigest([{ uri: 's3://renders/lighting/259-264.exr', sha256: SHA }]), integrity: 'reported' });
+
+  const cost = await waitFor('peer cost recorded', async () => {
+    const c = await adapter.getCost(remoteId);
+    return c.basis === 'settled' && Number(c.usd) > 0 ? c : undefined;
+  }, 30_000, 250);
+  // ~2 GPU-seconds at the peer's 2.00 USD/GPU-hour: about a tenth of a cent
+  expect(cost.currency).toBe('USD');
+  expect(Number(cost.usd)).toBeLessThan(0.01);
+
+  // idempotency: found by key; the same key again creates nothing new
+  expect(await adapter.findByKey(key)).toBe(remoteId);
+  expect(await adapter.findByKey('origin-uid-1-43-2')).toBeUndefined();
+  expect(await adapter.submit(spec, { idempotencyKey: key })).toEqual({ remoteId });
+  expect(await peerJobs(`atelier.dev/idempotency-key-hash=${keyHash(key)}`)).toHaveLength(1);
+
+  // cancel removes it (and is a no-op the second time)
+  await adapter.cancel(remoteId);
+  await expect(adapter.getStatus(remoteId)).rejects.toMatchObject({ kind: 'notFound' });
+  await adapter.cancel(remoteId);
+  expect(await adapter.findByKey(key)).toBeUndefined();
+});
+
+test('cancel stops a running peer shard and confirms the peer job and its pod are gone', async () => {
+  const key = 'origin-uid-1-44-1';
+  const { remoteId } = await adapter.submit(shard(44, { duration: '10m' }), { idempotencyKey: key });
+  await waitFor('peer shard Running', async () => (await adapter.getStatus(remoteId)).phase === 'Running', 60_000, 200);
+  const offers = await adapter.listOffers({ gpuCount: 1 });
+  expect(offers[0]!.available).toBe(7); // its pod holds one of the peer's GPUs
+  await adapter.cancel(remoteId);
+  await expect(adapter.getStatus(remoteId)).rejects.toMatchObject({ kind: 'notFound' });
+  await waitFor('peer pod gone', async () => (await b.core.listNamespacedPod({ namespace: ns, labelSelector: `atelier.dev/job=${remoteId}` })).items.length === 0, 60_000);
+  expect(await peerJobs(`atelier.dev/origin-shard=44`)).toHaveLength(0);
+});
+
+test('a submission under another key never takes over an existing peer job', async () => {
+  const a = await adapter.submit(shard(45, { duration: '1s' }), { idempotencyKey: 'origin-uid-1-45-1' });
+  const c = await adapter.submit(shard(45, { duration: '1s' }), { idempotencyKey: 'origin-uid-1-45-2' });
+  expect(c.remoteId).not.toBe(a.remoteId);
+  expect(await peerJobs('atelier.dev/origin-shard=45')).toHaveLength(2);
+  await Promise.all([adapter.cancel(a.remoteId), adapter.cancel(c.remoteId)]);
+});

@@ -17,6 +17,8 @@ export interface OperatorConfig {
   logLevel: string;
   retryBaseMs: number;
   shutdownTimeoutMs: number;
+  /** Names this cluster on the objects it creates in peer clusters (private subnetworks). */
+  clusterName: string;
   /** How often a live remote shard's status is asked for. */
   remotePollMs: number;
   /** A provider that does not answer for this long has its shards failed over. */
@@ -38,6 +40,7 @@ Flags (environment variable in brackets):
   --workers N                   concurrent reconciles (default 8) [ATELIER_WORKERS]
   --local-gpu-hour-price USD    price of one local GPU-hour, decimal (default 0.00) [ATELIER_LOCAL_GPU_HOUR_PRICE]
   --retry-base SECONDS          first delay before retrying a failed shard (default 10) [ATELIER_RETRY_BASE_SECONDS]
+  --cluster-name NAME           this cluster's name on objects it creates in peer clusters (default atelier) [ATELIER_CLUSTER_NAME]
   --remote-poll SECONDS         how often a remote shard's status is polled (default 5) [ATELIER_REMOTE_POLL_SECONDS]
   --provider-timeout SECONDS    fail over a provider's shards after it is silent this long (default 300) [ATELIER_PROVIDER_TIMEOUT_SECONDS]
   --log-level LEVEL             error|warn|info|debug (default info) [ATELIER_LOG_LEVEL]
@@ -77,6 +80,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       'retry-base': { type: 'string' },
       'log-level': { type: 'string' },
       'remote-poll': { type: 'string' },
+      'cluster-name': { type: 'string' },
       'provider-timeout': { type: 'string' },
     },
   });
@@ -103,6 +107,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     logLevel: level,
     retryBaseMs: Math.round(1000 * Number(values['retry-base'] ?? env.ATELIER_RETRY_BASE_SECONDS ?? '10')),
     shutdownTimeoutMs: 20_000,
+    clusterName: values['cluster-name'] ?? env.ATELIER_CLUSTER_NAME ?? 'atelier',
     remotePollMs: Math.round(1000 * positive('remote-poll', values['remote-poll'] ?? env.ATELIER_REMOTE_POLL_SECONDS ?? '5')),
     providerTimeoutMs: Math.round(1000 * positive('provider-timeout', values['provider-timeout'] ?? env.ATELIER_PROVIDER_TIMEOUT_SECONDS ?? '300')),
   };

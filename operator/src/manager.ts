@@ -13,6 +13,7 @@ import { httpAdapterBuilder, ProviderAdapters, type AdapterBuilder } from './con
 import { makePlacer } from './controllers/renderjob/placement.js';
 import { CachedProviders, INDEX_PROVIDER, inFlightAt } from './controllers/renderjob/providers.js';
 import { RemoteShards } from './controllers/renderjob/remote.js';
+import { SubnetAdapter } from './providers/subnet/adapter.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
 import {
@@ -23,8 +24,15 @@ import { parseMicros } from './util/money.js';
 
 export const INDEX_JOB = 'job';
 
-/** Adapters by ComputeProvider type. */
-const buildAdapter: AdapterBuilder = (p, credential) => httpAdapterBuilder(p, credential);
+/** Adapters by ComputeProvider type: the peer-cluster adapter for subnet, HTTP adapters for the rest. */
+function adapterBuilder(clusterName: string): AdapterBuilder {
+  return (p, credential) => {
+    if (p.spec.type !== 'subnet') return httpAdapterBuilder(p, credential);
+    if (!p.spec.subnet) throw new Error(`ComputeProvider ${p.metadata.name}: type subnet needs spec.subnet`);
+    const price = p.spec.options?.pricePerGpuHour ?? '0.00';
+    return new SubnetAdapter({ kubeconfig: credential, namespace: p.spec.subnet.namespace, options: { pricePerGpuHour: price, originCluster: clusterName } });
+  };
+}
 
 /** Only what the controller reads of a shard pod, so 100,000 cached pods stay small. */
 export function slimPod(p: k8s.V1Pod): k8s.V1Pod {
@@ -122,7 +130,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
       return undefined;
     }
   };
-  const adapters = new ProviderAdapters({ get: (n) => providerInformer.getByName(n) }, readSecret, buildAdapter, clock);
+  const adapters = new ProviderAdapters({ get: (n) => providerInformer.getByName(n) }, readSecret, adapterBuilder(cfg.clusterName), clock);
   const remoteConfig = { retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), maxStartsPerReconcile: 500, pollIntervalMs: cfg.remotePollMs, providerTimeoutMs: cfg.providerTimeoutMs };
   const remote = new RemoteShards(adapters, clock, log, recorder, remoteConfig, metrics.jobs);
   const shardsInFlight = (provider: string) => shardInformers.reduce((n, i) => n + i.countByIndex(INDEX_PROVIDER, provider), 0);

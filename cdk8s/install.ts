@@ -30,6 +30,10 @@ export interface InstallOptions {
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
   localGpuHourPrice?: string;
   retryBaseSeconds?: number;
+  remotePollSeconds?: number;
+  providerTimeoutSeconds?: number;
+  /** This cluster's name on jobs it submits to peer clusters; unset means the operator's default. */
+  clusterName?: string;
   /** Namespaces whose RenderJobs the operator runs; empty means all (job permissions cluster-wide). */
   watchNamespaces?: string[];
 }
@@ -47,7 +51,9 @@ export const CLUSTER_RULES: Rule[] = [
   { apiGroup: 'atelier.dev', resource: 'computeproviders', verbs: ['get', 'list', 'watch'] },
   { apiGroup: 'atelier.dev', resource: 'computeproviders/status', verbs: ['get', 'patch', 'update'] },
   { apiGroup: '', resource: 'nodes', verbs: ['list', 'watch'] },
+  { apiGroup: '', resource: 'pods', verbs: ['list', 'watch'] },
   { apiGroup: '', resource: 'secrets', verbs: ['get'] },
+  { apiGroup: '', resource: 'events', verbs: ['create', 'patch'] },
 ];
 
 export const JOB_RULES: Rule[] = [
@@ -56,8 +62,7 @@ export const JOB_RULES: Rule[] = [
   { apiGroup: 'atelier.dev', resource: 'renderjobs/finalizers', verbs: ['update'] },
   { apiGroup: 'atelier.dev', resource: 'rendershards', verbs: ['get', 'list', 'watch', 'create', 'delete', 'deletecollection'] },
   { apiGroup: 'atelier.dev', resource: 'rendershards/status', verbs: ['get', 'patch', 'update'] },
-  { apiGroup: '', resource: 'pods', verbs: ['list', 'watch', 'create', 'delete'] },
-  { apiGroup: '', resource: 'events', verbs: ['create', 'patch'] },
+  { apiGroup: '', resource: 'pods', verbs: ['create', 'delete'] },
 ];
 
 export function leaseRules(leaseName: string): Rule[] {
@@ -142,6 +147,9 @@ export class AtelierInstall extends Chart {
           `--log-level=${opts.logLevel ?? 'info'}`,
           `--local-gpu-hour-price=${opts.localGpuHourPrice ?? '0.00'}`,
           `--retry-base=${opts.retryBaseSeconds ?? 10}`,
+          `--remote-poll=${opts.remotePollSeconds ?? 5}`,
+          `--provider-timeout=${opts.providerTimeoutSeconds ?? 300}`,
+          ...(opts.clusterName ? [`--cluster-name=${opts.clusterName}`] : []),
           ...(watch.length > 0 ? [`--namespace=${watch.join(',')}`] : []),
         ],
         envVariables: {

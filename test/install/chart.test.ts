@@ -224,13 +224,13 @@ describe('against the API server', () => {
     const as = `system:serviceaccount:${ns}:${rel}`;
     const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', '--as', as, ...args])).stdout.trim();
     const allowed: string[][] = [
-      ['create', 'pods', '-n', other], ['delete', 'pods', '-n', other], ['watch', 'pods', '-n', other],
+      ['create', 'pods', '-n', other], ['delete', 'pods', '-n', other], ['watch', 'pods', '-n', other], ['list', 'pods', '--all-namespaces'],
       ['patch', 'renderjobs.atelier.dev', '-n', other], ['patch', 'renderjobs.atelier.dev', '--subresource=status', '-n', other],
       ['update', 'renderjobs.atelier.dev', '--subresource=finalizers', '-n', other],
       ['create', 'rendershards.atelier.dev', '-n', other], ['deletecollection', 'rendershards.atelier.dev', '-n', other],
       ['patch', 'rendershards.atelier.dev', '--subresource=status', '-n', other],
       ['list', 'computeproviders.atelier.dev'], ['patch', 'computeproviders.atelier.dev', '--subresource=status'],
-      ['list', 'nodes'], ['get', 'secrets', '-n', other], ['create', 'events', '-n', other],
+      ['list', 'nodes'], ['get', 'secrets', '-n', other], ['create', 'events', '-n', other], ['patch', 'events', '-n', 'default'],
       ['create', 'leases.coordination.k8s.io', '-n', ns], ['update', 'leases.coordination.k8s.io/atelier-operator', '-n', ns],
     ];
     const denied: string[][] = [

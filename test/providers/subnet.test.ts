@@ -1,9 +1,17 @@
 // The subnet adapter against a real peer: a second control plane ("site B", one node with 8 H100s)
 // with Atelier's CRDs and the real operator (the built CLI) running there. Shards are submitted
 // through the adapter exactly as the origin's controller would, and every assertion reads the peer
-// cluster's state or the adapter's answers about it.
+// cluster's state or the adapter's answers about it. The last test puts the three burst parts
+// together on site A (the test-bed): a subnet ComputeProvider whose kubeconfig is in a Secret, probed
+// by the ComputeProvider reconciler (status written through the real API), the registry feeding the
+// planner, and the registry's adapter running the burst shard on site B.
 import { readFileSync } from 'node:fs';
+import type { ComputeProvider } from '../../operator/src/api/index.js';
+import { ComputeProviderReconciler, apiProviderStatusWriter, defaultAdapterFor, secretReader } from '../../operator/src/controllers/computeprovider/index.js';
+import { planShards } from '../../operator/src/planner/index.js';
 import { outputsDigest } from '../../operator/src/providers/results.js';
+import { realClock } from '../../operator/src/runtime/clock.js';
+import { nopLog } from '../../operator/src/runtime/logger.js';
 import { SubnetAdapter, type SubnetShardSpec } from '../../operator/src/providers/subnet/adapter.js';
 import { keyHash } from '../../operator/src/providers/subnet/names.js';
 import { installCrds } from '../support/crds.js';
@@ -42,7 +50,7 @@ const peerJobs = async (selector: string) =>
 beforeAll(async () => {
   expect(testbed().name).toBeDefined();
   kubeconfigB = await startCluster(siteB, '1:8:nvidia-h100');
-  await installCrds(kubeconfigB);
+  await Promise.all([installCrds(kubeconfigB), installCrds()]);
   b = clients(kubeconfigB);
   ns = await freshNamespace(b, 'shared-renders');
   op = startOperator(kubeconfigB, ['--namespace', ns, '--leader-elect', 'false', '--local-gpu-hour-price', '2.00']);
@@ -139,4 +147,62 @@ test('a submission under another key never takes over an existing peer job', asy
   expect(c.remoteId).not.toBe(a.remoteId);
   expect(await peerJobs('atelier.dev/origin-shard=45')).toHaveLength(2);
   await Promise.all([adapter.cancel(a.remoteId), adapter.cancel(c.remoteId)]);
+});
+
+test('the ComputeProvider controller probes the peer through a Secret, writes status, and the planner bursts to it', async () => {
+  // site A: the test-bed cluster; the peer's kubeconfig lives in a Secret there
+  const a = clients();
+  const secretNs = await freshNamespace(a, 'atelier-system');
+  const kubeconfigText = readFileSync(kubeconfigB, 'utf8');
+  await a.core.createNamespacedSecret({ namespace: secretNs, body: { metadata: { name: 'studio-b' }, stringData: { kubeconfig: kubeconfigText } } });
+  const mk = (name: string, secretName: string) => ({
+    apiVersion: `${GROUP}/${VERSION}`, kind: 'ComputeProvider',
+    metadata: { name, annotations: { 'atelier.dev/price-per-gpu-hour': '1.25' } },
+    spec: { type: 'subnet', maxConcurrentShards: 4, maxPricePerGpuHour: '3.00', subnet: { kubeconfigSecretRef: { namespace: secretNs, name: secretName, key: 'kubeconfig' }, namespace: ns } },
+  });
+  const suffix = secretNs.slice(-6);
+  const good = `studio-b-${suffix}`;
+  const bad = `nowhere-${suffix}`;
+  await a.core.createNamespacedSecret({ namespace: secretNs, body: { metadata: { name: 'nowhere' }, stringData: { kubeconfig: kubeconfigText.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:1') } } });
+  await a.custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'computeproviders', body: mk(good, 'studio-b') });
+  await a.custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: 'computeproviders', body: mk(bad, 'nowhere') });
+  const read = async (name: string) => (await a.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: 'computeproviders', name })) as ComputeProvider;
+  const cache = new Map<string, ComputeProvider>();
+  const refresh = async () => { for (const n of [good, bad]) cache.set(n, await read(n)); };
+  const logged: string[] = [];
+  const log = { ...nopLog, warn: (m: string, f?: Record<string, unknown>) => { logged.push(`${m} ${JSON.stringify(f)}`); } };
+  const r = new ComputeProviderReconciler({
+    providers: { get: (n) => cache.get(n), list: () => [...cache.values()] },
+    adapterFor: defaultAdapterFor({ clusterId: 'site-a' }),
+    readSecret: secretReader(a.core),
+    writer: apiProviderStatusWriter(a.custom),
+    clock: realClock, recorder: { event: () => undefined }, log,
+    config: { probeIntervalMs: 0, probeTimeoutMs: 20_000 },
+  });
+  try {
+    await refresh();
+    await r.reconcile(good);
+    for (let i = 0; i < 3; i++) { await r.reconcile(bad); await refresh(); }
+    const g = await read(good);
+    expect(g.status).toMatchObject({ offers: [{ gpuModel: 'nvidia-h100', pricePerGpuHour: '1.25', available: 8 }], consecutiveFailures: 0, shardsInFlight: 0, reliability: '1.00' });
+    expect(g.status!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'ProbeSucceeded' });
+    const b2 = await read(bad);
+    expect(b2.status!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'CircuitOpen' });
+    expect(b2.status!.pausedReason).toMatch(/^CircuitOpen: 3 failures in a row/);
+    expect(JSON.stringify({ g, b2, logged })).not.toContain(kubeconfigText.match(/token: (\S+)/)![1]);
+
+    // the planner, fed from the registry, bursts to the healthy peer only; the registry's adapter submits
+    const view = r.registry.plannerView();
+    const plan = planShards({
+      now: Date.now(), namespace: 'studio', policy: 'Burst', burstAfterMs: 60_000, gpusPerShard: 1, expectedShardMs: 2000,
+      pending: [{ index: 50, waitedMs: 120_000 }], local: [], ...view,
+    });
+    expect(plan.shards[0]).toMatchObject({ placement: 'Remote', provider: good });
+    const adapter = (await r.registry.get(good))!;
+    const { remoteId } = await adapter.submit(shard(50, { duration: '1s' }), { idempotencyKey: 'origin-uid-1-50-1' });
+    await waitFor('burst shard Succeeded on the peer', async () => (await adapter.getStatus(remoteId)).phase === 'Succeeded', 60_000, 250);
+    await adapter.cancel(remoteId);
+  } finally {
+    for (const n of [good, bad]) await a.custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'computeproviders', name: n }).catch(() => undefined);
+  }
 });

@@ -60,9 +60,11 @@ app.kubernetes.io/part-of: atelier
 {{- end }}
 
 {{/*
-Permissions on cluster-scoped objects and on Secrets the operator reads by reference
-(ComputeProvider credentials and kubeconfigs, the settlement wallet key), which may live in any
-namespace: always granted cluster-wide.
+Permissions granted cluster-wide whatever watchNamespaces says: cluster-scoped objects; pods
+everywhere, read-only, because free GPU capacity is what nodes hold minus what every pod in every
+namespace uses; Secrets read by name (ComputeProvider credentials and kubeconfigs, the wallet key),
+which may live in any namespace; and Events, because those about cluster-scoped ComputeProviders go
+to the default namespace.
 */}}
 {{- define "atelier.clusterRules" -}}
 - apiGroups: ["atelier.dev"]
@@ -75,14 +77,20 @@ namespace: always granted cluster-wide.
   resources: ["nodes"]
   verbs: ["list", "watch"]
 - apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["list", "watch"]
+- apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
 {{- end }}
 
 {{/*
 Permissions in the namespaces whose RenderJobs the operator runs: the jobs (finalizers are set with a
-merge patch; renderjobs/finalizers lets shard owner references block deletion), their shard records
-and pods, and Events about them.
+merge patch; renderjobs/finalizers lets shard owner references block deletion), their shard records,
+and creating and deleting their pods.
 */}}
 {{- define "atelier.jobRules" -}}
 - apiGroups: ["atelier.dev"]
@@ -102,10 +110,7 @@ and pods, and Events about them.
   verbs: ["get", "patch", "update"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "create", "delete"]
-- apiGroups: [""]
-  resources: ["events"]
-  verbs: ["create", "patch"]
+  verbs: ["create", "delete"]
 {{- end }}
 
 {{/* Leader election in the release namespace, and Events about it. */}}

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import type { ComputeProvider, ComputeProviderStatus, SecretKeyRef } from '../../api/index.js';
 import type { ProviderAdapter } from '../../providers/types.js';
 import type { Clock } from '../../runtime/clock.js';
-import { errorMessage } from '../../runtime/errors.js';
+import { errorMessage, statusCode } from '../../runtime/errors.js';
 import type { Log } from '../../runtime/logger.js';
 import type { BreakerConfig, BreakerTransition } from './breaker.js';
 import { ProviderRegistry, offerViews, specView } from './registry.js';
@@ -80,6 +80,21 @@ export function scrubSecret(text: string, secret: string | undefined): string {
 }
 
 const API_VERSION = 'atelier.dev/v1alpha1';
+
+/** One line about an error: the Kubernetes API's own message when client-node hides it in a JSON string body. */
+export function describeError(err: unknown): string {
+  const body = (err as { body?: unknown } | undefined)?.body;
+  const code = statusCode(err);
+  if (typeof body === 'string') {
+    try {
+      const m = (JSON.parse(body) as { message?: unknown }).message;
+      if (typeof m === 'string') return code !== undefined ? `HTTP ${code}: ${m}` : m;
+    } catch {
+      // not JSON: fall through
+    }
+  }
+  return errorMessage(err);
+}
 const fingerprint = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 16);
 
 function credentialsRef(p: ComputeProvider): { ref?: SecretKeyRef; field: string } {
@@ -171,7 +186,7 @@ export class ComputeProviderReconciler {
       credential = await this.d.readSecret(ref.namespace, ref.name, ref.key);
       if (!credential.trim()) throw new Error(`key ${ref.key} is empty`);
     } catch (e) {
-      this.setUnavailable(p, { reason: ReadyReason.CredentialsUnavailable, message: `reading Secret ${ref.namespace}/${ref.name} key ${ref.key}: ${errorMessage(e)}` });
+      this.setUnavailable(p, { reason: ReadyReason.CredentialsUnavailable, message: `reading Secret ${ref.namespace}/${ref.name} key ${ref.key}: ${describeError(e)}` });
       return;
     }
     const key = `${generation}/${fingerprint(credential)}`;
@@ -180,7 +195,7 @@ export class ComputeProviderReconciler {
       try {
         adapter = this.d.adapterFor(p, credential);
       } catch (e) {
-        this.setUnavailable(p, { reason: ReadyReason.AdapterUnavailable, message: scrubSecret(errorMessage(e), credential) });
+        this.setUnavailable(p, { reason: ReadyReason.AdapterUnavailable, message: scrubSecret(describeError(e), credential) });
         return;
       }
       this.registry.setAdapter(name, key, adapter);
@@ -197,7 +212,7 @@ export class ComputeProviderReconciler {
       transition = this.registry.recordProbe(name, { ok: true, offers: offerViews(name, offers) });
       this.d.log.debug('computeprovider probed', { provider: name, offers: offers.length });
     } catch (e) {
-      const error = scrubSecret(errorMessage(e), credential);
+      const error = scrubSecret(describeError(e), credential);
       transition = this.registry.recordProbe(name, { ok: false, error });
       this.d.log.warn('computeprovider probe failed', { provider: name, error });
       this.event(p, 'Warning', 'ProbeFailed', error);

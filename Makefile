@@ -36,7 +36,12 @@ build: deps
 typecheck: deps
 	tsc -p tsconfig.json --noEmit
 
-test: deps binaries typecheck build
+# The CRDs are the source of truth: the TypeScript types and the chart's copies must match them.
+crds-check: deps
+	node operator/src/api/generate.ts --check
+	bash charts/atelier/sync-crds.sh --check
+
+test: deps binaries typecheck crds-check build
 	@mkdir -p .testbed
 	NODE_OPTIONS=--experimental-vm-modules jest --ci $(JEST_FLAGS)
 

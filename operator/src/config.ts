@@ -21,6 +21,8 @@ export interface OperatorConfig {
   clusterName: string;
   /** How often a live remote shard's status is asked for. */
   remotePollMs: number;
+  /** How often each ComputeProvider is probed for offers. */
+  providerProbeMs: number;
   /** A provider that does not answer for this long has its shards failed over. */
   providerTimeoutMs: number;
 }
@@ -42,6 +44,7 @@ Flags (environment variable in brackets):
   --retry-base SECONDS          first delay before retrying a failed shard (default 10) [ATELIER_RETRY_BASE_SECONDS]
   --cluster-name NAME           this cluster's name on objects it creates in peer clusters (default atelier) [ATELIER_CLUSTER_NAME]
   --remote-poll SECONDS         how often a remote shard's status is polled (default 5) [ATELIER_REMOTE_POLL_SECONDS]
+  --provider-probe SECONDS      how often each ComputeProvider is probed for offers (default 60) [ATELIER_PROVIDER_PROBE_SECONDS]
   --provider-timeout SECONDS    fail over a provider's shards after it is silent this long (default 300) [ATELIER_PROVIDER_TIMEOUT_SECONDS]
   --log-level LEVEL             error|warn|info|debug (default info) [ATELIER_LOG_LEVEL]
 `;
@@ -81,6 +84,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       'log-level': { type: 'string' },
       'remote-poll': { type: 'string' },
       'cluster-name': { type: 'string' },
+      'provider-probe': { type: 'string' },
       'provider-timeout': { type: 'string' },
     },
   });
@@ -109,6 +113,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     shutdownTimeoutMs: 20_000,
     clusterName: values['cluster-name'] ?? env.ATELIER_CLUSTER_NAME ?? 'atelier',
     remotePollMs: Math.round(1000 * positive('remote-poll', values['remote-poll'] ?? env.ATELIER_REMOTE_POLL_SECONDS ?? '5')),
+    providerProbeMs: Math.round(1000 * positive('provider-probe', values['provider-probe'] ?? env.ATELIER_PROVIDER_PROBE_SECONDS ?? '60')),
     providerTimeoutMs: Math.round(1000 * positive('provider-timeout', values['provider-timeout'] ?? env.ATELIER_PROVIDER_TIMEOUT_SECONDS ?? '300')),
   };
 }

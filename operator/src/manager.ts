@@ -9,30 +9,19 @@ import { LABEL_JOB, LABEL_MANAGED_BY, MANAGED_BY } from './controllers/renderjob
 import { ApiJobWriter, GROUP, VERSION } from './controllers/renderjob/writer.js';
 import type { ComputeProvider } from './api/index.js';
 import { gpuCapacity } from './controllers/capacity.js';
-import { httpAdapterBuilder, ProviderAdapters, type AdapterBuilder } from './controllers/renderjob/adapters.js';
+import { apiProviderStatusWriter, ComputeProviderReconciler, defaultAdapterFor, ProviderRegistry, secretReader } from './controllers/computeprovider/index.js';
 import { makePlacer } from './controllers/renderjob/placement.js';
 import { CachedProviders, INDEX_PROVIDER, inFlightAt } from './controllers/renderjob/providers.js';
 import { RemoteShards } from './controllers/renderjob/remote.js';
-import { SubnetAdapter } from './providers/subnet/adapter.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
 import {
   Controller, coordinationLeaseClient, coreEventSink, createLogger, EventRecorder, Expectations, GracefulShutdown,
-  errorMessage, Informer, LeaderElector, RuntimeServer, realClock, type Log,
+  Informer, LeaderElector, RuntimeServer, realClock, type Log,
 } from './runtime/index.js';
 import { parseMicros } from './util/money.js';
 
 export const INDEX_JOB = 'job';
-
-/** Adapters by ComputeProvider type: the peer-cluster adapter for subnet, HTTP adapters for the rest. */
-function adapterBuilder(clusterName: string): AdapterBuilder {
-  return (p, credential) => {
-    if (p.spec.type !== 'subnet') return httpAdapterBuilder(p, credential);
-    if (!p.spec.subnet) throw new Error(`ComputeProvider ${p.metadata.name}: type subnet needs spec.subnet`);
-    const price = p.spec.options?.pricePerGpuHour ?? '0.00';
-    return new SubnetAdapter({ kubeconfig: credential, namespace: p.spec.subnet.namespace, options: { pricePerGpuHour: price, originCluster: clusterName } });
-  };
-}
 
 /** Only what the controller reads of a shard pod, so 100,000 cached pods stay small. */
 export function slimPod(p: k8s.V1Pod): k8s.V1Pod {
@@ -120,19 +109,20 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
 
   const recorder = new EventRecorder({ sink: coreEventSink(clients.core), component: 'atelier', instance: os.hostname(), logger: log });
   // Bursting: adapters per ComputeProvider (credentials from Secrets), the remote steps, the planner.
-  const readSecret = async (namespace: string, name: string, key: string) => {
-    try {
-      const secret = await clients.core.readNamespacedSecret({ namespace, name });
-      const v = secret.data?.[key];
-      return v === undefined ? undefined : Buffer.from(v, 'base64').toString('utf8');
-    } catch (e) {
-      log.warn('cannot read provider credentials', { secret: `${namespace}/${name}`, error: errorMessage(e) });
-      return undefined;
-    }
-  };
-  const adapters = new ProviderAdapters({ get: (n) => providerInformer.getByName(n) }, readSecret, adapterBuilder(cfg.clusterName), clock);
+  // One adapter per ComputeProvider, built (credentials from its Secret) and probed by the
+  // ComputeProvider controller; the RenderJob controller reaches them through the registry.
+  const registry = new ProviderRegistry({ clock });
+  const providerReconciler = new ComputeProviderReconciler({
+    providers: { get: (n) => providerInformer.getByName(n), list: () => providerInformer.list() },
+    adapterFor: defaultAdapterFor({ clock, clusterId: cfg.clusterName }),
+    readSecret: secretReader(clients.core),
+    writer: apiProviderStatusWriter(clients.custom),
+    clock, recorder, log, registry,
+    config: { probeIntervalMs: cfg.providerProbeMs },
+  });
+  const adapters = registry;
   const remoteConfig = { retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), maxStartsPerReconcile: 500, pollIntervalMs: cfg.remotePollMs, providerTimeoutMs: cfg.providerTimeoutMs };
-  const remote = new RemoteShards(adapters, clock, log, recorder, remoteConfig, metrics.jobs);
+  const remote = new RemoteShards(adapters, clock, log, recorder, remoteConfig, metrics.jobs, (provider, ok, message) => registry.recordOutcome(provider, ok, message));
   const shardsInFlight = (provider: string) => shardInformers.reduce((n, i) => n + i.countByIndex(INDEX_PROVIDER, provider), 0);
   const place = makePlacer({ capacity, providers: new CachedProviders(() => providerInformer.values(), shardsInFlight), clock });
 
@@ -151,6 +141,17 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
       return r.requeueAfterMs !== undefined ? { requeueAfter: r.requeueAfterMs } : {};
     },
   });
+  const providerController = new Controller({
+    name: 'computeprovider', workers: 2, logger: log,
+    queueMetrics: metrics.queues.forQueue('computeprovider'), metrics: metrics.controllers.forController('computeprovider'),
+    reconcile: async (name) => {
+      const r = await providerReconciler.reconcile(name);
+      return r.requeueAfterMs !== undefined ? { requeueAfter: r.requeueAfterMs } : {};
+    },
+  });
+  const enqueueProvider = (p: ComputeProvider) => providerController.enqueue(p.metadata.name!);
+  providerInformer.addEventHandler({ add: enqueueProvider, update: (_o, p) => enqueueProvider(p), delete: enqueueProvider });
+  registry.onChange((name) => providerController.enqueue(name));
   const enqueue = (key: string | undefined) => { if (key) controller.enqueue(key); };
   const jobKeyOfPod = (p: k8s.V1Pod) => (p.metadata?.labels?.[LABEL_JOB] ? `${p.metadata.namespace}/${p.metadata.labels[LABEL_JOB]}` : undefined);
   for (const i of jobInformers) {
@@ -190,7 +191,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     await Promise.all(informers.map((i) => i.waitForSync()));
     const gpus = Object.fromEntries([...capacity().values()].map((m) => [m.model, `${m.free}/${m.allocatable}`]));
     log.info('caches synced, starting controllers', { workers: cfg.workers, freeGpusByModel: gpus });
-    controllerRun = controller.start();
+    controllerRun = Promise.all([controller.start(), providerController.start()]).then(() => undefined);
   };
 
   let elector: LeaderElector | undefined;
@@ -220,7 +221,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   }
 
   shutdown
-    .add({ name: 'controller', run: async () => { await controller.stop(cfg.shutdownTimeoutMs); await controllerRun; } })
+    .add({ name: 'controller', run: async () => { await Promise.all([controller.stop(cfg.shutdownTimeoutMs), providerController.stop(cfg.shutdownTimeoutMs)]); await controllerRun; } })
     .add({ name: 'leader-election', run: async () => { await elector?.stop(); }, onlyIfClean: true })
     .add({ name: 'events', run: () => recorder.flush() })
     .add({ name: 'informers', run: () => Promise.all(informers.map((i) => i.stop())) })

@@ -11,7 +11,7 @@ import { incompleteParents, submit, type Batch, type ContenderName } from './con
 import { connect, createNamespace, type Kube } from './kube.js';
 import { BENCH_RUN_LABEL, PodTracker, type Milestone } from './observe.js';
 import { queueCounters, startOperator, waitReady, type Operator } from './operator.js';
-import { apiWrites, BACKGROUND_RESOURCES, deltaMap, histogram, parseProm, quantile, resourceOf, sum, type Sample } from './prom.js';
+import { apiWrites, BACKGROUND_RESOURCES, controllerWrites, deltaMap, histogram, parseProm, quantile, resourceOf, sum, type Sample } from './prom.js';
 import { dist, type Dist } from './report.js';
 
 const run = promisify(execFile);
@@ -56,7 +56,15 @@ export interface ContenderResult {
   /** From the start of submission until every shard pod ... (ms). */
   untilMs: Partial<Record<Milestone | 'parentsComplete', number>>;
   firstPodMs: { load: Dist; idle: Dist };
-  apiWrites: { perShard: number; perShardWithBackground: number; total: number; byKind: Record<string, number> };
+  apiWrites: {
+    /** All clients, node heartbeats (leases, nodes) left out. */
+    perShard: number;
+    perShardWithBackground: number;
+    /** What the job-to-pods controller itself wrote (see controllerWrites). */
+    controllerPerShard: number;
+    total: number;
+    byKind: Record<string, number>;
+  };
   controlPlaneCpuSeconds: Record<string, number>;
   failedPods: number;
   clientRetries: number;
@@ -177,7 +185,7 @@ export async function runContender(c: ContenderName, cfg: LoadConfig): Promise<C
       contender: c, shards: total, clusterUpMs: cluster.upMs, submitMs: round(submitMs, 1), untilMs: until,
       firstPodMs: { load: dist(firstPod), idle: dist(idle) },
       apiWrites: {
-        perShard: round(fg / total), perShardWithBackground: round(all / total), total: all,
+        perShard: round(fg / total), perShardWithBackground: round(all / total), controllerPerShard: round(controllerWrites(byKind) / total), total: all,
         byKind: Object.fromEntries([...byKind.entries()].sort((a, b) => b[1] - a[1])),
       },
       controlPlaneCpuSeconds: cpuDelta(cpuAfter, cpuBefore),

@@ -99,6 +99,21 @@ export function deltaMap(after: Map<string, number>, before: Map<string, number>
   return out;
 }
 
+/**
+ * Writes made by whatever turns jobs into pods (the benchmark client, the Job controller or the
+ * operator), from an apiWrites breakdown: pods created, patched (not their status: the scheduler's
+ * and the nodes') or deleted, Jobs, RenderJobs and RenderShards, and core/v1 Events (the scheduler
+ * writes events.k8s.io Events instead).
+ */
+export function controllerWrites(byKind: Map<string, number>): number {
+  let t = 0;
+  for (const [k, v] of byKind) {
+    const [verb, res] = k.split(' ') as [string, string];
+    if (res === 'pods' ? verb !== 'GET' : /^(jobs\.batch|renderjobs\.atelier\.dev|rendershards\.atelier\.dev|events)(\/|$)/.test(res)) t += v;
+  }
+  return t;
+}
+
 /** The resource of an apiWrites key ("PATCH pods/status" -> "pods"). */
 export function resourceOf(key: string): string {
   return key.split(' ')[1]!.split('/')[0]!.split('.')[0]!;

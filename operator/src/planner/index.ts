@@ -5,4 +5,4 @@
 export * from './types.js';
 export { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, expectedShardDurationMs, parseGoDuration } from './duration.js';
 export { localSlots, planShards, planWithSlots, shardCostMicros, type LocalSlots } from './place.js';
-export { gpusPerShardOf, planJob, planParamsFromSpec, type JobPlan, type JobPlanInput, type JobPlanOutcome, type JobPlanParams } from './job.js';
+export { gpusPerShardOf, planJob, planParamsFromSpec, planRound, type JobPlan, type JobPlanInput, type JobPlanOutcome, type JobPlanParams, type JobRoundInput } from './job.js';

@@ -1,7 +1,7 @@
 // planJob: whole-job plans for `atelier plan`, replaying the per-round planner over simulated time;
 // and the spec parsing the controller shares with it.
 import type { RenderJobSpec } from '../api/index.js';
-import { planJob, planParamsFromSpec, type JobPlanInput } from './job.js';
+import { planJob, planParamsFromSpec, planRound, type JobPlanInput } from './job.js';
 import { MIN, T0, usd } from './testing.js';
 import type { OfferView, ProviderView } from './types.js';
 
@@ -123,4 +123,12 @@ describe('planParamsFromSpec', () => {
     const t = spec({ budget: '1.2345678' });
     expect(() => planParamsFromSpec(t)).toThrow(/budget.maxCost/);
   });
+});
+
+test('planRound: one round from the spec, the committed remote cost taken off the budget', () => {
+  const s = spec({ budget: '1.00' });
+  const base = { now: T0, namespace: 'studio', spec: s, local: [], offers: [offer('akash', '1.00')], providers: [provider('akash')], expectedShardMs: 10 * MIN, pending: [{ index: 0, waitedMs: 2 * MIN }, { index: 1, waitedMs: 2 * MIN }] };
+  expect(planRound(base).counts.remote).toBe(2);
+  expect(planRound({ ...base, committedRemoteMicros: usd('0.80') }).counts.remote).toBe(1);
+  expect(planRound({ ...base, committedRemoteMicros: usd('5.00') }).reason.reason).toBe('BudgetExhausted');
 });

@@ -9,7 +9,7 @@
 import { GPU_RESOURCE, shardCount, type PlacementPolicy, type RenderJobSpec } from '../api/index.js';
 import { costOfGpuMillis, parseMicros } from '../util/money.js';
 import { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, parseGoDuration } from './duration.js';
-import { localSlots, planWithSlots, type LocalSlots } from './place.js';
+import { localSlots, planShards, planWithSlots, type LocalSlots } from './place.js';
 import { BurstReason, type LocalCapacity, type OfferView, type PendingShard, type Plan, type PlanInput, type ProviderTotal, type ProviderView } from './types.js';
 
 /** The planning parameters of a RenderJob spec, parsed once (money exact, durations in ms). */
@@ -58,6 +58,43 @@ export function planParamsFromSpec(spec: RenderJobSpec): JobPlanParams {
   }
   if (spec.shards.parallelism !== undefined) params.parallelism = spec.shards.parallelism;
   return params;
+}
+
+/** One planning round for a job, straight from its spec: what the RenderJob controller calls per reconcile. */
+export interface JobRoundInput {
+  now: number;
+  namespace: string;
+  spec: RenderJobSpec;
+  pending: PendingShard[];
+  local: LocalCapacity[];
+  offers: OfferView[];
+  providers: ProviderView[];
+  /** Learned with expectedShardDurationMs; default DEFAULT_SHARD_MS. */
+  expectedShardMs?: number;
+  /** Expected plus recorded cost of this job's remote attempts so far (subtracted from budget.maxCost). */
+  committedRemoteMicros?: bigint;
+  runningLocal?: number;
+  runningRemote?: number;
+  /** Room left under shards.parallelism (and any per-reconcile cap). */
+  maxStarts?: number;
+}
+
+export function planRound(input: JobRoundInput): Plan {
+  const params = planParamsFromSpec(input.spec);
+  const budget = params.budgetMicros === undefined ? undefined : params.budgetMicros - (input.committedRemoteMicros ?? 0n);
+  return planShards({
+    now: input.now, namespace: input.namespace, policy: params.policy, burstAfterMs: params.burstAfterMs,
+    pending: input.pending, local: input.local, offers: input.offers, providers: input.providers,
+    gpusPerShard: params.gpusPerShard, expectedShardMs: input.expectedShardMs ?? DEFAULT_SHARD_MS,
+    ...(params.allowedProviders ? { allowedProviders: params.allowedProviders } : {}),
+    ...(params.gpuModels ? { gpuModels: params.gpuModels } : {}),
+    ...(params.maxPricePerGpuHourMicros !== undefined ? { maxPricePerGpuHourMicros: params.maxPricePerGpuHourMicros } : {}),
+    ...(budget !== undefined ? { budgetRemainingMicros: budget < 0n ? 0n : budget } : {}),
+    ...(params.deadline !== undefined ? { deadline: params.deadline } : {}),
+    ...(input.runningLocal !== undefined ? { runningLocal: input.runningLocal } : {}),
+    ...(input.runningRemote !== undefined ? { runningRemote: input.runningRemote } : {}),
+    ...(input.maxStarts !== undefined ? { maxStarts: input.maxStarts } : {}),
+  });
 }
 
 export interface JobPlanInput {

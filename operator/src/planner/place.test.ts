@@ -173,6 +173,11 @@ const rows: Row[] = [
     placements: 'LRW', remote: 'a', reason: BurstReason.ParallelismLimit, status: 'True',
   },
   {
+    name: 'parallelism room used up with local GPUs free',
+    input: makePlanInput().local('nvidia-h100', 4).shards(2, 0).maxStarts(0),
+    placements: 'WW', reason: BurstReason.ParallelismLimit, status: 'False',
+  },
+  {
     name: 'shards already at providers keep Bursting True with nothing new to place',
     input: makePlanInput().local('nvidia-h100', 2).shards(1, 0).runningRemote(3),
     placements: 'L', reason: BurstReason.Bursting, status: 'True',

@@ -317,6 +317,7 @@ function explain(e: ExplainInput): PlanReason {
   if (input.policy === 'LocalOnly') return { status: 'False', reason: BurstReason.LocalOnly, message: 'placement.policy is LocalOnly: shards run on local GPUs only' };
   const unplaced = e.wanted - e.remoteCount;
   if (e.wanted === 0) {
+    if (e.parallelismBlocked > 0) return mk(BurstReason.ParallelismLimit, `${e.parallelismBlocked} shard(s) could start on free local GPUs but shards.parallelism leaves no room`);
     if (e.blocked > 0) {
       return mk(BurstReason.WaitingForLocal, `${e.blocked} shard(s) wait for local GPUs; they burst once they have waited longer than ${Math.round(input.burstAfterMs / 1000)}s`);
     }

@@ -43,12 +43,19 @@ export interface AdapterFactoryOptions {
 }
 
 /** The adapter factory the manager passes to the reconciler, unless it brings its own. */
+/** spec.options arrive as strings (the CRD keeps them uniform); the adapters take numbers for these. */
+export function typedOptions(o: Record<string, string> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o ?? {})) out[k] = /^(bidTimeoutMs|exposePort|cpu|memoryGi|storageGi|timeoutMs)$/.test(k) ? Number(v) : v;
+  return out;
+}
+
 export function defaultAdapterFor(options: AdapterFactoryOptions = {}): AdapterFactory {
   return (p: ComputeProvider, credentials: string): ProviderAdapter => {
     const type = p.spec.type;
     if (type === 'subnet') {
       if (!p.spec.subnet) throw new Error('spec.subnet is required for type subnet');
-      const price = p.metadata.annotations?.[SUBNET_PRICE_ANNOTATION];
+      const price = p.spec.options?.pricePerGpuHour ?? p.metadata.annotations?.[SUBNET_PRICE_ANNOTATION];
       return createSubnetAdapter(credentials, p.spec.subnet.namespace, {
         ...(options.subnet ?? {}),
         ...(options.clusterId ? { originCluster: options.clusterId } : {}),
@@ -57,6 +64,6 @@ export function defaultAdapterFor(options: AdapterFactoryOptions = {}): AdapterF
     }
     if (!(SUPPORTED_PROVIDER_TYPES as readonly string[]).includes(type)) throw new Error(`no adapter for provider type ${type} yet`);
     if (!p.spec.endpoint) throw new Error(`spec.endpoint is required for type ${type}`);
-    return createProviderAdapter({ type: type as ProviderType, endpoint: p.spec.endpoint, credential: credentials, ...(options.clock ? { clock: options.clock } : {}) });
+    return createProviderAdapter({ type: type as ProviderType, endpoint: p.spec.endpoint, credential: credentials, options: typedOptions(p.spec.options), ...(options.clock ? { clock: options.clock } : {}) });
   };
 }

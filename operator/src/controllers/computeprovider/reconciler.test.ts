@@ -197,6 +197,11 @@ test('credentials: only from the Secret, never in status, events or logs; a rota
   await t.r.reconcile('akash');
   expect(t.built).toEqual([SECRET, 'rotated-key-0000000000']);
   expect(t.ready().status).toBe('True');
+  // a spec edit that does not change what the adapter is built from keeps the adapter (and its state)
+  t.cache.objects.set('akash', { ...provider('akash', { maxPricePerGpuHour: '2.00' }, 2), status: t.status() });
+  await t.r.reconcile('akash');
+  expect(t.built).toHaveLength(2);
+  expect(t.adapters[1]!.calls).toBe(2); // the generation change itself makes a probe due
 });
 
 test('a missing Secret or credentials ref: Ready False with the reason, retried at the next probe', async () => {

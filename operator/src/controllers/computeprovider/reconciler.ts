@@ -1,6 +1,6 @@
 // The ComputeProvider reconciler: for one provider (the work-queue key is its name) it reads the
 // spec from the informer cache, builds or reuses the adapter (credentials read from the referenced
-// Secret, fingerprinted in memory so a rotated Secret gets a new adapter), probes it with listOffers
+// Secret, fingerprinted in memory so a rotated Secret or a new endpoint gets a new adapter), probes it with listOffers
 // when a probe is due, feeds the outcome to the provider's circuit breaker in the ProviderRegistry,
 // and writes status (offers, lastProbeTime, Ready, consecutiveFailures, reliability, pausedReason,
 // shardsInFlight) only when it changed. It returns when to look again: the next probe, or the end of
@@ -17,6 +17,7 @@ import type { Clock } from '../../runtime/clock.js';
 import { errorMessage, statusCode } from '../../runtime/errors.js';
 import type { Log } from '../../runtime/logger.js';
 import type { BreakerConfig, BreakerTransition } from './breaker.js';
+import { SUBNET_PRICE_ANNOTATION } from './kube.js';
 import { ProviderRegistry, offerViews, specView } from './registry.js';
 import { ReadyReason, computeProviderStatus, openedAtFromStatus, providerStatusChanged } from './status.js';
 
@@ -189,7 +190,9 @@ export class ComputeProviderReconciler {
       this.setUnavailable(p, { reason: ReadyReason.CredentialsUnavailable, message: `reading Secret ${ref.namespace}/${ref.name} key ${ref.key}: ${describeError(e)}` });
       return;
     }
-    const key = `${generation}/${fingerprint(credential)}`;
+    // A new adapter only when what it is built from changes: adapters keep process-local state
+    // (Akash manifests awaiting a lease), so a pause or a price-cap edit must not replace them.
+    const key = fingerprint(JSON.stringify([p.spec.type, p.spec.endpoint ?? '', p.spec.subnet ?? null, p.metadata.annotations?.[SUBNET_PRICE_ANNOTATION] ?? null, credential]));
     let adapter = this.registry.adapter(name);
     if (!adapter || this.registry.adapterKey(name) !== key) {
       try {

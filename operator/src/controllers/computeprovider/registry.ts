@@ -223,7 +223,7 @@ export class ProviderRegistry {
     if (before !== JSON.stringify(spec, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) this.changed(name);
   }
 
-  /** Keeps `adapter` for the provider under `key` (spec generation + credential fingerprint). */
+  /** Keeps `adapter` for the provider under `key` (a fingerprint of what it was built from). */
   setAdapter(name: string, key: string, adapter: ProviderAdapter): void {
     const e = this.entryOf(name);
     e.adapter = adapter;

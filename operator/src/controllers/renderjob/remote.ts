@@ -53,6 +53,8 @@ export class RemoteShards {
     private readonly recorder: Recorder,
     private readonly cfg: RemoteConfig,
     private readonly metrics: JobMetrics = nopJobMetrics,
+    /** Tells the provider's circuit breaker and reliability how an attempt went. */
+    private readonly onOutcome: (provider: string, ok: boolean, message?: string) => void = () => {},
   ) {}
 
   /** Records the intent of a new remote attempt, then submits it. */
@@ -161,6 +163,7 @@ export class RemoteShards {
       remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost),
       completionTime: iso(this.clock.now()), retryAfter: undefined,
     });
+    this.onOutcome(st.provider!, true);
     this.log.info('remote shard succeeded', { shard: rec.name, provider: st.provider, remoteId: st.remoteId, cost: formatMicros(remoteCost) });
   }
 
@@ -173,6 +176,7 @@ export class RemoteShards {
       if (!gone) unconfirmed = true;
     }
     if (unconfirmed && st.remoteId) stale = [...stale, { provider: st.provider!, remoteId: st.remoteId, reason }].slice(-32);
+    this.onOutcome(st.provider!, false, `${reason}: ${message}`);
     const attempts = st.attempts ?? 1;
     const final = attempts > maxRetries;
     const delay = retryDelayMs(attempts, this.cfg);

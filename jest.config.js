@@ -6,6 +6,8 @@ const common = {
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',
+  // Never crawl .testbed/ (etcd data dirs hold *.snap files jest would take for snapshots) or dist/.
+  roots: ['<rootDir>/operator', '<rootDir>/test', '<rootDir>/cdk8s'],
 };
 export default {
   projects: [

@@ -31,6 +31,7 @@ export interface LoadConfig {
   idle: number;
   timeoutMs: number;
   outDir: string; // logs and profiles
+  operatorCli: string;
   profile: boolean;
   log: (msg: string) => void;
 }
@@ -124,7 +125,7 @@ export async function runContender(c: ContenderName, cfg: LoadConfig): Promise<C
     if (c === 'atelier') {
       await applyCrds(cluster);
       op = await startOperator({
-        kubeconfig: cluster.kubeconfig, workers: cfg.workers,
+        cli: cfg.operatorCli, kubeconfig: cluster.kubeconfig, workers: cfg.workers,
         logFile: path.join(cfg.outDir, `${c}-operator.log`),
         profileDir: cfg.profile ? path.join(cfg.outDir, 'profile-load') : undefined,
       });

@@ -26,6 +26,7 @@ export interface MemoryConfig {
   concurrency: number;
   workers: number;
   outDir: string;
+  operatorCli: string;
   profile: boolean;
   log: (msg: string) => void;
 }
@@ -126,7 +127,7 @@ export async function runMemory(cfg: MemoryConfig): Promise<MemoryResult> {
     cfg.log(`[memory] seeded in ${(seedMs / 1000).toFixed(1)}s (${(seedWrites / (seedMs / 1000)).toFixed(0)} writes/s)`);
 
     const opts = (n: string) => ({
-      kubeconfig: cluster.kubeconfig, workers: cfg.workers, logFile: path.join(cfg.outDir, `memory-operator-${n}.log`),
+      cli: cfg.operatorCli, kubeconfig: cluster.kubeconfig, workers: cfg.workers, logFile: path.join(cfg.outDir, `memory-operator-${n}.log`),
       profileDir: cfg.profile ? path.join(cfg.outDir, `profile-memory-${n}`) : undefined,
     });
     const first = await startOperator(opts('first'));

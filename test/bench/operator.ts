@@ -2,17 +2,54 @@
 // the benchmark reads from it: its /metrics and /readyz, when its work queue has drained, and its
 // CPU and memory from /proc. Logs go to a file beside the results; PROFILE=1 adds --cpu-prof and a
 // heap snapshot on SIGUSR2 (written to the same directory).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { procStat, repoRoot, type ProcStat } from './cluster.js';
 import { parseProm, sum, type Sample } from './prom.js';
 
-export const cliPath = path.join(repoRoot, 'dist/operator/src/cli.js');
+export interface OperatorBuild {
+  /** The CLI the benchmark runs: a copy of the build taken at the start, so a concurrent rebuild cannot change it mid-run. */
+  cli: string;
+  source: string;
+  gitHead: string;
+  /** Files under operator/ that differ from gitHead when the copy was taken. */
+  operatorFilesChanged: number;
+  builtAt: string;
+  /** sha256 over the build's .js files, to tell two runs' operators apart. */
+  sha256: string;
+}
+
+/**
+ * Copies the operator build (dist/, or the directory holding ATELIER_CLI's dist/ when set, e.g. a
+ * patched copy to try a fix) into dir and describes it. The copy sits inside the repository, so
+ * its imports still resolve to the repository's node_modules and package.json.
+ */
+export function snapshotBuild(dir: string, atelierCli = process.env.ATELIER_CLI): OperatorBuild {
+  const cli = atelierCli ? path.resolve(atelierCli) : path.join(repoRoot, 'dist/operator/src/cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} missing: run \`make build\` (make bench does it)`);
+  const distRoot = cli.slice(0, cli.lastIndexOf(`${path.sep}dist${path.sep}`) + 5);
+  const copy = path.join(dir, 'dist');
+  cpSync(distRoot, copy, { recursive: true, filter: (f) => !f.endsWith('.map') });
+  const hash = createHash('sha256');
+  const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith('.js') ? [path.join(d, e.name)] : [])).sort();
+  for (const f of walk(copy)) hash.update(f.slice(copy.length)).update(readFileSync(f));
+  const git = (...args: string[]) => { try { return execFileSync('git', ['-C', repoRoot, ...args], { encoding: 'utf8' }).trim(); } catch { return ''; } };
+  return {
+    cli: path.join(copy, path.relative(distRoot, cli)), source: cli,
+    gitHead: git('rev-parse', '--short', 'HEAD'),
+    operatorFilesChanged: git('status', '--porcelain', '--', 'operator').split('\n').filter(Boolean).length,
+    builtAt: statSync(cli).mtime.toISOString(),
+    sha256: hash.digest('hex').slice(0, 16),
+  };
+}
 
 export interface OperatorOptions {
+  /** The CLI to run (OperatorBuild.cli). */
+  cli: string;
   kubeconfig: string;
   workers: number;
   logFile: string;
@@ -51,7 +88,6 @@ function get(url: string): Promise<{ status: number; text: string }> {
 }
 
 export async function startOperator(o: OperatorOptions): Promise<Operator> {
-  if (!existsSync(cliPath)) throw new Error(`${cliPath} missing: run \`make build\` (make bench does it)`);
   mkdirSync(path.dirname(o.logFile), { recursive: true });
   const nodeArgs: string[] = [];
   if (o.profileDir) {
@@ -59,7 +95,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${o.profileDir}`);
   }
   const startedAt = performance.now();
-  const proc = spawn(process.execPath, [...nodeArgs, cliPath, 'run', '--kubeconfig', o.kubeconfig, '--metrics-addr', '127.0.0.1:0', '--leader-elect', 'false', '--workers', String(o.workers)], {
+  const proc = spawn(process.execPath, [...nodeArgs, o.cli, 'run', '--kubeconfig', o.kubeconfig, '--metrics-addr', '127.0.0.1:0', '--leader-elect', 'false', '--workers', String(o.workers)], {
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: o.profileDir ?? repoRoot,

@@ -10,7 +10,7 @@ import { activeClusters, clusterDownAllSync, round } from './cluster.js';
 import { CONTENDERS, type ContenderName } from './contenders.js';
 import { runContender, type ContenderResult, type LoadConfig } from './load.js';
 import { runMemory, type MemoryResult } from './memory.js';
-import { liveOperators } from './operator.js';
+import { liveOperators, snapshotBuild, type OperatorBuild } from './operator.js';
 import { fmtBytes, fmtMs, fmtNum, table, targetsTable, writeResults, type Target } from './report.js';
 
 const env = process.env;
@@ -45,13 +45,15 @@ function ratio(a: number | undefined, b: number | undefined): number | null {
 async function load(): Promise<void> {
   const contenders = (env.CONTENDERS ?? CONTENDERS.join(',')).split(',').map((s) => s.trim()).filter(Boolean) as ContenderName[];
   for (const c of contenders) if (!CONTENDERS.includes(c)) throw new Error(`CONTENDERS: unknown ${c}; known: ${CONTENDERS.join(', ')}`);
+  const build = contenders.includes('atelier') ? snapshotBuild(outDir) : undefined;
+  if (build) log(`operator build ${build.sha256} (${build.source}, built ${build.builtAt}; git ${build.gitHead}, ${build.operatorFilesChanged} operator file(s) changed)`);
   const cfg: LoadConfig = {
     name: env.BENCH_NAME ?? 'bench',
     nodes: int('NODES', 250), gpusPerNode: int('BENCH_GPUS', 8),
     jobs: int('JOBS', 1000), shards: int('SHARDS', 10),
     duration: env.DURATION ?? '30s', concurrency: int('CONCURRENCY', 64), workers: int('WORKERS', 8),
     idle: int('IDLE', 10), timeoutMs: int('TIMEOUT', 1500) * 1000,
-    outDir, profile: env.PROFILE === '1', log,
+    outDir, operatorCli: build?.cli ?? '', profile: env.PROFILE === '1', log,
   };
   const total = cfg.jobs * cfg.shards;
   log(`bench: ${contenders.join(', ')}; ${cfg.nodes} nodes x ${cfg.gpusPerNode} GPUs = ${cfg.nodes * cfg.gpusPerNode} GPUs; ${cfg.jobs} jobs x ${cfg.shards} shards = ${total} shards of ${cfg.duration}; ${cfg.concurrency} requests in flight; operator --workers ${cfg.workers}`);
@@ -110,8 +112,8 @@ async function load(): Promise<void> {
   const file = writeResults(resultsDir, stamp, {
     kind: 'load', startedAt: new Date(t0).toISOString(), durationS: round((Date.now() - t0) / 1000, 0),
     host: { cpus: os.cpus().length, memBytes: os.totalmem(), node: process.version, loadavg: os.loadavg() },
-    params: { ...cfg, outDir: undefined, log: undefined, contenders },
-    results, ratios, targets,
+    params: { ...cfg, outDir: undefined, log: undefined, operatorCli: undefined, contenders },
+    operatorBuild: build, results, ratios, targets,
   });
   process.stdout.write(`\nAtelier benchmark: ${cfg.jobs} jobs x ${cfg.shards} shards (${cfg.duration}) on ${cfg.nodes * cfg.gpusPerNode} GPUs; times from the start of submission\n\n`);
   process.stdout.write(`${table(rows)}\n\nTargets (Atelier):\n${targetsTable(targets)}\n\nresults: ${path.relative(process.cwd(), file)} (logs in ${path.relative(process.cwd(), outDir)})\n`);
@@ -121,9 +123,11 @@ async function load(): Promise<void> {
 async function memory(): Promise<void> {
   const jobs = int('MEM_JOBS', 10_000);
   const shards = int('MEM_SHARDS', 10);
+  const build: OperatorBuild = snapshotBuild(outDir);
+  log(`operator build ${build.sha256} (${build.source}, built ${build.builtAt}; git ${build.gitHead}, ${build.operatorFilesChanged} operator file(s) changed)`);
   const r: MemoryResult = await runMemory({
     name: env.BENCH_NAME ?? 'bench', jobs, shards, concurrency: int('CONCURRENCY', 64), workers: int('WORKERS', 8),
-    outDir, profile: env.PROFILE === '1', log,
+    outDir, operatorCli: build.cli, profile: env.PROFILE === '1', log,
   });
   const targets: Target[] = [
     { name: `operator RSS, ${jobs} jobs / ${r.shards} shards`, target: '< 500 MiB', value: fmtBytes(r.restart.peakRssBytes), ok: r.restart.peakRssBytes < 500 * MiB },
@@ -132,7 +136,7 @@ async function memory(): Promise<void> {
   const file = writeResults(resultsDir, stamp, {
     kind: 'memory', startedAt: new Date(t0).toISOString(), durationS: round((Date.now() - t0) / 1000, 0),
     host: { cpus: os.cpus().length, memBytes: os.totalmem(), node: process.version, loadavg: os.loadavg() },
-    params: { jobs, shards }, results: r, targets,
+    params: { jobs, shards }, operatorBuild: build, results: r, targets,
   });
   const S = (f: (s: MemoryResult['restart']) => string) => [f(r.firstStart), f(r.restart)];
   process.stdout.write(`\nAtelier memory benchmark: ${jobs} finished RenderJobs, ${r.shards} Succeeded RenderShards (seeded in ${fmtMs(r.seedMs)}, ${r.seedWritesPerSecond} writes/s)\n\n`);

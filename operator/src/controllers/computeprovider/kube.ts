@@ -43,10 +43,20 @@ export interface AdapterFactoryOptions {
 }
 
 /** The adapter factory the manager passes to the reconciler, unless it brings its own. */
-/** spec.options arrive as strings (the CRD keeps them uniform); the adapters take numbers for these. */
-export function typedOptions(o: Record<string, string> | undefined): Record<string, unknown> {
+/**
+ * spec.options arrive as strings (the CRD keeps them uniform). The adapters take numbers for some
+ * keys, and a price table for providers that publish none (Render): `price.<gpu-model>` entries, or
+ * `pricePerGpuHour` for every model in spec.gpuModels.
+ */
+export function typedOptions(o: Record<string, string> | undefined, gpuModels: string[] = []): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o ?? {})) out[k] = /^(bidTimeoutMs|exposePort|cpu|memoryGi|storageGi|timeoutMs)$/.test(k) ? Number(v) : v;
+  const prices: Record<string, string> = {};
+  for (const [k, v] of Object.entries(o ?? {})) {
+    if (k.startsWith('price.')) prices[k.slice('price.'.length)] = v;
+    else if (k === 'pricePerGpuHour') for (const m of gpuModels) prices[m] ??= v;
+    else out[k] = /^(bidTimeoutMs|exposePort|cpu|memoryGi|storageGi|timeoutMs|findByKeyMaxPages|minRamGb|minStorageGb|defaultMaxRunMs)$/.test(k) ? Number(v) : v;
+  }
+  if (Object.keys(prices).length) out.prices = prices;
   return out;
 }
 
@@ -64,6 +74,6 @@ export function defaultAdapterFor(options: AdapterFactoryOptions = {}): AdapterF
     }
     if (!(SUPPORTED_PROVIDER_TYPES as readonly string[]).includes(type)) throw new Error(`no adapter for provider type ${type} yet`);
     if (!p.spec.endpoint) throw new Error(`spec.endpoint is required for type ${type}`);
-    return createProviderAdapter({ type: type as ProviderType, endpoint: p.spec.endpoint, credential: credentials, options: typedOptions(p.spec.options), ...(options.clock ? { clock: options.clock } : {}) });
+    return createProviderAdapter({ type: type as ProviderType, endpoint: p.spec.endpoint, credential: credentials, options: typedOptions(p.spec.options, p.spec.gpuModels), ...(options.clock ? { clock: options.clock } : {}) });
   };
 }

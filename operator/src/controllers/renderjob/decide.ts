@@ -105,6 +105,8 @@ export interface Candidate {
 export interface PlaceInfo {
   runningLocal: number;
   runningRemote: number;
+  /** Live remote attempts of this job per provider (their expected cost is committed budget). */
+  liveRemoteByProvider: Map<string, number>;
   /** Mean wall time of the job's succeeded shards; undefined before the first one. */
   expectedShardMs?: number;
   remoteCostMicros: bigint;
@@ -177,6 +179,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   const pullBack: Candidate[] = [];
   let doneMs = 0;
   let doneCount = 0;
+  const liveByProvider = new Map<string, number>();
   let liveCount = 0;
   let firstFailure: string | undefined;
   const livePods: PodView[] = [];
@@ -206,6 +209,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
       d.counts.remote++;
       d.placed.runningRemote++;
       d.remoteLive.push(rec);
+      liveByProvider.set(st.provider ?? '', (liveByProvider.get(st.provider ?? '') ?? 0) + 1);
       continue;
     }
 
@@ -272,7 +276,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   });
   const placements = place
     ? place([...candidates, ...pullBack], room, {
-      runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros,
+      runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros, liveRemoteByProvider: liveByProvider,
       ...(doneCount > 0 ? { expectedShardMs: doneMs / doneCount } : {}),
     })
     : undefined;

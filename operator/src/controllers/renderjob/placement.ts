@@ -3,9 +3,9 @@
 // spent) and turns the plan into per-shard placements, plus the job's `Bursting` condition. LocalOnly
 // jobs never reach the planner.
 import type { RenderJob } from '../../api/index.js';
-import { DEFAULT_SHARD_MS, planParamsFromSpec, planShards, type OfferView, type PlanReason, type ProviderView } from '../../planner/index.js';
+import { DEFAULT_SHARD_MS, planParamsFromSpec, planShards, shardCostMicros, type OfferView, type PlanReason, type ProviderView } from '../../planner/index.js';
 import type { ModelCapacity } from '../capacity.js';
-import type { Candidate, Placement } from './decide.js';
+import type { Candidate, PlaceInfo, Placement } from './decide.js';
 
 /** Offers and provider health as the ComputeProvider controller last saw them. */
 export interface ProviderSnapshot {
@@ -13,14 +13,7 @@ export interface ProviderSnapshot {
   providers(): ProviderView[];
 }
 
-export interface PlacementContext {
-  runningLocal: number;
-  runningRemote: number;
-  /** Mean wall time of this job's finished shards; undefined before the first one finishes. */
-  expectedShardMs?: number;
-  /** Remote cost already recorded for this job. */
-  remoteCostMicros: bigint;
-}
+export type PlacementContext = PlaceInfo;
 
 export interface PlacementResult {
   placements: Map<number, Placement>;
@@ -34,6 +27,14 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
     const params = planParamsFromSpec(job.spec);
     if (params.policy === 'LocalOnly') return undefined;
     const now = deps.clock.now();
+    const offers = deps.providers.offers();
+    const expectedShardMs = ctx.expectedShardMs ?? DEFAULT_SHARD_MS;
+    // Budget already committed: what was spent, plus the expected cost of attempts still running.
+    let committed = ctx.remoteCostMicros;
+    for (const [provider, n] of ctx.liveRemoteByProvider) {
+      const prices = offers.filter((o) => o.provider === provider).map((o) => o.pricePerGpuHourMicros);
+      if (prices.length) committed += BigInt(n) * shardCostMicros(prices.reduce((a, b) => (a > b ? a : b)), params.gpusPerShard, expectedShardMs);
+    }
     const plan = planShards({
       now,
       namespace: job.metadata.namespace!,
@@ -47,15 +48,15 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
       runningLocal: ctx.runningLocal,
       runningRemote: ctx.runningRemote,
       local: [...deps.capacity().values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
-      offers: deps.providers.offers(),
+      offers,
       providers: deps.providers.providers(),
       ...(params.allowedProviders ? { allowedProviders: params.allowedProviders } : {}),
       ...(params.gpuModels ? { gpuModels: params.gpuModels } : {}),
       gpusPerShard: params.gpusPerShard,
       ...(params.maxPricePerGpuHourMicros !== undefined ? { maxPricePerGpuHourMicros: params.maxPricePerGpuHourMicros } : {}),
-      ...(params.budgetMicros !== undefined ? { budgetRemainingMicros: params.budgetMicros > ctx.remoteCostMicros ? params.budgetMicros - ctx.remoteCostMicros : 0n } : {}),
+      ...(params.budgetMicros !== undefined ? { budgetRemainingMicros: params.budgetMicros > committed ? params.budgetMicros - committed : 0n } : {}),
       ...(params.deadline !== undefined ? { deadline: params.deadline } : {}),
-      expectedShardMs: ctx.expectedShardMs ?? DEFAULT_SHARD_MS,
+      expectedShardMs,
       maxStarts: room,
     });
     const placements = new Map<number, Placement>();

@@ -69,6 +69,8 @@ export interface Decision {
   /** Live remote submissions to cancel (job failed, suspended or being deleted). */
   cancelRemote: ShardRecord[];
   counts: { total: number; pending: number; running: number; succeeded: number; failed: number; local: number; remote: number };
+  /** Per-provider aggregates of this job's remote shards (status.providers). */
+  providers: Map<string, { running: number; succeeded: number; failed: number; costMicros: bigint }>;
   /** Running and succeeded shards split by placement (for metrics). */
   placed: { runningLocal: number; runningRemote: number; succeededLocal: number; succeededRemote: number };
   unschedulable: number;
@@ -171,6 +173,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     createRecords: [], createPods: [], recordOutcomes: [], deletePods: [], submitRemote: [], remoteLive: [], cancelRemote: [],
     counts: { total, pending: 0, running: 0, succeeded: 0, failed: 0, local: 0, remote: 0 },
     placed: { runningLocal: 0, runningRemote: 0, succeededLocal: 0, succeededRemote: 0 },
+    providers: new Map(),
     unschedulable: 0, gpuMillis: 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
   const wake = (ms: number) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; };
@@ -193,6 +196,14 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     d.gpuMillis += BigInt(Math.round((st.gpuSeconds ?? 0) * 1000));
     if (st.remoteCost) d.remoteCostMicros += parseMicros(st.remoteCost);
     const placedRemote = st.placement === 'Remote';
+    if (placedRemote && st.provider) {
+      const agg = d.providers.get(st.provider) ?? { running: 0, succeeded: 0, failed: 0, costMicros: 0n };
+      if (st.phase === 'Succeeded') agg.succeeded++;
+      else if (st.phase === 'Failed') agg.failed++;
+      else if (st.idempotencyKey) agg.running++;
+      if (st.remoteCost) agg.costMicros += parseMicros(st.remoteCost);
+      d.providers.set(st.provider, agg);
+    }
 
     if (st.phase === 'Succeeded') {
       if (st.startTime && st.completionTime) { doneMs += Date.parse(st.completionTime) - Date.parse(st.startTime); doneCount++; }

@@ -74,6 +74,7 @@ export function computeStatus(i: StatusInput): JobStatus {
     observedGeneration: i.generation,
     conditions: setConditions(prev.conditions, want, i.generation, nowIso),
     progress: `${c.succeeded}/${c.total}`,
+    ...(d.providers.size ? { providers: [...d.providers].sort(([a], [b]) => a.localeCompare(b)).map(([name, p]) => ({ name, running: p.running, succeeded: p.succeeded, failed: p.failed, cost: formatMicros(p.costMicros) })) } : {}),
     shards: { ...c },
     cost: {
       local: formatMicros(i.localCostMicros),

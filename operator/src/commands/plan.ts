@@ -1,0 +1,74 @@
+// `atelier plan -f job.yaml`: what the operator would do with a RenderJob right now, without
+// submitting anything — shards local vs per provider, expected finish and cost — next to the same
+// job under LocalOnly. It reads the live cluster (Nodes, unfinished Pods, ComputeProviders and their
+// last probed offers) once, then runs the same planner the controller uses.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { load } from 'js-yaml';
+import type { ComputeProvider, RenderJob } from '../api/index.js';
+import { gpuCapacity } from '../controllers/capacity.js';
+import { CachedProviders } from '../controllers/renderjob/providers.js';
+import { loadKubeConfig } from '../kube/client.js';
+import { parseGoDuration, planJob, type JobPlan, type JobPlanOutcome } from '../planner/index.js';
+import { formatMicros, parseMicros } from '../util/money.js';
+
+export const planUsage = `Usage: atelier plan -f JOB.yaml [--kubeconfig PATH] [--local-gpu-hour-price USD] [--shard-duration 10m] [-o json]
+
+Prints the plan for a RenderJob against the live cluster and provider offers; submits nothing.
+`;
+
+function fmtTime(ms: number | undefined, now: number): string {
+  if (ms === undefined) return 'never (some shards cannot be placed)';
+  const s = Math.round((ms - now) / 1000);
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+  return `${new Date(ms).toISOString()} (in ${h > 0 ? `${h}h` : ''}${m}m${h === 0 ? `${s % 60}s` : ''})`;
+}
+
+export function renderPlan(name: string, plan: JobPlan, now: number): string {
+  const lines: string[] = [];
+  const row = (label: string, o: JobPlanOutcome) => {
+    const remote = o.remote.reduce((n, r) => n + r.shards, 0);
+    lines.push(`${label.padEnd(12)} local ${String(o.local).padStart(6)}  remote ${String(remote).padStart(6)}  unplaced ${String(o.unplaced).padStart(5)}  cost ${formatMicros(o.expectedLocalCostMicros + o.expectedRemoteCostMicros).padStart(12)} USD  finish ${fmtTime(o.expectedFinish, now)}${o.meetsDeadline === undefined ? '' : o.meetsDeadline ? '  meets deadline' : '  MISSES deadline'}`);
+    for (const r of o.remote) lines.push(`${''.padEnd(14)}${r.provider.padEnd(24)} ${String(r.shards).padStart(6)} shards  ${formatMicros(r.costMicros).padStart(12)} USD`);
+  };
+  lines.push(`RenderJob ${name}: ${plan.shards} shards, expected ${Math.round(plan.expectedShardMs / 1000)}s each`);
+  row(plan.policy, plan);
+  if (plan.policy !== 'LocalOnly') row('LocalOnly', plan.localOnly);
+  lines.push(`first round: ${plan.firstRound.reason.reason} — ${plan.firstRound.reason.message}`);
+  return lines.join('\n');
+}
+
+export async function planCommand(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<number> {
+  const { values } = parseArgs({
+    args: argv, strict: true,
+    options: {
+      file: { type: 'string', short: 'f' }, kubeconfig: { type: 'string' }, 'local-gpu-hour-price': { type: 'string' },
+      'shard-duration': { type: 'string' }, output: { type: 'string', short: 'o' },
+    },
+  });
+  if (!values.file) throw new Error('-f JOB.yaml is required');
+  const job = load(readFileSync(values.file, 'utf8')) as RenderJob;
+  if (job?.kind !== 'RenderJob' || !job.spec) throw new Error(`${values.file} is not a RenderJob`);
+  const kc: k8s.KubeConfig = loadKubeConfig(values.kubeconfig ?? env.KUBECONFIG?.split(':')[0]);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const [nodes, pods, cps] = await Promise.all([
+    core.listNode(),
+    core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+    custom.listClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders' }) as Promise<{ items: ComputeProvider[] }>,
+  ]);
+  const cap = gpuCapacity(nodes.items, pods.items);
+  const providers = new CachedProviders(() => cps.items, (name) => cps.items.find((p) => p.metadata.name === name)?.status?.shardsInFlight ?? 0);
+  const now = Date.now();
+  const plan = planJob({
+    now, namespace: job.metadata?.namespace ?? 'default', spec: job.spec,
+    local: [...cap.values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
+    offers: providers.offers(), providers: providers.providers(),
+    ...(values['shard-duration'] ? { expectedShardMs: parseGoDuration(values['shard-duration']) } : {}),
+    localPricePerGpuHourMicros: parseMicros(values['local-gpu-hour-price'] ?? env.ATELIER_LOCAL_GPU_HOUR_PRICE ?? '0'),
+  });
+  if (values.output === 'json') out(JSON.stringify(plan, (_k, v) => (typeof v === 'bigint' ? formatMicros(v) : v), 2));
+  else out(renderPlan(job.metadata?.name ?? '(unnamed)', plan, now));
+  return 0;
+}

@@ -1,0 +1,61 @@
+// `atelier status rj/NAME [-n NS] [--watch]`: a RenderJob at a glance — progress per placement as
+// bars, cost so far, an ETA from the recent completion rate, its conditions and latest events.
+// With --watch it redraws every two seconds until the job finishes.
+import { parseArgs } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import type { RenderJob } from '../api/index.js';
+import { loadKubeConfig } from '../kube/client.js';
+
+export const statusUsage = `Usage: atelier status rj/NAME [-n NAMESPACE] [--kubeconfig PATH] [--watch]
+`;
+
+function bar(part: number, total: number, width = 30): string {
+  const n = total > 0 ? Math.round((part / total) * width) : 0;
+  return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
+}
+
+export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: number): string {
+  const st = job.status ?? {};
+  const raw = st.shards ?? {};
+  const s = { total: raw.total ?? 0, running: raw.running ?? 0, succeeded: raw.succeeded ?? 0, failed: raw.failed ?? 0, local: raw.local ?? 0, remote: raw.remote ?? 0 };
+  const lines = [`RenderJob ${job.metadata.namespace}/${job.metadata.name}  phase ${st.phase ?? 'Pending'}  ${st.progress ?? `0/${s.total}`}`];
+  lines.push(`  done     ${bar(s.succeeded, s.total)} ${s.succeeded}/${s.total}`);
+  lines.push(`  running  ${bar(s.running, s.total)} ${s.running}`);
+  lines.push(`  local    ${bar(s.local, s.total)} ${s.local}`);
+  lines.push(`  remote   ${bar(s.remote, s.total)} ${s.remote}`);
+  if (s.failed) lines.push(`  failed   ${bar(s.failed, s.total)} ${s.failed}`);
+  for (const p of st.providers ?? []) lines.push(`    ${p.name}: ${p.running ?? 0} running, ${p.succeeded ?? 0} done, ${p.cost ?? '0.00'} USD`);
+  lines.push(`  cost     local ${st.cost?.local ?? '0.00'}  remote ${st.cost?.remote ?? '0.00'}  total ${st.cost?.total ?? '0.00'} USD`);
+  const started = st.startTime ? Date.parse(st.startTime) : undefined;
+  if (started && s.succeeded > 0 && s.succeeded < s.total && st.phase === 'Running') {
+    const rate = s.succeeded / Math.max(1, now - started);
+    lines.push(`  ETA      ${new Date(now + (s.total - s.succeeded) / rate).toISOString()}`);
+  }
+  for (const c of st.conditions ?? []) if (c.status === 'True' || c.type === 'Bursting') lines.push(`  ${c.type.padEnd(9)}${c.status.padEnd(6)}${c.reason}${c.message ? `: ${c.message}` : ''}`);
+  const recent = [...events].sort((a, b) => String(a.lastTimestamp ?? a.eventTime).localeCompare(String(b.lastTimestamp ?? b.eventTime))).slice(-5);
+  if (recent.length) lines.push('  events');
+  for (const e of recent) lines.push(`    ${e.type?.padEnd(8)}${e.reason?.padEnd(16)}${e.message}`);
+  return lines.join('\n');
+}
+
+export async function statusCommand(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, strict: true, allowPositionals: true,
+    options: { namespace: { type: 'string', short: 'n' }, kubeconfig: { type: 'string' }, watch: { type: 'boolean', short: 'w' } },
+  });
+  const target = positionals[0];
+  const m = target ? /^(?:rj\/|renderjob\/|renderjobs\/)?([a-z0-9][a-z0-9.-]*)$/.exec(target) : null;
+  if (!m) throw new Error('name a RenderJob: atelier status rj/NAME');
+  const kc = loadKubeConfig(values.kubeconfig ?? env.KUBECONFIG?.split(':')[0]);
+  const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  for (;;) {
+    const job = (await custom.getNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace, name: m[1]! })) as RenderJob;
+    const events = (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${m[1]}` })).items;
+    out(`${values.watch ? '\x1b[2J\x1b[H' : ''}${renderStatus(job, events, Date.now())}`);
+    const phase = job.status?.phase;
+    if (!values.watch || phase === 'Succeeded' || phase === 'Failed') return phase === 'Failed' ? 1 : 0;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}

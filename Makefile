@@ -12,7 +12,7 @@ NODE_SPEC ?=
 JEST_FLAGS ?=
 export NODES GPUS GPU_MODEL NODE_SPEC
 
-.PHONY: help deps binaries build typecheck crds-check test test-unit test-integration testbed-up testbed-down dev clean
+.PHONY: help deps binaries tools build typecheck crds-check test test-unit test-integration testbed-up testbed-down dev clean
 
 help:
 	@echo "make dev           bring up a local cluster with fake GPU nodes, a chain, the operator and an example job"
@@ -30,6 +30,12 @@ node_modules/.atelier-deps: package.json package-lock.json
 binaries:
 	@bash test/testbed/build-binaries.sh
 
+# Test tools from Debian's packages: Prometheus scrapes the operator in the metrics suite.
+tools:
+	@command -v prometheus >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null; \
+	  else echo "the metrics suite needs Prometheus: sudo apt-get install prometheus"; exit 1; fi; }
+
 build: deps
 	npm run --silent build
 
@@ -41,14 +47,14 @@ crds-check: deps
 	node operator/src/api/generate.ts --check
 	bash charts/atelier/sync-crds.sh --check
 
-test: deps binaries typecheck crds-check build
+test: deps binaries tools typecheck crds-check build
 	@mkdir -p .testbed
 	NODE_OPTIONS=--experimental-vm-modules jest --ci $(JEST_FLAGS)
 
 test-unit: deps
 	NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects unit
 
-test-integration: deps binaries build
+test-integration: deps binaries tools build
 	NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects integration
 
 testbed-up: deps binaries

@@ -64,6 +64,7 @@ testbed-up: deps binaries
 
 testbed-down:
 	@bash test/testbed/cluster.sh down $(NAME)
+	@bash test/testbed/cluster.sh down $(NAME)-peer
 	@bash test/testbed/chain.sh down $(NAME)
 
 dev: deps binaries

@@ -21,7 +21,7 @@ test('renderStatus shows bars, cost, ETA and the conditions that hold', () => {
   expect(out).toMatch(/done\s+\[#{15}\.{15}\] 5\/10/);
   expect(out).toContain('total 0.40 USD');
   expect(out).toContain('ETA      2026-11-24T12:01:00.000Z'); // 5 done in 60 s, 5 to go
-  expect(out).toContain('Bursting True  Bursting: 2 shards to akash');
+  expect(out).toContain('Bursting  True  Bursting: 2 shards to akash');
   expect(out).toContain('Started');
 });
 

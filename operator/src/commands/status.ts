@@ -31,7 +31,7 @@ export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: num
     const rate = s.succeeded / Math.max(1, now - started);
     lines.push(`  ETA      ${new Date(now + (s.total - s.succeeded) / rate).toISOString()}`);
   }
-  for (const c of st.conditions ?? []) if (c.status === 'True' || c.type === 'Bursting') lines.push(`  ${c.type.padEnd(9)}${c.status.padEnd(6)}${c.reason}${c.message ? `: ${c.message}` : ''}`);
+  for (const c of st.conditions ?? []) if (c.status === 'True' || c.type === 'Bursting') lines.push(`  ${c.type.padEnd(10)}${c.status.padEnd(6)}${c.reason}${c.message ? `: ${c.message}` : ''}`);
   const recent = [...events].sort((a, b) => String(a.lastTimestamp ?? a.eventTime).localeCompare(String(b.lastTimestamp ?? b.eventTime))).slice(-5);
   if (recent.length) lines.push('  events');
   for (const e of recent) lines.push(`    ${e.type?.padEnd(8)}${e.reason?.padEnd(16)}${e.message}`);

@@ -2,6 +2,7 @@
 // The `atelier` command. `atelier run` starts the operator; later subcommands (plan, status,
 // escrow) live here too. Bad flags exit 2 with a message and the usage, never a stack trace.
 import os from 'node:os';
+import { escrowCommand, escrowUsage } from './commands/escrow.js';
 import { planCommand, planUsage } from './commands/plan.js';
 import { statusCommand, statusUsage } from './commands/status.js';
 import { parseConfig, usage } from './config.js';
@@ -22,12 +23,13 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keeps running until a signal
     }
     case 'plan':
-    case 'status': {
-      const run = cmd === 'plan' ? planCommand : statusCommand;
+    case 'status':
+    case 'escrow': {
+      const [run, help] = cmd === 'plan' ? [planCommand, planUsage] : cmd === 'status' ? [statusCommand, statusUsage] : [escrowCommand, escrowUsage];
       try {
         return await run(rest, process.env, (s) => process.stdout.write(`${s}\n`));
       } catch (e) {
-        process.stderr.write(`atelier ${cmd}: ${(e as Error).message}\n\n${cmd === 'plan' ? planUsage : statusUsage}`);
+        process.stderr.write(`atelier ${cmd}: ${(e as Error).message}\n\n${help}`);
         return 2;
       }
     }
@@ -35,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(`atelier — GPU render jobs on Kubernetes, bursting to decentralized compute\n\nCommands:\n  run     start the operator\n  plan    print the plan for a RenderJob against the live cluster, submitting nothing\n  status  show a RenderJob's progress, cost, ETA and events (--watch)\n\n${usage}\n${planUsage}\n${statusUsage}`);
+      process.stdout.write(`atelier — GPU render jobs on Kubernetes, bursting to decentralized compute\n\nCommands:\n  run     start the operator\n  plan    print the plan for a RenderJob against the live cluster, submitting nothing\n  status  show a RenderJob's progress, cost, ETA and events (--watch)\n  escrow  deploy the escrow contract (escrow deploy)\n\n${usage}\n${planUsage}\n${statusUsage}\n${escrowUsage}`);
       return cmd === undefined ? 2 : 0;
     default:
       process.stderr.write(`atelier: unknown command ${JSON.stringify(cmd)}; try \`atelier help\`\n`);

@@ -11,6 +11,7 @@ import type { ComputeProvider } from './api/index.js';
 import { gpuCapacity } from './controllers/capacity.js';
 import { apiProviderStatusWriter, ComputeProviderReconciler, defaultAdapterFor, ProviderRegistry, secretReader } from './controllers/computeprovider/index.js';
 import { makePlacer } from './controllers/renderjob/placement.js';
+import { instrumentAdapter } from './providers/instrument.js';
 import { CachedProviders, INDEX_PROVIDER, inFlightAt } from './controllers/renderjob/providers.js';
 import { RemoteShards } from './controllers/renderjob/remote.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
@@ -112,9 +113,10 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   // One adapter per ComputeProvider, built (credentials from its Secret) and probed by the
   // ComputeProvider controller; the RenderJob controller reaches them through the registry.
   const registry = new ProviderRegistry({ clock });
+  const baseAdapterFor = defaultAdapterFor({ clock, clusterId: cfg.clusterName });
   const providerReconciler = new ComputeProviderReconciler({
     providers: { get: (n) => providerInformer.getByName(n), list: () => providerInformer.list() },
-    adapterFor: defaultAdapterFor({ clock, clusterId: cfg.clusterName }),
+    adapterFor: (p, credential) => instrumentAdapter(baseAdapterFor(p, credential), p.metadata.name!, metrics.providerRequests),
     readSecret: secretReader(clients.core),
     writer: apiProviderStatusWriter(clients.custom),
     clock, recorder, log, registry,

@@ -34,7 +34,7 @@ export interface OperatorMetrics {
 
 export function createMetrics(): OperatorMetrics {
   const registry = new prom.Registry();
-  prom.collectDefaultMetrics({ register: registry, prefix: 'atelier_process_' });
+  prom.collectDefaultMetrics({ register: registry, prefix: 'atelier_' }); // atelier_process_cpu_seconds_total, atelier_process_resident_memory_bytes, …
   const registers = [registry];
   const perJob = new Map<string, { phase?: string; shards: ShardBreakdown }>();
 

@@ -12,12 +12,13 @@ NODE_SPEC ?=
 JEST_FLAGS ?=
 export NODES GPUS GPU_MODEL NODE_SPEC
 
-.PHONY: help deps binaries tools build typecheck crds-check test test-unit test-integration testbed-up testbed-down dev clean
+.PHONY: help bench deps binaries tools build typecheck crds-check test test-unit test-integration testbed-up testbed-down dev clean
 
 help:
 	@echo "make dev           bring up a local cluster with fake GPU nodes, a chain, the operator and an example job"
 	@echo "make test          type checks, CRD/type drift check and every test suite (unit + integration)"
 	@echo "make build         compile the operator to dist/"
+	@echo "make bench         benchmark Atelier against direct pod creation and the Job controller (NODES JOBS SHARDS)"
 	@echo "make testbed-up    start test-bed NAME=$(NAME) (NODES, GPUS, GPU_MODEL or NODE_SPEC) and a chain"
 	@echo "make testbed-down  stop test-bed NAME=$(NAME) and its chain"
 
@@ -66,6 +67,10 @@ testbed-down:
 	@bash test/testbed/cluster.sh down $(NAME)
 	@bash test/testbed/cluster.sh down $(NAME)-peer
 	@bash test/testbed/chain.sh down $(NAME)
+
+# Benchmarks at scale (test/bench/README.md): NODES, JOBS, SHARDS, DURATION, BENCH=memory, …
+bench: deps binaries build
+	node test/bench/run.mjs
 
 dev: deps binaries
 	@bash test/testbed/dev.sh $(NAME)

@@ -211,7 +211,7 @@ export async function runContender(c: ContenderName, cfg: LoadConfig): Promise<C
         cpuSeconds: round((st?.cpuSeconds ?? NaN) - (opStatBefore?.cpuSeconds ?? 0), 2),
         peakRssBytes: st?.peakRssBytes ?? NaN,
         rssBytes: st?.rssBytes ?? NaN,
-        heapUsedBytes: sum(after, 'atelier_process_nodejs_heap_size_used_bytes'),
+        heapUsedBytes: sum(after, 'atelier_nodejs_heap_size_used_bytes'),
         writes,
         writesPerShard: round(Object.values(writes).reduce((a, b) => a + b, 0) / total),
         reconciles: q.reconciles - qb.reconciles,

@@ -69,7 +69,7 @@ async function measureStart(op: Operator, jobs: number, log: (m: string) => void
     readyMs: round(ready - op.startedAt, 1), drainedMs: round(drained - op.startedAt, 1),
     writes: q.writes, reconciles: q.reconciles,
     rssBytes: st?.rssBytes ?? NaN, peakRssBytes: st?.peakRssBytes ?? NaN,
-    heapUsedBytes: sum(m, 'atelier_process_nodejs_heap_size_used_bytes'), cpuSeconds: round(st?.cpuSeconds ?? NaN, 2),
+    heapUsedBytes: sum(m, 'atelier_nodejs_heap_size_used_bytes'), cpuSeconds: round(st?.cpuSeconds ?? NaN, 2),
   };
 }
 
@@ -150,7 +150,7 @@ export async function runMemory(cfg: MemoryConfig): Promise<MemoryResult> {
     return {
       jobs: cfg.jobs, shards: cfg.jobs * cfg.shards, seedMs: round(seedMs, 0), seedWritesPerSecond: round(seedWrites / (seedMs / 1000), 0),
       firstStart, restart,
-      settledRssBytes: st?.rssBytes ?? NaN, settledHeapUsedBytes: sum(m, 'atelier_process_nodejs_heap_size_used_bytes'),
+      settledRssBytes: st?.rssBytes ?? NaN, settledHeapUsedBytes: sum(m, 'atelier_nodejs_heap_size_used_bytes'),
     };
   } finally {
     for (const op of ops) await op.stop().catch(() => undefined);

@@ -21,24 +21,24 @@ const H100 = { vendor: 'nvidia', model: 'h100', ram: '80Gi', interface: 'SXM5' }
 const akash = new AkashFake({ provisionMs: 300, jobDurationMs: 2000, providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100'], pricePerBlock: '1000', capacity: 20, bidDelayMs: 300 }] });
 const chutes = new ChutesFake({ claimDelayMs: 300, jobDurationMs: 2000, uploadMs: 300, chutes: [{ chute_id: '5f3a1c2e-0000-4000-8000-00000000c0de', name: 'atelier-sdxl', methods: ['render'], capacity: 20, dailyQuota: 10_000 }] });
 const render = new RenderFake({ assignDelayMs: 300, startMs: 300, jobDurationMs: 2000, gpus: { 'NVIDIA H100': 20 } });
-// The provider that goes dark: the cheapest, with long shards, so they are still running there when
-// it stops answering, and still running when it comes back (only a cancel ends them early).
-const dark = new AkashFake({
-  provisionMs: 300, jobDurationMs: 90_000,
+// The providers that go dark (one answers 503 to everything, the other never answers): the cheapest,
+// with long shards, so they are still running there when it stops answering, and still running
+// when it comes back (only a cancel ends them early).
+const darkFake = (letter: string) => new AkashFake({
+  provisionMs: 300, jobDurationMs: 120_000,
   gpuPrices: [{ ...H100, price: { currency: 'USD', min: 0.9, max: 1.3, avg: 1.1, weightedAverage: 1.1, med: 1.1 } }],
-  providers: [{ address: 'akash1provider0000000000000000000000000000d', gpuModels: ['h100'], pricePerBlock: '1000', capacity: 20, bidDelayMs: 300 }],
+  providers: [{ address: `akash1provider0000000000000000000000000000${letter}`, gpuModels: ['h100'], pricePerBlock: '1000', capacity: 20, bidDelayMs: 300 }],
 });
-const FAKES: Record<string, Fake> = { 'faults-akash': akash, 'faults-chutes': chutes, 'faults-render': render, 'faults-dark': dark };
+const dark = darkFake('d');
+const hang = darkFake('e');
+const FAKES: Record<string, Fake> = { 'faults-akash': akash, 'faults-chutes': chutes, 'faults-render': render, 'faults-dark': dark, 'faults-hang': hang };
 const HEALTHY = ['faults-akash', 'faults-chutes', 'faults-render'];
 
 let c: Clients;
 let op: OperatorProcess;
-const ns: Record<'transient' | 'jobs' | 'dark', string> = { transient: '', jobs: '', dark: '' };
+const ns: Record<'transient' | 'jobs' | 'dark' | 'hang', string> = { transient: '', jobs: '', dark: '', hang: '' };
 /** Remote jobs the tests broke on purpose (failed, vanished, corrupted): never counted as a good run. */
 const sabotaged = new Set<string>();
-/** Akash deployments seen in stage `succeeded` (the operator closes them right after, so they are sampled). */
-const akashSucceeded = new Map<string, string>();
-let sampler: NodeJS.Timeout | undefined;
 
 async function provider(name: string, type: string, endpoint: string, secret: string, options: Record<string, string>, maxConcurrentShards: number) {
   await c.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name }, stringData: { credential: secret } } });
@@ -56,18 +56,34 @@ async function provider(name: string, type: string, endpoint: string, secret: st
 
 const runId = (fake: string, id: string) => `${fake}/${id}`;
 
+/**
+ * Akash deployments whose shard ran to a good end. A deployment never ends by itself and the
+ * operator closes it once it has read the result, so its stage says `closed` either way: this reads
+ * the fake's state instead — a lease that lasted provisioning + the shard's duration, outcome good.
+ */
+function akashRanToEnd(fake: AkashFake): Set<string> {
+  type Lease = { createdMs: number; closedMs?: number };
+  const state = fake as unknown as { deployments: Map<string, { outcome: string; leases: Lease[] }> };
+  const need = fake.opts.provisionMs + fake.opts.jobDurationMs;
+  const now = fake.opts.clock.now();
+  const out = new Set<string>();
+  for (const [dseq, d] of state.deployments) if (d.outcome === 'succeed' && d.leases.some((l) => (l.closedMs ?? now) - l.createdMs >= need)) out.add(dseq);
+  return out;
+}
+
 /** Every remote job of one RenderJob (by its uid) across the fakes: id, shard index, whether it ran to a good end. */
 function remoteJobs(uid: string): { fake: string; id: string; key: string; index: number; succeeded: boolean; live: boolean }[] {
   const out: { fake: string; id: string; key: string; index: number; succeeded: boolean; live: boolean }[] = [];
   const index = (key: string) => Number(key.slice(uid.length + 1).split('-')[0]);
   for (const [name, fake] of Object.entries(FAKES)) {
+    const akashGood = fake instanceof AkashFake ? akashRanToEnd(fake) : undefined;
     for (const j of fake.jobs() as { id: string; key?: string; stage?: string; status?: string; active?: boolean }[]) {
       if (!j.key?.startsWith(`${uid}-`)) continue;
       const id = runId(name, j.id);
       let succeeded: boolean;
       let live: boolean;
       if (fake instanceof AkashFake) {
-        succeeded = akashSucceeded.has(id) || j.stage === 'succeeded';
+        succeeded = akashGood!.has(j.id);
         live = ['waitingForBids', 'provisioning', 'running'].includes(j.stage!);
       } else if (fake instanceof ChutesFake) {
         succeeded = j.status === 'complete';
@@ -141,16 +157,13 @@ beforeAll(async () => {
   ns.transient = await freshNamespace(c, 'faults-transient');
   ns.jobs = await freshNamespace(c, 'faults-jobs');
   ns.dark = await freshNamespace(c, 'faults-dark');
+  ns.hang = await freshNamespace(c, 'faults-hang');
   await c.core.createNamespace({ body: { metadata: { name: 'atelier-system' } } }).catch(() => undefined);
   await provider('faults-akash', 'akash', akash.url, akash.opts.apiKey, {}, 3);
   await provider('faults-chutes', 'bittensor', chutes.url, chutes.opts.apiKey, { chuteId: chutes.opts.chutes[0]!.chute_id, method: 'render' }, 3);
   await provider('faults-render', 'render', render.url, `${render.opts.publicKey}:${render.opts.secretKey}`, { pricePerGpuHour: '3.00' }, 3);
   await provider('faults-dark', 'akash', dark.url, dark.opts.apiKey, {}, 4);
-  sampler = setInterval(() => {
-    for (const [name, fake] of [['faults-akash', akash], ['faults-dark', dark]] as const) {
-      for (const j of fake.jobs()) if (j.stage === 'succeeded' && j.key) akashSucceeded.set(runId(name, j.id), j.key);
-    }
-  }, 50);
+  await provider('faults-hang', 'akash', hang.url, hang.opts.apiKey, {}, 4);
   op = startOperator(testbed().kubeconfig, [
     '--namespace', Object.values(ns).join(','), '--leader-elect', 'false',
     '--remote-poll', '1', '--provider-probe', '2', '--provider-timeout', '5',
@@ -162,7 +175,6 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  if (sampler) clearInterval(sampler);
   await op?.kill('SIGTERM');
   for (const name of Object.keys(FAKES)) await c.custom.deleteClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name }).catch(() => undefined);
   await Promise.all(Object.values(FAKES).map((f) => f.stop()));
@@ -170,18 +182,19 @@ afterAll(async () => {
 
 test('5xx bursts and 429s with Retry-After on every job API: each shard still runs exactly once', async () => {
   // Scoped to the job APIs, not the price probes: the providers stay healthy, their calls do not.
+  // Bursts, not outages: each status call still gets an answer well within --provider-timeout.
   akash.inject({ kind: 'status', status: 503, count: 3, match: { method: 'POST', path: '/v1/deployments' } });
-  akash.inject({ kind: 'status', status: 502, count: 10, match: { method: 'GET', path: /^\/v1\/deployments\/\d+$/ } });
-  akash.inject({ kind: 'rateLimit', retryAfterSec: 2, count: 4, match: { method: 'GET', path: '/v1/bids' } });
+  akash.inject({ kind: 'status', status: 502, count: 4, match: { method: 'GET', path: /^\/v1\/deployments\/\d+$/ } });
+  akash.inject({ kind: 'rateLimit', retryAfterSec: 1, count: 2, match: { method: 'GET', path: '/v1/bids' } });
   akash.inject({ kind: 'status', status: 500, count: 2, match: { method: 'POST', path: '/v1/leases' } });
   chutes.inject({ kind: 'rateLimit', retryAfterSec: 2, count: 2, match: { method: 'POST', path: '/jobs/' } });
   chutes.inject({ kind: 'status', status: 503, count: 2, match: { method: 'POST', path: '/jobs/' } });
-  chutes.inject({ kind: 'status', status: 500, count: 10, match: { method: 'GET', path: '/jobs/' } });
-  chutes.inject({ kind: 'rateLimit', retryAfterSec: 1, count: 4, match: { method: 'GET', path: '/jobs/' } });
+  chutes.inject({ kind: 'status', status: 500, count: 4, match: { method: 'GET', path: '/jobs/' } });
+  chutes.inject({ kind: 'rateLimit', retryAfterSec: 1, count: 2, match: { method: 'GET', path: '/jobs/' } });
   render.inject({ kind: 'status', status: 503, count: 3, match: { method: 'POST', path: '/v1/jobs' } });
   render.inject({ kind: 'rateLimit', retryAfterSec: 2, count: 2, match: { method: 'POST', path: '/v1/jobs' } });
-  render.inject({ kind: 'status', status: 502, count: 10, match: { method: 'GET', path: /^\/v1\/jobs\/[^/]+$/ } });
-  render.inject({ kind: 'rateLimit', retryAfterSec: 1, count: 4, match: { method: 'GET', path: '/v1/job-runs' } });
+  render.inject({ kind: 'status', status: 502, count: 4, match: { method: 'GET', path: /^\/v1\/jobs\/[^/]+$/ } });
+  render.inject({ kind: 'rateLimit', retryAfterSec: 1, count: 2, match: { method: 'GET', path: '/v1/job-runs' } });
 
   const t0 = Date.now();
   const uid = await providerOnlyJob(ns.transient, 'transient', 9, HEALTHY, 6);
@@ -193,8 +206,9 @@ test('5xx bursts and 429s with Retry-After on every job API: each shard still ru
   const byProvider: Record<string, number> = {};
   for (const s of shards) byProvider[String(s.status!.provider)] = (byProvider[String(s.status!.provider)] ?? 0) + 1;
   console.log(`transient: 9 shards in ${secs.toFixed(1)}s; placement ${JSON.stringify(byProvider)}; faulted answers ${JSON.stringify(injected)}; ${subs.size} keys submitted, ${[...subs.values()].reduce((a, b) => a + b, 0)} submissions`);
-  // every fake really answered with faults, and every provider took shards
+  // every fake really answered with faults, every provider took shards, and no attempt was lost to them
   for (const n of HEALTHY) expect(injected[n]).toBeGreaterThanOrEqual(5);
+  expect(shards.map((s) => (s.status as { attempts?: number }).attempts)).toEqual(Array(9).fill(1));
   expect(Object.keys(byProvider).sort()).toEqual(HEALTHY);
   await waitFor('fakes idle', async () => idle(), 30_000);
   for (const f of Object.values(FAKES)) f.server.clearFaults();
@@ -251,28 +265,34 @@ test('remote jobs that fail, vanish or return a corrupted result are retried unt
   await waitFor('fakes idle', async () => idle(), 30_000);
 }, 240_000);
 
-test('a provider that goes dark: its shards fail over after --provider-timeout, and what it kept running is cancelled once it is back', async () => {
+test.each([
+  { how: 'answers 503 to everything', name: 'faults-dark' as const, space: 'dark' as const },
+  { how: 'never answers', name: 'faults-hang' as const, space: 'hang' as const },
+])('a provider that goes dark ($how): its shards fail over after --provider-timeout, and what it kept running is cancelled once it is back', async ({ name, space }) => {
+  const dark = FAKES[name] as AkashFake;
+  const namespace = ns[space];
   const t0 = Date.now();
-  const uid = await providerOnlyJob(ns.dark, 'darkjob', 8, ['faults-dark', 'faults-akash', 'faults-chutes'], 6);
+  const uid = await providerOnlyJob(namespace, 'darkjob', 8, [name, 'faults-akash', 'faults-chutes'], 6);
   // the cheapest (dark) takes its four, the rest go elsewhere and finish
   await waitFor('four shards running on the provider about to go dark', async () => dark.running() === 4, 60_000, 100);
-  const onDark = (await listShards(c, ns.dark, 'darkjob')).filter((s) => s.status?.provider === 'faults-dark' && s.status?.remoteId);
+  const onDark = (await listShards(c, namespace, 'darkjob')).filter((s) => s.status?.provider === name && s.status?.remoteId);
   expect(onDark).toHaveLength(4);
   const darkIds = new Set(onDark.map((s) => String(s.status!.remoteId)));
 
-  dark.inject({ kind: 'status', status: 503, count: 1_000_000 });
+  dark.inject(name === 'faults-dark' ? { kind: 'status', status: 503, count: 1_000_000 } : { kind: 'hang', count: 1_000_000 });
   const wentDark = Date.now();
-  const done = await succeeded(ns.dark, 'darkjob', 120_000);
+  const done = await succeeded(namespace, 'darkjob', 300_000);
   const failoverSecs = (Date.now() - wentDark) / 1000;
+  console.log(`${name}: job Succeeded ${failoverSecs.toFixed(1)}s after it went dark`);
   expect(done.status!.shards).toMatchObject({ total: 8, succeeded: 8, remote: 8, failed: 0 });
   // the dark provider never answered, so what it runs is still running, and the shards say so
   expect(dark.running()).toBe(4);
-  let shards = await listShards(c, ns.dark, 'darkjob');
+  let shards = await listShards(c, namespace, 'darkjob');
   const stale = shards.flatMap((s) => ((s.status as { staleRemotes?: { provider: string; remoteId: string }[] }).staleRemotes ?? []).map((r) => `${r.provider}/${r.remoteId}`));
-  expect(stale.sort()).toEqual([...darkIds].map((id) => `faults-dark/${id}`).sort());
+  expect(stale.sort()).toEqual([...darkIds].map((id) => `${name}/${id}`).sort());
   for (const s of shards.filter((x) => darkIds.has(String(onDark.find((o) => o.spec.index === x.spec.index)?.status?.remoteId)))) {
     expect(s.status).toMatchObject({ phase: 'Succeeded', lastFailure: { reason: 'ProviderUnreachable' } });
-    expect(s.status!.provider).not.toBe('faults-dark');
+    expect(s.status!.provider).not.toBe(name);
   }
   // dark for longer than --provider-timeout, by a margin
   await new Promise((r) => setTimeout(r, Math.max(0, 12_000 - (Date.now() - wentDark))));
@@ -283,11 +303,11 @@ test('a provider that goes dark: its shards fail over after --provider-timeout, 
   const sweepSecs = (Date.now() - back) / 1000;
   // those deployments were cancelled (closed), never ran to a good end: no shard ran twice
   for (const j of dark.jobs()) if (darkIds.has(j.id)) expect(j.stage).toBe('closed');
-  await expectExactlyOnce(ns.dark, 'darkjob', uid, 8);
+  await expectExactlyOnce(namespace, 'darkjob', uid, 8);
   await waitFor('staleRemotes cleared', async () => {
-    shards = await listShards(c, ns.dark, 'darkjob');
+    shards = await listShards(c, namespace, 'darkjob');
     return shards.every((s) => !(s.status as { staleRemotes?: unknown[] }).staleRemotes?.length);
   }, 30_000);
-  console.log(`dark provider: 4 shards stranded; job Succeeded ${failoverSecs.toFixed(1)}s after it went dark (--provider-timeout 5s); dark for ${darkSecs.toFixed(1)}s; stale deployments cancelled ${sweepSecs.toFixed(1)}s after it came back; total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  console.log(`${name}: 4 shards stranded; job Succeeded ${failoverSecs.toFixed(1)}s after it went dark (--provider-timeout 5s); dark for ${darkSecs.toFixed(1)}s; stale deployments cancelled ${sweepSecs.toFixed(1)}s after it came back; total ${((Date.now() - t0) / 1000).toFixed(1)}s`);
   expect(idle()).toBe(true);
-}, 240_000);
+}, 420_000);

@@ -2,8 +2,10 @@
 // interrupt. The intent (provider + idempotency key) is recorded on the RenderShard before anything
 // is sent; the submit always asks the provider for that key first (findByKey), so an attempt cut short
 // by a crash is found again instead of sent twice; the remote id is recorded right after; the outcome
-// (results, cost) is recorded before the attempt is forgotten; and a submission that cannot be
-// confirmed cancelled is kept in `staleRemotes` and cancelled again until the provider says it is gone.
+// (results, cost) is recorded before the attempt is forgotten (and before an Akash deployment is
+// closed); a submission that cannot be confirmed cancelled is kept in `staleRemotes` and cancelled
+// again, in the background, until the provider says it is gone. Status calls and searches are bounded
+// by what is left of providerTimeout, so a provider that never answers is failed over in time.
 import type { RenderJob } from '../../api/index.js';
 import { ProviderError, type ProviderAdapter, type ShardSpec } from '../../providers/index.js';
 import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
@@ -42,13 +44,41 @@ export function shardSpecFor(job: RenderJob, index: number, frames: { start: num
   };
 }
 
+/** Stale cancels that failed are tried again after this long, doubling per failure up to the cap. */
+const STALE_RETRY_MS = 5_000;
+const STALE_RETRY_MAX_MS = 60_000;
+/** How long a sweep waits for the cancels it started; slower ones finish in the background. */
+const STALE_GRACE_MS = 1_000;
+
+/** The clock; with setTimer, provider calls in the remote steps are bounded in time. */
+export interface RemoteClock {
+  now(): number;
+  setTimer?(ms: number, fn: () => void): { cancel(): void };
+}
+
+/** A provider call given up on after its time budget. */
+class NoAnswer extends Error {}
+
+interface StaleCancel {
+  /** When a cancel may be tried (again). */
+  at: number;
+  failures: number;
+  running?: Promise<void>;
+  gone?: boolean;
+}
+
 export class RemoteShards {
+  // Per attempt, keyed by its idempotency key (unique across jobs and attempts).
   private readonly nextPoll = new Map<string, number>();
   private readonly failingSince = new Map<string, number>();
+  /** Per stale submission (`provider/remoteId`): its cancel, in flight, confirmed, or when to try again. */
+  private readonly staleCancels = new Map<string, StaleCancel>();
+  /** Keys whose intent this process recorded: only these may be submitted when findByKey finds nothing. */
+  private readonly ownIntents = new Set<string>();
 
   constructor(
     private readonly adapters: AdapterSource,
-    private readonly clock: { now(): number },
+    private readonly clock: RemoteClock,
     private readonly log: Logger,
     private readonly recorder: Recorder,
     private readonly cfg: RemoteConfig,
@@ -64,22 +94,59 @@ export class RemoteShards {
       remoteId: undefined, attempts: s.attempt, retryAfter: undefined, podName: undefined,
     };
     await record(s.recordName, intent);
-    await this.resolve(record, { name: s.recordName, index: spec.shardIndex, status: intent }, spec);
+    this.ownIntents.add(s.idempotencyKey);
+    const asked = this.clock.now();
+    try {
+      await this.resolve(record, { name: s.recordName, index: spec.shardIndex, status: intent }, spec);
+    } catch (e) {
+      // The intent is recorded, so track() takes it from here (findByKey, then submit, failed over
+      // after providerTimeout): a provider in trouble must not fail the whole reconcile, which
+      // would leave the job's other shards untracked until the work queue's backoff ends.
+      if (!(e instanceof ProviderError || e instanceof NoAnswer)) throw e;
+      this.failingSince.set(s.idempotencyKey, this.failingSince.get(s.idempotencyKey) ?? asked);
+      this.log.warn('submit failed, will retry', { shard: s.recordName, provider: s.provider, error: e.message });
+    }
   }
 
-  /** Finds the submission of a recorded intent, or makes it, and records its remote id. */
-  private async resolve(record: RecordFn, rec: ShardRecord, spec: ShardSpec): Promise<string | undefined> {
+  /**
+   * Finds the submission of a recorded intent, or makes it, and records its remote id. An intent
+   * this process did not record (an earlier process died between recording it and recording the
+   * remote id) is submitted only if findByKey finds it: when it finds nothing, the earlier process
+   * may still have sent it (a provider that cannot be searched, an Akash deployment that findByKey
+   * closes for its lost manifest), so sending it again would put a second submission under the
+   * same key. Such an attempt is given up without charge, as stop() does, and the shard starts
+   * again under the next attempt's key.
+   */
+  private async resolve(record: RecordFn, rec: ShardRecord, spec: ShardSpec, budgetMs = this.cfg.providerTimeoutMs): Promise<string | undefined> {
     const st = rec.status;
+    const key = st.idempotencyKey!;
     const adapter = await this.adapters.get(st.provider!);
-    if (!adapter) throw new Error(`ComputeProvider ${st.provider} is not available`);
-    let remoteId = await adapter.findByKey(st.idempotencyKey!);
+    if (!adapter) throw new NoAnswer(`ComputeProvider ${st.provider} is not available`);
+    // The search is bounded like a status call; the submit is not: given up on while in flight, it
+    // might still be made, and only findByKey can tell.
+    let remoteId = await this.within(budgetMs, `${st.provider} findByKey`, adapter.findByKey(key));
+    if (!remoteId && !this.ownIntents.has(key)) {
+      this.log.warn('submission of an earlier process not found: starting a new attempt', {
+        shard: rec.name, provider: st.provider, attempt: st.attempts, searchable: adapter.capabilities().findByKey,
+      });
+      await record(rec.name, { ...st, phase: 'Pending', idempotencyKey: undefined, remoteId: undefined });
+      this.forget(key);
+      return undefined;
+    }
     if (!remoteId) {
-      remoteId = (await adapter.submit(spec, { idempotencyKey: st.idempotencyKey! })).remoteId;
+      remoteId = (await adapter.submit(spec, { idempotencyKey: key })).remoteId;
       this.log.info('shard submitted', { shard: rec.name, provider: st.provider, remoteId });
     }
     await record(rec.name, { ...st, remoteId });
-    this.nextPoll.set(rec.name, this.clock.now() + this.cfg.pollIntervalMs);
+    this.nextPoll.set(key, this.clock.now() + this.cfg.pollIntervalMs);
     return remoteId;
+  }
+
+  /** Drops what this process keeps about an attempt that ended. */
+  private forget(key: string): void {
+    this.nextPoll.delete(key);
+    this.failingSince.delete(key);
+    this.ownIntents.delete(key);
   }
 
   /**
@@ -87,23 +154,35 @@ export class RemoteShards {
    * undefined when its outcome was recorded.
    */
   async track(record: RecordFn, ns: string, rec: ShardRecord, spec: ShardSpec, maxRetries: number): Promise<number | undefined> {
-    const key = `${ns}/${rec.name}`;
     const st = rec.status;
+    const key = st.idempotencyKey!;
     const now = this.clock.now();
+    const silentSince = this.failingSince.get(key);
+    // What is left of providerTimeout bounds each call, so a provider that never answers is failed
+    // over after that long, not after the adapter's own timeouts and retries (a minute and more).
+    const budget = Math.max(this.cfg.pollIntervalMs, this.cfg.providerTimeoutMs - (silentSince === undefined ? 0 : now - silentSince));
     const adapter = await this.adapters.get(st.provider!);
     if (!adapter) {
-      await this.failAttempt(record, rec, maxRetries, 'ProviderGone', `ComputeProvider ${st.provider} no longer exists or has no credentials`, true);
+      // No adapter is not proof that the provider is gone: right after a (re)start the ComputeProvider
+      // controller may not have built it yet, and failing the attempt then would abandon a submission
+      // that is running fine and start the shard a second time. It counts as a provider that does not
+      // answer, and fails over after providerTimeout like one.
+      const since = this.failingSince.get(key) ?? now;
+      this.failingSince.set(key, since);
+      if (now - since < this.cfg.providerTimeoutMs) return this.cfg.pollIntervalMs;
+      this.forget(key);
+      await this.failAttempt(record, ns, rec, maxRetries, 'ProviderGone', `ComputeProvider ${st.provider} no longer exists or has no credentials`, true);
       return undefined;
     }
     try {
       if (!st.remoteId) {
-        await this.resolve(record, rec, spec);
+        await this.resolve(record, rec, spec, budget);
         this.failingSince.delete(key);
         return this.cfg.pollIntervalMs;
       }
       const due = this.nextPoll.get(key) ?? 0;
       if (due > now) return due - now;
-      const status = await adapter.getStatus(st.remoteId);
+      const status = await this.within(budget, `${st.provider} status of ${st.remoteId}`, adapter.getStatus(st.remoteId));
       this.failingSince.delete(key);
       this.nextPoll.set(key, now + this.cfg.pollIntervalMs);
       switch (status.phase) {
@@ -115,25 +194,29 @@ export class RemoteShards {
           if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime: st.startTime ?? iso(status.startedAt?.getTime() ?? now) });
           return this.cfg.pollIntervalMs;
         case 'Succeeded':
-          await this.succeed(record, rec, adapter, maxRetries);
-          this.nextPoll.delete(key);
+          await this.succeed(record, ns, rec, adapter, maxRetries);
+          this.forget(key);
           return undefined;
         case 'Failed':
         case 'Cancelled':
-          await this.failAttempt(record, rec, maxRetries, status.phase === 'Failed' ? 'RemoteFailed' : 'RemoteCancelled', `${st.provider} ${st.remoteId}: ${status.raw}${status.message ? `: ${status.message}` : ''}`, false, adapter);
-          this.nextPoll.delete(key);
+          await this.failAttempt(record, ns, rec, maxRetries, status.phase === 'Failed' ? 'RemoteFailed' : 'RemoteCancelled', `${st.provider} ${st.remoteId}: ${status.raw}${status.message ? `: ${status.message}` : ''}`, false, adapter);
+          this.forget(key);
           return undefined;
       }
     } catch (e) {
       if (e instanceof ProviderError && e.kind === 'notFound' && st.remoteId) {
-        await this.failAttempt(record, rec, maxRetries, 'RemoteVanished', `${st.provider} no longer knows ${st.remoteId}`, false);
+        this.forget(key);
+        await this.failAttempt(record, ns, rec, maxRetries, 'RemoteVanished', `${st.provider} no longer knows ${st.remoteId}`, false);
         return undefined;
       }
+      // Silent since the start of the first call that failed, measured now that this one gave up
+      // (a call that hangs until its timeouts counts in full).
       const since = this.failingSince.get(key) ?? now;
       this.failingSince.set(key, since);
-      if (now - since >= this.cfg.providerTimeoutMs) {
-        this.failingSince.delete(key);
-        await this.failAttempt(record, rec, maxRetries, 'ProviderUnreachable', `${st.provider} did not answer for ${Math.round((now - since) / 1000)}s: ${(e as Error).message}`, true, adapter);
+      const silentMs = this.clock.now() - since;
+      if (silentMs >= this.cfg.providerTimeoutMs) {
+        this.forget(key);
+        await this.failAttempt(record, ns, rec, maxRetries, 'ProviderUnreachable', `${st.provider} did not answer for ${Math.round(silentMs / 1000)}s: ${(e as Error).message}`, true, adapter);
         return undefined;
       }
       const wait = e instanceof ProviderError && e.retryAfterMs ? e.retryAfterMs : this.cfg.pollIntervalMs;
@@ -143,35 +226,54 @@ export class RemoteShards {
     return this.cfg.pollIntervalMs;
   }
 
-  private async succeed(record: RecordFn, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number): Promise<void> {
+  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number): Promise<void> {
     const st = rec.status;
     const results = await adapter.getResults(st.remoteId!);
     const cost = await adapter.getCost(st.remoteId!).catch(() => undefined);
     const attemptCost = cost ? parseMicros(cost.usd) : 0n;
     const remoteCost = (st.remoteCost ? parseMicros(st.remoteCost) : 0n) + attemptCost;
     this.metrics.attemptEnded('remote', st.provider!, cost?.seconds ?? 0, Number(attemptCost) / 1e6);
-    if (!adapter.capabilities().endsByItself) await adapter.cancel(st.remoteId!);
+    const endsByItself = adapter.capabilities().endsByItself;
     if (!results.supported || results.integrity === 'mismatch') {
       const why = !results.supported ? `no results: ${results.reason}` : `outputs do not match their digests (${(results.mismatches ?? []).join(', ')})`;
-      await this.failAttempt(record, { ...rec, status: { ...st, remoteCost: formatMicros(remoteCost) } }, maxRetries, 'ResultRejected', `${st.provider} ${st.remoteId}: ${why}`, false);
+      await this.failAttempt(record, ns, { ...rec, status: { ...st, remoteCost: formatMicros(remoteCost) } }, maxRetries, 'ResultRejected', `${st.provider} ${st.remoteId}: ${why}`, false, endsByItself ? undefined : adapter);
       return;
     }
+    // The outcome is recorded before a workload that does not end by itself (Akash) is closed: closed
+    // first, a crash before the record would leave a submission that reads as cancelled after the
+    // restart, and the finished shard would run again. Until the close is confirmed, the submission
+    // is kept in staleRemotes, so the sweep closes it if this process does not get to.
+    const stale = st.staleRemotes ?? [];
+    const toClose = endsByItself ? stale : [...stale, { provider: st.provider!, remoteId: st.remoteId!, reason: 'Finished' }].slice(-32);
     const localCost = st.cost && st.remoteCost ? parseMicros(st.cost) - parseMicros(st.remoteCost) : st.cost ? parseMicros(st.cost) : 0n;
-    await record(rec.name, {
+    const done: ShardRecordStatus = {
       ...st, phase: 'Succeeded', idempotencyKey: st.idempotencyKey, remoteId: st.remoteId,
       result: { outputs: results.outputs, digest: results.digest, ...(results.signature ? { signature: results.signature } : {}) },
       remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost),
-      completionTime: iso(this.clock.now()), retryAfter: undefined,
-    });
+      completionTime: iso(this.clock.now()), retryAfter: undefined, staleRemotes: toClose.length ? toClose : undefined,
+    };
+    await record(rec.name, done);
+    if (!endsByItself && (await this.cancelConfirmed(adapter, st.remoteId!).catch(() => false))) {
+      await record(rec.name, { ...done, staleRemotes: stale.length ? stale : undefined });
+    }
     this.onOutcome(st.provider!, true);
     this.log.info('remote shard succeeded', { shard: rec.name, provider: st.provider, remoteId: st.remoteId, cost: formatMicros(remoteCost) });
   }
 
   /** Ends the attempt as failed; the intent is cleared so the shard can start again (or fail for good). */
-  private async failAttempt(record: RecordFn, rec: ShardRecord, maxRetries: number, reason: string, message: string, unconfirmed: boolean, adapter?: ProviderAdapter): Promise<void> {
+  private async failAttempt(record: RecordFn, ns: string, rec: ShardRecord, maxRetries: number, reason: string, message: string, unconfirmed: boolean, adapter?: ProviderAdapter): Promise<void> {
     const st = rec.status;
     let stale = st.staleRemotes ?? [];
-    if (st.remoteId && adapter) {
+    if (st.remoteId && adapter && unconfirmed) {
+      // The provider has not been answering: one short try, then the cancel goes on in the
+      // background and the submission waits in staleRemotes for the sweep.
+      const c = this.startCancel(st.provider!, st.remoteId);
+      if (c.running) await this.within(STALE_GRACE_MS, 'cancel', c.running).catch(() => undefined);
+      if (c.gone) {
+        this.staleCancels.delete(`${st.provider}/${st.remoteId}`);
+        unconfirmed = false;
+      }
+    } else if (st.remoteId && adapter) {
       const gone = await this.cancelConfirmed(adapter, st.remoteId).catch(() => false);
       if (!gone) unconfirmed = true;
     }
@@ -186,7 +288,8 @@ export class RemoteShards {
       retryAfter: final ? undefined : iso(this.clock.now() + delay),
       completionTime: final ? iso(this.clock.now()) : undefined,
     });
-    this.recorder.event({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderShard', metadata: { name: rec.name } }, 'Warning', final ? 'ShardFailed' : 'ShardRetrying', `${message}; ${final ? `no retries left (maxRetries=${maxRetries})` : `retrying in ${(delay / 1000).toFixed(1)}s`}`);
+    // The shard's namespace: without it the event lands in `default`, away from the job it is about.
+    this.recorder.event({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderShard', metadata: { name: rec.name, namespace: ns } }, 'Warning', final ? 'ShardFailed' : 'ShardRetrying', `${message}; ${final ? `no retries left (maxRetries=${maxRetries})` : `retrying in ${(delay / 1000).toFixed(1)}s`}`);
   }
 
   /** Cancels and confirms: true once the provider reports the submission terminal or gone. */
@@ -213,21 +316,64 @@ export class RemoteShards {
     if (remoteId && !(await this.cancelConfirmed(adapter, remoteId))) return false;
     // The attempt number stays used: its idempotency key names a cancelled submission now.
     await record(rec.name, { ...st, phase: 'Pending', idempotencyKey: undefined, remoteId: undefined });
-    this.nextPoll.delete(rec.name);
+    this.forget(st.idempotencyKey!);
     return true;
   }
 
-  /** Cancels earlier submissions kept in staleRemotes; drops each once confirmed. */
+  /**
+   * Cancels earlier submissions kept in staleRemotes; drops each once confirmed. The cancels run
+   * in the background and a sweep waits for them only briefly: a provider that does not answer
+   * (or answers only after its HTTP timeouts and retries) must not hold up every reconcile of the
+   * job, whose other shards still need tracking. A cancel that fails is tried again after a backoff
+   * (5 s, doubling, at most a minute); whatever finished is recorded by this sweep or the next.
+   */
   async sweepStale(record: RecordFn, rec: ShardRecord): Promise<boolean> {
     const stale = rec.status.staleRemotes ?? [];
     if (stale.length === 0) return true;
-    const left: typeof stale = [];
+    const started: Promise<void>[] = [];
     for (const s of stale) {
-      const adapter = await this.adapters.get(s.provider);
-      const gone = adapter ? await this.cancelConfirmed(adapter, s.remoteId).catch(() => false) : false;
-      if (!gone) left.push(s);
+      const before = this.staleCancels.get(`${s.provider}/${s.remoteId}`)?.running;
+      const c = this.startCancel(s.provider, s.remoteId);
+      if (c.running && c.running !== before) started.push(c.running);
     }
-    if (left.length !== stale.length) await record(rec.name, { ...rec.status, staleRemotes: left.length ? left : undefined });
+    if (started.length > 0) await this.within(STALE_GRACE_MS, 'stale cancels', Promise.all(started)).catch(() => undefined);
+    const left = stale.filter((s) => !this.staleCancels.get(`${s.provider}/${s.remoteId}`)?.gone);
+    if (left.length !== stale.length) {
+      await record(rec.name, { ...rec.status, staleRemotes: left.length ? left : undefined });
+      for (const s of stale) if (!left.includes(s)) this.staleCancels.delete(`${s.provider}/${s.remoteId}`);
+    }
     return left.length === 0;
+  }
+
+  /** Starts the cancel of a stale submission unless it is confirmed, in flight, or backing off. */
+  private startCancel(provider: string, remoteId: string): StaleCancel {
+    const id = `${provider}/${remoteId}`;
+    const c = this.staleCancels.get(id) ?? { at: 0, failures: 0 };
+    this.staleCancels.set(id, c);
+    if (c.gone || c.running || c.at > this.clock.now()) return c;
+    c.running = (async () => {
+      const adapter = await this.adapters.get(provider);
+      const gone = adapter ? await this.cancelConfirmed(adapter, remoteId).catch(() => false) : false;
+      c.running = undefined;
+      if (gone) c.gone = true;
+      else {
+        c.failures += 1;
+        c.at = this.clock.now() + Math.min(STALE_RETRY_MAX_MS, STALE_RETRY_MS * 2 ** (c.failures - 1));
+      }
+    })();
+    return c;
+  }
+
+  /**
+   * The call's outcome, or a rejection once ms pass without one (the call goes on; what it returns
+   * later is ignored). Without a timer in the clock, just the call.
+   */
+  private within<T>(ms: number, what: string, call: Promise<T>): Promise<T> {
+    const setTimer = this.clock.setTimer?.bind(this.clock);
+    if (!setTimer) return call;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimer(Math.max(0, ms), () => reject(new NoAnswer(`${what}: no answer within ${(ms / 1000).toFixed(1)}s`)));
+      call.then((v) => { timer.cancel(); resolve(v); }, (e: unknown) => { timer.cancel(); reject(e); });
+    });
   }
 }

@@ -12,7 +12,7 @@
 // `/atelier/result` and `/atelier/log` behind the lease's service URI (see the adapter header).
 
 import { createHash } from 'node:crypto';
-import { FakeServer, ManualClock, check, realClock } from './server.js';
+import { FakeServer, ManualClock, check, realClock, runJobAction } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface AkashFakeProvider {
@@ -194,28 +194,9 @@ export class AkashFake {
 
   /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
   jobAction(id: string, action: string): boolean {
-    try {
-      if (action === 'fail') {
-        this.failJob(id);
-        return true;
-      }
-      if (action === 'corrupt') {
-        this.corruptResult(id);
-        return true;
-      }
-      if (action === 'vanish') {
-        this.vanish(id);
-        return true;
-      }
-      if (action === 'starve') {
-        this.starveFunds(id);
-        return true;
-      }
-    } catch {
-      return false;
-    }
-    return false;
+    return runJobAction({ fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), vanish: (i) => this.vanish(i), starve: (i) => this.starveFunds(i) }, id, action);
   }
+
 
   // ---- simulation ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@
 // downloadable, so the adapter can verify bytes against hashes.
 
 import { createHash } from 'node:crypto';
-import { FakeServer, realClock } from './server.js';
+import { FakeServer, realClock, runJobAction } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface FakeChute {
@@ -145,28 +145,9 @@ export class ChutesFake {
 
   /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
   jobAction(id: string, action: string): boolean {
-    try {
-      if (action === 'fail') {
-        this.failJob(id);
-        return true;
-      }
-      if (action === 'corrupt') {
-        this.corruptResult(id);
-        return true;
-      }
-      if (action === 'vanish') {
-        this.vanish(id);
-        return true;
-      }
-      if (action === 'fail-uploads') {
-        this.failUploads(id);
-        return true;
-      }
-    } catch {
-      return false;
-    }
-    return false;
+    return runJobAction({ fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), vanish: (i) => this.vanish(i), 'fail-uploads': (i) => this.failUploads(i) }, id, action);
   }
+
 
   // ---- simulation ---------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@
 // container too: a finished run's logs end with the `ATELIER_RESULT {…}` line the adapter reads.
 
 import { createHash, createHmac } from 'node:crypto';
-import { FakeServer, check, realClock } from './server.js';
+import { FakeServer, check, realClock, runJobAction } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface RenderFakeOptions {
@@ -139,24 +139,9 @@ export class RenderFake {
 
   /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
   jobAction(id: string, action: string): boolean {
-    try {
-      if (action === 'fail') {
-        this.failJob(id);
-        return true;
-      }
-      if (action === 'corrupt') {
-        this.corruptResult(id);
-        return true;
-      }
-      if (action === 'vanish') {
-        this.vanish(id);
-        return true;
-      }
-    } catch {
-      return false;
-    }
-    return false;
+    return runJobAction({ fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), vanish: (i) => this.vanish(i) }, id, action);
   }
+
 
   // ---- simulation ---------------------------------------------------------------------------
 

@@ -279,6 +279,18 @@ function send(res: ServerResponse, reply: Reply): void {
   res.end(JSON.stringify(reply.body));
 }
 
+/** Runs a named per-job fault (the /_fake/jobs/{id}/{action} admin route); false for an unknown action or job. */
+export function runJobAction(actions: Record<string, (id: string) => void>, id: string, action: string): boolean {
+  const act = Object.hasOwn(actions, action) ? actions[action] : undefined;
+  if (!act) return false;
+  try {
+    act(id);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -70,7 +70,7 @@ testbed-down:
 
 # Benchmarks at scale (test/bench/README.md): NODES, JOBS, SHARDS, DURATION, BENCH=memory, …
 bench: deps binaries build
-	node test/bench/run.mjs
+	NODES=$(if $(filter command line environment,$(origin NODES)),$(NODES),250) node test/bench/run.mjs
 
 dev: deps binaries
 	@bash test/testbed/dev.sh $(NAME)

@@ -143,7 +143,7 @@ export class AtelierInstall extends Chart {
           '--leader-elect=true',
           `--lease-namespace=${namespace}`,
           `--lease-name=${leaseName}`,
-          `--workers=${opts.workers ?? 8}`,
+          `--workers=${opts.workers ?? 32}`,
           `--log-level=${opts.logLevel ?? 'info'}`,
           `--local-gpu-hour-price=${opts.localGpuHourPrice ?? '0.00'}`,
           `--retry-base=${opts.retryBaseSeconds ?? 10}`,

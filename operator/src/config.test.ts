@@ -2,7 +2,7 @@ import { parseConfig } from './config.js';
 
 test('defaults', () => {
   const c = parseConfig([], {}, 'host');
-  expect(c).toMatchObject({ namespaces: [], metricsAddr: '0.0.0.0:8080', leaderElect: true, leaseNamespace: 'atelier-system', workers: 8, localPricePerGpuHour: '0.00', retryBaseMs: 10_000 });
+  expect(c).toMatchObject({ namespaces: [], metricsAddr: '0.0.0.0:8080', leaderElect: true, leaseNamespace: 'atelier-system', workers: 32, localPricePerGpuHour: '0.00', retryBaseMs: 10_000 });
   expect(c.identity).toMatch(/^host_\d+_/);
 });
 

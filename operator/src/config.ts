@@ -39,7 +39,7 @@ Flags (environment variable in brackets):
   --leader-elect BOOL           elect a leader through a Lease (default true) [ATELIER_LEADER_ELECT]
   --lease-namespace NS          namespace of the Lease (default: POD_NAMESPACE or atelier-system) [ATELIER_LEASE_NAMESPACE]
   --lease-name NAME             name of the Lease (default atelier-operator)
-  --workers N                   concurrent reconciles (default 8) [ATELIER_WORKERS]
+  --workers N                   concurrent reconciles (default 32) [ATELIER_WORKERS]
   --local-gpu-hour-price USD    price of one local GPU-hour, decimal (default 0.00) [ATELIER_LOCAL_GPU_HOUR_PRICE]
   --retry-base SECONDS          first delay before retrying a failed shard (default 10) [ATELIER_RETRY_BASE_SECONDS]
   --cluster-name NAME           this cluster's name on objects it creates in peer clusters (default atelier) [ATELIER_CLUSTER_NAME]
@@ -106,7 +106,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     leaseNamespace: values['lease-namespace'] ?? env.ATELIER_LEASE_NAMESPACE ?? env.POD_NAMESPACE ?? 'atelier-system',
     leaseName: values['lease-name'] ?? 'atelier-operator',
     identity: `${env.POD_NAME ?? hostname}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`,
-    workers: int('workers', values.workers ?? env.ATELIER_WORKERS ?? '8', 1, 256),
+    workers: int('workers', values.workers ?? env.ATELIER_WORKERS ?? '32', 1, 256),
     localPricePerGpuHour: price,
     logLevel: level,
     retryBaseMs: Math.round(1000 * Number(values['retry-base'] ?? env.ATELIER_RETRY_BASE_SECONDS ?? '10')),

@@ -51,7 +51,7 @@ async function load(): Promise<void> {
     name: env.BENCH_NAME ?? 'bench',
     nodes: int('NODES', 250), gpusPerNode: int('BENCH_GPUS', 8),
     jobs: int('JOBS', 1000), shards: int('SHARDS', 10),
-    duration: env.DURATION ?? '30s', concurrency: int('CONCURRENCY', 64), workers: int('WORKERS', 8),
+    duration: env.DURATION ?? '30s', concurrency: int('CONCURRENCY', 64), workers: int('WORKERS', 32),
     idle: int('IDLE', 10), timeoutMs: int('TIMEOUT', 1500) * 1000,
     outDir, operatorCli: build?.cli ?? '', profile: env.PROFILE === '1', log,
   };
@@ -126,7 +126,7 @@ async function memory(): Promise<void> {
   const build: OperatorBuild = snapshotBuild(outDir);
   log(`operator build ${build.sha256} (${build.source}, built ${build.builtAt}; git ${build.gitHead}, ${build.operatorFilesChanged} operator file(s) changed)`);
   const r: MemoryResult = await runMemory({
-    name: env.BENCH_NAME ?? 'bench', jobs, shards, concurrency: int('CONCURRENCY', 64), workers: int('WORKERS', 8),
+    name: env.BENCH_NAME ?? 'bench', jobs, shards, concurrency: int('CONCURRENCY', 64), workers: int('WORKERS', 32),
     outDir, operatorCli: build.cli, profile: env.PROFILE === '1', log,
   });
   const targets: Target[] = [

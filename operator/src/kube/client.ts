@@ -1,5 +1,6 @@
 // The one place that builds Kubernetes API clients: from a kubeconfig file, the in-cluster service
 // account, or the default loading rules. Everything else receives the clients it needs.
+import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 
 export interface KubeClients {
@@ -15,7 +16,35 @@ export function loadKubeConfig(kubeconfigPath?: string): k8s.KubeConfig {
   if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
   else kc.loadFromDefault(); // KUBECONFIG, ~/.kube/config, or in-cluster
   if (!kc.getCurrentCluster()) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
+  reuseConnections(kc);
   return kc;
+}
+
+interface DispatcherFactory {
+  createDispatcher(cluster: unknown, agentOptions: unknown): unknown;
+  createDispatcherOptions(cluster: unknown, agentOptions: unknown): unknown;
+}
+
+/**
+ * client-node 2.x builds a new undici Agent, so a new TCP and TLS connection, for every API request
+ * (KubeConfig.applySecurityAuthentication -> createDispatcher). Under load that was about half of
+ * the operator's CPU and a large share of its memory (test/bench/client-reuse.ts measures it). This
+ * keeps one connection pool per distinct set of TLS options (a rotated client certificate or CA
+ * gives a new key, and the pool it replaces is closed once its requests are done).
+ */
+export function reuseConnections(kc: k8s.KubeConfig): void {
+  const f = kc as unknown as DispatcherFactory;
+  if (typeof f.createDispatcher !== 'function' || typeof f.createDispatcherOptions !== 'function') return; // another client-node
+  const create = f.createDispatcher.bind(kc);
+  let current: { key: string; dispatcher: unknown } | undefined;
+  f.createDispatcher = (cluster, agentOptions) => {
+    const key = createHash('sha256').update(JSON.stringify(f.createDispatcherOptions(cluster, agentOptions))).digest('hex');
+    if (current?.key === key) return current.dispatcher;
+    const old = current?.dispatcher as { close?: () => Promise<void> } | undefined;
+    current = { key, dispatcher: create(cluster, agentOptions) };
+    void old?.close?.().catch(() => undefined);
+    return current.dispatcher;
+  };
 }
 
 export function makeClients(kc: k8s.KubeConfig): KubeClients {

@@ -94,6 +94,8 @@ function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
 
 export class RenderJobReconciler {
   private readonly lastStatusWrite = new Map<string, number>();
+  /** Jobs (key -> uid) whose finalizer this process added and the cache may not show yet. */
+  private readonly finalized = new Map<string, string>();
   /** Shard outcomes written but maybe not yet in the cache: a stale cache must not record them twice. */
   private readonly written = new Map<string, ShardRecordStatus>();
   constructor(private readonly d: ReconcilerDeps) {}
@@ -105,6 +107,7 @@ export class RenderJobReconciler {
     if (!job) {
       expectations.deleteOwner(key);
       this.lastStatusWrite.delete(key);
+      this.finalized.delete(key);
       this.d.metrics?.forgetJob(key);
       return {};
     }
@@ -113,10 +116,13 @@ export class RenderJobReconciler {
     const finalizers = meta.finalizers ?? [];
     const deleting = !!meta.deletionTimestamp;
     if (deleting && !finalizers.includes(FINALIZER)) return {};
-    if (!deleting && !finalizers.includes(FINALIZER)) {
-      // Finalizer first, before any pod exists, so deletion always passes through cleanup.
+    if (finalizers.includes(FINALIZER)) this.finalized.delete(key);
+    else if (!deleting && this.finalized.get(key) !== meta.uid) {
+      // Finalizer first, before any pod exists, so deletion always passes through cleanup. The
+      // patch is conditional on the resourceVersion read; once it succeeded the same pass goes on
+      // (no round trip through the watch), and a cache that has not seen it yet does not patch again.
       await writer.setFinalizer(ref, [...finalizers, FINALIZER]);
-      return {};
+      this.finalized.set(key, meta.uid!);
     }
 
     const now = clock.now();

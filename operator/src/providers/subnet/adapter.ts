@@ -26,6 +26,7 @@
 // Secret's author would otherwise choose a command for the operator to run. Errors never carry the
 // kubeconfig or its token: a parse failure says only that it failed.
 import * as k8s from '@kubernetes/client-node';
+import { reuseConnections } from '../../kube/client.js';
 import { GPU_RESOURCE, GROUP, JOB_LABEL, RENDER_JOB_PLURAL, RENDER_SHARD_PLURAL, VERSION, type RenderJob, type RenderJobSpec, type RenderShard, type ShardTemplate } from '../../api/index.js';
 import { gpuCapacity } from '../../controllers/capacity.js';
 import { statusCode } from '../../runtime/errors.js';
@@ -135,6 +136,7 @@ export function loadPeerKubeConfig(text: string, allowExecAuth = false): k8s.Kub
   if (!allowExecAuth && (user?.exec || user?.authProvider)) {
     throw new ProviderError('subnet', 'auth', 'the peer kubeconfig uses an exec plugin or auth-provider; use a token or client certificate');
   }
+  reuseConnections(kc);
   return kc;
 }
 

@@ -91,6 +91,10 @@ export interface ComputeProviderStatus {
   reliability?: string;
   /** Why the operator stopped sending shards here, if it did. */
   pausedReason?: string;
+  /** Remote results from this provider that failed verification (bad signature or a spot check that did not match); the planner trusts the provider less for each. */
+  verificationFailures?: number;
+  /** The last verification failure, with the job and shard it concerned. */
+  lastVerificationFailure?: string;
 }
 
 export interface EnvVar {
@@ -307,6 +311,8 @@ export interface EscrowTransaction {
   hash?: string;
   /** e.g. Pending, Confirmed, Failed. */
   state?: string;
+  /** Block the transaction was mined in. */
+  block?: number;
 }
 
 export interface EscrowStatus {
@@ -314,6 +320,21 @@ export interface EscrowStatus {
   provider: string;
   /** Deterministic escrow id (derived from the job uid and provider). */
   escrowId?: string;
+  /** Where the escrow is. Withheld means a result of this provider failed verification, so the escrow is refunded and nothing is paid. */
+  state?: 'Opening' | 'Open' | 'Releasing' | 'Released' | 'Refunding' | 'Refunded' | 'Withheld';
+  /** The provider's payout address the escrow pays. */
+  payoutAddress?: string;
+  /** What verified shards of this provider cost (decimal string), the amount released. */
+  owed?: string;
+  /** Digest over the verified shards' signed result digests, named in the release. */
+  resultDigest?: string;
+  /**
+   * After this time anyone may refund the escrow.
+   * Format: date-time.
+   */
+  deadline?: string;
+  /** The last error of an on-chain step, if it failed. */
+  message?: string;
   /** Amount deposited (decimal string). */
   funded?: string;
   /** Amount paid to the provider (decimal string). */
@@ -395,6 +416,21 @@ export interface ShardOutput {
   cid?: string;
 }
 
+/** The provider's EIP-712 signed ShardResult (remote shards of settled jobs). */
+export interface ShardResultSigned {
+  jobUid: string;
+  shardIndex: number;
+  /** 0x-prefixed bytes32, '0x' + digest. */
+  resultDigest: string;
+  /** Token units, base-10 integer string. */
+  amountClaimed: string;
+  chainId: string;
+  verifyingContract: string;
+  signature: string;
+  /** The address the signature recovers to, set by the operator once checked. */
+  signer?: string;
+}
+
 /** What the shard produced. */
 export interface ShardResult {
   outputs?: ShardOutput[];
@@ -402,13 +438,22 @@ export interface ShardResult {
   digest?: string;
   /** Provider's signature over digest (remote shards). */
   signature?: string;
+  /** The provider's EIP-712 signed ShardResult (remote shards of settled jobs). */
+  signed?: ShardResultSigned;
 }
 
 export type VerificationState = 'Pending' | 'Verified' | 'Failed' | 'Skipped';
 
+/** How the remote result was checked. Pending means a spot check is due or running. */
 export interface ShardVerification {
   state?: VerificationState;
   message?: string;
+  /** True when this shard was chosen (deterministically from the job uid) to be re-run locally. */
+  spotCheck?: boolean;
+  /** The local check pod's attempt number (its pod is <job>-<index>-<attempt>). */
+  attempt?: number;
+  /** Digest of the outputs' content hashes from the local re-run. */
+  localDigest?: string;
 }
 
 /** Observed state, written only by the operator through the status subresource. */
@@ -444,6 +489,7 @@ export interface RenderShardStatus {
   cost?: string;
   /** GPU time consumed. */
   gpuSeconds?: number;
+  /** How the remote result was checked. Pending means a spot check is due or running. */
   verification?: ShardVerification;
   /** Format: date-time. */
   startTime?: string;

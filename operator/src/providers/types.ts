@@ -4,6 +4,8 @@
 // Controllers depend on this file only, never on a concrete adapter (STYLE.md habit 7). Money is
 // always an exact decimal string (see money.ts); time comes from an injected Clock.
 
+import type { SignedShardResult } from '../settlement/results.js';
+
 /** A shard as an adapter sees it: everything needed to run one slice of a RenderJob elsewhere. */
 export interface ShardSpec {
   jobUid: string;
@@ -23,6 +25,12 @@ export interface ShardSpec {
   frames?: { start: number; end: number };
   /** Optional sizing; adapters fall back to their own defaults. */
   resources?: { cpu?: number; memoryGi?: number; storageGi?: number; minVramGb?: number };
+  /**
+   * Present when the job settles on-chain: the EIP-712 domain a provider signs its result under
+   * (operator/src/settlement/results.ts) and the token's decimals for `amountClaimed`. Passed to the
+   * shard as ATELIER_SETTLEMENT_CHAIN_ID, ATELIER_SETTLEMENT_ESCROW and ATELIER_SETTLEMENT_TOKEN_DECIMALS.
+   */
+  settlement?: { chainId: string; escrowAddress: string; tokenDecimals: number };
 }
 
 export interface EnvVar {
@@ -116,6 +124,12 @@ export interface ResultSet {
   /** sha256 over the canonical output list (see results.ts), the value recorded and settled on. */
   digest: string;
   signature?: string;
+  /**
+   * The provider's EIP-712 signature over (jobUid, shardIndex, resultDigest = '0x' + digest,
+   * amountClaimed) by its payout key, when it sent one (a report's `signed` field). Only its shape is
+   * checked here; the controller checks the signer against the ComputeProvider's payoutAddress.
+   */
+  signed?: SignedShardResult;
   /**
    * `verified`: the adapter fetched the output bytes through the provider and they hash as reported;
    * `reported`: the shard's own report, to be checked by the verify stage; `mismatch`: bytes differ.
@@ -254,6 +268,7 @@ export function assertIdempotencyKey(provider: ProviderType, key: string): void 
 /** The env every remote shard receives (DESIGN.md), plus the key marker adapters search for. */
 export function shardEnv(spec: ShardSpec, idempotencyKey: string): EnvVar[] {
   const env: EnvVar[] = [
+    { name: 'ATELIER_JOB_UID', value: spec.jobUid },
     { name: 'ATELIER_SHARD_INDEX', value: String(spec.shardIndex) },
     { name: 'ATELIER_OUTPUT_URI', value: spec.outputUri },
     { name: IDEMPOTENCY_ENV, value: idempotencyKey },
@@ -262,6 +277,11 @@ export function shardEnv(spec: ShardSpec, idempotencyKey: string): EnvVar[] {
   if (spec.frames) {
     env.push({ name: 'ATELIER_FRAME_START', value: String(spec.frames.start) });
     env.push({ name: 'ATELIER_FRAME_END', value: String(spec.frames.end) });
+  }
+  if (spec.settlement) {
+    env.push({ name: 'ATELIER_SETTLEMENT_CHAIN_ID', value: spec.settlement.chainId });
+    env.push({ name: 'ATELIER_SETTLEMENT_ESCROW', value: spec.settlement.escrowAddress });
+    env.push({ name: 'ATELIER_SETTLEMENT_TOKEN_DECIMALS', value: String(spec.settlement.tokenDecimals) });
   }
   const ours = new Set(env.map((e) => e.name));
   return [...spec.env.filter((e) => !ours.has(e.name)), ...env];

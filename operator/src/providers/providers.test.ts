@@ -1,6 +1,7 @@
 // Unit tests for the provider plumbing that needs no server: exact money arithmetic, canonical
 // JSON/query forms and Retry-After parsing in http.ts, Render request signing against a vector
-// computed independently here, result-report parsing and digests, SDL building, and the factory.
+// computed independently here, result-report parsing (a `signed` result kept or dropped by shape) and
+// digests (the same as settlement's resultDigest), SDL building, and the factory.
 
 import { createHash, createHmac } from 'node:crypto';
 import { buildSdl, akashGpu, sdlHasMarker } from './akash/sdl.js';
@@ -8,6 +9,7 @@ import { canonicalJson, canonicalQuery, errorDetail, parseRetryAfter } from './h
 import { createProviderAdapter } from './index.js';
 import { compare, div, formatDecimal, mul, parseUsd, rational, toMicros, usd } from './money.js';
 import { signRequest } from './render/signing.js';
+import { resultDigest } from '../settlement/results.js';
 import { findResultInLog, outputsDigest, parseResultReport } from './results.js';
 import { ProviderError, shardEnv } from './types.js';
 import type { ShardSpec } from './types.js';
@@ -93,6 +95,40 @@ describe('result reports', () => {
     expect(report).toEqual({ state: 'succeeded', outputs: [{ uri: 's3://o/a', sha256: sha }] });
   });
 
+  const signed = {
+    jobUid: '7f1c2d9e-0000-4000-8000-000000000001',
+    shardIndex: 3,
+    resultDigest: '0x' + 'ab'.repeat(32),
+    amountClaimed: '1250000',
+    chainId: '31337',
+    verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3',
+    signature: '0x' + '1b'.repeat(65),
+  };
+
+  test('a well-formed signed result is kept, in the log line and in a result object', () => {
+    const outputs = [{ uri: 's3://o/a', sha256: sha }];
+    expect(parseResultReport({ outputs, signed })).toEqual({ outputs, signed });
+    expect(findResultInLog([`ATELIER_RESULT ${JSON.stringify({ state: 'succeeded', outputs, signed })}`])).toEqual({ state: 'succeeded', outputs, signed });
+  });
+
+  test.each([
+    ['not an object', 'signed'],
+    ['shardIndex as a string', { ...signed, shardIndex: '3' }],
+    ['negative shardIndex', { ...signed, shardIndex: -1 }],
+    ['short signature', { ...signed, signature: '0x' + '1b'.repeat(64) }],
+    ['signature without 0x', { ...signed, signature: '1b'.repeat(65) }],
+    ['resultDigest without 0x', { ...signed, resultDigest: 'ab'.repeat(32) }],
+    ['short address', { ...signed, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180a' }],
+    ['decimal amount', { ...signed, amountClaimed: '1.25' }],
+    ['numeric amount', { ...signed, amountClaimed: 1250000 }],
+    ['hex chainId', { ...signed, chainId: '0x7a69' }],
+    ['empty jobUid', { ...signed, jobUid: '' }],
+    ['missing signature', { ...signed, signature: undefined }],
+  ])('a malformed signed result (%s) is dropped, the outputs stand', (_name, bad) => {
+    const outputs = [{ uri: 's3://o/a', sha256: sha }];
+    expect(parseResultReport({ outputs, signed: bad })).toEqual({ outputs });
+  });
+
   test('malformed reports are refused', () => {
     expect(parseResultReport({ outputs: [{ uri: 's3://x', sha256: 'nothex' }] })).toBeUndefined();
     expect(parseResultReport({ outputs: 'x' })).toBeUndefined();
@@ -103,6 +139,21 @@ describe('result reports', () => {
     const b = { uri: 's3://o/b', sha256: 'b'.repeat(64) };
     expect(outputsDigest([a, b])).toBe(outputsDigest([b, a]));
     expect(outputsDigest([a])).not.toBe(outputsDigest([b]));
+  });
+
+  test('a report names each uri once', () => {
+    expect(parseResultReport({ outputs: [{ uri: 's3://o/a', sha256: sha }, { uri: 's3://o/a', sha256: 'b'.repeat(64) }] })).toBeUndefined();
+  });
+
+  test.each([
+    ['one output', [{ uri: 's3://o/a', sha256: sha }]],
+    ['with a cid', [{ uri: 's3://o/a', sha256: sha, cid: 'bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi' }]],
+    ['cid on some, unsorted', [{ uri: 's3://o/c', sha256: 'c'.repeat(64) }, { uri: 's3://o/a', sha256: sha, cid: 'bafy1' }, { uri: 's3://o/B', sha256: 'b'.repeat(64) }]],
+    ['upper-case sha256', [{ uri: 's3://o/b', sha256: 'ABCDEF'.repeat(10) + 'ABCD' }, { uri: 's3://o/a', sha256: sha.toUpperCase() }]],
+    ['non-ASCII uri', [{ uri: 's3://o/atrium-été.exr', sha256: sha }]],
+    ['empty list', []],
+  ])('the recorded digest is the settled resultDigest: %s', (_name, outputs) => {
+    expect('0x' + outputsDigest(outputs)).toBe(resultDigest(outputs));
   });
 });
 

@@ -17,9 +17,11 @@
 // Result channel: Akash has no job or log API in the Console, and deployments never end by
 // themselves. The shard image therefore runs Atelier's shard agent, which serves on the exposed
 // port 8080: `GET /atelier/result` -> `{"state":"running"}` until done, then
-// `{"state":"succeeded"|"failed","outputs":[{"uri","sha256"}],"message"?}`; and `GET /atelier/log?tail=N`
-// -> `{"lines":[…]}`. The adapter reads them through the lease's service URI. After reading the
-// results the caller must call cancel() (capabilities.endsByItself = false) to stop paying.
+// `{"state":"succeeded"|"failed","outputs":[{"uri","sha256"}],"message"?,"signed"?}`; and `GET
+// /atelier/log?tail=N` -> `{"lines":[…]}`. `signed` is the provider's EIP-712 signature over the
+// result when the job settles on-chain (results.ts), passed on as ResultSet.signed. The adapter reads
+// them through the lease's service URI. After reading the results the caller must call cancel()
+// (capabilities.endsByItself = false) to stop paying.
 //
 // Restart safety: the Console returns the manifest only when the deployment is created, and a lease
 // needs it. A deployment found after a restart without a lease and without its manifest has run
@@ -397,7 +399,9 @@ export class AkashAdapter implements ProviderAdapter {
       report = lease?.state === 'active' ? await this.readShard(uri) : undefined;
     }
     if (!report || report.state !== 'succeeded') throw this.http.error('invalid', `results for deployment ${dseq} are not available (shard not succeeded or deployment closed)`);
-    return { supported: true, outputs: report.outputs, digest: outputsDigest(report.outputs), integrity: 'reported' };
+    const result: ResultSet = { supported: true, outputs: report.outputs, digest: outputsDigest(report.outputs), integrity: 'reported' };
+    if (report.signed) result.signed = report.signed;
+    return result;
   }
 
   async cancel(dseq: string): Promise<void> {

@@ -15,7 +15,9 @@
 //
 // Result channel: the chute's job returns `{"outputs":[{"uri","sha256","filename"}]}` as its
 // result and uploads the files; getResults downloads each file through the API and checks its
-// sha256, so integrity is `verified` or `mismatch` here, not merely `reported`.
+// sha256, so integrity is `verified` or `mismatch` here, not merely `reported`. When the job settles
+// on-chain the result also carries `signed` (the provider's EIP-712 ShardResult signature, see
+// results.ts) next to `outputs`; it is passed on as ResultSet.signed.
 //
 // findByKey: Chutes has no job listing and no client-chosen id, so the key cannot be searched for
 // remotely. The adapter records key -> job id in a SubmissionJournal right after the POST (memory by
@@ -283,6 +285,7 @@ export class ChutesAdapter implements ProviderAdapter {
       integrity: mismatches.length > 0 ? 'mismatch' : verified === report.outputs.length && verified > 0 ? 'verified' : 'reported',
     };
     if (mismatches.length > 0) result.mismatches = mismatches;
+    if (report.signed) result.signed = report.signed;
     return result;
   }
 

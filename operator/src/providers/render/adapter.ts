@@ -15,7 +15,8 @@
 // The docker parameters have no command field: the shard's command and args travel as JSON arrays
 // in ATELIER_COMMAND / ATELIER_ARGS, which the shard image's entrypoint runs. Result channel: the
 // container prints `ATELIER_RESULT {"outputs":[{"uri","sha256"}]}` as its last report line
-// (results.ts); getResults reads it from the job run's logs. findByKey: the job title is
+// (results.ts), with the provider's EIP-712 `signed` result next to `outputs` when the job settles
+// on-chain; getResults reads it from the job run's logs and passes `signed` on as ResultSet.signed. findByKey: the job title is
 // `atelier-<idempotencyKey>` (and the env carries ATELIER_IDEMPOTENCY_KEY); GET /v1/jobs is paged
 // newest first until a title matches.
 
@@ -262,7 +263,9 @@ export class RenderAdapter implements ProviderAdapter {
     const run = await this.latestRun(uuid);
     const report = run ? findResultInLog(logLines((await this.getRun(run.uuid)).logs)) : undefined;
     if (!report || report.state === 'failed') throw this.http.error('fatal', `job ${uuid} completed without an ATELIER_RESULT report`);
-    return { supported: true, outputs: report.outputs, digest: outputsDigest(report.outputs), integrity: 'reported' };
+    const result: ResultSet = { supported: true, outputs: report.outputs, digest: outputsDigest(report.outputs), integrity: 'reported' };
+    if (report.signed) result.signed = report.signed;
+    return result;
   }
 
   async cancel(uuid: string): Promise<void> {

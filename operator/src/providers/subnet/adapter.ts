@@ -9,11 +9,19 @@
 //   ATELIER_ORIGIN_SHARD_INDEX/COUNT), and labels/annotations naming the origin. A frames shard is
 //   sent as `shards.frames {start, end, perShard = its length}` so the peer's single shard gets the
 //   origin's frame range as ATELIER_FRAME_START/END; a count shard as `shards.count: 1`. AlreadyExists
-//   with the same key is success (idempotency); with a different key it is an error.
+//   with the same key is success (idempotency); with a different key it is an error. When the shard
+//   settles on-chain (spec.settlement), the job also carries SETTLEMENT_ANNOTATIONS (chain id, escrow,
+//   token decimals): the peer's operator, when it has a payout key, signs the shard's result for them
+//   (controllers/subnetsigner.ts).
 // - findByKey: label `atelier.dev/idempotency-key-hash`, confirmed by the full key in an annotation.
 // - getStatus: peer phase -> Pending | Provisioning (pod waiting for a GPU) | Running | Succeeded |
 //   Failed | Cancelled (peer job being deleted); 404 -> ProviderError notFound.
-// - getResults: the peer RenderShard's status.result.outputs (uri + sha256), integrity `reported`.
+// - getResults: the peer RenderShard's status.result.outputs (uri + sha256), integrity `reported`,
+//   and its status.result.signed (the peer's EIP-712 ShardResult, resultDigest = '0x' + digest) when
+//   present, shape-checked only (the controller checks the signer). A settled shard whose peer has
+//   not signed yet is a transient error for signatureWaitMs after the peer shard completed, since the
+//   peer signs just after it records Succeeded; after that the results are returned unsigned (the
+//   peer may have no payout key).
 // - getCost: the peer job's status.cost.local, basis `settled` once the peer job is terminal.
 // - cancel: deletes the peer RenderJob and waits until it is gone (its finalizer lets the peer
 //   operator stop the pod first); 404 means done.
@@ -37,7 +45,8 @@ import type {
   Clock, CostReport, EnvVar, LogOptions, Offer, OfferRequest, ProviderAdapter, ProviderCapabilities, RemoteStatus,
   ResultSet, ResultsUnsupported, ShardSpec, SubmitOptions, SubmitResult,
 } from '../types.js';
-import { CREATED_BY, ORIGIN_ANNOTATIONS, ORIGIN_LABELS, keyHash, labelValue, subnetJobName } from './names.js';
+import type { SignedShardResult } from '../../settlement/results.js';
+import { CREATED_BY, ORIGIN_ANNOTATIONS, ORIGIN_LABELS, keyHash, labelValue, settlementAnnotations, settlementProblem, signingRequest, subnetJobName } from './names.js';
 
 export interface SubnetOptions {
   /** USD per GPU-hour this peer charges, exact decimal string (the offers' price). */
@@ -55,6 +64,8 @@ export interface SubnetOptions {
   maxGpusPerJob: number;
   /** Accept kubeconfigs whose user runs an exec plugin or auth-provider (off: see the header). */
   allowExecAuth: boolean;
+  /** How long after the peer shard completed getResults waits (transient errors) for its signature. */
+  signatureWaitMs: number;
 }
 
 export const SUBNET_DEFAULTS: SubnetOptions = {
@@ -66,6 +77,7 @@ export const SUBNET_DEFAULTS: SubnetOptions = {
   cancelPollMs: 500,
   maxGpusPerJob: 8,
   allowExecAuth: false,
+  signatureWaitMs: 30_000,
 };
 
 export interface SubnetInit {
@@ -89,6 +101,30 @@ export interface SubnetShardSpec extends ShardSpec {
 export const ORIGIN_SHARD_ENV = { index: 'ATELIER_ORIGIN_SHARD_INDEX', count: 'ATELIER_ORIGIN_SHARD_COUNT' } as const;
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
+
+const DECIMAL = /^(0|[1-9][0-9]*)$/;
+
+/**
+ * A peer's signed result in the SignedShardResult shape, or undefined when it is not one. Only the
+ * shape: the signer, domain, job, shard and digest are for the controller to check. A `signer` the
+ * peer may have written is dropped (the origin sets it once it has checked the signature).
+ */
+export function signedShape(v: unknown): SignedShardResult | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const o = v as Record<string, unknown>;
+  const ok = typeof o.jobUid === 'string' && o.jobUid !== ''
+    && typeof o.shardIndex === 'number' && Number.isInteger(o.shardIndex) && o.shardIndex >= 0 && o.shardIndex <= 0xffffffff
+    && typeof o.resultDigest === 'string' && /^0x[0-9a-fA-F]{64}$/.test(o.resultDigest)
+    && typeof o.amountClaimed === 'string' && DECIMAL.test(o.amountClaimed) && o.amountClaimed.length <= 78
+    && typeof o.chainId === 'string' && DECIMAL.test(o.chainId) && o.chainId.length <= 78
+    && typeof o.verifyingContract === 'string' && /^0x[0-9a-fA-F]{40}$/.test(o.verifyingContract)
+    && typeof o.signature === 'string' && /^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/.test(o.signature);
+  if (!ok) return undefined;
+  return {
+    jobUid: o.jobUid as string, shardIndex: o.shardIndex as number, resultDigest: o.resultDigest as string, amountClaimed: o.amountClaimed as string,
+    chainId: o.chainId as string, verifyingContract: o.verifyingContract as string, signature: o.signature as string,
+  };
+}
 
 function bodyMessage(err: unknown): string | undefined {
   const body = (err as { body?: unknown })?.body;
@@ -246,6 +282,10 @@ export class SubnetAdapter implements ProviderAdapter {
       resources: { limits, ...(spec.template?.resources?.requests ? { requests: { ...spec.template.resources.requests, [GPU_RESOURCE]: spec.gpuCount } } : {}) },
       ...(spec.template?.metadata ? { metadata: spec.template.metadata } : {}),
     };
+    if (spec.settlement) {
+      const problem = settlementProblem(spec.settlement);
+      if (problem) throw new ProviderError('subnet', 'invalid', problem);
+    }
     const jobSpec: RenderJobSpec = {
       template,
       shards: spec.frames
@@ -274,6 +314,7 @@ export class SubnetAdapter implements ProviderAdapter {
           [ORIGIN_ANNOTATIONS.key]: key,
           [ORIGIN_ANNOTATIONS.jobUid]: spec.jobUid,
           [ORIGIN_ANNOTATIONS.origin]: `${this.opts.originCluster}/${spec.jobNamespace}/${spec.jobName}/${spec.shardIndex}`,
+          ...(spec.settlement ? settlementAnnotations(spec.settlement) : {}),
         },
       },
       spec: jobSpec,
@@ -380,7 +421,20 @@ export class SubnetAdapter implements ProviderAdapter {
     if (!report) {
       throw new ProviderError('subnet', 'fatal', `peer RenderShard ${this.namespace}/${shard.metadata.name} has a malformed result (outputs need uri and a sha256)`);
     }
-    return { supported: true, outputs: report.outputs, digest: outputsDigest(report.outputs), integrity: 'reported' };
+    const digest = outputsDigest(report.outputs);
+    const raw = shard.status?.result?.signed;
+    if (raw !== undefined) {
+      const signed = signedShape(raw);
+      if (!signed) throw new ProviderError('subnet', 'fatal', `peer RenderShard ${this.namespace}/${shard.metadata.name} has a malformed signed result`);
+      return { supported: true, outputs: report.outputs, digest, signed, integrity: 'reported' };
+    }
+    if (signingRequest(job.metadata) !== undefined) {
+      const done = msOf(shard.status?.completionTime) ?? msOf(job.status?.completionTime);
+      if (done !== undefined && this.clock.now() - done < this.opts.signatureWaitMs) {
+        throw new ProviderError('subnet', 'transient', `peer RenderShard ${this.namespace}/${shard.metadata.name} succeeded but its result is not signed yet`);
+      }
+    }
+    return { supported: true, outputs: report.outputs, digest, integrity: 'reported' };
   }
 
   async getCost(remoteId: string): Promise<CostReport> {

@@ -2,8 +2,8 @@
 // error mapping, and kubeconfig handling that never lets the credential into an error. The adapter
 // against a real peer cluster and operator is tested in test/providers/subnet.test.ts.
 import { ProviderError } from '../types.js';
-import { SubnetAdapter, loadPeerKubeConfig, peerError, type SubnetShardSpec } from './adapter.js';
-import { keyHash, labelValue, subnetJobName } from './names.js';
+import { SubnetAdapter, loadPeerKubeConfig, peerError, signedShape, type SubnetShardSpec } from './adapter.js';
+import { keyHash, labelValue, signingRequest, subnetJobName } from './names.js';
 
 const TOKEN = 'sekret-token-0123456789abcdef';
 const kubeconfig = (user = `    token: ${TOKEN}`) => `apiVersion: v1
@@ -88,12 +88,67 @@ describe('SubnetAdapter.peerJob', () => {
     expect(job.spec.deadline).toBeDefined();
   });
 
+  test('a settled shard carries the settlement annotations, which read back as what the peer signs for', () => {
+    const settlement = { chainId: '31337', escrowAddress: '0x' + 'ab'.repeat(20), tokenDecimals: 6 };
+    const job = adapter.peerJob(spec({ settlement }), { idempotencyKey: 'uid-1-7-1' });
+    expect(job.metadata.annotations).toMatchObject({
+      'atelier.dev/settlement-chain-id': '31337', 'atelier.dev/settlement-escrow': settlement.escrowAddress, 'atelier.dev/settlement-token-decimals': '6',
+    });
+    expect(signingRequest(job.metadata)).toEqual({ jobUid: 'uid-1', shardIndex: 7, ...settlement });
+    const plain = adapter.peerJob(spec(), { idempotencyKey: 'uid-1-7-1' });
+    expect(Object.keys(plain.metadata.annotations!).filter((k) => k.startsWith('atelier.dev/settlement-'))).toEqual([]);
+    expect(signingRequest(plain.metadata)).toBeUndefined();
+  });
+
+  test.each([
+    ['chain id', { chainId: '0x7a69' }],
+    ['escrow', { escrowAddress: '0x1234' }],
+    ['decimals', { tokenDecimals: 1.5 }],
+    ['decimals', { tokenDecimals: 99 }],
+  ])('a malformed settlement %s is refused before anything is sent', (_what, bad) => {
+    const settlement = { chainId: '31337', escrowAddress: '0x' + 'ab'.repeat(20), tokenDecimals: 6, ...bad };
+    expect(() => adapter.peerJob(spec({ settlement }), { idempotencyKey: 'k' })).toThrow(ProviderError);
+  });
+
+  test('signingRequest: incomplete or malformed annotations are a problem, not a request', () => {
+    const labels = { 'atelier.dev/origin-shard': '3' };
+    const full = { 'atelier.dev/origin-job-uid': 'u', 'atelier.dev/settlement-chain-id': '1', 'atelier.dev/settlement-escrow': '0x' + '1'.repeat(40), 'atelier.dev/settlement-token-decimals': '18' };
+    expect(signingRequest({ labels, annotations: full })).toEqual({ jobUid: 'u', shardIndex: 3, chainId: '1', escrowAddress: '0x' + '1'.repeat(40), tokenDecimals: 18 });
+    const { ['atelier.dev/settlement-escrow']: _e, ...partial } = full;
+    expect(signingRequest({ labels, annotations: partial })).toHaveProperty('problem');
+    expect(signingRequest({ labels, annotations: { ...full, 'atelier.dev/settlement-token-decimals': '6.0' } })).toHaveProperty('problem');
+    expect(signingRequest({ labels: {}, annotations: full })).toHaveProperty('problem');
+    const { ['atelier.dev/origin-job-uid']: _u, ...noUid } = full;
+    expect(signingRequest({ labels, annotations: noUid })).toHaveProperty('problem');
+  });
+
   test('a ceiling below the peer price is refused before anything is sent', async () => {
     await expect(adapter.submit(spec({ gpuCount: 2 }), { idempotencyKey: 'k', maxUsdPerHour: '3.99' })).rejects.toMatchObject({ kind: 'invalid' });
   });
 
   test('capabilities', () => {
     expect(adapter.capabilities()).toMatchObject({ provider: 'subnet', results: 'native', endsByItself: true, findByKey: 'remote' });
+  });
+});
+
+describe('signedShape', () => {
+  const good = {
+    jobUid: 'uid-1', shardIndex: 7, resultDigest: '0x' + 'ab'.repeat(32), amountClaimed: '1234', chainId: '31337',
+    verifyingContract: '0x' + 'cd'.repeat(20), signature: '0x' + '11'.repeat(65),
+  };
+  test('keeps a well-formed signed result and drops a signer the peer wrote', () => {
+    expect(signedShape({ ...good, signer: '0x' + 'ee'.repeat(20) })).toEqual(good);
+  });
+  test.each([
+    ['no signature', { signature: undefined }],
+    ['a short digest', { resultDigest: '0xabcd' }],
+    ['a numeric amount', { amountClaimed: 1234 }],
+    ['a negative amount', { amountClaimed: '-1' }],
+    ['a hex chain id', { chainId: '0x7a69' }],
+    ['a string shard index', { shardIndex: '7' }],
+    ['an empty job uid', { jobUid: '' }],
+  ])('refuses %s', (_what, bad) => {
+    expect(signedShape({ ...good, ...bad })).toBeUndefined();
   });
 });
 

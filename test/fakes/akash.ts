@@ -10,9 +10,19 @@
 // free capacity, model and price that fit, and escrow `transferred` grows with the lease's price.
 // Akash has no job API of its own: the fake also plays Atelier's shard agent, which serves
 // `/atelier/result` and `/atelier/log` behind the lease's service URI (see the adapter header).
+// Playing the shard (server.ts): its bytes are testRenderContent(seed, index) when the SDL env has
+// ATELIER_TEST_RENDER_SEED; when the env carries the settlement domain, the succeeded report (result
+// endpoint and ATELIER_RESULT log line) has `signed`, by `payoutKey` (default keccak256
+// ("atelier-fake-akash"), address 0x53Aeef6B27C9874d3ac42472D66e9bc58f438B62), claiming what the
+// escrow transferred up to the end of the shard at `usdPerToken`, in token units. Per-job actions:
+// fail, corrupt (reported hash is not the bytes'), wrong (other bytes, hashed and signed as if
+// right), vanish, starve; `everyJob` applies one to every new deployment.
 
 import { createHash } from 'node:crypto';
-import { FakeServer, ManualClock, check, realClock, runJobAction } from './server.js';
+import { add, div, formatDecimal, mul, rational, usd } from '../../operator/src/providers/money.js';
+import type { Rational } from '../../operator/src/providers/money.js';
+import type { SignedShardResult } from '../../operator/src/settlement/results.js';
+import { FakeServer, ManualClock, SignedReports, Wallet, check, fakePayoutKey, isJobAction, realClock, renderContent, runJobAction, signShardReport } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface AkashFakeProvider {
@@ -48,6 +58,12 @@ export interface AkashFakeOptions {
   /** Console's SDL size limit. */
   maxSdlLength: number;
   clock: FakeClock;
+  /** 0x private key the provider signs results with (a test key; default derived, see the header). */
+  payoutKey: string;
+  /** USD per whole token by micro-denom, for the amount a signed result claims (the adapter's defaults). */
+  usdPerToken: Record<string, string>;
+  /** A per-job action (`wrong`, `fail`, …) applied to every deployment when it is created. */
+  everyJob?: string;
 }
 
 type ShardStage = 'waitingForBids' | 'provisioning' | 'running' | 'succeeded' | 'failed' | 'closed';
@@ -78,11 +94,14 @@ interface FakeDeployment {
   key?: string;
   outputUri: string;
   shardIndex: string;
+  /** The shard env from the SDL. */
+  env: Record<string, string>;
   leases: FakeLease[];
   lost: Set<string>;
   outcome: 'succeed' | 'fail';
   failMessage?: string;
   corrupt: boolean;
+  wrong: boolean;
   vanished: boolean;
 }
 
@@ -100,6 +119,8 @@ export class AkashFake {
   private readonly objects = new Map<string, Buffer>();
   private nextDseq = 21_000_000;
   private readonly genesisMs: number;
+  private readonly wallet: Wallet;
+  private readonly reports = new SignedReports();
 
   constructor(options: Partial<AkashFakeOptions> = {}) {
     this.opts = {
@@ -112,14 +133,21 @@ export class AkashFake {
       jobDurationMs: 60_000,
       maxSdlLength: 100_000,
       clock: realClock,
+      payoutKey: fakePayoutKey('akash'),
+      usdPerToken: { uakt: '3.00', uusdc: '1', uact: '1' },
       ...options,
     };
+    this.wallet = new Wallet(this.opts.payoutKey);
     this.genesisMs = this.opts.clock.now() - 1_000_000 * this.opts.blockMs;
     this.server = new FakeServer({
       name: 'akash',
       routes: this.routes(),
       authenticate: (ctx) => (ctx.headers['x-api-key'] === this.opts.apiKey || ctx.headers.authorization === `Bearer ${this.opts.apiKey}` ? undefined : err(401, 'Unauthorized')),
-      admin: { state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }), jobAction: (id, action) => this.jobAction(id, action) },
+      admin: {
+        state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }),
+        jobAction: (id, action) => this.jobAction(id, action),
+        everyJob: (action) => this.setEveryJob(action),
+      },
       errorReply: (status, message) => err(status, message),
     });
   }
@@ -134,6 +162,11 @@ export class AkashFake {
 
   get url(): string {
     return this.server.url;
+  }
+
+  /** The address results are signed by (the ComputeProvider's payoutAddress). */
+  get payoutAddress(): string {
+    return this.wallet.address;
   }
 
   inject(fault: Fault): void {
@@ -176,6 +209,11 @@ export class AkashFake {
     this.mustGet(dseq).corrupt = true;
   }
 
+  /** A consistent but wrong render: other bytes, reported with their own hash and signed normally. */
+  wrongResult(dseq: string): void {
+    this.mustGet(dseq).wrong = true;
+  }
+
   /** The deployment disappears: every route answers 404 for it. */
   vanish(dseq: string): void {
     this.mustGet(dseq).vanished = true;
@@ -194,7 +232,38 @@ export class AkashFake {
 
   /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
   jobAction(id: string, action: string): boolean {
-    return runJobAction({ fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), vanish: (i) => this.vanish(i), starve: (i) => this.starveFunds(i) }, id, action);
+    return runJobAction(this.actions(), id, action);
+  }
+
+  /** Sets (or with undefined clears) the action applied to every new deployment; false if unknown. */
+  setEveryJob(action: string | undefined): boolean {
+    if (action !== undefined && !isJobAction(this.actions(), action)) return false;
+    this.opts.everyJob = action;
+    return true;
+  }
+
+  private actions(): Record<string, (id: string) => void> {
+    return {
+      fail: (i) => this.failJob(i),
+      corrupt: (i) => this.corruptResult(i),
+      wrong: (i) => this.wrongResult(i),
+      vanish: (i) => this.vanish(i),
+      starve: (i) => this.starveFunds(i),
+    };
+  }
+
+  /**
+   * What the deployment cost up to the end of its shard (lease start + provisioning + run), in USD as
+   * the adapter's getCost reports it: escrow transferred x usdPerToken / 10^6, rounded to micro-USD.
+   */
+  meteredUsd(dseq: string): string {
+    const d = this.mustGet(dseq);
+    const lease = this.activeLease(d) ?? d.leases[d.leases.length - 1];
+    const end = lease ? lease.createdMs + this.opts.provisionMs + this.opts.jobDurationMs : this.now();
+    const { denom, amount } = this.transferredAt(d, end);
+    const rate = this.opts.usdPerToken[denom];
+    if (rate === undefined) throw new Error(`no USD rate for denom ${denom}`);
+    return usd(div(mul(amount, rate), 1_000_000));
   }
 
 
@@ -253,23 +322,26 @@ export class AkashFake {
   }
 
   private transferred(d: FakeDeployment): { denom: string; amount: string } {
-    let blocks = 0;
-    let amount = 0n;
+    const { denom, amount } = this.transferredAt(d, Infinity);
+    return { denom, amount: formatDecimal(amount, 18, 'halfUp', 18) };
+  }
+
+  /** Escrow paid to the provider by `until` (blocks started since each lease, exact), in the lease denom. */
+  private transferredAt(d: FakeDeployment, until: number): { denom: string; amount: Rational } {
+    let amount = rational(0);
     let denom = d.pricing.denom;
     for (const l of d.leases) {
-      const end = l.state === 'active' ? this.now() : (l.closedMs ?? this.now());
-      blocks = Math.max(0, Math.floor((end - l.createdMs) / this.opts.blockMs));
-      amount += BigInt(Math.round(Number(l.price.amount) * 1_000_000)) * BigInt(blocks);
+      const end = Math.min(until, l.state === 'active' ? this.now() : (l.closedMs ?? this.now()));
+      const blocks = Math.max(0, Math.floor((end - l.createdMs) / this.opts.blockMs));
+      amount = add(amount, mul(l.price.amount, blocks));
       denom = l.price.denom;
     }
-    const whole = amount / 1_000_000n;
-    const frac = (amount % 1_000_000n).toString().padStart(6, '0');
-    return { denom, amount: `${whole}.${frac}000000000000` };
+    return { denom, amount };
   }
 
   private outputs(d: FakeDeployment): { uri: string; sha256: string }[] {
     const uri = `${d.outputUri.replace(/\/?$/, '/')}shard-${d.shardIndex}.exr`;
-    const content = Buffer.from(`akash frame data for deployment ${d.dseq}`);
+    const content = renderContent(d.env, `akash frame data for deployment ${d.dseq}`, d.wrong);
     this.objects.set(uri, content);
     const sha = createHash('sha256').update(d.corrupt ? Buffer.from('tampered') : content).digest('hex');
     return [{ uri, sha256: sha }];
@@ -449,10 +521,12 @@ export class AkashFake {
       pricing: parsed.pricing,
       outputUri: parsed.env.ATELIER_OUTPUT_URI ?? 's3://unknown/',
       shardIndex: parsed.env.ATELIER_SHARD_INDEX ?? '0',
+      env: parsed.env,
       leases: [],
       lost: new Set(),
       outcome: 'succeed',
       corrupt: false,
+      wrong: false,
       vanished: false,
     };
     const key = parsed.env.ATELIER_IDEMPOTENCY_KEY;
@@ -461,6 +535,7 @@ export class AkashFake {
       this.submissions.set(key, (this.submissions.get(key) ?? 0) + 1);
     }
     this.deployments.set(dseq, d);
+    if (this.opts.everyJob) this.jobAction(dseq, this.opts.everyJob);
     return { status: 201, body: { data: { dseq, manifest, signTx: { code: 0, transactionHash: createHash('sha256').update(`tx-${dseq}`).digest('hex').toUpperCase(), rawLog: '[]' } } } };
   }
 
@@ -529,22 +604,29 @@ export class AkashFake {
     return { status: 200, body: { data: this.deploymentJson(created[0] as FakeDeployment, true) } };
   }
 
-  private shardResult(ctx: RequestContext): Reply {
+  /** The succeeded shard's report, signed once and cached when the env carries the settlement domain. */
+  private async succeededReport(d: FakeDeployment): Promise<Record<string, unknown>> {
+    const outputs = this.outputs(d);
+    const signed: SignedShardResult | undefined = await this.reports.ensure(d.dseq, () => signShardReport(this.wallet, d.env, outputs, () => this.meteredUsd(d.dseq)));
+    return signed ? { state: 'succeeded', outputs, signed } : { state: 'succeeded', outputs };
+  }
+
+  private async shardResult(ctx: RequestContext): Promise<Reply> {
     const d = this.find(ctx.params[0] ?? '');
     if (!d || !this.activeLease(d)) return { status: 502, body: { message: 'no upstream' } };
     const stage = this.stage(d);
     if (stage === 'provisioning') return { status: 503, body: { message: 'starting' } };
     if (stage === 'running') return { status: 200, body: { state: 'running' } };
     if (stage === 'failed') return { status: 200, body: { state: 'failed', message: d.failMessage ?? 'failed', outputs: [] } };
-    return { status: 200, body: { state: 'succeeded', outputs: this.outputs(d) } };
+    return { status: 200, body: await this.succeededReport(d) };
   }
 
-  private shardLog(ctx: RequestContext): Reply {
+  private async shardLog(ctx: RequestContext): Promise<Reply> {
     const d = this.find(ctx.params[0] ?? '');
     if (!d || !this.activeLease(d)) return { status: 502, body: { message: 'no upstream' } };
     const lines = [`render ${d.image} starting`, `frames for shard ${d.shardIndex}`];
     const stage = this.stage(d);
-    if (stage === 'succeeded') lines.push(`ATELIER_RESULT ${JSON.stringify({ state: 'succeeded', outputs: this.outputs(d) })}`);
+    if (stage === 'succeeded') lines.push(`ATELIER_RESULT ${JSON.stringify(await this.succeededReport(d))}`);
     if (stage === 'failed') lines.push(`error: ${d.failMessage ?? 'failed'}`);
     const tail = Number(ctx.query.get('tail') ?? '0');
     return { status: 200, body: { lines: tail > 0 ? lines.slice(-tail) : lines } };

@@ -11,10 +11,18 @@
 // FastAPI error shapes: `{detail: "…"}`, and 422 `{detail: [{loc, msg, type}]}` for a body that is
 // not a JSON object. Auth is `Authorization: Bearer <key>`. The fake plays the chute's job method
 // too: a finished job's `result` is `{"outputs":[{"uri","sha256","filename"}]}`, whose files are
-// downloadable, so the adapter can verify bytes against hashes.
+// downloadable, so the adapter can verify bytes against hashes. Playing the shard (server.ts): the
+// file is testRenderContent(seed, index) when job_args.env has ATELIER_TEST_RENDER_SEED; when that
+// env carries the settlement domain, a successful `result` has `signed` next to `outputs`, by
+// `payoutKey` (default keccak256("atelier-fake-chutes"), address
+// 0xc206dA590239a648E4FA62ef96834E2A58B9FfB6), claiming /pricing's usd.hour for the chute's GPU x
+// its GPU count x (finished_at - started_at) whole seconds (what the adapter's getCost reports), in
+// token units. Per-job actions: fail, fail-uploads, corrupt (reported hash is not the bytes'), wrong
+// (other bytes, hashed and signed as if right), vanish; `everyJob` applies one to every new job.
 
 import { createHash } from 'node:crypto';
-import { FakeServer, realClock, runJobAction } from './server.js';
+import { div, mul, rational, usd } from '../../operator/src/providers/money.js';
+import { FakeServer, SignedReports, Wallet, fakePayoutKey, isJobAction, realClock, renderContent, runJobAction, signShardReport } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface FakeChute {
@@ -24,6 +32,9 @@ export interface FakeChute {
   /** Concurrent jobs miners will take for this chute. */
   capacity: number;
   dailyQuota: number;
+  /** Key in gpuHourlyUsd of the GPU the chute runs on (default `h100`), and how many (default 1). */
+  gpu?: string;
+  gpuCount?: number;
 }
 
 export interface ChutesFakeOptions {
@@ -36,6 +47,10 @@ export interface ChutesFakeOptions {
   jobDurationMs: number;
   uploadMs: number;
   clock: FakeClock;
+  /** 0x private key the provider signs results with (a test key; default derived, see the header). */
+  payoutKey: string;
+  /** A per-job action (`wrong`, `fail`, …) applied to every job when it is created. */
+  everyJob?: string;
 }
 
 type ChutesStatus = 'pending' | 'complete_pending_uploads' | 'complete' | 'partial_failure' | 'error';
@@ -51,6 +66,7 @@ interface FakeJob {
   outcome: 'succeed' | 'fail' | 'partial';
   message?: string;
   corrupt: boolean;
+  wrong: boolean;
   vanished: boolean;
   key?: string;
 }
@@ -62,6 +78,8 @@ export class ChutesFake {
   private readonly order: FakeJob[] = [];
   private readonly submissions = new Map<string, number>();
   private seq = 0;
+  private readonly wallet: Wallet;
+  private readonly reports = new SignedReports();
 
   constructor(options: Partial<ChutesFakeOptions> = {}) {
     this.opts = {
@@ -73,13 +91,19 @@ export class ChutesFake {
       jobDurationMs: 60_000,
       uploadMs: 2_000,
       clock: realClock,
+      payoutKey: fakePayoutKey('chutes'),
       ...options,
     };
+    this.wallet = new Wallet(this.opts.payoutKey);
     this.server = new FakeServer({
       name: 'chutes',
       routes: this.routes(),
       authenticate: (ctx) => (ctx.headers.authorization === `Bearer ${this.opts.apiKey}` ? undefined : { status: 401, body: { detail: 'Invalid or missing credentials' } }),
-      admin: { state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }), jobAction: (id, action) => this.jobAction(id, action) },
+      admin: {
+        state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }),
+        jobAction: (id, action) => this.jobAction(id, action),
+        everyJob: (action) => this.setEveryJob(action),
+      },
       errorReply: (status, message) => ({ status, body: { detail: message } }),
     });
   }
@@ -94,6 +118,11 @@ export class ChutesFake {
 
   get url(): string {
     return this.server.url;
+  }
+
+  /** The address results are signed by (the ComputeProvider's payoutAddress). */
+  get payoutAddress(): string {
+    return this.wallet.address;
   }
 
   inject(fault: Fault): void {
@@ -139,13 +168,49 @@ export class ChutesFake {
     this.mustGet(id).corrupt = true;
   }
 
+  /** A consistent but wrong render: other bytes, reported with their own hash and signed normally. */
+  wrongResult(id: string): void {
+    this.mustGet(id).wrong = true;
+  }
+
   vanish(id: string): void {
     this.mustGet(id).vanished = true;
   }
 
   /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
   jobAction(id: string, action: string): boolean {
-    return runJobAction({ fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), vanish: (i) => this.vanish(i), 'fail-uploads': (i) => this.failUploads(i) }, id, action);
+    return runJobAction(this.actions(), id, action);
+  }
+
+  /** Sets (or with undefined clears) the action applied to every new job; false if unknown. */
+  setEveryJob(action: string | undefined): boolean {
+    if (action !== undefined && !isJobAction(this.actions(), action)) return false;
+    this.opts.everyJob = action;
+    return true;
+  }
+
+  private actions(): Record<string, (id: string) => void> {
+    return {
+      fail: (i) => this.failJob(i),
+      corrupt: (i) => this.corruptResult(i),
+      wrong: (i) => this.wrongResult(i),
+      vanish: (i) => this.vanish(i),
+      'fail-uploads': (i) => this.failUploads(i),
+    };
+  }
+
+  /**
+   * What the finished job cost in USD, as the adapter's getCost reports it: gpuHourlyUsd[chute gpu]
+   * (as /pricing serves it) x the chute's GPU count x whole seconds from started_at to finished_at.
+   */
+  meteredUsd(id: string): string {
+    const j = this.mustGet(id);
+    const gpu = j.chute.gpu ?? 'h100';
+    const hour = this.opts.gpuHourlyUsd[gpu];
+    if (hour === undefined) throw new Error(`no price for GPU ${gpu}`);
+    const done = this.doneMs(j);
+    const seconds = j.claimedMs !== undefined && done !== undefined ? Math.max(0, Math.floor((done - j.claimedMs) / 1000)) : 0;
+    return usd(div(mul(rational(hour), j.chute.gpuCount ?? 1, seconds), 3600));
   }
 
 
@@ -206,7 +271,30 @@ export class ChutesFake {
 
   private files(j: FakeJob): { fileId: string; filename: string; content: Buffer }[] {
     const filename = `shard-${String((j.job_args.atelier as { shard_index?: number } | undefined)?.shard_index ?? 0)}.png`;
-    return [{ fileId: uuidFrom(`${j.job_id}/${filename}`), filename, content: Buffer.from(`chutes image bytes for ${j.job_id}`) }];
+    return [{ fileId: uuidFrom(`${j.job_id}/${filename}`), filename, content: renderContent(this.env(j), `chutes image bytes for ${j.job_id}`, j.wrong) }];
+  }
+
+  /** The shard env the adapter sends in job_args.env (string values only). */
+  private env(j: FakeJob): Record<string, string> {
+    const raw = j.job_args.env;
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return {};
+    return Object.fromEntries(Object.entries(raw as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  }
+
+  private outputs(j: FakeJob): { uri: string; filename: string; sha256: string }[] {
+    return this.files(j).map((f) => ({
+      uri: `chutes://jobs/${j.job_id}/files/${f.fileId}`,
+      filename: f.filename,
+      sha256: createHash('sha256').update(j.corrupt ? Buffer.from('tampered') : f.content).digest('hex'),
+    }));
+  }
+
+  /** A successful job's result is signed once, when first read after the job finished. */
+  private async ensureSigned(j: FakeJob): Promise<void> {
+    this.tick();
+    const finish = this.finishMs(j);
+    if (j.outcome !== 'succeed' || finish === undefined || this.now() < finish) return;
+    await this.reports.ensure(j.job_id, () => signShardReport(this.wallet, this.env(j), this.outputs(j), () => this.meteredUsd(j.job_id)));
   }
 
   // ---- wire shapes ----------------------------------------------------------------------------
@@ -219,13 +307,9 @@ export class ChutesFake {
     const uploaded = status === 'complete' || status === 'partial_failure';
     let result: Record<string, unknown> | null = null;
     if (finished && status !== 'error') {
-      result = {
-        outputs: files.map((f) => ({
-          uri: `chutes://jobs/${j.job_id}/files/${f.fileId}`,
-          filename: f.filename,
-          sha256: createHash('sha256').update(j.corrupt ? Buffer.from('tampered') : f.content).digest('hex'),
-        })),
-      };
+      result = { outputs: this.outputs(j) };
+      const signed = this.reports.get(j.job_id);
+      if (signed) result.signed = signed;
     }
     return {
       job_id: j.job_id,
@@ -268,7 +352,16 @@ export class ChutesFake {
       { method: 'GET', pattern: /^\/pricing$/, public: true, handle: () => this.pricing() },
       { method: 'GET', pattern: /^\/jobs\/([^/]+)\/download\/([^/]+)$/, handle: (ctx) => this.download(ctx) },
       { method: 'POST', pattern: /^\/jobs\/([^/]+)\/([^/]+)$/, handle: (ctx) => this.createJob(ctx) },
-      { method: 'GET', pattern: /^\/jobs\/([^/]+)$/, handle: (ctx) => { const j = this.find(ctx.params[0] ?? ''); return j ? { status: 200, body: this.jobJson(j) } : notFound; } },
+      {
+        method: 'GET',
+        pattern: /^\/jobs\/([^/]+)$/,
+        handle: async (ctx) => {
+          const j = this.find(ctx.params[0] ?? '');
+          if (!j) return notFound;
+          await this.ensureSigned(j);
+          return { status: 200, body: this.jobJson(j) };
+        },
+      },
       { method: 'DELETE', pattern: /^\/jobs\/([^/]+)$/, handle: (ctx) => this.deleteJob(ctx) },
     ];
   }
@@ -308,7 +401,7 @@ export class ChutesFake {
     }
     jobArgs._disk_gb = typeof disk === 'number' && disk ? Math.trunc(disk) : 10;
     this.seq += 1;
-    const j: FakeJob = { job_id: uuidFrom(`job-${this.seq}`), chute, method, job_args: jobArgs, createdMs: this.now(), outcome: 'succeed', corrupt: false, vanished: false };
+    const j: FakeJob = { job_id: uuidFrom(`job-${this.seq}`), chute, method, job_args: jobArgs, createdMs: this.now(), outcome: 'succeed', corrupt: false, wrong: false, vanished: false };
     const key = jobArgs._atelier_idempotency_key;
     if (typeof key === 'string') {
       j.key = key;
@@ -316,6 +409,7 @@ export class ChutesFake {
     }
     this.jobsById.set(j.job_id, j);
     this.order.push(j);
+    if (this.opts.everyJob) this.jobAction(j.job_id, this.opts.everyJob);
     return { status: 200, body: this.jobJson(j) };
   }
 

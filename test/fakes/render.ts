@@ -12,9 +12,17 @@
 // /v1/job-runs, `ended_at_ms` on runs, and a 5-minute clock-skew window with nonce replay refusal.
 // Capacity is per GPU name; a job waits PENDING until enough GPUs are free. The fake plays the
 // container too: a finished run's logs end with the `ATELIER_RESULT {…}` line the adapter reads.
+// Playing the shard (server.ts): its bytes are testRenderContent(seed, index) when the job env has
+// ATELIER_TEST_RENDER_SEED; when the env carries the settlement domain, the ATELIER_RESULT line has
+// `signed`, by `payoutKey` (default keccak256("atelier-fake-render"), address
+// 0xb0201C306a6044930033fF3266C5855F7b867f29), claiming usdPerGpuHour[gpu_name] x gpu_count x run
+// seconds (what the adapter's getCost reports with the same prices), in token units. Per-job
+// actions: fail, corrupt (reported hash is not the bytes'), wrong (other bytes, hashed and signed as
+// if right), vanish; `everyJob` applies one to every new job.
 
 import { createHash, createHmac } from 'node:crypto';
-import { FakeServer, check, realClock, runJobAction } from './server.js';
+import { div, mul, usd } from '../../operator/src/providers/money.js';
+import { FakeServer, SignedReports, Wallet, check, fakePayoutKey, isJobAction, realClock, renderContent, runJobAction, signShardReport } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface RenderFakeOptions {
@@ -26,6 +34,12 @@ export interface RenderFakeOptions {
   startMs: number;
   jobDurationMs: number;
   clock: FakeClock;
+  /** 0x private key the provider signs results with (a test key; default derived, see the header). */
+  payoutKey: string;
+  /** The provider's own USD per GPU-hour by gpu_name, for what a signed result claims. */
+  usdPerGpuHour: Record<string, string>;
+  /** A per-job action (`wrong`, `fail`, …) applied to every job when it is created. */
+  everyJob?: string;
 }
 
 type RenderStatus = 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'COMPLETED' | 'FAILED' | 'CANCELLING' | 'CANCELLED';
@@ -44,6 +58,7 @@ interface FakeJob {
   message?: string;
   outcome: 'succeed' | 'fail';
   corrupt: boolean;
+  wrong: boolean;
   vanished: boolean;
   key?: string;
   env: Record<string, string>;
@@ -60,6 +75,8 @@ export class RenderFake {
   private readonly nonces = new Set<string>();
   private readonly objects = new Map<string, Buffer>();
   private seq = 0;
+  private readonly wallet: Wallet;
+  private readonly reports = new SignedReports();
 
   constructor(options: Partial<RenderFakeOptions> = {}) {
     this.opts = {
@@ -70,13 +87,20 @@ export class RenderFake {
       startMs: 5_000,
       jobDurationMs: 60_000,
       clock: realClock,
+      payoutKey: fakePayoutKey('render'),
+      usdPerGpuHour: { 'NVIDIA H100': '2.20', 'NVIDIA RTX 4090': '0.69' },
       ...options,
     };
+    this.wallet = new Wallet(this.opts.payoutKey);
     this.server = new FakeServer({
       name: 'render',
       routes: this.routes(),
       authenticate: (ctx) => this.authenticate(ctx),
-      admin: { state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }), jobAction: (id, action) => this.jobAction(id, action) },
+      admin: {
+        state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }),
+        jobAction: (id, action) => this.jobAction(id, action),
+        everyJob: (action) => this.setEveryJob(action),
+      },
       errorReply: (status, message) => err(status, message),
     });
   }
@@ -91,6 +115,11 @@ export class RenderFake {
 
   get url(): string {
     return this.server.url;
+  }
+
+  /** The address results are signed by (the ComputeProvider's payoutAddress). */
+  get payoutAddress(): string {
+    return this.wallet.address;
   }
 
   inject(fault: Fault): void {
@@ -129,6 +158,11 @@ export class RenderFake {
     this.mustGet(uuid).corrupt = true;
   }
 
+  /** A consistent but wrong render: other bytes, reported with their own hash and signed normally. */
+  wrongResult(uuid: string): void {
+    this.mustGet(uuid).wrong = true;
+  }
+
   vanish(uuid: string): void {
     this.mustGet(uuid).vanished = true;
   }
@@ -139,7 +173,32 @@ export class RenderFake {
 
   /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
   jobAction(id: string, action: string): boolean {
-    return runJobAction({ fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), vanish: (i) => this.vanish(i) }, id, action);
+    return runJobAction(this.actions(), id, action);
+  }
+
+  /** Sets (or with undefined clears) the action applied to every new job; false if unknown. */
+  setEveryJob(action: string | undefined): boolean {
+    if (action !== undefined && !isJobAction(this.actions(), action)) return false;
+    this.opts.everyJob = action;
+    return true;
+  }
+
+  private actions(): Record<string, (id: string) => void> {
+    return { fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), wrong: (i) => this.wrongResult(i), vanish: (i) => this.vanish(i) };
+  }
+
+  /**
+   * What the job's run cost in USD, as the adapter's getCost reports it with the same prices:
+   * usdPerGpuHour[gpu_name] x gpu_count x whole run seconds / 3600, rounded to micro-USD.
+   */
+  meteredUsd(uuid: string): string {
+    const j = this.mustGet(uuid);
+    const price = this.opts.usdPerGpuHour[j.gpuName];
+    if (price === undefined) throw new Error(`no price for ${j.gpuName}`);
+    const start = j.assignedMs === undefined ? undefined : j.assignedMs + this.opts.startMs;
+    const end = this.endMs(j);
+    const seconds = start !== undefined && end !== undefined ? Math.max(0, Math.floor((end - start) / 1000)) : 0;
+    return usd(div(mul(price, j.gpuCount, seconds), 3600));
   }
 
 
@@ -200,7 +259,7 @@ export class RenderFake {
 
   private outputs(j: FakeJob): { uri: string; sha256: string }[] {
     const uri = `${(j.env.ATELIER_OUTPUT_URI ?? 's3://unknown/').replace(/\/?$/, '/')}shard-${j.env.ATELIER_SHARD_INDEX ?? '0'}.exr`;
-    const content = Buffer.from(`render frame data for job ${j.uuid}`);
+    const content = renderContent(j.env, `render frame data for job ${j.uuid}`, j.wrong);
     this.objects.set(uri, content);
     return [{ uri, sha256: createHash('sha256').update(j.corrupt ? Buffer.from('tampered') : content).digest('hex') }];
   }
@@ -243,7 +302,10 @@ export class RenderFake {
     };
     if (withLogs) {
       const lines = [`pulling ${String((j.body.parameters as { parameters: { image: string } }).parameters.image)}`, 'render started'];
-      if (status === 'COMPLETED') lines.push(`ATELIER_RESULT ${JSON.stringify({ state: 'succeeded', outputs: this.outputs(j) })}`);
+      if (status === 'COMPLETED') {
+        const signed = this.reports.get(j.uuid);
+        lines.push(`ATELIER_RESULT ${JSON.stringify(signed ? { state: 'succeeded', outputs: this.outputs(j), signed } : { state: 'succeeded', outputs: this.outputs(j) })}`);
+      }
       if (status === 'FAILED') lines.push(`error: ${j.message ?? 'run exceeded max_timeout_run_ms'}`);
       run.logs = lines.join('\n');
     }
@@ -329,6 +391,7 @@ export class RenderFake {
       createdMs: this.now(),
       outcome: 'succeed',
       corrupt: false,
+      wrong: false,
       vanished: false,
       env,
     };
@@ -339,6 +402,7 @@ export class RenderFake {
     }
     this.jobsById.set(uuid, j);
     this.order.push(j);
+    if (this.opts.everyJob) this.jobAction(uuid, this.opts.everyJob);
     return { status: 201, body: this.jobJson(j) };
   }
 
@@ -376,9 +440,11 @@ export class RenderFake {
     return { status: 200, body: { data, page: 1, limit: 20, total: data.length } };
   }
 
-  private getRun(ctx: RequestContext): Reply {
+  private async getRun(ctx: RequestContext): Promise<Reply> {
     const j = this.order.find((o) => o.runUuid === ctx.params[0] && !o.vanished);
     this.tick();
+    // The container signs its result once, when it completes; runJson shows the cached signature.
+    if (j && this.status(j) === 'COMPLETED') await this.reports.ensure(j.uuid, () => signShardReport(this.wallet, j.env, this.outputs(j), () => this.meteredUsd(j.uuid)));
     const run = j ? this.runJson(j, true) : undefined;
     return run ? { status: 200, body: run } : err(404, 'Job run not found');
   }

@@ -1,7 +1,11 @@
 // Starts one provider contract fake standalone, for `make dev` and manual poking:
 //   node test/fakes/run.ts akash|render|chutes [--port 0] [--host 127.0.0.1] [--job-duration-ms N]
+//     [--every-job wrong|fail|corrupt|…]
 // Prints the base URL as the first stdout line and the credentials the fake accepts as a JSON
-// second line (test values, never real ones), then serves on the real clock until SIGINT/SIGTERM.
+// second line (test values, never real ones) with `payoutAddress`, the address its results are
+// signed by (its ComputeProvider's spec.payoutAddress), then serves on the real clock until
+// SIGINT/SIGTERM. `--every-job ACTION` applies a per-job action to every job (as POST
+// /_fake/every-job/ACTION does at runtime), e.g. `wrong` for a provider whose renders are all wrong.
 // Node runs this file directly (type stripping); the resolve hook maps the `.js` specifiers the
 // TypeScript sources use to their `.ts` files, so the fakes load without a build step.
 
@@ -33,25 +37,30 @@ async function main(): Promise<void> {
   const port = Number(arg('port', '0'));
   const durationArg = arg('job-duration-ms', '');
   const duration = durationArg === '' ? {} : { jobDurationMs: Number(durationArg) };
-  let fake: Runnable;
+  const everyJob = arg('every-job', '');
+  let fake: Runnable & { setEveryJob(action: string | undefined): boolean };
   let credentials: Record<string, string>;
   if (which === 'akash') {
     const { AkashFake } = await import('./akash.js');
     const f = new AkashFake(duration);
     fake = f;
-    credentials = { apiKey: f.opts.apiKey };
+    credentials = { apiKey: f.opts.apiKey, payoutAddress: f.payoutAddress };
   } else if (which === 'render') {
     const { RenderFake } = await import('./render.js');
     const f = new RenderFake(duration);
     fake = f;
-    credentials = { publicKey: f.opts.publicKey, secretKey: f.opts.secretKey };
+    credentials = { publicKey: f.opts.publicKey, secretKey: f.opts.secretKey, payoutAddress: f.payoutAddress };
   } else if (which === 'chutes' || which === 'bittensor') {
     const { ChutesFake } = await import('./chutes.js');
     const f = new ChutesFake(duration);
     fake = f;
-    credentials = { apiKey: f.opts.apiKey, chuteId: f.opts.chutes[0]?.chute_id ?? '' };
+    credentials = { apiKey: f.opts.apiKey, chuteId: f.opts.chutes[0]?.chute_id ?? '', payoutAddress: f.payoutAddress };
   } else {
-    process.stderr.write('usage: node test/fakes/run.ts akash|render|chutes [--port 0] [--job-duration-ms N]\n');
+    process.stderr.write('usage: node test/fakes/run.ts akash|render|chutes [--port 0] [--job-duration-ms N] [--every-job ACTION]\n');
+    process.exit(2);
+  }
+  if (everyJob !== '' && !fake.setEveryJob(everyJob)) {
+    process.stderr.write(`unknown --every-job action ${JSON.stringify(everyJob)} for ${which}\n`);
     process.exit(2);
   }
   const url = await fake.server.start(port, arg('host', '127.0.0.1'));

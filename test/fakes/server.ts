@@ -1,12 +1,22 @@
 // The shared machinery of the provider contract fakes: a real node:http server on 127.0.0.1 with a
 // small router, JSON in and out, a controllable clock, a request log, and runtime fault injection
-// (added latency, bursts of 5xx, 429 with Retry-After, requests that never get an answer). Each
-// fake (akash.ts, render.ts, chutes.ts) supplies the routes and documents which upstream source it
-// follows. Written in erasable TypeScript only, so `node test/fakes/run.ts` can run it directly.
+// (added latency, bursts of 5xx, 429 with Retry-After, requests that never get an answer), per-job
+// fault actions and one applied to every new job. Each fake (akash.ts, render.ts, chutes.ts)
+// supplies the routes and documents which upstream source it follows. Also what the fakes share when
+// they play the shard: deterministic test render bytes (testRenderContent, so a local re-run can be
+// compared), and signing the result with the fake provider's payout key when the shard env carries
+// the settlement domain (ATELIER_JOB_UID, ATELIER_SHARD_INDEX, ATELIER_SETTLEMENT_CHAIN_ID,
+// ATELIER_SETTLEMENT_ESCROW, ATELIER_SETTLEMENT_TOKEN_DECIMALS). Written in erasable TypeScript only,
+// so `node test/fakes/run.ts` can run it directly.
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Wallet, id } from 'ethers';
+import { rational, toScaled } from '../../operator/src/providers/money.js';
+import { outputsDigest } from '../../operator/src/providers/results.js';
+import { signResult } from '../../operator/src/settlement/results.js';
+import type { SignedShardResult } from '../../operator/src/settlement/results.js';
 
 /** Time as the fake sees it. Tests use ManualClock and advance it; standalone runs use real time. */
 export interface FakeClock {
@@ -77,8 +87,10 @@ export interface LoggedRequest {
 /** Test-only controls under /_fake/, for a fake running in another process (`make dev`, e2e). */
 export interface FakeAdmin {
   state(): unknown;
-  /** `fail` | `corrupt` | `vanish` (+ fake-specific actions); false when the job or action is unknown. */
+  /** `fail` | `corrupt` | `vanish` | `wrong` (+ fake-specific actions); false when the job or action is unknown. */
   jobAction(id: string, action: string, body: unknown): boolean;
+  /** Applies `action` to every job created from now on (undefined: stop); false for an unknown action. */
+  everyJob?(action: string | undefined): boolean;
 }
 
 export interface FakeServerOptions {
@@ -187,7 +199,9 @@ export class FakeServer {
   /**
    * POST /_fake/faults {kind, count, status?, retryAfterSec?, ms?, match?: {method?, path?}} adds a
    * fault; DELETE /_fake/faults clears them; GET /_fake/state shows jobs, running count and
-   * submissions per marker; POST /_fake/jobs/{id}/{action} applies a per-job fault.
+   * submissions per marker; POST /_fake/jobs/{id}/{action} applies a per-job fault;
+   * POST /_fake/every-job/{action} applies it to every job created afterwards (the fake's `everyJob`
+   * option at runtime), DELETE /_fake/every-job stops that.
    */
   private adminRoutes(): Route[] {
     const admin = this.opts.admin;
@@ -211,6 +225,13 @@ export class FakeServer {
         public: true,
         handle: (ctx) => (admin?.jobAction(ctx.params[0] ?? '', ctx.params[1] ?? '', ctx.body) ? { status: 204 } : { status: 404, body: { message: 'unknown job or action' } }),
       },
+      {
+        method: 'POST',
+        pattern: /^\/_fake\/every-job\/([a-z-]+)$/,
+        public: true,
+        handle: (ctx) => (admin?.everyJob?.(ctx.params[0] ?? '') ? { status: 204 } : { status: 404, body: { message: 'unknown action' } }),
+      },
+      { method: 'DELETE', pattern: /^\/_fake\/every-job$/, public: true, handle: () => (admin?.everyJob?.(undefined), { status: 204 }) },
     ];
   }
 
@@ -291,6 +312,11 @@ export function runJobAction(actions: Record<string, (id: string) => void>, id: 
   }
 }
 
+/** True when `action` names one of the fake's per-job actions (for the everyJob option and route). */
+export function isJobAction(actions: Record<string, (id: string) => void>, action: string): boolean {
+  return Object.hasOwn(actions, action);
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -316,3 +342,102 @@ export const check = {
 
 /** sha256 hex, and the canonical output-report helpers fakes use to play a shard. */
 export { createHash } from 'node:crypto';
+
+// ---- playing the shard: deterministic renders and signed results ----------------------------------
+
+/**
+ * The bytes of a deterministic test render: UTF-8 of `atelier test render seed=<seed> shard=<i>`. A
+ * fake whose shard env has ATELIER_TEST_RENDER_SEED outputs exactly these, and so does the KWOK pod
+ * stage for a pod annotated testbed.atelier.dev/render-seed, so a local re-run of a remote shard
+ * yields the same sha256 unless the provider lied.
+ */
+export function testRenderContent(seed: string, shardIndex: number): Buffer {
+  return Buffer.from(`atelier test render seed=${seed} shard=${shardIndex}`, 'utf8');
+}
+
+/** Suffix of a `wrong` render: consistent (hashes as reported, signed) but not what the seed gives. */
+export const WRONG_RENDER_SUFFIX = ' (wrong)';
+
+/**
+ * The output bytes a fake's shard writes: the seeded test render when the env asks for one, else the
+ * fake's own per-job bytes; with WRONG_RENDER_SUFFIX appended for the `wrong` action.
+ */
+export function renderContent(env: Record<string, string | undefined>, ownContent: string, wrong: boolean): Buffer {
+  const seed = env.ATELIER_TEST_RENDER_SEED;
+  const base = seed !== undefined ? testRenderContent(seed, Number(env.ATELIER_SHARD_INDEX ?? '0')) : Buffer.from(ownContent, 'utf8');
+  return wrong ? Buffer.concat([base, Buffer.from(WRONG_RENDER_SUFFIX, 'utf8')]) : base;
+}
+
+/**
+ * A fake provider's default payout key: keccak256 of `atelier-fake-<name>`. Test keys only, derived
+ * from public strings, never funded anywhere real.
+ */
+export function fakePayoutKey(name: string): string {
+  return id(`atelier-fake-${name}`);
+}
+
+/** The settlement domain and identity a shard's env carries, when it carries all of it. */
+export interface SettlementEnv {
+  jobUid: string;
+  shardIndex: number;
+  chainId: string;
+  escrow: string;
+  tokenDecimals: number;
+}
+
+export function settlementEnv(env: Record<string, unknown> | undefined): SettlementEnv | undefined {
+  if (!env) return undefined;
+  const { ATELIER_JOB_UID: jobUid, ATELIER_SHARD_INDEX: index, ATELIER_SETTLEMENT_CHAIN_ID: chainId, ATELIER_SETTLEMENT_ESCROW: escrow, ATELIER_SETTLEMENT_TOKEN_DECIMALS: decimals } = env;
+  if (typeof jobUid !== 'string' || jobUid === '' || typeof chainId !== 'string' || !/^\d+$/.test(chainId) || typeof escrow !== 'string') return undefined;
+  if (typeof index !== 'string' || !/^\d+$/.test(index) || typeof decimals !== 'string' || !/^\d{1,2}$/.test(decimals)) return undefined;
+  return { jobUid, shardIndex: Number(index), chainId, escrow, tokenDecimals: Number(decimals) };
+}
+
+/** floor(usd x 10^decimals), exactly (usd is a decimal string such as the fake's cost report). */
+export function usdToTokenUnits(usd: string, decimals: number): bigint {
+  return toScaled(rational(usd), decimals, 'floor');
+}
+
+/**
+ * Signs a finished shard's result as the provider: ShardResult {jobUid, shardIndex, resultDigest =
+ * '0x' + outputsDigest(outputs), amountClaimed = the provider's cost in token units}. Undefined when
+ * the env has no settlement domain; throws on a domain that cannot be signed for (a bad address).
+ */
+export async function signShardReport(wallet: Wallet, env: Record<string, unknown> | undefined, outputs: { uri: string; sha256: string }[], costUsd: () => string): Promise<SignedShardResult | undefined> {
+  const s = settlementEnv(env);
+  if (!s) return undefined;
+  return signResult(wallet, { chainId: BigInt(s.chainId), verifyingContract: s.escrow }, {
+    jobUid: s.jobUid,
+    shardIndex: s.shardIndex,
+    resultDigest: '0x' + outputsDigest(outputs),
+    amountClaimed: usdToTokenUnits(costUsd(), s.tokenDecimals),
+  });
+}
+
+/**
+ * Signs once per job and keeps the answer, so every read of a finished job's report carries the same
+ * `signed` (a signature that cannot be made, e.g. for a malformed escrow address, is kept as none).
+ */
+export class SignedReports {
+  private readonly done = new Map<string, SignedShardResult | undefined>();
+  private readonly pending = new Map<string, Promise<void>>();
+
+  get(jobId: string): SignedShardResult | undefined {
+    return this.done.get(jobId);
+  }
+
+  async ensure(jobId: string, sign: () => Promise<SignedShardResult | undefined>): Promise<SignedShardResult | undefined> {
+    let p = this.pending.get(jobId);
+    if (!p) {
+      p = sign().then(
+        (signed) => void this.done.set(jobId, signed),
+        () => void this.done.set(jobId, undefined),
+      );
+      this.pending.set(jobId, p);
+    }
+    await p;
+    return this.done.get(jobId);
+  }
+}
+
+export { Wallet };

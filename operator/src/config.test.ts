@@ -22,3 +22,19 @@ test.each([
 ])('bad input %j is a clear error', (argv, msg) => {
   expect(() => parseConfig(argv as string[], {}, 'h')).toThrow(msg);
 });
+
+test('payout key Secret: flag or environment, key defaults to privateKey; unset means no signing', () => {
+  expect(parseConfig([], {}, 'h').payoutKeySecret).toBeUndefined();
+  expect(parseConfig(['--payout-key-secret', 'atelier-system/payout'], {}, 'h').payoutKeySecret).toEqual({ namespace: 'atelier-system', name: 'payout', key: 'privateKey' });
+  expect(parseConfig([], { ATELIER_PAYOUT_KEY_SECRET: 'ns/wallet', ATELIER_PAYOUT_KEY_SECRET_KEY: 'key.hex' }, 'h').payoutKeySecret).toEqual({ namespace: 'ns', name: 'wallet', key: 'key.hex' });
+  expect(parseConfig(['--payout-key-secret', 'a/b', '--payout-key-secret-key', 'k'], { ATELIER_PAYOUT_KEY_SECRET: 'x/y' }, 'h').payoutKeySecret).toEqual({ namespace: 'a', name: 'b', key: 'k' });
+});
+
+test.each([
+  [['--payout-key-secret', 'payout'], /--payout-key-secret must be NAMESPACE\/NAME/],
+  [['--payout-key-secret', 'ns/Payout'], /--payout-key-secret must be NAMESPACE\/NAME/],
+  [['--payout-key-secret', 'ns/p', '--payout-key-secret-key', 'a/b'], /--payout-key-secret-key must be a Secret key/],
+  [['--payout-key-secret-key', 'k'], /--payout-key-secret-key needs --payout-key-secret/],
+])('bad payout key Secret %j is a clear error', (argv, msg) => {
+  expect(() => parseConfig(argv as string[], {}, 'h')).toThrow(msg);
+});

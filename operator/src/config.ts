@@ -25,6 +25,25 @@ export interface OperatorConfig {
   providerProbeMs: number;
   /** A provider that does not answer for this long has its shards failed over. */
   providerTimeoutMs: number;
+  /**
+   * As a peer in a private subnetwork: the Secret key holding this site's payout wallet's private key,
+   * with which it signs the results of shards other sites send it (controllers/subnetsigner.ts).
+   * Unset: nothing is signed.
+   */
+  payoutKeySecret?: { namespace: string; name: string; key: string };
+  /** On-chain settlement (jobs opt in with spec.settlement.enabled); unset: settled jobs say NotConfigured. */
+  settlement?: SettlementConfig;
+}
+
+export interface SettlementConfig {
+  rpcUrl: string;
+  chainId: number;
+  escrowAddress: string;
+  tokenAddress: string;
+  /** The payer wallet's private key, from a Secret key (never from a flag or plain env). */
+  walletSecret: { namespace: string; name: string; key: string };
+  /** How long after the job's deadline (or creation + 7 days) an escrow can be refunded by anyone. */
+  escrowGraceMs: number;
 }
 
 export const usage = `Usage: atelier run [flags]
@@ -46,7 +65,18 @@ Flags (environment variable in brackets):
   --remote-poll SECONDS         how often a remote shard's status is polled (default 5) [ATELIER_REMOTE_POLL_SECONDS]
   --provider-probe SECONDS      how often each ComputeProvider is probed for offers (default 60) [ATELIER_PROVIDER_PROBE_SECONDS]
   --provider-timeout SECONDS    fail over a provider's shards after it is silent this long (default 300) [ATELIER_PROVIDER_TIMEOUT_SECONDS]
+  --payout-key-secret NS/NAME   Secret with this site's payout private key; when set, results of shards
+                                that peer sites send here are signed with it [ATELIER_PAYOUT_KEY_SECRET]
+  --payout-key-secret-key KEY   key in that Secret (default privateKey) [ATELIER_PAYOUT_KEY_SECRET_KEY]
   --log-level LEVEL             error|warn|info|debug (default info) [ATELIER_LOG_LEVEL]
+
+Settlement (all four addresses or none; the chart sets them from .Values.settlement):
+  --settlement-rpc-url URL       EVM JSON-RPC endpoint [ATELIER_SETTLEMENT_RPC_URL]
+  --settlement-chain-id N        chain id (default 31337) [ATELIER_SETTLEMENT_CHAIN_ID]
+  --settlement-escrow ADDR       AtelierEscrow contract [ATELIER_SETTLEMENT_ESCROW_ADDRESS]
+  --settlement-token ADDR        ERC-20 token escrows hold [ATELIER_SETTLEMENT_TOKEN_ADDRESS]
+  --settlement-wallet-secret NS/NAME  Secret with the payer wallet's private key [ATELIER_SETTLEMENT_WALLET_SECRET]
+  --settlement-wallet-secret-key KEY  key in that Secret (default privateKey) [ATELIER_SETTLEMENT_WALLET_SECRET_KEY]
 `;
 
 function bool(name: string, v: string): boolean {
@@ -65,6 +95,19 @@ function positive(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** `--payout-key-secret NS/NAME` and its key; undefined when no Secret is named. */
+function secretRef(ref: string | undefined, key: string | undefined, flag = 'payout-key-secret'): { namespace: string; name: string; key: string } | undefined {
+  if (ref === undefined || ref === '') {
+    if (key) throw new Error(`--${flag}-key needs --${flag} NS/NAME`);
+    return undefined;
+  }
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(ref);
+  if (!m || m[1]!.length > 63 || m[3]!.length > 253) throw new Error(`--${flag} must be NAMESPACE/NAME, got ${JSON.stringify(ref)}`);
+  const k = key || 'privateKey';
+  if (!/^[-._a-zA-Z0-9]{1,253}$/.test(k)) throw new Error(`--${flag}-key must be a Secret key ([-._a-zA-Z0-9]), got ${JSON.stringify(k)}`);
+  return { namespace: m[1]!, name: m[3]!, key: k };
 }
 
 export function parseConfig(argv: string[], env: Record<string, string | undefined>, hostname: string): OperatorConfig {
@@ -86,6 +129,14 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       'cluster-name': { type: 'string' },
       'provider-probe': { type: 'string' },
       'provider-timeout': { type: 'string' },
+      'payout-key-secret': { type: 'string' },
+      'payout-key-secret-key': { type: 'string' },
+      'settlement-rpc-url': { type: 'string' },
+      'settlement-chain-id': { type: 'string' },
+      'settlement-escrow': { type: 'string' },
+      'settlement-token': { type: 'string' },
+      'settlement-wallet-secret': { type: 'string' },
+      'settlement-wallet-secret-key': { type: 'string' },
     },
   });
   const namespaces = (values.namespace ?? (env.ATELIER_NAMESPACES ? [env.ATELIER_NAMESPACES] : []))
@@ -98,6 +149,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   if (!/^[^:]*:\d+$/.test(metricsAddr)) throw new Error(`--metrics-addr must be HOST:PORT, got ${JSON.stringify(metricsAddr)}`);
   const level = values['log-level'] ?? env.ATELIER_LOG_LEVEL ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new Error(`--log-level must be error, warn, info or debug, got ${JSON.stringify(level)}`);
+  const payoutKeySecret = secretRef(values['payout-key-secret'] ?? env.ATELIER_PAYOUT_KEY_SECRET, values['payout-key-secret-key'] ?? env.ATELIER_PAYOUT_KEY_SECRET_KEY);
   return {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG?.split(':')[0] ?? undefined,
     namespaces,
@@ -115,5 +167,29 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     remotePollMs: Math.round(1000 * positive('remote-poll', values['remote-poll'] ?? env.ATELIER_REMOTE_POLL_SECONDS ?? '5')),
     providerProbeMs: Math.round(1000 * positive('provider-probe', values['provider-probe'] ?? env.ATELIER_PROVIDER_PROBE_SECONDS ?? '60')),
     providerTimeoutMs: Math.round(1000 * positive('provider-timeout', values['provider-timeout'] ?? env.ATELIER_PROVIDER_TIMEOUT_SECONDS ?? '300')),
+    ...(payoutKeySecret ? { payoutKeySecret } : {}),
+    ...settlementConfig(values, env),
+  };
+}
+
+function settlementConfig(values: Record<string, string | boolean | string[] | undefined>, env: Record<string, string | undefined>): { settlement?: SettlementConfig } {
+  const v = (flag: string, name: string) => (values[flag] as string | undefined) ?? env[name];
+  const rpcUrl = v('settlement-rpc-url', 'ATELIER_SETTLEMENT_RPC_URL');
+  const escrow = v('settlement-escrow', 'ATELIER_SETTLEMENT_ESCROW_ADDRESS');
+  const token = v('settlement-token', 'ATELIER_SETTLEMENT_TOKEN_ADDRESS');
+  const wallet = v('settlement-wallet-secret', 'ATELIER_SETTLEMENT_WALLET_SECRET');
+  const given = [rpcUrl, escrow, token, wallet].filter((x) => x !== undefined && x !== '');
+  if (given.length === 0) return {};
+  if (given.length < 4) throw new Error('settlement needs all of --settlement-rpc-url, --settlement-escrow, --settlement-token and --settlement-wallet-secret (or their ATELIER_SETTLEMENT_* variables)');
+  if (!/^https?:\/\//.test(rpcUrl!)) throw new Error(`--settlement-rpc-url must be an http(s) URL, got ${JSON.stringify(rpcUrl)}`);
+  for (const [flag, a] of [['settlement-escrow', escrow], ['settlement-token', token]] as const) {
+    if (!/^0x[0-9a-fA-F]{40}$/.test(a!)) throw new Error(`--${flag} must be a 0x-prefixed 20-byte address, got ${JSON.stringify(a)}`);
+  }
+  const walletSecret = secretRef(wallet, v('settlement-wallet-secret-key', 'ATELIER_SETTLEMENT_WALLET_SECRET_KEY'), 'settlement-wallet-secret');
+  return {
+    settlement: {
+      rpcUrl: rpcUrl!, chainId: int('settlement-chain-id', v('settlement-chain-id', 'ATELIER_SETTLEMENT_CHAIN_ID') || '31337', 1, 2 ** 48),
+      escrowAddress: escrow!, tokenAddress: token!, walletSecret: walletSecret!, escrowGraceMs: 24 * 3600_000,
+    },
   };
 }

@@ -5,6 +5,7 @@
 // naming what the peer signs its result for and how the peer reads them back (signingRequest). Pure,
 // so the submit path, findByKey and the peer's signer can never disagree.
 import { createHash } from 'node:crypto';
+import { isAddress } from 'ethers';
 
 /** Labels on a peer RenderJob (label values: <= 63 chars of [A-Za-z0-9._-]). */
 export const ORIGIN_LABELS = {
@@ -50,7 +51,8 @@ export interface SettlementTerms {
 /** Why a settlement is refused, or undefined when it is well-formed. */
 export function settlementProblem(s: SettlementTerms): string | undefined {
   if (typeof s.chainId !== 'string' || !/^[1-9][0-9]{0,77}$/.test(s.chainId)) return `settlement chainId must be a positive decimal integer, got ${JSON.stringify(s.chainId)}`;
-  if (typeof s.escrowAddress !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(s.escrowAddress)) return `settlement escrowAddress must be 0x and 40 hex digits, got ${JSON.stringify(s.escrowAddress)}`;
+  // isAddress also refuses a mixed-case address whose EIP-55 checksum is wrong (a mistyped digit).
+  if (typeof s.escrowAddress !== 'string' || !/^0x[0-9a-fA-F]{40}$/.test(s.escrowAddress) || !isAddress(s.escrowAddress)) return `settlement escrowAddress must be 0x and 40 hex digits (with a valid checksum when mixed-case), got ${JSON.stringify(s.escrowAddress)}`;
   if (!Number.isInteger(s.tokenDecimals) || s.tokenDecimals < 0 || s.tokenDecimals > MAX_TOKEN_DECIMALS) return `settlement tokenDecimals must be an integer in 0..${MAX_TOKEN_DECIMALS}, got ${s.tokenDecimals}`;
   return undefined;
 }

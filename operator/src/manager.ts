@@ -14,6 +14,7 @@ import { makePlacer } from './controllers/renderjob/placement.js';
 import { instrumentAdapter } from './providers/instrument.js';
 import { CachedProviders, INDEX_PROVIDER, inFlightAt } from './controllers/renderjob/providers.js';
 import { RemoteShards } from './controllers/renderjob/remote.js';
+import { createSubnetSigner } from './controllers/subnetsigner.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
 import {
@@ -197,6 +198,14 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     });
   }
 
+  // [subnet signer] With --payout-key-secret: sign the results of settled shards peers send here (controllers/subnetsigner.ts).
+  const signer = cfg.payoutKeySecret ? await createSubnetSigner({
+    ref: cfg.payoutKeySecret, readSecret: secretReader(clients.core), custom: clients.custom, shards: new MultiLister(shardInformers), jobs: new MultiLister(jobInformers),
+    recorder, log, queueMetrics: metrics.queues.forQueue('subnetsigner'), metrics: metrics.controllers.forController('subnetsigner'),
+  }) : undefined;
+  if (signer) for (const i of shardInformers) i.addEventHandler(signer.handler);
+  // [/subnet signer]
+
   const server = new RuntimeServer({
     address: cfg.metricsAddr, registry: metrics.registry, logger: log,
     readyChecks: { informers: () => informers.every((i) => i.hasSynced()) },
@@ -210,7 +219,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     await Promise.all(informers.map((i) => i.waitForSync()));
     const gpus = Object.fromEntries([...capacity().values()].map((m) => [m.model, `${m.free}/${m.allocatable}`]));
     log.info('caches synced, starting controllers', { workers: cfg.workers, freeGpusByModel: gpus });
-    controllerRun = Promise.all([controller.start(), providerController.start()]).then(() => undefined);
+    controllerRun = Promise.all([controller.start(), providerController.start(), signer?.controller.start()]).then(() => undefined); // [subnet signer]
   };
 
   let elector: LeaderElector | undefined;
@@ -240,7 +249,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   }
 
   shutdown
-    .add({ name: 'controller', run: async () => { await Promise.all([controller.stop(cfg.shutdownTimeoutMs), providerController.stop(cfg.shutdownTimeoutMs)]); await controllerRun; } })
+    .add({ name: 'controller', run: async () => { await Promise.all([controller.stop(cfg.shutdownTimeoutMs), providerController.stop(cfg.shutdownTimeoutMs), signer?.controller.stop(cfg.shutdownTimeoutMs)]); await controllerRun; } })
     .add({ name: 'leader-election', run: async () => { await elector?.stop(); }, onlyIfClean: true })
     .add({ name: 'events', run: () => recorder.flush() })
     .add({ name: 'informers', run: () => Promise.all(informers.map((i) => i.stop())) })

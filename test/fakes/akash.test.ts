@@ -1,13 +1,17 @@
 // The Akash adapter against the Console contract fake (test/fakes/akash.ts): offers and exact price
 // normalisation, the bid -> lease -> run -> result -> cost lifecycle on the fake's clock, idempotent
 // cancel, findByKey across an operator restart, and every injected failure the controller must
-// tell apart (429, 5xx, hangs, vanished deployments, failed and corrupted shards, bad requests).
+// tell apart (429, 5xx, hangs, vanished deployments, failed and corrupted shards, bad requests);
+// signed results for settled shards, seeded test renders and consistent-but-wrong renders.
 
 import { AkashAdapter } from '../../operator/src/providers/akash/adapter.js';
-import { verifyOutputs } from '../../operator/src/providers/results.js';
+import { findResultInLog, sha256Hex, verifyOutputs } from '../../operator/src/providers/results.js';
 import { ProviderError } from '../../operator/src/providers/types.js';
+import type { ResultSet } from '../../operator/src/providers/types.js';
+import { verifyResult } from '../../operator/src/settlement/results.js';
 import { AkashFake } from './akash.js';
-import { makeShard, recordingClock, thrown } from './testkit.js';
+import { WRONG_RENDER_SUFFIX, fakePayoutKey, testRenderContent, usdToTokenUnits } from './server.js';
+import { TEST_DOMAIN, TEST_SEED, makeShard, outputRefs, recordingClock, settledShard, thrown } from './testkit.js';
 import type { RecordingClock } from './testkit.js';
 
 const CHEAP = 'akash1cheapprovider000000000000000000000000';
@@ -40,8 +44,8 @@ describe('Akash adapter against the Console fake', () => {
   });
 
   /** Drives a fresh submission to a running lease. */
-  async function leased(key = 'uid1-3-0'): Promise<string> {
-    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: key, maxUsdPerHour: '2.50' });
+  async function leased(key = 'uid1-3-0', shard = makeShard()): Promise<string> {
+    const { remoteId } = await adapter.submit(shard, { idempotencyKey: key, maxUsdPerHour: '2.50' });
     clock.manual.advance(15_000);
     expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
     return remoteId;
@@ -227,5 +231,71 @@ describe('Akash adapter against the Console fake', () => {
     const echoed = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }));
     expect((echoed as Error).message).toContain('[redacted]');
     expect(JSON.stringify(echoed) + String((echoed as Error).message) + String((echoed as Error).stack)).not.toContain(fake.opts.apiKey);
+  });
+
+  /** A settled, seeded shard driven to Succeeded; returns its dseq and results. */
+  async function finished(key = 'uid1-3-0', before?: (dseq: string) => void): Promise<{ dseq: string; results: ResultSet }> {
+    const dseq = await leased(key, settledShard());
+    before?.(dseq);
+    clock.manual.advance(65_000);
+    expect((await adapter.getStatus(dseq)).phase).toBe('Succeeded');
+    const results = await adapter.getResults(dseq);
+    if (!results.supported) throw new Error('expected results');
+    return { dseq, results };
+  }
+
+  test('the payout key is a derived test key, distinct per fake', () => {
+    expect(fake.opts.payoutKey).toBe(fakePayoutKey('akash'));
+    expect(fake.payoutAddress).toBe('0x53Aeef6B27C9874d3ac42472D66e9bc58f438B62');
+  });
+
+  test('a settled shard is signed by the payout key, for its job, shard, outputs and metered cost', async () => {
+    const { dseq, results } = await finished();
+    const signed = results.signed;
+    if (!signed) throw new Error('expected a signed result');
+    const shard = settledShard();
+    expect(verifyResult(signed, fake.payoutAddress, { outputs: outputRefs(results.outputs), jobUid: shard.jobUid, shardIndex: shard.shardIndex, domain: TEST_DOMAIN })).toEqual({ ok: true, signer: fake.payoutAddress });
+    expect(signed.resultDigest).toBe('0x' + results.digest);
+    // 10 blocks x 1000 uakt = 0.01 AKT x $3.00 = $0.03 = 30000 units of a 6-decimal token.
+    const cost = await adapter.getCost(dseq);
+    expect(cost.usd).toBe('0.03');
+    expect(signed.amountClaimed).toBe(usdToTokenUnits(cost.usd, 6).toString());
+    expect(signed.amountClaimed).toBe('30000');
+    // The log line carries the same signature, and a later read (cost grown since) does not re-sign.
+    expect(findResultInLog(await adapter.logs(dseq))?.signed).toEqual(signed);
+    clock.manual.advance(60_000);
+    expect(findResultInLog(await adapter.logs(dseq))?.signed).toEqual(signed);
+    expect(fake.meteredUsd(dseq)).toBe('0.03');
+  });
+
+  test('without the settlement env a result is not signed; the seed makes the bytes the test render', async () => {
+    const dseq = await leased('uid1-3-0', makeShard({ env: [{ name: 'ATELIER_TEST_RENDER_SEED', value: TEST_SEED }] }));
+    clock.manual.advance(65_000);
+    const results = await adapter.getResults(dseq);
+    if (!results.supported) throw new Error('expected results');
+    expect(results.signed).toBeUndefined();
+    expect(findResultInLog(await adapter.logs(dseq))?.signed).toBeUndefined();
+    expect(fake.readObject(results.outputs[0]!.uri)).toEqual(testRenderContent(TEST_SEED, 3));
+    expect(results.outputs[0]!.sha256).toBe(sha256Hex(testRenderContent(TEST_SEED, 3)));
+  });
+
+  test('wrong: bytes that hash as reported and are signed, but are not the test render', async () => {
+    const { results } = await finished('uid1-3-0', (dseq) => expect(fake.jobAction(dseq, 'wrong')).toBe(true));
+    const bytes = fake.readObject(results.outputs[0]!.uri);
+    expect(await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array())).toEqual([]);
+    expect(bytes).not.toEqual(testRenderContent(TEST_SEED, 3));
+    expect(bytes?.toString()).toBe(testRenderContent(TEST_SEED, 3).toString() + WRONG_RENDER_SUFFIX);
+    expect(verifyResult(results.signed!, fake.payoutAddress, { outputs: outputRefs(results.outputs), domain: TEST_DOMAIN })).toMatchObject({ ok: true });
+  });
+
+  test('everyJob applies an action to every new deployment, set as an option or through /_fake/every-job', async () => {
+    expect(fake.setEveryJob('nonsense')).toBe(false);
+    expect((await fetch(`${fake.url}/_fake/every-job/nonsense`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${fake.url}/_fake/every-job/wrong`, { method: 'POST' })).status).toBe(204);
+    expect(fake.opts.everyJob).toBe('wrong');
+    const { results } = await finished('uid1-3-0');
+    expect(fake.readObject(results.outputs[0]!.uri)?.toString()).toContain(WRONG_RENDER_SUFFIX);
+    expect((await fetch(`${fake.url}/_fake/every-job`, { method: 'DELETE' })).status).toBe(204);
+    expect(fake.opts.everyJob).toBeUndefined();
   });
 });

@@ -1,13 +1,17 @@
 // The Chutes (Bittensor subnet 64) adapter against its contract fake (test/fakes/chutes.ts):
 // pricing as offers, pending -> complete_pending_uploads -> complete on the fake clock, results
 // verified by downloading the output files, cost from run time, cancel that never deletes a
-// finished job, findByKey through the submission journal, and the injected failures.
+// finished job, findByKey through the submission journal, and the injected failures; signed results
+// for settled shards, seeded test renders and consistent-but-wrong renders.
 
 import { ChutesAdapter, chutesGpuKey } from '../../operator/src/providers/bittensor/adapter.js';
+import { sha256Hex } from '../../operator/src/providers/results.js';
 import { memoryJournal } from '../../operator/src/providers/types.js';
-import type { SubmissionJournal } from '../../operator/src/providers/types.js';
+import type { ResultSet, SubmissionJournal } from '../../operator/src/providers/types.js';
+import { verifyResult } from '../../operator/src/settlement/results.js';
 import { ChutesFake } from './chutes.js';
-import { makeShard, recordingClock, thrown } from './testkit.js';
+import { WRONG_RENDER_SUFFIX, fakePayoutKey, testRenderContent, usdToTokenUnits } from './server.js';
+import { TEST_DOMAIN, TEST_SEED, makeShard, outputRefs, recordingClock, settledShard, thrown } from './testkit.js';
 import type { RecordingClock } from './testkit.js';
 
 const CHUTE = '5f3a1c2e-0000-4000-8000-00000000c0de';
@@ -197,5 +201,67 @@ describe('Chutes adapter against the chutes-api fake', () => {
     const echoed = await thrown(() => adapter.getStatus('5f3a1c2e-0000-4000-8000-000000000000'));
     expect((echoed as Error).message).toContain('[redacted]');
     expect((echoed as Error).message).not.toContain(fake.opts.apiKey);
+  });
+
+  async function complete(shard = settledShard(), before?: (id: string) => void): Promise<{ id: string; results: ResultSet }> {
+    const { remoteId } = await adapter.submit(shard, { idempotencyKey: 'uid1-3-0' });
+    before?.(remoteId);
+    clock.manual.advance(67_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
+    const results = await adapter.getResults(remoteId);
+    if (!results.supported) throw new Error('expected results');
+    return { id: remoteId, results };
+  }
+
+  async function download(id: string, results: ResultSet): Promise<Buffer> {
+    const fileId = /files\/([^/]+)$/.exec(results.outputs[0]!.uri)![1]!;
+    const res = await fetch(`${fake.url}/jobs/${id}/download/${fileId}`, { headers: { authorization: `Bearer ${fake.opts.apiKey}` } });
+    return Buffer.from(await res.arrayBuffer());
+  }
+
+  test('the payout key is a derived test key, distinct per fake', () => {
+    expect(fake.opts.payoutKey).toBe(fakePayoutKey('chutes'));
+    expect(fake.payoutAddress).toBe('0xc206dA590239a648E4FA62ef96834E2A58B9FfB6');
+  });
+
+  test('a settled shard is signed by the payout key, for its job, shard, outputs and metered cost', async () => {
+    const { id, results } = await complete();
+    const signed = results.signed;
+    if (!signed) throw new Error('expected a signed result');
+    const shard = settledShard();
+    expect(results.integrity).toBe('verified');
+    expect(verifyResult(signed, fake.payoutAddress, { outputs: outputRefs(results.outputs), jobUid: shard.jobUid, shardIndex: shard.shardIndex, domain: TEST_DOMAIN })).toEqual({ ok: true, signer: fake.payoutAddress });
+    expect(signed.resultDigest).toBe('0x' + results.digest);
+    // 62 s at $1.86/GPU-hour = $0.032033 = 32033 units of a 6-decimal token.
+    const cost = await adapter.getCost(id);
+    expect(signed.amountClaimed).toBe(usdToTokenUnits(cost.usd, 6).toString());
+    expect(signed.amountClaimed).toBe('32033');
+    // The job's result object carries it next to the outputs, the same on every read.
+    const job = (await (await fetch(`${fake.url}/jobs/${id}`, { headers: { authorization: `Bearer ${fake.opts.apiKey}` } })).json()) as { result: { signed?: unknown } };
+    expect(job.result.signed).toEqual(signed);
+  });
+
+  test('without the settlement env a result is not signed; the seed makes the bytes the test render', async () => {
+    const { id, results } = await complete(makeShard({ env: [{ name: 'ATELIER_TEST_RENDER_SEED', value: TEST_SEED }] }));
+    expect(results.signed).toBeUndefined();
+    expect(await download(id, results)).toEqual(testRenderContent(TEST_SEED, 3));
+    expect(results.outputs[0]!.sha256).toBe(sha256Hex(testRenderContent(TEST_SEED, 3)));
+  });
+
+  test('wrong: the download hashes as reported and is signed, but is not the test render', async () => {
+    const { id, results } = await complete(settledShard(), (jobId) => expect(fake.jobAction(jobId, 'wrong')).toBe(true));
+    expect(results.integrity).toBe('verified');
+    const bytes = await download(id, results);
+    expect(bytes).not.toEqual(testRenderContent(TEST_SEED, 3));
+    expect(bytes.toString()).toBe(testRenderContent(TEST_SEED, 3).toString() + WRONG_RENDER_SUFFIX);
+    expect(verifyResult(results.signed!, fake.payoutAddress, { outputs: outputRefs(results.outputs), domain: TEST_DOMAIN })).toMatchObject({ ok: true });
+  });
+
+  test('everyJob makes every new job wrong; the admin route sets and clears it', async () => {
+    expect((await fetch(`${fake.url}/_fake/every-job/wrong`, { method: 'POST' })).status).toBe(204);
+    const { id, results } = await complete();
+    expect((await download(id, results)).toString()).toContain(WRONG_RENDER_SUFFIX);
+    expect((await fetch(`${fake.url}/_fake/every-job`, { method: 'DELETE' })).status).toBe(204);
+    expect(fake.opts.everyJob).toBeUndefined();
   });
 });

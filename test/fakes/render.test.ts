@@ -1,12 +1,16 @@
 // The Render Compute Network adapter against its contract fake (test/fakes/render.ts): signed
 // requests accepted, configured prices as offers, the PENDING -> ASSIGNED -> RUNNING -> COMPLETED
 // lifecycle with capacity queueing, results from the run logs, cost from run time, idempotent
-// cancel, findByKey after a restart, and the injected failures the controller must tell apart.
+// cancel, findByKey after a restart, and the injected failures the controller must tell apart;
+// signed results for settled shards, seeded test renders and consistent-but-wrong renders.
 
 import { RenderAdapter, renderGpuName, splitImage } from '../../operator/src/providers/render/adapter.js';
-import { verifyOutputs } from '../../operator/src/providers/results.js';
+import { findResultInLog, sha256Hex, verifyOutputs } from '../../operator/src/providers/results.js';
+import type { ResultSet } from '../../operator/src/providers/types.js';
+import { verifyResult } from '../../operator/src/settlement/results.js';
 import { RenderFake } from './render.js';
-import { makeShard, recordingClock, thrown } from './testkit.js';
+import { WRONG_RENDER_SUFFIX, fakePayoutKey, testRenderContent, usdToTokenUnits } from './server.js';
+import { TEST_DOMAIN, TEST_SEED, makeShard, outputRefs, recordingClock, settledShard, thrown } from './testkit.js';
 import type { RecordingClock } from './testkit.js';
 
 const PRICES = { 'nvidia-h100': '2.20', 'nvidia-rtx-4090': '0.69' };
@@ -189,5 +193,67 @@ describe('Render adapter against the Compute Network fake', () => {
     const echoed = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }));
     expect((echoed as Error).message).toContain('[redacted]');
     expect((echoed as Error).message).not.toContain(fake.opts.secretKey);
+  });
+
+  async function completed(shard = settledShard(), before?: (uuid: string) => void): Promise<{ uuid: string; results: ResultSet }> {
+    const { remoteId } = await adapter.submit(shard, { idempotencyKey: 'uid1-3-0' });
+    before?.(remoteId);
+    clock.manual.advance(80_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
+    const results = await adapter.getResults(remoteId);
+    if (!results.supported) throw new Error('expected results');
+    return { uuid: remoteId, results };
+  }
+
+  test('the payout key is a derived test key, distinct per fake', () => {
+    expect(fake.opts.payoutKey).toBe(fakePayoutKey('render'));
+    expect(fake.payoutAddress).toBe('0xb0201C306a6044930033fF3266C5855F7b867f29');
+  });
+
+  test('a settled shard is signed by the payout key, for its job, shard, outputs and metered cost', async () => {
+    const { uuid, results } = await completed();
+    const signed = results.signed;
+    if (!signed) throw new Error('expected a signed result');
+    const shard = settledShard();
+    expect(verifyResult(signed, fake.payoutAddress, { outputs: outputRefs(results.outputs), jobUid: shard.jobUid, shardIndex: shard.shardIndex, domain: TEST_DOMAIN })).toEqual({ ok: true, signer: fake.payoutAddress });
+    expect(signed.resultDigest).toBe('0x' + results.digest);
+    // 60 s at $2.20/GPU-hour = $0.036667 = 36667 units of a 6-decimal token (floored).
+    const cost = await adapter.getCost(uuid);
+    expect(signed.amountClaimed).toBe(usdToTokenUnits(cost.usd, 6).toString());
+    expect(signed.amountClaimed).toBe('36667');
+    expect(usdToTokenUnits(cost.usd, 2)).toBe(3n);
+    clock.manual.advance(60_000);
+    expect(findResultInLog(await adapter.logs(uuid))?.signed).toEqual(signed);
+  });
+
+  test('without the settlement env a result is not signed; the seed makes the bytes the test render', async () => {
+    const { results } = await completed(makeShard({ env: [{ name: 'ATELIER_TEST_RENDER_SEED', value: TEST_SEED }] }));
+    expect(results.signed).toBeUndefined();
+    expect(fake.readObject(results.outputs[0]!.uri)).toEqual(testRenderContent(TEST_SEED, 3));
+    expect(results.outputs[0]!.sha256).toBe(sha256Hex(testRenderContent(TEST_SEED, 3)));
+  });
+
+  test('wrong: bytes that hash as reported and are signed, but are not the test render', async () => {
+    const { results } = await completed(settledShard(), (uuid) => expect(fake.jobAction(uuid, 'wrong')).toBe(true));
+    const bytes = fake.readObject(results.outputs[0]!.uri);
+    expect(await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array())).toEqual([]);
+    expect(bytes).not.toEqual(testRenderContent(TEST_SEED, 3));
+    expect(bytes?.toString()).toBe(testRenderContent(TEST_SEED, 3).toString() + WRONG_RENDER_SUFFIX);
+    expect(verifyResult(results.signed!, fake.payoutAddress, { outputs: outputRefs(results.outputs), domain: TEST_DOMAIN })).toMatchObject({ ok: true });
+  });
+
+  test('everyJob makes every new job wrong', async () => {
+    const everyWrong = new RenderFake({ clock: clock.manual, everyJob: 'wrong' });
+    await everyWrong.start();
+    try {
+      const a = new RenderAdapter({ endpoint: everyWrong.url, credentials: { publicKey: everyWrong.opts.publicKey, secretKey: everyWrong.opts.secretKey }, clock, timeoutMs: 2_000, options: { prices: PRICES } });
+      const { remoteId } = await a.submit(settledShard(), { idempotencyKey: 'uid1-3-0' });
+      clock.manual.advance(80_000);
+      const results = await a.getResults(remoteId);
+      if (!results.supported) throw new Error('expected results');
+      expect(everyWrong.readObject(results.outputs[0]!.uri)?.toString()).toContain(WRONG_RENDER_SUFFIX);
+    } finally {
+      await everyWrong.stop();
+    }
   });
 });

@@ -1,6 +1,7 @@
 // The fakes as `make dev` uses them: started standalone with `node test/fakes/run.ts <name>`, they
-// print their URL and credentials, answer the provider API, and take faults and per-job actions
-// at runtime through /_fake/ (state, faults, jobs/{id}/{action}).
+// print their URL and credentials (with the payout address their results are signed by), answer the
+// provider API, and take faults and per-job actions at runtime through /_fake/ (state, faults,
+// jobs/{id}/{action}, every-job/{action}).
 
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -35,14 +36,15 @@ describe('standalone fakes', () => {
   });
 
   test.each([
-    ['akash', '/v1/gpu-prices'],
-    ['render', '/v1/jobs'],
-    ['chutes', '/pricing'],
-  ])('%s starts, serves, and takes runtime faults', async (name, probe) => {
+    ['akash', '/v1/gpu-prices', '0x53Aeef6B27C9874d3ac42472D66e9bc58f438B62'],
+    ['render', '/v1/jobs', '0xb0201C306a6044930033fF3266C5855F7b867f29'],
+    ['chutes', '/pricing', '0xc206dA590239a648E4FA62ef96834E2A58B9FfB6'],
+  ])('%s starts, serves, and takes runtime faults', async (name, probe, payoutAddress) => {
     const { child, url, credentials } = await startStandalone(name);
     children.push(child);
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect(Object.keys(credentials).length).toBeGreaterThan(0);
+    expect(Object.keys(credentials).length).toBeGreaterThan(1);
+    expect(credentials.payoutAddress).toBe(payoutAddress);
     expect(await (await fetch(`${url}/_fake/state`)).json()).toEqual({ running: 0, jobs: [], submissions: {} });
 
     const inject = await fetch(`${url}/_fake/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'status', status: 503, count: 1, match: { path: probe } }) });
@@ -50,5 +52,8 @@ describe('standalone fakes', () => {
     expect((await fetch(`${url}${probe}`)).status).toBe(503);
     expect((await fetch(`${url}${probe}`)).status).not.toBe(503);
     expect((await fetch(`${url}/_fake/jobs/nope/fail`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${url}/_fake/every-job/wrong`, { method: 'POST' })).status).toBe(204);
+    expect((await fetch(`${url}/_fake/every-job/nope`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${url}/_fake/every-job`, { method: 'DELETE' })).status).toBe(204);
   });
 });

@@ -1,9 +1,16 @@
-// Builders shared by the adapter-against-fake tests: a shard spec builder, and an adapter clock
-// that reads the fake's ManualClock and records (instead of waiting out) every backoff sleep, so
-// retry timing is asserted exactly and the suites run in milliseconds.
+// Builders shared by the adapter-against-fake tests: a shard spec builder (plain, or settled on a
+// test escrow with a seeded test render), and an adapter clock that reads the fake's ManualClock and
+// records (instead of waiting out) every backoff sleep, so retry timing is asserted exactly and the
+// suites run in milliseconds.
 
-import type { Clock, ShardSpec } from '../../operator/src/providers/types.js';
+import type { OutputRef, ResultDomain } from '../../operator/src/settlement/results.js';
+import type { Clock, ShardOutput, ShardSpec } from '../../operator/src/providers/types.js';
 import { ManualClock } from './server.js';
+
+/** The signing domain settled test shards carry: anvil's chain id and its first deployment address. */
+export const TEST_SETTLEMENT = { chainId: '31337', escrowAddress: '0x5FbDB2315678afecb367f032d93F642f64180aa3', tokenDecimals: 6 };
+export const TEST_DOMAIN: ResultDomain = { chainId: 31337n, verifyingContract: TEST_SETTLEMENT.escrowAddress };
+export const TEST_SEED = 'lighting-sweep-7';
 
 export interface RecordingClock extends Clock {
   manual: ManualClock;
@@ -39,6 +46,16 @@ export function makeShard(overrides: Partial<ShardSpec> = {}): ShardSpec {
     frames: { start: 19, end: 24 },
     ...overrides,
   };
+}
+
+/** A shard of a job that settles on-chain (TEST_SETTLEMENT) and renders deterministically (TEST_SEED). */
+export function settledShard(overrides: Partial<ShardSpec> = {}): ShardSpec {
+  return makeShard({ settlement: TEST_SETTLEMENT, env: [{ name: 'ATELIER_TEST_RENDER_SEED', value: TEST_SEED }], ...overrides });
+}
+
+/** An adapter's outputs as settlement's OutputRef list (an interface has no index signature to match). */
+export function outputRefs(outputs: readonly ShardOutput[]): OutputRef[] {
+  return outputs.map((o) => ({ ...o }));
 }
 
 /** Runs fn and returns what it threw (fails the test when it does not throw). */

@@ -101,6 +101,14 @@ describe('cdk8s install vs helm template', () => {
     expect(clusterWide.filter((p) => / (renderjobs|rendershards)/.test(p) || p === 'core pods * create')).toEqual([]);
   });
 
+  test('operator.payoutKeySecret: the same --payout-key-secret flags in both', () => {
+    const h = helmTemplate(['--set', 'operator.payoutKeySecret.name=payout', '--set', 'operator.payoutKeySecret.key=key.hex']);
+    const c = synthInstall({ payoutKeySecret: { name: 'payout', key: 'key.hex' } });
+    compare(h, c);
+    expect(find(c, 'Deployment', 'atelier').spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--payout-key-secret=atelier-system/payout', '--payout-key-secret-key=key.hex']));
+    compare(helmTemplate(['--set', 'operator.payoutKeySecret.name=payout']), synthInstall({ payoutKeySecret: { name: 'payout' } }));
+  });
+
   test('the security settings the issue asks for are present', () => {
     const d = find(synthInstall(), 'Deployment', 'atelier').spec.template.spec;
     expect(d.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });

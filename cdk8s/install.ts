@@ -34,6 +34,11 @@ export interface InstallOptions {
   providerTimeoutSeconds?: number;
   /** This cluster's name on jobs it submits to peer clusters; unset means the operator's default. */
   clusterName?: string;
+  /**
+   * As a subnet peer: a Secret in `namespace` holding this site's payout private key, with which the
+   * operator signs the results of settled shards other sites send it (chart: operator.payoutKeySecret).
+   */
+  payoutKeySecret?: { name: string; key?: string };
   /** Namespaces whose RenderJobs the operator runs; empty means all (job permissions cluster-wide). */
   watchNamespaces?: string[];
 }
@@ -150,6 +155,7 @@ export class AtelierInstall extends Chart {
           `--remote-poll=${opts.remotePollSeconds ?? 5}`,
           `--provider-timeout=${opts.providerTimeoutSeconds ?? 300}`,
           ...(opts.clusterName ? [`--cluster-name=${opts.clusterName}`] : []),
+          ...(opts.payoutKeySecret?.name ? [`--payout-key-secret=${namespace}/${opts.payoutKeySecret.name}`, `--payout-key-secret-key=${opts.payoutKeySecret.key || 'privateKey'}`] : []),
           ...(watch.length > 0 ? [`--namespace=${watch.join(',')}`] : []),
         ],
         envVariables: {

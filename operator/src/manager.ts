@@ -15,6 +15,8 @@ import { instrumentAdapter } from './providers/instrument.js';
 import { CachedProviders, INDEX_PROVIDER, inFlightAt } from './controllers/renderjob/providers.js';
 import { RemoteShards } from './controllers/renderjob/remote.js';
 import { createSubnetSigner } from './controllers/subnetsigner.js';
+import { SettlementController } from './controllers/settlement/controller.js';
+import { isNotFound, mergePatch } from './kube/client.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
 import {
@@ -142,7 +144,23 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   });
   const adapters = registry;
   const remoteConfig = { retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour), maxStartsPerReconcile: 500, pollIntervalMs: cfg.remotePollMs, providerTimeoutMs: cfg.providerTimeoutMs };
-  const remote = new RemoteShards(adapters, clock, log, recorder, remoteConfig, metrics.jobs, (provider, ok, message) => registry.recordOutcome(provider, ok, message));
+  const onVerification = (provider: string, result: 'verified' | 'failed' | 'skipped', message?: string) => {
+    metrics.settlement.verification(provider, result);
+    if (result === 'failed') registry.recordVerificationFailure(provider, message ?? 'verification failed');
+  };
+  const remote = new RemoteShards(adapters, clock, log, recorder, remoteConfig, metrics.jobs, (provider, ok, message) => registry.recordOutcome(provider, ok, message), onVerification);
+  // On-chain settlement of jobs with spec.settlement.enabled: one step at a time (one wallet).
+  let enqueueJob: (key: string) => void = () => {};
+  const settlement = cfg.settlement ? new SettlementController({
+    cfg: cfg.settlement, jobs: new MultiLister(jobInformers), shards: new MultiLister(shardInformers),
+    providers: { get: (n) => providerInformer.getByName(n) }, readSecret: secretReader(clients.core),
+    writeSettlement: async (namespace, name, body) => {
+      metrics.apiWrites.inc({ kind: 'jobSettlement' });
+      await clients.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace, name, body: { status: { settlement: body } } }, mergePatch())
+        .catch((e) => { if (!isNotFound(e)) throw e; });
+    },
+    recorder, log, metrics: metrics.settlement, clock, onChange: (key) => enqueueJob(key),
+  }) : undefined;
   const shardsInFlight = (provider: string) => shardInformers.reduce((n, i) => n + i.countByIndex(INDEX_PROVIDER, provider), 0);
   const place = makePlacer({ capacity, providers: new CachedProviders(() => providerInformer.values(), shardsInFlight), clock });
 
@@ -150,7 +168,8 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   const writer = new ApiJobWriter(clients, (kind) => metrics.apiWrites.inc({ kind }));
   const reconciler = new RenderJobReconciler({
     jobs: new MultiLister(jobInformers), shards: new MultiLister(shardInformers), pods: new MultiLister(podInformers),
-    writer, recorder, clock, expectations, log, metrics: metrics.jobs, remote, place,
+    writer, recorder, clock, expectations, log, metrics: metrics.jobs, remote, place, onVerification,
+    ...(settlement ? { settlement } : {}), providerNames: () => providerInformer.list().map((p) => p.metadata.name!),
     config: { ...remoteConfig, writeConcurrency: 32, statusMinIntervalMs: 1000 },
   });
   const controller = new Controller({
@@ -161,6 +180,15 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
       return r.requeueAfterMs !== undefined ? { requeueAfter: r.requeueAfterMs } : {};
     },
   });
+  enqueueJob = (key) => controller.enqueue(key);
+  const settlementController = settlement ? new Controller({
+    name: 'settlement', workers: 1, logger: log,
+    queueMetrics: metrics.queues.forQueue('settlement'), metrics: metrics.controllers.forController('settlement'),
+    reconcile: async (key) => {
+      const r = await settlement.reconcile(key);
+      return r.requeueAfterMs !== undefined ? { requeueAfter: r.requeueAfterMs } : {};
+    },
+  }) : undefined;
   const providerController = new Controller({
     name: 'computeprovider', workers: 2, logger: log,
     queueMetrics: metrics.queues.forQueue('computeprovider'), metrics: metrics.controllers.forController('computeprovider'),
@@ -184,6 +212,23 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   for (const i of shardInformers) {
     const k = (s: RenderShardObject) => (s.spec?.jobName ? `${s.metadata.namespace}/${s.spec.jobName}` : undefined);
     i.addEventHandler({ add: (s) => enqueue(k(s)), update: (_o, s) => enqueue(k(s)), delete: (s) => enqueue(k(s)) });
+  }
+  if (settlementController) {
+    // Settled jobs only: their job and shard changes are what moves escrows.
+    const jobs = new MultiLister(jobInformers);
+    const settles = (key: string | undefined) => {
+      if (!key) return;
+      const [ns, n] = key.split('/') as [string, string];
+      if (jobs.get(ns, n)?.spec.settlement?.enabled) settlementController.enqueue(key);
+    };
+    for (const i of jobInformers) {
+      const k = (j: k8s.KubernetesObject) => `${j.metadata!.namespace}/${j.metadata!.name}`;
+      i.addEventHandler({ add: (j) => settles(k(j)), update: (_o, j) => settles(k(j)), delete: (j) => settlementController.enqueue(k(j)) });
+    }
+    for (const i of shardInformers) {
+      const k = (s: RenderShardObject) => (s.spec?.jobName ? `${s.metadata.namespace}/${s.spec.jobName}` : undefined);
+      i.addEventHandler({ add: (s) => settles(k(s)), update: (_o, s) => settles(k(s)), delete: (s) => settles(k(s)) });
+    }
   }
   // New offers or a provider coming back may let waiting shards burst: look at unfinished jobs again.
   const requeueUnfinished = () => {
@@ -219,7 +264,18 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     await Promise.all(informers.map((i) => i.waitForSync()));
     const gpus = Object.fromEntries([...capacity().values()].map((m) => [m.model, `${m.free}/${m.allocatable}`]));
     log.info('caches synced, starting controllers', { workers: cfg.workers, freeGpusByModel: gpus });
-    controllerRun = Promise.all([controller.start(), providerController.start(), signer?.controller.start()]).then(() => undefined); // [subnet signer]
+    if (settlement) {
+      // Reach the chain early, so settled jobs can burst (their shards carry the signing domain).
+      void (async () => {
+        for (let i = 0; !shutdown.signal.aborted; i++) {
+          try { await settlement.ensureConnected(); requeueUnfinished(); return; } catch (e) {
+            if (i === 0) log.warn('settlement chain not reachable yet, retrying', { error: (e as Error).message });
+            await new Promise((r) => setTimeout(r, Math.min(30_000, 1000 * 2 ** Math.min(i, 5))));
+          }
+        }
+      })();
+    }
+    controllerRun = Promise.all([controller.start(), providerController.start(), signer?.controller.start(), settlementController?.start()]).then(() => undefined); // [subnet signer]
   };
 
   let elector: LeaderElector | undefined;
@@ -249,7 +305,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   }
 
   shutdown
-    .add({ name: 'controller', run: async () => { await Promise.all([controller.stop(cfg.shutdownTimeoutMs), providerController.stop(cfg.shutdownTimeoutMs), signer?.controller.stop(cfg.shutdownTimeoutMs)]); await controllerRun; } })
+    .add({ name: 'controller', run: async () => { await Promise.all([controller.stop(cfg.shutdownTimeoutMs), providerController.stop(cfg.shutdownTimeoutMs), signer?.controller.stop(cfg.shutdownTimeoutMs), settlementController?.stop(cfg.shutdownTimeoutMs)]); await controllerRun; } })
     .add({ name: 'leader-election', run: async () => { await elector?.stop(); }, onlyIfClean: true })
     .add({ name: 'events', run: () => recorder.flush() })
     .add({ name: 'informers', run: () => Promise.all(informers.map((i) => i.stop())) })

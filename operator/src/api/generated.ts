@@ -454,6 +454,8 @@ export interface ShardVerification {
   attempt?: number;
   /** Digest of the outputs' content hashes from the local re-run. */
   localDigest?: string;
+  /** The ComputeProvider whose result was checked. */
+  provider?: string;
 }
 
 /** Observed state, written only by the operator through the status subresource. */

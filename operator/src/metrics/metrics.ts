@@ -30,7 +30,20 @@ export interface OperatorMetrics {
   leader: prom.Gauge;
   providerRequests: prom.Histogram<'provider' | 'operation' | 'result'>;
   jobs: JobMetrics;
+  settlement: SettlementMetrics;
 }
+
+/** What verification and settlement report. */
+export interface SettlementMetrics {
+  /** A remote result was checked: verified (spot check matched), failed (mismatch or bad signature), skipped (not chosen, or could not be checked). */
+  verification(provider: string, result: 'verified' | 'failed' | 'skipped'): void;
+  /** An on-chain transaction finished: kind (approve, open, topUp, release, refund, cancel), result (confirmed, reverted, error). */
+  transaction(kind: string, result: 'confirmed' | 'reverted' | 'error'): void;
+  /** Token amounts moved: escrowed (funded), released (to providers), refunded (to the payer); in whole tokens (USD). */
+  amount(kind: 'escrowed' | 'released' | 'refunded', provider: string, tokens: number): void;
+}
+
+export const nopSettlementMetrics: SettlementMetrics = { verification() {}, transaction() {}, amount() {} };
 
 export function createMetrics(): OperatorMetrics {
   const registry = new prom.Registry();
@@ -93,6 +106,28 @@ export function createMetrics(): OperatorMetrics {
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
+    settlement: (() => {
+      const verifications = new prom.Counter({
+        name: 'atelier_verifications_total',
+        help: 'Remote shard results checked, by provider (ComputeProvider name) and result (verified: a spot check matched; failed: a spot check did not match or the signature was rejected; skipped: not chosen for a spot check, or the local re-run could not check it).',
+        labelNames: ['provider', 'result'], registers,
+      });
+      const txs = new prom.Counter({
+        name: 'atelier_settlement_transactions_total',
+        help: 'On-chain settlement transactions, by kind (approve, open, topUp, release, refund, cancel) and result (confirmed, reverted, error: unreachable RPC or another failure).',
+        labelNames: ['kind', 'result'], registers,
+      });
+      const amounts = new prom.Counter({
+        name: 'atelier_settlement_amount_total',
+        help: 'Token amounts moved by settlement, in whole tokens (a USD stablecoin), by kind (escrowed: funded into escrows; released: paid to providers; refunded: returned to the payer) and provider (ComputeProvider name).',
+        labelNames: ['kind', 'provider'], registers,
+      });
+      return {
+        verification: (provider: string, result: 'verified' | 'failed' | 'skipped') => verifications.inc({ provider, result }),
+        transaction: (kind: string, result: 'confirmed' | 'reverted' | 'error') => txs.inc({ kind, result }),
+        amount: (kind: 'escrowed' | 'released' | 'refunded', provider: string, tokens: number) => { if (tokens > 0) amounts.inc({ kind, provider }, tokens); },
+      } satisfies SettlementMetrics;
+    })(),
     jobs: {
       observeJob: (key, phase, shards) => perJob.set(key, { phase, shards }),
       forgetJob: (key) => perJob.delete(key),

@@ -227,11 +227,11 @@ describe('WorkQueue metrics hooks', () => {
 });
 
 describe('WorkQueue at 100,000 keys', () => {
-  it('adds, delays and drains 100k keys quickly', () => {
+  // Correctness at scale only; how fast it is belongs to a benchmark, not an assertion.
+  it('adds, delays and drains 100k keys, each once', () => {
     const clock = new FakeClock();
     const q = new WorkQueue({ clock });
     const n = 100_000;
-    const t0 = performance.now();
     for (let i = 0; i < n; i++) q.add(`ns/job-${i}`);
     for (let i = 0; i < n; i++) q.add(`ns/job-${i}`);
     for (let i = 0; i < n; i++) q.addAfter(`ns/later-${i}`, 1 + ((i * 7919) % 10_000));
@@ -239,8 +239,8 @@ describe('WorkQueue at 100,000 keys', () => {
     expect(q.len()).toBe(n);
     expect(drainNow(q).length).toBe(n);
     clock.advance(10_001);
-    expect(drainNow(q).length).toBe(2 * n);
-    const ms = performance.now() - t0;
-    expect(ms).toBeLessThan(5000);
+    const later = drainNow(q);
+    expect(later.length).toBe(2 * n);
+    expect(new Set(later).size).toBe(2 * n);
   });
 });

@@ -57,7 +57,7 @@ describe('resultDigest', () => {
     ['another hash', [outA, { ...outB, sha256: 'c'.repeat(64) }]],
     ['another uri', [outA, { ...outB, uri: 's3://renders/c.png' }]],
     ['a missing output', [outA]],
-    ['an extra field', [outA, { ...outB, size: 10 }]],
+    ['an extra field', [outA, { ...outB, size: 10 } as OutputRef]],
   ])('changes with %s', (_what, outs) => {
     expect(resultDigest(outs)).not.toBe(resultDigest([outA, outB]));
   });

@@ -9,12 +9,11 @@
 import { createHash } from 'node:crypto';
 import { getAddress, isHexString, verifyTypedData, type Signer, type TypedDataDomain, type TypedDataField } from 'ethers';
 
+/** One output. Further fields (cid, size, contentType...) are covered by the digest as they are. */
 export interface OutputRef {
   uri: string;
   /** Hex SHA-256 of the object's bytes (64 hex digits, any case). */
   sha256: string;
-  /** Further fields (size, contentType...) are covered by the digest as they are. */
-  [field: string]: unknown;
 }
 
 /** RFC 8785-style canonical JSON of plain JSON data; throws on values JSON cannot carry exactly. */

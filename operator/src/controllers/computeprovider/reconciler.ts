@@ -131,6 +131,7 @@ export class ComputeProviderReconciler {
         ...(p.status?.consecutiveFailures !== undefined ? { consecutiveFailures: p.status.consecutiveFailures } : {}),
         ...(openedAt !== undefined ? { openedAt, reason: 'failures before a restart' } : {}),
       });
+      if (p.status?.verificationFailures) this.registry.seedVerification(name, p.status.verificationFailures, p.status.lastVerificationFailure);
     }
     this.registry.setSpec(name, specView(p.spec, generation));
     const now = clock.now();
@@ -157,7 +158,7 @@ export class ComputeProviderReconciler {
     const next = computeProviderStatus({
       prev: p.status, generation, now: clock.now(), paused: p.spec.paused === true,
       ...(this.unavailable.has(name) && !p.spec.paused ? { unavailable: this.unavailable.get(name)! } : {}),
-      breaker: st.breaker, offers: st.offers, inFlight: st.inFlight,
+      breaker: st.breaker, offers: st.offers, inFlight: st.inFlight, ...(st.verification ? { verification: st.verification } : {}),
       ...(st.lastProbeTime !== undefined ? { lastProbe: { at: st.lastProbeTime, ok: st.lastProbeOk === true, ...(st.breaker.lastError ? { error: st.breaker.lastError } : {}) } } : {}),
     });
     if (providerStatusChanged(p.status, next)) {

@@ -65,6 +65,7 @@ export interface ProviderState {
   breaker: BreakerSnapshot;
   /** Set while the provider cannot be used for a reason the breaker does not cover (credentials, adapter). */
   unavailable?: string;
+  verification?: { failures: number; last?: string };
   /** May new shards be sent here now? */
   accepting: boolean;
   /** Why not, when not. */
@@ -82,6 +83,8 @@ interface Entry {
   lastProbeOk?: boolean;
   unavailable?: string;
   inFlight: Map<string, number>;
+  /** Results that failed verification (absolute, seeded from the status after a restart). */
+  verification?: { failures: number; last?: string };
 }
 
 export interface ProviderRegistryOptions {
@@ -117,6 +120,7 @@ export class ProviderRegistry {
       ...(e.lastProbeTime !== undefined ? { lastProbeTime: e.lastProbeTime } : {}),
       ...(e.lastProbeOk !== undefined ? { lastProbeOk: e.lastProbeOk } : {}),
       ...(e.unavailable ? { unavailable: e.unavailable } : {}),
+      ...(e.verification ? { verification: e.verification } : {}),
       accepting: why === undefined,
       ...(why !== undefined ? { pausedReason: why } : {}),
     };
@@ -183,6 +187,20 @@ export class ProviderRegistry {
   /** Forgets a job's in-flight counts everywhere (the job is gone). */
   forgetOwner(owner: string): void {
     for (const e of this.entries.values()) if (e.inFlight.delete(owner)) this.changed(e.name);
+  }
+
+  /** A result of the provider failed verification (bad signature, or a spot check that did not match). */
+  recordVerificationFailure(provider: string, message: string): void {
+    const e = this.entries.get(provider);
+    if (!e) return;
+    e.verification = { failures: (e.verification?.failures ?? 0) + 1, last: message };
+    this.changed(provider);
+  }
+
+  /** Restores the verification failure count written before a restart (only before any new failure). */
+  seedVerification(provider: string, failures: number, last?: string): void {
+    const e = this.entries.get(provider);
+    if (e && !e.verification) e.verification = { failures, ...(last ? { last } : {}) };
   }
 
   /** Outcome of a submission (or any call) to a provider; failures count toward its breaker. */

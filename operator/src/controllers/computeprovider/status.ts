@@ -34,6 +34,8 @@ export interface ProviderStatusInput {
   /** Offers of the last successful probe. */
   offers: OfferView[];
   inFlight: number;
+  /** Results that failed verification, and the last such failure. */
+  verification?: { failures: number; last?: string };
 }
 
 const MAX_OFFERS = 32;
@@ -90,6 +92,8 @@ export function computeProviderStatus(i: ProviderStatusInput): ComputeProviderSt
     consecutiveFailures: b.consecutiveFailures,
     reliability: b.samples > 0 ? b.reliability.toFixed(2) : (i.prev?.reliability ?? '1.00'),
     ...(pausedReason !== undefined ? { pausedReason: clip(pausedReason) } : {}),
+    ...(i.verification ? { verificationFailures: i.verification.failures, ...(i.verification.last ? { lastVerificationFailure: clip(i.verification.last) } : {}) }
+      : i.prev?.verificationFailures !== undefined ? { verificationFailures: i.prev.verificationFailures, ...(i.prev.lastVerificationFailure ? { lastVerificationFailure: i.prev.lastVerificationFailure } : {}) } : {}),
   };
 }
 

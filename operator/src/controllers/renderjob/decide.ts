@@ -13,6 +13,7 @@
 
 import { parseMicros, formatMicros, costOfGpuMillis } from '../../util/money.js';
 import { shardRanges, type RenderJobSpec, type RenderShardStatus, type ShardOutput, type ShardRange } from '../../api/index.js';
+import { contentDigest, untrustedProviders } from './verify.js';
 
 export type { ShardOutput, ShardRange };
 export interface Frames { start: number; end: number }
@@ -69,6 +70,10 @@ export interface Decision {
   /** Live remote submissions to cancel (job failed, suspended or being deleted). */
   cancelRemote: ShardRecord[];
   counts: { total: number; pending: number; running: number; succeeded: number; failed: number; local: number; remote: number };
+  /** Remote results by verification state; `pending` spot checks keep the job from completing. */
+  verification: { pending: number; verified: number; skipped: number; failed: number; failedMessage?: string };
+  /** Providers this job no longer trusts (a result failed a spot check): no new shards, no payment. */
+  untrusted: Set<string>;
   /** Per-provider aggregates of this job's remote shards (status.providers). */
   providers: Map<string, { running: number; succeeded: number; failed: number; costMicros: bigint }>;
   /** Running and succeeded shards split by placement (for metrics). */
@@ -109,6 +114,8 @@ export interface PlaceInfo {
   runningRemote: number;
   /** Live remote attempts of this job per provider (their expected cost is committed budget). */
   liveRemoteByProvider: Map<string, number>;
+  /** Providers the job must not use (a result of theirs failed verification). */
+  excludeProviders: Set<string>;
   /** Mean wall time of the job's succeeded shards; undefined before the first one. */
   expectedShardMs?: number;
   remoteCostMicros: bigint;
@@ -174,6 +181,8 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     counts: { total, pending: 0, running: 0, succeeded: 0, failed: 0, local: 0, remote: 0 },
     placed: { runningLocal: 0, runningRemote: 0, succeededLocal: 0, succeededRemote: 0 },
     providers: new Map(),
+    verification: { pending: 0, verified: 0, skipped: 0, failed: 0 },
+    untrusted: untrustedProviders(records.values()),
     unschedulable: 0, gpuMillis: 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
   const wake = (ms: number) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; };
@@ -186,6 +195,8 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   let liveCount = 0;
   let firstFailure: string | undefined;
   const livePods: PodView[] = [];
+  /** Spot checks that need a local re-run now (they go before new shards, within parallelism). */
+  const checks: { index: number; attempt: number; frames?: Frames }[] = [];
 
   for (const range of ranges) {
     const rec = records.get(range.index);
@@ -205,6 +216,62 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
       d.providers.set(st.provider, agg);
     }
 
+    const v = st.verification;
+    if (placedRemote && st.provider && rec && st.phase === 'Succeeded' && v?.state !== 'Verified' && d.untrusted.has(st.provider)) {
+      // A result of a provider that failed a check in this job is not used: the shard runs again.
+      const message = `result of ${st.provider} discarded: a result of ${st.provider} for this job failed its spot check`;
+      d.recordOutcomes.push({
+        index: range.index, recordName: rec.name,
+        status: {
+          ...st, phase: 'Pending', result: undefined, idempotencyKey: undefined, remoteId: undefined, retryAfter: undefined, completionTime: undefined,
+          lastFailure: { reason: 'VerificationFailed', message }, verification: { state: 'Failed', provider: st.provider, message },
+        },
+        event: { type: 'Warning', reason: 'ResultDiscarded', message },
+      });
+      d.counts.pending++;
+      wake(1);
+      continue;
+    }
+    if (placedRemote && st.provider && rec && st.phase === 'Succeeded' && v?.state === 'Pending') {
+      // A spot-checked remote result: re-run here, then compare by content.
+      const checked = Math.max(st.attempts ?? 0, v.attempt ?? 0);
+      const checkPods = shardPods.filter((p) => p.attempt > (st.attempts ?? 0));
+      if (checkPods.some(live)) {
+        liveCount++;
+        d.counts.running++;
+        d.verification.pending++;
+        continue;
+      }
+      const finished = checkPods.filter((p) => p.attempt > checked).sort((a, b) => b.attempt - a.attempt)[0];
+      if (finished) {
+        const o = checkOutcome(finished, st, v, st.provider, maxRetries, job.spec.gpusPerShard, now, opts);
+        d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: o.status, event: o.event });
+        d.gpuMillis += BigInt(Math.round(((o.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
+        const state = o.status.verification?.state;
+        if (state === 'Pending') { d.counts.running++; d.verification.pending++; wake(retryDelayMs(o.checks, opts)); continue; }
+        if (state === 'Failed') {
+          d.untrusted.add(st.provider);
+          d.verification.failed++;
+          d.verification.failedMessage ??= o.status.verification?.message;
+        } else if (state === 'Verified') d.verification.verified++;
+        else d.verification.skipped++;
+        d.counts.succeeded++;
+        if (o.status.placement === 'Remote') { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
+        continue;
+      }
+      d.counts.running++;
+      d.verification.pending++;
+      checks.push({ index: range.index, attempt: Math.max(checked, ...shardPods.map((p) => p.attempt)) + 1, ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
+      continue;
+    }
+    if (v?.state === 'Failed') {
+      d.verification.failed++;
+      d.verification.failedMessage ??= v.message;
+    } else if (placedRemote && st.phase === 'Succeeded') {
+      if (v?.state === 'Verified') d.verification.verified++;
+      else if (v?.state === 'Skipped') d.verification.skipped++;
+    }
+
     if (st.phase === 'Succeeded') {
       if (st.startTime && st.completionTime) { doneMs += Date.parse(st.completionTime) - Date.parse(st.startTime); doneCount++; }
       d.counts.succeeded++;
@@ -220,6 +287,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
       d.counts.remote++;
       d.placed.runningRemote++;
       d.remoteLive.push(rec);
+      if (st.provider && d.untrusted.has(st.provider)) d.cancelRemote.push(rec);
       liveByProvider.set(st.provider ?? '', (liveByProvider.get(st.provider ?? '') ?? 0) + 1);
       continue;
     }
@@ -272,7 +340,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   if (d.outcome === 'Failed' || job.spec.suspend || job.deletionTimestamp !== undefined) {
     // Stop everything that runs; counts of finished shards are kept.
     for (const p of livePods) if (!p.terminating) d.deletePods.push(p.name);
-    d.cancelRemote = d.remoteLive;
+    d.cancelRemote = [...d.remoteLive];
     if (d.outcome !== 'Failed') d.outcome = job.deletionTimestamp !== undefined ? 'Running' : 'Suspended';
     return d;
   }
@@ -280,6 +348,11 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   d.outcome = liveCount > 0 || d.counts.succeeded > 0 || d.recordOutcomes.length > 0 ? 'Running' : 'Pending';
   const parallelRoom = Math.max(0, parallelism - liveCount);
   let room = Math.min(parallelRoom, opts.maxStartsPerReconcile);
+  for (const c of checks) {
+    if (room === 0) break;
+    d.createPods.push({ index: c.index, attempt: c.attempt, name: podName(job.name, c.index, c.attempt), ...(c.frames ? { frames: c.frames } : {}) });
+    room--;
+  }
   const nextAttempt = (index: number) => Math.max(records.get(index)?.status.attempts ?? 0, ...(pods.get(index) ?? []).map((p) => p.attempt)) + 1;
   const candidates: Candidate[] = startable.map((r) => {
     const st = records.get(r.index)?.status;
@@ -287,7 +360,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   });
   const placements = place
     ? place([...candidates, ...pullBack], room, {
-      runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros, liveRemoteByProvider: liveByProvider,
+      runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros, liveRemoteByProvider: liveByProvider, excludeProviders: d.untrusted,
       ...(doneCount > 0 ? { expectedShardMs: doneMs / doneCount } : {}),
     })
     : undefined;
@@ -317,6 +390,51 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
   if (d.createPods.length > 0 || d.createRecords.length > 0) d.outcome = 'Running';
   if (deadline !== undefined) wake(deadline - now);
   return d;
+}
+
+/**
+ * The outcome of a spot check's local re-run of a remote result. Same content: Verified. Different
+ * content: Failed, the provider loses the job's trust, and the local result (which is trusted) becomes
+ * the shard's. A re-run that fails is tried again up to maxRetries times, then the check is Skipped
+ * (the local side could not check; the provider is not blamed for it).
+ */
+function checkOutcome(pod: PodView, st: ShardRecordStatus, v: NonNullable<ShardRecordStatus['verification']>, provider: string, maxRetries: number, gpus: number, now: number, opts: DecideOptions): { status: ShardRecordStatus; checks: number; event?: Decision['recordOutcomes'][number]['event'] } {
+  const ranMs = pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
+  const gpuSeconds = (st.gpuSeconds ?? 0) + (ranMs * gpus) / 1000;
+  const localCost = costOfGpuMillis(BigInt(Math.round(gpuSeconds * 1000)), opts.localPricePerGpuHourMicros);
+  const checks = pod.attempt - (st.attempts ?? 0);
+  const base: ShardRecordStatus = { ...st, gpuSeconds, cost: formatMicros(localCost + (st.remoteCost ? parseMicros(st.remoteCost) : 0n)) };
+  if (pod.phase !== 'Succeeded') {
+    const why = `local re-run ${pod.name} exited ${pod.exitCode ?? '?'}${pod.message ? `: ${pod.message.slice(0, 256)}` : ''}`;
+    if (checks <= maxRetries) return { checks, status: { ...base, verification: { ...v, attempt: pod.attempt, message: `${why}; trying again` } } };
+    return {
+      checks,
+      status: { ...base, verification: { ...v, state: 'Skipped', attempt: pod.attempt, message: `${why}; not checked after ${checks} re-runs` } },
+      event: { type: 'Warning', reason: 'SpotCheckSkipped', message: `shard ${pod.index}: ${why}; the result of ${provider} stands unchecked` },
+    };
+  }
+  const local = parseResult(pod.message) ?? [];
+  const remote = st.result?.outputs ?? [];
+  const localDigest = contentDigest(local);
+  if (local.length > 0 && localDigest === contentDigest(remote)) {
+    return { checks, status: { ...base, verification: { ...v, state: 'Verified', attempt: pod.attempt, localDigest, message: `local re-run ${pod.name} produced the same ${local.length} output(s)` } } };
+  }
+  const message = local.length === 0
+    ? `local re-run ${pod.name} reported no outputs to compare with ${provider}'s result`
+    : `${provider}'s result for shard ${pod.index} differs from local re-run ${pod.name} (content ${contentDigest(remote).slice(0, 12)} vs ${localDigest.slice(0, 12)})`;
+  if (local.length === 0) {
+    return { checks, status: { ...base, verification: { ...v, state: 'Skipped', attempt: pod.attempt, message } }, event: { type: 'Warning', reason: 'SpotCheckSkipped', message } };
+  }
+  return {
+    checks,
+    status: {
+      ...base, phase: 'Succeeded', placement: 'Local', podName: pod.name, attempts: pod.attempt,
+      result: { outputs: local }, completionTime: iso(pod.finishedAt ?? now),
+      lastFailure: { reason: 'VerificationFailed', message },
+      verification: { ...v, state: 'Failed', attempt: pod.attempt, localDigest, provider, message },
+    },
+    event: { type: 'Warning', reason: 'VerificationFailed', message: `${message}; nothing of this job is paid to ${provider}, its unchecked results run again elsewhere` },
+  };
 }
 
 function outcomeOf(pod: PodView, st: ShardRecordStatus, maxRetries: number, gpus: number, now: number, opts: DecideOptions): { status: ShardRecordStatus; event?: Decision['recordOutcomes'][number]['event'] } {

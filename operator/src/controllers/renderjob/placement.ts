@@ -27,7 +27,8 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
     const params = planParamsFromSpec(job.spec);
     if (params.policy === 'LocalOnly') return undefined;
     const now = deps.clock.now();
-    const offers = deps.providers.offers();
+    // Providers that failed a check in this job get none of its shards.
+    const offers = ctx.excludeProviders?.size ? deps.providers.offers().filter((o) => !ctx.excludeProviders.has(o.provider)) : deps.providers.offers();
     const expectedShardMs = ctx.expectedShardMs ?? DEFAULT_SHARD_MS;
     // Budget already committed: what was spent, plus the expected cost of attempts still running.
     let committed = ctx.remoteCostMicros;

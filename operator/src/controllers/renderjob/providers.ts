@@ -31,7 +31,8 @@ export class CachedProviders implements ProviderSnapshot {
     for (const p of this.providersList()) {
       const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
       const broken = ready?.status === 'False' && ready.reason === 'CircuitOpen';
-      const reliability = Number(p.status?.reliability ?? '1');
+      // Each failed verification halves how much the planner trusts the provider.
+      const reliability = Number(p.status?.reliability ?? '1') * 0.5 ** Math.min(10, p.status?.verificationFailures ?? 0);
       out.push({
         name: p.metadata.name!,
         ...(p.spec.maxConcurrentShards !== undefined ? { maxConcurrentShards: p.spec.maxConcurrentShards } : {}),

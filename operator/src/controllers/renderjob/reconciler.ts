@@ -10,7 +10,8 @@ import { shardCount, type RenderJob, type RenderShard } from '../../api/index.js
 import { decide, type Decision, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import type { PlanReason } from '../../planner/index.js';
 import type { Placer } from './placement.js';
-import { shardSpecFor, type RemoteShards } from './remote.js';
+import { shardSpecFor, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
+import type { SettlementView } from '../settlement/controller.js';
 import { buildPod, gpusOf, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
@@ -48,6 +49,12 @@ export interface ReconcilerDeps {
   remote?: RemoteShards;
   /** Placement of Burst and ProviderOnly jobs (the planner); absent: every shard runs locally. */
   place?: Placer;
+  /** On-chain settlement (absent: the operator has no settlement config). */
+  settlement?: SettlementView;
+  /** A spot check finished (verified, failed, skipped). */
+  onVerification?: VerificationHook;
+  /** Names of the ComputeProviders (to leave out those a settled job cannot pay). */
+  providerNames?: () => string[];
   jobs: Lister<RenderJobObject>;
   shards: Lister<RenderShardObject>;
   pods: Lister<k8s.V1Pod>;
@@ -168,11 +175,25 @@ export class RenderJobReconciler {
     }
 
     const placer = this.d.place;
+    // A settled job bursts only where results can be signed and paid: the chain must have been
+    // reached (the signing domain is known) and the provider must have a payout address.
+    const settles = !!job.spec.settlement?.enabled;
+    const domain = settles ? this.d.settlement?.domain() : undefined;
+    const check: ResultCheck | undefined = settles || job.spec.verification?.spotCheckFraction
+      ? {
+        jobUid: meta.uid!, spotCheckFraction: job.spec.verification?.spotCheckFraction,
+        ...(domain ? { settle: { domain, payoutAddress: (p: string) => this.d.settlement?.payoutAddress(p) } } : {}),
+      }
+      : undefined;
     let planReason: PlanReason | undefined;
     let invalid: string | undefined;
     const decision = decide(snapshot, records, pods, now, config, placer ? (cands, room, info) => {
       try {
-        const r = placer(job, cands, room, info);
+        let r = placer(job, cands, room, settles ? { ...info, excludeProviders: new Set([...info.excludeProviders, ...this.unpayable()]) } : info);
+        if (r && settles && !domain) {
+          // Not connected to the chain yet (or not configured): nothing bursts until it is.
+          r = { ...r, placements: new Map([...r.placements].map(([i, p]) => [i, p.kind === 'Remote' ? { kind: 'Wait' as const } : p])) };
+        }
         if (!r) return new Map(cands.map((c) => [c.index, { kind: 'Local' as const }]));
         planReason = r.reason;
         return r.placements;
@@ -198,6 +219,11 @@ export class RenderJobReconciler {
       this.written.set(`${namespace}/${o.recordName}`, o.status);
       const gs = (o.status.gpuSeconds ?? 0) - (records.get(o.index)?.status.gpuSeconds ?? 0);
       this.d.metrics?.attemptEnded('local', 'local', gs, Number(costOfGpuMillis(BigInt(Math.round(gs * 1000)), config.localPricePerGpuHourMicros)) / 1e6);
+      const was = records.get(o.index)?.status.verification;
+      const now = o.status.verification;
+      if (was?.state === 'Pending' && now && now.state !== 'Pending' && now.provider) {
+        this.d.onVerification?.(now.provider, now.state === 'Verified' ? 'verified' : now.state === 'Failed' ? 'failed' : 'skipped', now.message);
+      }
       if (o.event) this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: o.recordName, namespace, uid: this.d.shards.get(namespace, o.recordName)?.metadata.uid } }, o.event.type, o.event.reason, o.event.message);
     });
     // 2. Stop what must stop.
@@ -248,7 +274,7 @@ export class RenderJobReconciler {
         await ensureRecord(s.index);
         const range = newRecords.get(s.index);
         const frames = range?.frameStart !== undefined ? { start: range.frameStart, end: range.frameEnd! } : framesOf(s.index);
-        await remote!.start(record, records.get(s.index)?.status ?? {}, s, shardSpecFor(job, s.index, frames, total));
+        await remote!.start(record, records.get(s.index)?.status ?? {}, s, this.specFor(job, s.index, frames, total, domain));
         this.d.metrics?.shardStarted('remote', s.provider, (s.waitedMs ?? 0) / 1000);
         wakeRemote(2000);
       }
@@ -258,7 +284,7 @@ export class RenderJobReconciler {
     if (remote) {
       const cancelling = new Set(decision.cancelRemote);
       await pool(decision.remoteLive.filter((r) => !cancelling.has(r)), config.writeConcurrency, async (r) => {
-        wakeRemote(await remote.track(record, namespace, r, shardSpecFor(job, r.index, framesOf(r.index), total), maxRetries));
+        wakeRemote(await remote.track(record, namespace, r, this.specFor(job, r.index, framesOf(r.index), total, domain), maxRetries, check));
       });
       let stale = 0;
       for (const r of records.values()) {
@@ -270,6 +296,8 @@ export class RenderJobReconciler {
     if (deleting) {
       const live = [...pods.values()].flat().filter((p) => p.terminating || p.phase === 'Pending' || p.phase === 'Running');
       if (live.length > 0 || decision.deletePods.length > 0 || remoteStopping > 0) return { requeueAfterMs: remoteWake ?? 1000 };
+      // Open escrows are released (verified work) or refunded before the job may go.
+      if (settles && this.d.settlement?.blocksDeletion(key, job)) return { requeueAfterMs: 2000 };
       await writer.deleteShardRecords(namespace, name);
       for (const k of this.written.keys()) if (k.startsWith(`${namespace}/${name}-`)) this.written.delete(k);
       await writer.setFinalizer(ref, finalizers.filter((f) => f !== FINALIZER));
@@ -284,26 +312,60 @@ export class RenderJobReconciler {
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
       remoteCostMicros: decision.remoteCostMicros, now, invalid,
       ...(planReason ? { bursting: planReason } : {}),
+      extra: this.extraConditions(key, job, decision, settles),
     });
     this.d.metrics?.observeJob(key, next.phase, { pending: decision.counts.pending, failed: decision.counts.failed, ...decision.placed });
     let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
     if (remoteWake !== undefined) requeue = requeue === undefined ? remoteWake : Math.min(requeue, remoteWake);
     // Shards the planner held back wait for burstAfter, new offers or free GPUs: look again soon.
     if (planReason && decision.counts.pending > 0) requeue = Math.min(requeue ?? PLAN_POLL_MS, PLAN_POLL_MS);
-    if (!sameJson(prev, next)) {
+    // status.settlement belongs to the settlement controller: never written from here.
+    const { settlement: _theirs, ...mine } = next;
+    const { settlement: _cached, ...prevMine } = prev ?? {};
+    if (!sameJson(prev ? prevMine : undefined, mine)) {
       const since = now - (this.lastStatusWrite.get(key) ?? 0);
       if (progressOnly(prev, next) && since < config.statusMinIntervalMs) {
         // Coalesce: many pod events in a burst become one status write.
         const wait = config.statusMinIntervalMs - since;
         requeue = requeue === undefined ? wait : Math.min(requeue, wait);
       } else {
-        await writer.patchJobStatus(namespace, name, next);
+        await writer.patchJobStatus(namespace, name, mine);
         this.lastStatusWrite.set(key, now);
         this.emitTransitions(job, prev, next);
       }
     }
     // A job with live shards is looked at again even without events, as a safety net.
     return requeue !== undefined ? { requeueAfterMs: requeue } : {};
+  }
+
+  /** Providers a settled job cannot pay: no payout address on their ComputeProvider. */
+  private unpayable(): string[] {
+    const s = this.d.settlement;
+    if (!s) return [];
+    return this.d.providerNames?.().filter((p) => !s.payoutAddress(p)) ?? [];
+  }
+
+  private specFor(job: RenderJobObject, index: number, frames: { start: number; end: number } | undefined, total: number, domain: ReturnType<SettlementView['domain']>) {
+    const spec = shardSpecFor(job, index, frames, total);
+    return domain ? { ...spec, settlement: { chainId: String(domain.chainId), escrowAddress: domain.escrowAddress, tokenDecimals: domain.tokenDecimals } } : spec;
+  }
+
+  /** Verified (spot checks and signatures) and Settled (escrows), when the job asks for them. */
+  private extraConditions(key: string, job: RenderJobObject, d: Decision, settles: boolean): { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] {
+    const out: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] = [];
+    const v = d.verification;
+    if (settles || job.spec.verification?.spotCheckFraction || v.failed > 0) {
+      if (v.failed > 0) out.push({ type: 'Verified', status: 'False', reason: 'VerificationFailed', message: v.failedMessage ?? `${v.failed} remote result(s) failed verification` });
+      else if (v.pending > 0) out.push({ type: 'Verified', status: 'False', reason: 'SpotChecksRunning', message: `${v.pending} spot check(s) running; ${v.verified} verified` });
+      else if (v.verified + v.skipped === 0) out.push({ type: 'Verified', status: 'Unknown', reason: 'NoRemoteResults', message: 'no remote result to check yet' });
+      else out.push({ type: 'Verified', status: 'True', reason: 'Verified', message: `${v.verified} remote result(s) matched a local re-run, ${v.skipped} not chosen for a spot check` });
+    }
+    if (settles) {
+      out.push(this.d.settlement
+        ? this.d.settlement.condition(key, job)
+        : { type: 'Settled', status: 'False', reason: 'NotConfigured', message: 'the operator has no settlement configuration (--settlement-* / ATELIER_SETTLEMENT_*); nothing bursts until it has' });
+    }
+    return out;
   }
 
   private emitTransitions(job: RenderJobObject, prev: JobStatus | undefined, next: JobStatus) {

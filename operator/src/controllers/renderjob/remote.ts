@@ -12,6 +12,8 @@ import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
 import { formatMicros, parseMicros } from '../../util/money.js';
 import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import { gpusOf } from './pods.js';
+import { spotCheckSelected } from './verify.js';
+import { verifyResult, type ResultDomain } from '../../settlement/results.js';
 import type { Logger, Recorder } from './reconciler.js';
 
 /** The adapter of a ComputeProvider by name, built with credentials read from its Secret. */
@@ -25,6 +27,17 @@ export interface RemoteConfig extends DecideOptions {
   /** A provider that keeps failing to answer for this long has its shard failed over. */
   providerTimeoutMs: number;
 }
+
+/** How a job's remote results are checked when they come back. */
+export interface ResultCheck {
+  jobUid: string;
+  /** verification.spotCheckFraction of the job. */
+  spotCheckFraction?: number;
+  /** Present when the job settles on-chain: results must be signed by the provider's payout key for this domain. */
+  settle?: { domain: ResultDomain; payoutAddress(provider: string): string | undefined };
+}
+
+export type VerificationHook = (provider: string, result: 'verified' | 'failed' | 'skipped', message?: string) => void;
 
 /** Writes a RenderShard status patch (and remembers it against a stale cache). */
 export type RecordFn = (recordName: string, status: ShardRecordStatus) => Promise<void>;
@@ -85,6 +98,8 @@ export class RemoteShards {
     private readonly metrics: JobMetrics = nopJobMetrics,
     /** Tells the provider's circuit breaker and reliability how an attempt went. */
     private readonly onOutcome: (provider: string, ok: boolean, message?: string) => void = () => {},
+    /** A result was checked (failed: its signature was rejected; skipped: not chosen for a spot check). */
+    private readonly onVerification: VerificationHook = () => {},
   ) {}
 
   /** Records the intent of a new remote attempt, then submits it. */
@@ -153,7 +168,7 @@ export class RemoteShards {
    * One look at a live remote shard. Returns the delay until it should be looked at again, or
    * undefined when its outcome was recorded.
    */
-  async track(record: RecordFn, ns: string, rec: ShardRecord, spec: ShardSpec, maxRetries: number): Promise<number | undefined> {
+  async track(record: RecordFn, ns: string, rec: ShardRecord, spec: ShardSpec, maxRetries: number, check?: ResultCheck): Promise<number | undefined> {
     const st = rec.status;
     const key = st.idempotencyKey!;
     const now = this.clock.now();
@@ -194,7 +209,7 @@ export class RemoteShards {
           if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime: st.startTime ?? iso(status.startedAt?.getTime() ?? now) });
           return this.cfg.pollIntervalMs;
         case 'Succeeded':
-          await this.succeed(record, ns, rec, adapter, maxRetries);
+          await this.succeed(record, ns, rec, adapter, maxRetries, check);
           this.forget(key);
           return undefined;
         case 'Failed':
@@ -226,7 +241,7 @@ export class RemoteShards {
     return this.cfg.pollIntervalMs;
   }
 
-  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number): Promise<void> {
+  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, check?: ResultCheck): Promise<void> {
     const st = rec.status;
     const results = await adapter.getResults(st.remoteId!);
     const cost = await adapter.getCost(st.remoteId!).catch(() => undefined);
@@ -239,6 +254,32 @@ export class RemoteShards {
       await this.failAttempt(record, ns, { ...rec, status: { ...st, remoteCost: formatMicros(remoteCost) } }, maxRetries, 'ResultRejected', `${st.provider} ${st.remoteId}: ${why}`, false, endsByItself ? undefined : adapter);
       return;
     }
+    // A settled job pays only for results signed by the provider's payout key, for this job's shard,
+    // on our chain and escrow, over exactly the outputs received.
+    let signed: NonNullable<ShardRecordStatus['result']>['signed'];
+    if (check?.settle) {
+      const payout = check.settle.payoutAddress(st.provider!);
+      const verdict = !payout
+        ? { ok: false as const, reason: 'NoPayoutAddress', message: `ComputeProvider ${st.provider} has no spec.payoutAddress` }
+        : !results.signed
+          ? { ok: false as const, reason: 'Unsigned', message: 'the result carries no signature' }
+          : verifyResult(results.signed, payout, { domain: check.settle.domain, jobUid: check.jobUid, shardIndex: rec.index, outputs: results.outputs.map((o) => ({ ...o })) });
+      if (!verdict.ok) {
+        const message = `${st.provider} ${st.remoteId}: result signature rejected (${verdict.reason}): ${verdict.message}`;
+        this.onVerification(st.provider!, 'failed', `shard ${rec.name}: ${message}`);
+        await this.failAttempt(record, ns, { ...rec, status: { ...st, remoteCost: formatMicros(remoteCost) } }, maxRetries, 'ResultRejected', message, false, endsByItself ? undefined : adapter);
+        return;
+      }
+      const r = results.signed!;
+      signed = {
+        jobUid: r.jobUid, shardIndex: r.shardIndex, resultDigest: r.resultDigest.toLowerCase(), amountClaimed: String(r.amountClaimed),
+        chainId: String(r.chainId), verifyingContract: r.verifyingContract, signature: r.signature, signer: verdict.signer,
+      };
+    }
+    const spot = check ? spotCheckSelected(check.jobUid, rec.index, check.spotCheckFraction) : false;
+    const verification: ShardRecordStatus['verification'] = spot
+      ? { state: 'Pending', spotCheck: true, provider: st.provider!, message: 'chosen for a spot check: re-run locally and compared' }
+      : (signed || check?.spotCheckFraction) ? { state: 'Skipped', spotCheck: false, provider: st.provider!, message: signed ? `signed by ${signed.signer}; not chosen for a spot check` : 'not chosen for a spot check' } : undefined;
     // The outcome is recorded before a workload that does not end by itself (Akash) is closed: closed
     // first, a crash before the record would leave a submission that reads as cancelled after the
     // restart, and the finished shard would run again. Until the close is confirmed, the submission
@@ -248,11 +289,13 @@ export class RemoteShards {
     const localCost = st.cost && st.remoteCost ? parseMicros(st.cost) - parseMicros(st.remoteCost) : st.cost ? parseMicros(st.cost) : 0n;
     const done: ShardRecordStatus = {
       ...st, phase: 'Succeeded', idempotencyKey: st.idempotencyKey, remoteId: st.remoteId,
-      result: { outputs: results.outputs, digest: results.digest, ...(results.signature ? { signature: results.signature } : {}) },
+      result: { outputs: results.outputs, digest: results.digest, ...(results.signature ? { signature: results.signature } : {}), ...(signed ? { signed } : {}) },
+      ...(verification ? { verification } : {}),
       remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost),
       completionTime: iso(this.clock.now()), retryAfter: undefined, staleRemotes: toClose.length ? toClose : undefined,
     };
     await record(rec.name, done);
+    if (verification?.state === 'Skipped') this.onVerification(st.provider!, 'skipped');
     if (!endsByItself && (await this.cancelConfirmed(adapter, st.remoteId!).catch(() => false))) {
       await record(rec.name, { ...done, staleRemotes: stale.length ? stale : undefined });
     }

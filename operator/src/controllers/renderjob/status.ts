@@ -34,6 +34,8 @@ export interface StatusInput {
   invalid?: string; // a spec problem the schema could not catch
   /** The planner's last word on bursting (Burst and ProviderOnly jobs). */
   bursting?: { status: 'True' | 'False'; reason: string; message: string };
+  /** Conditions computed elsewhere (Verified, Settled). */
+  extra?: Want[];
 }
 
 export function computeStatus(i: StatusInput): JobStatus {
@@ -60,6 +62,7 @@ export function computeStatus(i: StatusInput): JobStatus {
     ? { type: 'Failed', status: 'True', reason: d.failure.reason, message: d.failure.message }
     : { type: 'Failed', status: 'False', reason: 'NoFailure', message: '' });
   if (i.bursting) want.push({ type: 'Bursting', ...i.bursting });
+  for (const c of i.extra ?? []) want.push(c);
   want.push(i.suspended
     ? { type: 'Suspended', status: 'True', reason: 'SpecSuspended', message: 'spec.suspend is true' }
     : { type: 'Suspended', status: 'False', reason: 'NotSuspended', message: '' });

@@ -1,0 +1,183 @@
+// What a job owes each provider, and the next on-chain step per (job, provider) escrow, as pure
+// functions of the job, its RenderShards and the escrows recorded on its status. Nothing here talks
+// to the chain: the controller (controller.ts) carries the step out idempotently and records it.
+//
+// Rules:
+// - One escrow per (job, provider), opened when the job first places a shard there, funded for the
+//   expected cost of the shards placed there (twice the estimate, so it is topped up only
+//   log-many times), never beyond what the job's budget leaves after its other escrows.
+// - Owed to a provider: for each of its remote shards that succeeded with a signed result whose
+//   verification is Verified (spot check matched) or Skipped (not chosen; signature checked), the
+//   smaller of what the shard cost (status.remoteCost, USD) and what the provider claimed in its
+//   signed result. A provider that failed a check in the job is owed nothing (Withheld).
+// - Released once the job is finished (Succeeded, Failed, or being deleted) and nothing of that
+//   provider is still running or waiting for its spot check; the release names a digest over the
+//   signed result digests it pays for. Nothing owed: the escrow is refunded instead.
+// - Amounts: USD micro-units from the status, token units for the chain (a USD stablecoin: one
+//   token is one USD); owed is rounded down, funding up.
+import { createHash } from 'node:crypto';
+import type { EscrowStatus, RenderJob } from '../../api/index.js';
+import type { ShardRecord } from '../renderjob/decide.js';
+import { untrustedProviders } from '../renderjob/verify.js';
+import { parseMicros } from '../../util/money.js';
+
+export interface ProviderLedger {
+  provider: string;
+  /** Shards of the job placed on the provider (any state). */
+  placed: number;
+  /** Remote attempts still running there. */
+  live: number;
+  /** Results of the provider waiting for their spot check. */
+  checking: number;
+  /** Expected cost of what was placed there, USD micros: what succeeded cost, plus estimates for the rest. */
+  expectedMicros: bigint;
+  /** Owed, in token units. */
+  owedUnits: bigint;
+  /** Shard indexes paid for, and the digest over their signed result digests. */
+  paidShards: number[];
+  resultDigest: string;
+  untrusted: boolean;
+}
+
+export const ZERO_DIGEST = `0x${'0'.repeat(64)}`;
+
+/** USD micros to token units: floor (what is paid) or ceil (what is funded). */
+export function microsToUnits(micros: bigint, decimals: number, round: 'floor' | 'ceil'): bigint {
+  if (decimals >= 6) return micros * 10n ** BigInt(decimals - 6);
+  const div = 10n ** BigInt(6 - decimals);
+  return round === 'floor' ? micros / div : (micros + div - 1n) / div;
+}
+
+/** '0x' + sha256 over "index:digest" lines of the paid shards, in index order (empty: zero digest). */
+export function releaseDigest(parts: { index: number; digest: string }[]): string {
+  if (parts.length === 0) return ZERO_DIGEST;
+  const text = [...parts].sort((a, b) => a.index - b.index).map((p) => `${p.index}:${p.digest.toLowerCase()}`).join('\n');
+  return `0x${createHash('sha256').update(text).digest('hex')}`;
+}
+
+export interface LedgerInput {
+  records: ShardRecord[];
+  tokenDecimals: number;
+  /** Estimated cost of one remote shard on the provider, USD micros (price × GPUs × expected time). */
+  estimateMicros(provider: string): bigint;
+}
+
+export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
+  const untrusted = untrustedProviders(i.records);
+  const out = new Map<string, ProviderLedger>();
+  const paid = new Map<string, { index: number; digest: string }[]>();
+  const get = (p: string) => {
+    let l = out.get(p);
+    if (!l) {
+      l = { provider: p, placed: 0, live: 0, checking: 0, expectedMicros: 0n, owedUnits: 0n, paidShards: [], resultDigest: ZERO_DIGEST, untrusted: untrusted.has(p) };
+      out.set(p, l);
+    }
+    return l;
+  };
+  for (const r of i.records) {
+    const st = r.status;
+    // Providers that ran an attempt of this shard before (the status keeps the last provider only).
+    if (st.placement !== 'Remote' || !st.provider) {
+      const v = st.verification;
+      if (v?.provider) get(v.provider); // a result checked and found wrong: the escrow must still be closed
+      continue;
+    }
+    const l = get(st.provider);
+    l.placed++;
+    if (st.idempotencyKey && st.phase !== 'Succeeded' && st.phase !== 'Failed') {
+      l.live++;
+      l.expectedMicros += i.estimateMicros(st.provider);
+      continue;
+    }
+    if (st.phase !== 'Succeeded') continue;
+    const v = st.verification;
+    const cost = st.remoteCost ? parseMicros(st.remoteCost) : 0n;
+    l.expectedMicros += cost;
+    if (v?.state === 'Pending') { l.checking++; continue; }
+    const signed = st.result?.signed;
+    if (!signed || !(v?.state === 'Verified' || v?.state === 'Skipped')) continue;
+    const costUnits = microsToUnits(cost, i.tokenDecimals, 'floor');
+    const claimed = /^\d+$/.test(signed.amountClaimed) ? BigInt(signed.amountClaimed) : costUnits;
+    l.owedUnits += claimed < costUnits ? claimed : costUnits;
+    const list = paid.get(st.provider) ?? [];
+    list.push({ index: r.index, digest: signed.resultDigest });
+    paid.set(st.provider, list);
+  }
+  for (const l of out.values()) {
+    if (l.untrusted) {
+      l.owedUnits = 0n;
+      continue;
+    }
+    const list = paid.get(l.provider) ?? [];
+    l.paidShards = list.map((p) => p.index).sort((a, b) => a - b);
+    l.resultDigest = releaseDigest(list);
+  }
+  return out;
+}
+
+export type EscrowState = NonNullable<EscrowStatus['state']>;
+export const CLOSED: ReadonlySet<EscrowState> = new Set(['Released', 'Refunded', 'Withheld']);
+
+export type Step =
+  | { kind: 'open'; provider: string; fundUnits: bigint }
+  | { kind: 'topUp'; provider: string; fundUnits: bigint }
+  | { kind: 'release'; provider: string; owedUnits: bigint; resultDigest: string }
+  | { kind: 'refund'; provider: string; withheld: boolean };
+
+export interface StepInput {
+  job: RenderJob;
+  ledgers: Map<string, ProviderLedger>;
+  escrows: Map<string, EscrowStatus>;
+  /** Funded so far per provider in token units, as recorded. */
+  fundedUnits(provider: string): bigint;
+  tokenDecimals: number;
+}
+
+/** The job is over for settlement: no new work will be placed. */
+export function finished(job: RenderJob): boolean {
+  return !!job.metadata.deletionTimestamp || job.status?.phase === 'Succeeded' || job.status?.phase === 'Failed';
+}
+
+/** The next step for each provider of the job (at most one each; the controller loops until none). */
+export function nextSteps(i: StepInput): Step[] {
+  const steps: Step[] = [];
+  const over = finished(i.job);
+  const budget = i.job.spec.budget?.maxCost ? microsToUnits(parseMicros(i.job.spec.budget.maxCost), i.tokenDecimals, 'floor') : undefined;
+  let fundedAll = 0n;
+  for (const p of i.ledgers.keys()) fundedAll += i.fundedUnits(p);
+  for (const l of [...i.ledgers.values()].sort((a, b) => a.provider.localeCompare(b.provider))) {
+    const e = i.escrows.get(l.provider);
+    const state = e?.state;
+    if (state && CLOSED.has(state)) continue;
+    const opened = state === 'Open' || state === 'Releasing' || state === 'Refunding';
+    const funded = i.fundedUnits(l.provider);
+    // Funding cap: the budget less what the other escrows hold; no budget, no cap.
+    const cap = budget === undefined ? undefined : budget - (fundedAll - funded);
+    const want = (units: bigint) => (cap === undefined ? units : units < cap ? units : cap);
+    if (over) {
+      if (l.live > 0 || l.checking > 0) continue; // wait for the outcome (a deletion cancels live work first)
+      if (l.untrusted) {
+        if (opened || state === 'Opening') steps.push({ kind: 'refund', provider: l.provider, withheld: true });
+        continue;
+      }
+      if (l.owedUnits > 0n) {
+        if (!opened) steps.push({ kind: 'open', provider: l.provider, fundUnits: l.owedUnits });
+        else if (funded < l.owedUnits) steps.push({ kind: 'topUp', provider: l.provider, fundUnits: l.owedUnits });
+        else steps.push({ kind: 'release', provider: l.provider, owedUnits: l.owedUnits, resultDigest: l.resultDigest });
+      } else if (opened || state === 'Opening') {
+        steps.push({ kind: 'refund', provider: l.provider, withheld: false });
+      }
+      continue;
+    }
+    if (l.untrusted || l.placed === 0) continue;
+    const expected = microsToUnits(l.expectedMicros, i.tokenDecimals, 'ceil');
+    if (!opened) {
+      const fund = want(expected * 2n > 0n ? expected * 2n : 1n);
+      if (fund > 0n) steps.push({ kind: 'open', provider: l.provider, fundUnits: fund });
+    } else if (expected > funded) {
+      const fund = want(expected * 2n);
+      if (fund > funded) steps.push({ kind: 'topUp', provider: l.provider, fundUnits: fund });
+    }
+  }
+  return steps;
+}

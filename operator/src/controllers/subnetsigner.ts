@@ -117,7 +117,7 @@ export class SubnetSigner {
     }
     if (count !== 1 || shard.spec.index !== 0) return refuse(`a settled peer job has exactly one shard; this is shard ${shard.spec.index} of ${count}`);
     const report = parseResultReport({ outputs: st.result?.outputs ?? [] });
-    if (!report) return refuse('the shard\'s outputs are malformed (each needs a uri and a sha256)');
+    if (!report) return refuse('the shard\'s outputs are malformed (each needs a uri and a sha256, each uri once)');
     const digest = outputsDigest(report.outputs);
     if (st.result?.digest !== undefined && st.result.digest.toLowerCase() !== digest) return refuse(`the recorded digest ${st.result.digest} is not the outputs' digest ${digest}`);
     if (st.cost === undefined) {

@@ -18,7 +18,8 @@
 //   Failed | Cancelled (peer job being deleted); 404 -> ProviderError notFound.
 // - getResults: the peer RenderShard's status.result.outputs (uri + sha256), integrity `reported`,
 //   and its status.result.signed (the peer's EIP-712 ShardResult, resultDigest = '0x' + digest) when
-//   present, shape-checked only (the controller checks the signer). A settled shard whose peer has
+//   present and well-formed in shape (results.ts parseSigned; the controller checks the signer, the
+//   digest and the amount; a malformed one is dropped). A settled shard whose peer has
 //   not signed yet is a transient error for signatureWaitMs after the peer shard completed, since the
 //   peer signs just after it records Succeeded; after that the results are returned unsigned (the
 //   peer may have no payout key).
@@ -45,7 +46,6 @@ import type {
   Clock, CostReport, EnvVar, LogOptions, Offer, OfferRequest, ProviderAdapter, ProviderCapabilities, RemoteStatus,
   ResultSet, ResultsUnsupported, ShardSpec, SubmitOptions, SubmitResult,
 } from '../types.js';
-import type { SignedShardResult } from '../../settlement/results.js';
 import { CREATED_BY, ORIGIN_ANNOTATIONS, ORIGIN_LABELS, keyHash, labelValue, settlementAnnotations, settlementProblem, signingRequest, subnetJobName } from './names.js';
 
 export interface SubnetOptions {
@@ -101,30 +101,6 @@ export interface SubnetShardSpec extends ShardSpec {
 export const ORIGIN_SHARD_ENV = { index: 'ATELIER_ORIGIN_SHARD_INDEX', count: 'ATELIER_ORIGIN_SHARD_COUNT' } as const;
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
-
-const DECIMAL = /^(0|[1-9][0-9]*)$/;
-
-/**
- * A peer's signed result in the SignedShardResult shape, or undefined when it is not one. Only the
- * shape: the signer, domain, job, shard and digest are for the controller to check. A `signer` the
- * peer may have written is dropped (the origin sets it once it has checked the signature).
- */
-export function signedShape(v: unknown): SignedShardResult | undefined {
-  if (!v || typeof v !== 'object') return undefined;
-  const o = v as Record<string, unknown>;
-  const ok = typeof o.jobUid === 'string' && o.jobUid !== ''
-    && typeof o.shardIndex === 'number' && Number.isInteger(o.shardIndex) && o.shardIndex >= 0 && o.shardIndex <= 0xffffffff
-    && typeof o.resultDigest === 'string' && /^0x[0-9a-fA-F]{64}$/.test(o.resultDigest)
-    && typeof o.amountClaimed === 'string' && DECIMAL.test(o.amountClaimed) && o.amountClaimed.length <= 78
-    && typeof o.chainId === 'string' && DECIMAL.test(o.chainId) && o.chainId.length <= 78
-    && typeof o.verifyingContract === 'string' && /^0x[0-9a-fA-F]{40}$/.test(o.verifyingContract)
-    && typeof o.signature === 'string' && /^0x([0-9a-fA-F]{128}|[0-9a-fA-F]{130})$/.test(o.signature);
-  if (!ok) return undefined;
-  return {
-    jobUid: o.jobUid as string, shardIndex: o.shardIndex as number, resultDigest: o.resultDigest as string, amountClaimed: o.amountClaimed as string,
-    chainId: o.chainId as string, verifyingContract: o.verifyingContract as string, signature: o.signature as string,
-  };
-}
 
 function bodyMessage(err: unknown): string | undefined {
   const body = (err as { body?: unknown })?.body;
@@ -417,18 +393,15 @@ export class SubnetAdapter implements ProviderAdapter {
     }
     const shard = (await this.shards(remoteId)).find((s) => s.status?.phase === 'Succeeded');
     if (!shard) throw new ProviderError('subnet', 'transient', `peer RenderJob ${this.namespace}/${remoteId} succeeded but its RenderShard is not recorded yet`);
-    const report = parseResultReport({ outputs: shard.status?.result?.outputs ?? [] });
+    const raw = shard.status?.result?.signed;
+    const report = parseResultReport({ outputs: shard.status?.result?.outputs ?? [], ...(raw !== undefined ? { signed: raw } : {}) });
     if (!report) {
-      throw new ProviderError('subnet', 'fatal', `peer RenderShard ${this.namespace}/${shard.metadata.name} has a malformed result (outputs need uri and a sha256)`);
+      throw new ProviderError('subnet', 'fatal', `peer RenderShard ${this.namespace}/${shard.metadata.name} has a malformed result (outputs need uri and a sha256, each uri once)`);
     }
     const digest = outputsDigest(report.outputs);
-    const raw = shard.status?.result?.signed;
-    if (raw !== undefined) {
-      const signed = signedShape(raw);
-      if (!signed) throw new ProviderError('subnet', 'fatal', `peer RenderShard ${this.namespace}/${shard.metadata.name} has a malformed signed result`);
-      return { supported: true, outputs: report.outputs, digest, signed, integrity: 'reported' };
-    }
-    if (signingRequest(job.metadata) !== undefined) {
+    // A signed result of the wrong shape is dropped, as for every provider (providers/results.ts).
+    if (report.signed) return { supported: true, outputs: report.outputs, digest, signed: report.signed, integrity: 'reported' };
+    if (raw === undefined && signingRequest(job.metadata) !== undefined) {
       const done = msOf(shard.status?.completionTime) ?? msOf(job.status?.completionTime);
       if (done !== undefined && this.clock.now() - done < this.opts.signatureWaitMs) {
         throw new ProviderError('subnet', 'transient', `peer RenderShard ${this.namespace}/${shard.metadata.name} succeeded but its result is not signed yet`);

@@ -2,7 +2,7 @@
 // error mapping, and kubeconfig handling that never lets the credential into an error. The adapter
 // against a real peer cluster and operator is tested in test/providers/subnet.test.ts.
 import { ProviderError } from '../types.js';
-import { SubnetAdapter, loadPeerKubeConfig, peerError, signedShape, type SubnetShardSpec } from './adapter.js';
+import { SubnetAdapter, loadPeerKubeConfig, peerError, type SubnetShardSpec } from './adapter.js';
 import { keyHash, labelValue, signingRequest, subnetJobName } from './names.js';
 
 const TOKEN = 'sekret-token-0123456789abcdef';
@@ -131,24 +131,43 @@ describe('SubnetAdapter.peerJob', () => {
   });
 });
 
-describe('signedShape', () => {
-  const good = {
+describe('SubnetAdapter.getResults and the peer\'s signature', () => {
+  const SHA = 'c'.repeat(64);
+  const signed = {
     jobUid: 'uid-1', shardIndex: 7, resultDigest: '0x' + 'ab'.repeat(32), amountClaimed: '1234', chainId: '31337',
     verifyingContract: '0x' + 'cd'.repeat(20), signature: '0x' + '11'.repeat(65),
   };
-  test('keeps a well-formed signed result and drops a signer the peer wrote', () => {
-    expect(signedShape({ ...good, signer: '0x' + 'ee'.repeat(20) })).toEqual(good);
+  const settledAnnotations = { 'atelier.dev/settlement-chain-id': '31337', 'atelier.dev/settlement-escrow': '0x' + 'cd'.repeat(20), 'atelier.dev/settlement-token-decimals': '6' };
+  // The peer's API as the adapter reads it: its RenderJob and that job's one RenderShard.
+  function peer(o: { annotations?: Record<string, string>; signed?: unknown; completedMsAgo?: number }) {
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    const clock = { now: () => now, sleep: async (ms: number) => { now += ms; } };
+    const adapter = new SubnetAdapter({ kubeconfig: kubeconfig(), namespace: 'shared-renders', clock, options: { signatureWaitMs: 30_000 } });
+    const completionTime = new Date(now - (o.completedMsAgo ?? 1000)).toISOString();
+    const job = { metadata: { name: 'j', namespace: 'shared-renders', labels: { 'atelier.dev/origin-shard': '7' }, annotations: { 'atelier.dev/origin-job-uid': 'uid-1', ...(o.annotations ?? {}) } }, status: { phase: 'Succeeded', completionTime } };
+    const shard = { metadata: { name: 'j-0' }, status: { phase: 'Succeeded', completionTime, result: { outputs: [{ uri: 's3://r/a.exr', sha256: SHA }], ...(o.signed !== undefined ? { signed: o.signed } : {}) } } };
+    (adapter as unknown as { custom: unknown }).custom = { getNamespacedCustomObject: async () => job, listNamespacedCustomObject: async () => ({ items: [shard] }) };
+    return adapter;
+  }
+
+  test('a signed result is handed up with the outputs; a signer field the peer wrote is not', async () => {
+    const r = await peer({ annotations: settledAnnotations, signed: { ...signed, signer: '0x' + 'ee'.repeat(20) } }).getResults('j');
+    expect(r).toMatchObject({ supported: true, outputs: [{ uri: 's3://r/a.exr', sha256: SHA }], signed, integrity: 'reported' });
+    expect((r as { signed: object }).signed).not.toHaveProperty('signer');
   });
-  test.each([
-    ['no signature', { signature: undefined }],
-    ['a short digest', { resultDigest: '0xabcd' }],
-    ['a numeric amount', { amountClaimed: 1234 }],
-    ['a negative amount', { amountClaimed: '-1' }],
-    ['a hex chain id', { chainId: '0x7a69' }],
-    ['a string shard index', { shardIndex: '7' }],
-    ['an empty job uid', { jobUid: '' }],
-  ])('refuses %s', (_what, bad) => {
-    expect(signedShape({ ...good, ...bad })).toBeUndefined();
+
+  test('a settled shard not signed yet is a transient error for a while, then comes back unsigned', async () => {
+    await expect(peer({ annotations: settledAnnotations, completedMsAgo: 5_000 }).getResults('j')).rejects.toMatchObject({ kind: 'transient', message: expect.stringMatching(/not signed yet/) });
+    const late = await peer({ annotations: settledAnnotations, completedMsAgo: 31_000 }).getResults('j');
+    expect(late).toMatchObject({ supported: true });
+    expect(late).not.toHaveProperty('signed');
+  });
+
+  test('a shard that does not settle is never waited for; a malformed signature is dropped, not the outputs', async () => {
+    expect(await peer({}).getResults('j')).not.toHaveProperty('signed');
+    const bad = await peer({ annotations: settledAnnotations, signed: { ...signed, signature: '0x12' } }).getResults('j');
+    expect(bad).toMatchObject({ supported: true, outputs: [{ uri: 's3://r/a.exr', sha256: SHA }] });
+    expect(bad).not.toHaveProperty('signed');
   });
 });
 

@@ -101,6 +101,16 @@ class MultiLister<T extends k8s.KubernetesObject> {
   }
 }
 
+/** Test-only fault injection: SIGKILL this process right after broadcasting one of `actions` (comma list). */
+function killAfterSend(actions: string, log: Log): (action: string) => void {
+  const set = new Set(actions.split(',').map((s) => s.trim()));
+  return (action) => {
+    if (!set.has(action) && !set.has('*')) return;
+    log.warn('ATELIER_TEST_KILL_AFTER_SEND: killing the operator after broadcasting a transaction', { action });
+    process.kill(process.pid, 'SIGKILL');
+  };
+}
+
 export async function runOperator(cfg: OperatorConfig): Promise<void> {
   const log: Log = createLogger({ level: cfg.logLevel, component: 'atelier', fields: { identity: cfg.identity } });
   const kc = loadKubeConfig(cfg.kubeconfig);
@@ -160,6 +170,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
         .catch((e) => { if (!isNotFound(e)) throw e; });
     },
     recorder, log, metrics: metrics.settlement, clock, onChange: (key) => enqueueJob(key),
+    ...(process.env.ATELIER_TEST_KILL_AFTER_SEND ? { afterBroadcast: killAfterSend(process.env.ATELIER_TEST_KILL_AFTER_SEND, log) } : {}),
   }) : undefined;
   const shardsInFlight = (provider: string) => shardInformers.reduce((n, i) => n + i.countByIndex(INDEX_PROVIDER, provider), 0);
   const place = makePlacer({ capacity, providers: new CachedProviders(() => providerInformer.values(), shardsInFlight), clock });

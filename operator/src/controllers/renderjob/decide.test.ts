@@ -1,4 +1,4 @@
-import { decide, podName, retryDelayMs, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { decide, podName, retryDelayMs, type JobSnapshot, type PlaceInfo, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 
 const NOW = Date.parse('2026-11-24T12:00:00Z');
 
@@ -162,5 +162,213 @@ describe('remote placement', () => {
     const d = decide(job().count(1).obj(), allRecords(1), pods(stuck), NOW, undefined, remote('akash'));
     expect(d.deletePods).toEqual(['job-0-1']);
     expect(d.submitRemote).toEqual([]); // not before the pod is gone
+  });
+});
+
+describe('spot checks and untrusted providers', () => {
+  const H = 'a'.repeat(64);
+  const OTHER = 'c'.repeat(64);
+  const remoteOutputs = [{ uri: 's3://akash-bucket/0.png', sha256: H }];
+  /** A remote result at `provider`, succeeded at attempt 1, with the given verification. */
+  const remoteDone = (verification: ShardRecordStatus['verification'], provider = 'akash', extra: ShardRecordStatus = {}): ShardRecordStatus => ({
+    placement: 'Remote', provider, phase: 'Succeeded', attempts: 1, idempotencyKey: `u1-x-1`, remoteId: 'r-1', remoteCost: '0.40',
+    result: { outputs: remoteOutputs }, ...(verification ? { verification } : {}), ...extra,
+  });
+  const pendingCheck = (attempt?: number): ShardRecordStatus['verification'] => ({ state: 'Pending', spotCheck: true, provider: 'akash', ...(attempt ? { attempt } : {}) });
+  const resultMessage = (sha256: string) => JSON.stringify({ outputs: [{ uri: 'local://x', sha256 }] });
+  const localOnly = () => new Map<number, { kind: 'Local' }>();
+
+  test('a remote result pending its spot check starts a local re-run with the next attempt number', () => {
+    const d = decide(job().count(1).obj(), records([0, remoteDone(pendingCheck())]), new Map(), NOW);
+    expect(d.createPods.map((p) => p.name)).toEqual([podName('job', 0, 2)]);
+    expect(d.createRecords).toEqual([]);
+    expect(d.submitRemote).toEqual([]);
+    expect(d.outcome).not.toBe('Succeeded');
+    expect(d.counts).toMatchObject({ running: 1, succeeded: 0, pending: 0 });
+    expect(d.verification).toMatchObject({ pending: 1, verified: 0, skipped: 0, failed: 0 });
+  });
+
+  test('a frames job re-runs the check with the shard\'s frames', () => {
+    const j = job().obj();
+    j.spec.shards = { frames: { start: 1, end: 8, perShard: 4 } } as never;
+    const d = decide(j, records([0, {}], [1, remoteDone(pendingCheck())]), pods(pod(0, 1, 'Running')), NOW);
+    expect(d.createPods).toEqual([{ index: 1, attempt: 2, name: 'job-1-2', frames: { start: 5, end: 8 } }]);
+  });
+
+  test('a live check pod is not started twice and counts as running', () => {
+    const d = decide(job().count(1).obj(), records([0, remoteDone(pendingCheck())]), pods(pod(0, 2, 'Running')), NOW);
+    expect(d.createPods).toEqual([]);
+    expect(d.counts.running).toBe(1);
+    expect(d.verification.pending).toBe(1);
+    expect(d.outcome).toBe('Running');
+  });
+
+  test.each([
+    // [parallelism, other live pods, expected creates]
+    [1, true, []],
+    [1, false, ['job-0-2']],
+    [2, true, ['job-0-2']],
+  ])('check pods respect the parallelism room (parallelism %s, another shard live %s)', (parallelism, otherLive, want) => {
+    const recs = records([0, remoteDone(pendingCheck())], [1, otherLive ? { attempts: 1 } : { phase: 'Succeeded', attempts: 1 }], [2, { phase: 'Succeeded', attempts: 1 }]);
+    const d = decide(job().count(3).parallelism(parallelism).obj(), recs, otherLive ? pods(pod(1, 1, 'Running')) : new Map(), NOW);
+    expect(d.createPods.map((p) => p.name)).toEqual(want);
+  });
+
+  test('check pods go before new shards', () => {
+    const recs = records([0, {}], [1, {}], [2, remoteDone(pendingCheck())]);
+    const d = decide(job().count(3).parallelism(2).obj(), recs, new Map(), NOW);
+    expect(d.createPods.map((p) => p.name)).toEqual(['job-2-2', 'job-0-1']);
+  });
+
+  test('a matching re-run verifies the remote result: same content under another URI', () => {
+    const d = decide(job().count(1).obj(), records([0, remoteDone(pendingCheck())]), pods(pod(0, 2, 'Succeeded', { message: resultMessage(H) })), NOW);
+    expect(d.recordOutcomes).toHaveLength(1);
+    const st = d.recordOutcomes[0]!.status;
+    expect(st.verification).toMatchObject({ state: 'Verified', attempt: 2, provider: 'akash' });
+    expect(st.placement).toBe('Remote');
+    expect(st.provider).toBe('akash');
+    expect(st.phase).toBe('Succeeded');
+    expect(st.result!.outputs).toEqual(remoteOutputs); // the remote result stands
+    expect(st.lastFailure).toBeUndefined();
+    expect(d.recordOutcomes[0]!.event).toBeUndefined();
+    expect(d.counts).toMatchObject({ succeeded: 1, remote: 1, local: 0, running: 0 });
+    expect(d.verification).toMatchObject({ pending: 0, verified: 1, failed: 0 });
+    expect(d.untrusted.size).toBe(0);
+    expect(d.outcome).toBe('Succeeded');
+  });
+
+  test('upper-case remote digests still match the re-run', () => {
+    const st0 = remoteDone(pendingCheck(), 'akash', { result: { outputs: [{ uri: 's3://x/0.png', sha256: H.toUpperCase() }] } });
+    const d = decide(job().count(1).obj(), records([0, st0]), pods(pod(0, 2, 'Succeeded', { message: resultMessage(H) })), NOW);
+    expect(d.recordOutcomes[0]!.status.verification!.state).toBe('Verified');
+  });
+
+  test('a re-run with other content fails the check: the local result replaces the remote one and akash loses trust', () => {
+    const d = decide(job().count(1).obj(), records([0, remoteDone(pendingCheck())]), pods(pod(0, 2, 'Succeeded', { message: resultMessage(OTHER) })), NOW);
+    const o = d.recordOutcomes[0]!;
+    expect(o.status.verification).toMatchObject({ state: 'Failed', provider: 'akash', attempt: 2 });
+    expect(o.status.placement).toBe('Local');
+    expect(o.status.phase).toBe('Succeeded');
+    expect(o.status.podName).toBe('job-0-2');
+    expect(o.status.attempts).toBe(2);
+    expect(o.status.result).toEqual({ outputs: [{ uri: 'local://x', sha256: OTHER }] });
+    expect(o.status.lastFailure!.reason).toBe('VerificationFailed');
+    expect(o.event).toMatchObject({ type: 'Warning', reason: 'VerificationFailed' });
+    expect([...d.untrusted]).toEqual(['akash']);
+    expect(d.verification).toMatchObject({ failed: 1, pending: 0 });
+    expect(d.verification.failedMessage).toContain('akash');
+    expect(d.counts).toMatchObject({ succeeded: 1, local: 1, remote: 0 });
+    expect(d.outcome).toBe('Succeeded'); // nothing else of akash's to discard: the local result completes the job
+  });
+
+  test('a re-run that reports no outputs cannot check: Skipped, the provider is not blamed', () => {
+    const d = decide(job().count(1).obj(), records([0, remoteDone(pendingCheck())]), pods(pod(0, 2, 'Succeeded', { message: 'done' })), NOW);
+    const o = d.recordOutcomes[0]!;
+    expect(o.status.verification!.state).toBe('Skipped');
+    expect(o.status.placement).toBe('Remote');
+    expect(o.event!.reason).toBe('SpotCheckSkipped');
+    expect(d.untrusted.size).toBe(0);
+  });
+
+  test('a failed check pod is retried until the checks exceed maxRetries, then the check is Skipped', () => {
+    const j = job().count(1).maxRetries(1).obj();
+    // first re-run fails: recorded, still Pending, no new pod in the same pass
+    const d1 = decide(j, records([0, remoteDone(pendingCheck())]), pods(pod(0, 2, 'Failed', { exitCode: 3 })), NOW);
+    const st1 = d1.recordOutcomes[0]!.status;
+    expect(st1.verification).toMatchObject({ state: 'Pending', attempt: 2 });
+    expect(st1.phase).toBe('Succeeded');
+    expect(st1.placement).toBe('Remote');
+    expect(d1.recordOutcomes[0]!.event).toBeUndefined();
+    expect(d1.createPods).toEqual([]);
+    expect(d1.verification.pending).toBe(1);
+    expect(d1.counts.running).toBe(1);
+    expect(d1.outcome).not.toBe('Succeeded');
+    expect(d1.requeueAfterMs).toBeGreaterThan(0);
+    // recorded: the next pass starts re-run 3
+    const d2 = decide(j, records([0, st1]), pods(pod(0, 2, 'Failed')), NOW + 60_000);
+    expect(d2.recordOutcomes).toEqual([]);
+    expect(d2.createPods.map((p) => p.name)).toEqual(['job-0-3']);
+    // it fails too: 2 checks > maxRetries=1, Skipped
+    const d3 = decide(j, records([0, st1]), pods(pod(0, 2, 'Failed'), pod(0, 3, 'Failed', { exitCode: 3 })), NOW + 120_000);
+    const o3 = d3.recordOutcomes[0]!;
+    expect(o3.status.verification).toMatchObject({ state: 'Skipped', attempt: 3, provider: 'akash' });
+    expect(o3.event).toMatchObject({ type: 'Warning', reason: 'SpotCheckSkipped' });
+    expect(o3.status.placement).toBe('Remote');
+    expect(d3.untrusted.size).toBe(0);
+    expect(d3.verification).toMatchObject({ skipped: 1, pending: 0 });
+    expect(d3.outcome).toBe('Succeeded');
+  });
+
+  test('an untrusted provider\'s unverified results are discarded and its live attempts cancelled; verified ones stand', () => {
+    const failedHere: ShardRecordStatus = {
+      placement: 'Local', phase: 'Succeeded', attempts: 2, podName: 'job-0-2', result: { outputs: [{ uri: 'local://x', sha256: OTHER }] },
+      verification: { state: 'Failed', provider: 'akash', attempt: 2, message: 'differs' }, lastFailure: { reason: 'VerificationFailed', message: 'differs' },
+    };
+    const recs = records(
+      [0, failedHere],
+      [1, remoteDone({ state: 'Skipped', spotCheck: false, provider: 'akash' })],
+      [2, { placement: 'Remote', provider: 'akash', phase: 'Running', attempts: 1, idempotencyKey: 'u1-2-1', remoteId: 'r-2' }],
+      [3, remoteDone({ state: 'Verified', spotCheck: true, provider: 'akash', attempt: 2 })],
+      [4, remoteDone({ state: 'Skipped', spotCheck: false, provider: 'render' }, 'render')],
+      [5, remoteDone(pendingCheck())],
+    );
+    const d = decide(job().count(6).obj(), recs, new Map(), NOW);
+    expect([...d.untrusted]).toEqual(['akash']);
+    expect(d.recordOutcomes.map((o) => o.index)).toEqual([1, 5]);
+    for (const o of d.recordOutcomes) {
+      expect(o.status.phase).toBe('Pending');
+      expect(o.status.result).toBeUndefined();
+      expect(o.status.idempotencyKey).toBeUndefined();
+      expect(o.status.lastFailure!.reason).toBe('VerificationFailed');
+      expect(o.status.verification!.state).toBe('Failed');
+      expect(o.event).toMatchObject({ type: 'Warning', reason: 'ResultDiscarded' });
+    }
+    expect(d.cancelRemote.map((r) => r.index)).toEqual([2]);
+    expect(d.createPods).toEqual([]); // the discarded shards start again once recorded
+    expect(d.counts).toMatchObject({ succeeded: 3, pending: 2, running: 1 });
+    expect(d.verification.pending).toBe(0);
+    expect(d.outcome).toBe('Running');
+    expect(d.requeueAfterMs).toBe(1);
+  });
+
+  test('the planner is told to avoid untrusted providers', () => {
+    const recs = records(
+      [0, { placement: 'Local', phase: 'Succeeded', attempts: 2, verification: { state: 'Failed', provider: 'akash' } }],
+      [1, remoteDone({ state: 'Skipped', provider: 'akash' })],
+      [2, {}],
+    );
+    let seen: PlaceInfo | undefined;
+    let cands: number[] = [];
+    decide(job().count(3).obj(), recs, new Map(), NOW, undefined, (c, _room, info) => { seen = info; cands = c.map((x) => x.index); return localOnly(); });
+    expect(seen).toBeDefined();
+    expect([...seen!.excludeProviders]).toEqual(['akash']);
+    expect(cands).toEqual([2]);
+  });
+
+  test('a check that fails in this pass excludes the provider from this pass\'s placements', () => {
+    let seen: PlaceInfo | undefined;
+    decide(job().count(2).obj(), records([0, remoteDone(pendingCheck())], [1, {}]), pods(pod(0, 2, 'Succeeded', { message: resultMessage(OTHER) })), NOW, undefined, (_c, _room, info) => { seen = info; return localOnly(); });
+    expect(seen!.excludeProviders.has('akash')).toBe(true);
+  });
+
+  test('a check that fails in this pass does not let the job complete on another unchecked result of the provider', () => {
+    // shard 0 (akash, not chosen) is counted before shard 1's check fails: the job must not complete on it
+    const recs = records([0, remoteDone({ state: 'Skipped', spotCheck: false, provider: 'akash' })], [1, remoteDone(pendingCheck())]);
+    const d = decide(job().count(2).obj(), recs, pods(pod(1, 2, 'Succeeded', { message: resultMessage(OTHER) })), NOW);
+    expect(d.untrusted.has('akash')).toBe(true);
+    expect(d.outcome).not.toBe('Succeeded');
+    expect(d.requeueAfterMs).toBe(1);
+    // the next pass, with the failure recorded, discards shard 0
+    const next = records([0, recs.get(0)!.status], [1, d.recordOutcomes[0]!.status]);
+    const d2 = decide(job().count(2).obj(), next, pods(pod(1, 2, 'Succeeded')), NOW);
+    expect(d2.recordOutcomes.map((o) => [o.index, o.event?.reason])).toEqual([[0, 'ResultDiscarded']]);
+    expect(d2.outcome).not.toBe('Succeeded');
+  });
+
+  test('a job waits for its pending spot checks before it completes', () => {
+    const recs = records([0, { phase: 'Succeeded', attempts: 1 }], [1, remoteDone(pendingCheck())]);
+    const d = decide(job().count(2).obj(), recs, pods(pod(1, 2, 'Pending')), NOW);
+    expect(d.outcome).toBe('Running');
+    expect(d.counts).toMatchObject({ succeeded: 1, running: 1 });
   });
 });

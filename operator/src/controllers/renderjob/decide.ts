@@ -185,6 +185,7 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     untrusted: untrustedProviders(records.values()),
     unschedulable: 0, gpuMillis: 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
+  const untrustedAtStart = new Set(d.untrusted);
   const wake = (ms: number) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; };
 
   const startable: ShardRange[] = [];
@@ -325,7 +326,17 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     startable.push(range);
   }
 
-  const complete = d.counts.succeeded === total;
+  // A check that failed in this pass makes its provider untrusted only from that shard on: its
+  // unverified results at lower indexes were counted as succeeded above. The job does not complete
+  // on them; the next pass (at once) discards them.
+  const failedNow = [...d.untrusted].filter((p) => !untrustedAtStart.has(p));
+  const recorded = new Map(d.recordOutcomes.map((o) => [o.index, o.status]));
+  const unverifiedOfFailed = failedNow.length > 0 && [...records.values()].some((r) => {
+    const s = recorded.get(r.index) ?? r.status;
+    return s.placement === 'Remote' && s.phase === 'Succeeded' && !!s.provider && failedNow.includes(s.provider) && s.verification?.state !== 'Verified';
+  });
+  if (unverifiedOfFailed) wake(1);
+  const complete = d.counts.succeeded === total && !unverifiedOfFailed;
   if (complete) {
     d.outcome = 'Succeeded';
     return d;

@@ -283,7 +283,10 @@ export class RenderJobReconciler {
     // 4. Live remote attempts are tracked to their outcome.
     if (remote) {
       const cancelling = new Set(decision.cancelRemote);
-      await pool(decision.remoteLive.filter((r) => !cancelling.has(r)), config.writeConcurrency, async (r) => {
+      // A settled job's results are accepted only once they can be checked against the chain's domain.
+      const trackable = settles && !domain ? [] : decision.remoteLive.filter((r) => !cancelling.has(r));
+      if (settles && !domain && decision.remoteLive.length > 0) wakeRemote(2000);
+      await pool(trackable, config.writeConcurrency, async (r) => {
         wakeRemote(await remote.track(record, namespace, r, this.specFor(job, r.index, framesOf(r.index), total, domain), maxRetries, check));
       });
       let stale = 0;

@@ -38,6 +38,12 @@ export interface SettlementDeps {
   clock: { now(): number };
   /** The job's settlement view changed: its RenderJob should be reconciled (conditions, deletion). */
   onChange(key: string): void;
+  /**
+   * Fault injection for tests: called right after a transaction is broadcast and before its hash is
+   * recorded (the moment a crash is most dangerous). The manager sets it only from
+   * ATELIER_TEST_KILL_AFTER_SEND, to SIGKILL the process after the named actions.
+   */
+  afterBroadcast?: (action: string) => void;
   /** Builds the payer's escrow client (tests may inject one). */
   connect?: (privateKey: string) => Promise<EscrowClient>;
 }
@@ -61,6 +67,8 @@ export class SettlementController implements SettlementView {
   private decimals?: number;
   private readonly state = new Map<string, EscrowStatus[]>();
   private readonly errors = new Map<string, { reason: string; message: string; failures: number }>();
+  /** Jobs with a step in progress (an escrow may be opening that the status does not show yet). */
+  private readonly busy = new Set<string>();
 
   constructor(private readonly d: SettlementDeps) {}
 
@@ -102,7 +110,7 @@ export class SettlementController implements SettlementView {
   }
 
   blocksDeletion(key: string, job: RenderJob): boolean {
-    return this.escrowsOf(key, job).some((e) => !e.state || !CLOSED.has(e.state));
+    return this.busy.has(key) || this.escrowsOf(key, job).some((e) => !e.state || !CLOSED.has(e.state));
   }
 
   /** Connects to the chain (wallet from its Secret, token decimals); retried by callers until it works. */
@@ -154,6 +162,7 @@ export class SettlementController implements SettlementView {
       const price = offers.reduce((m, o) => { const p = toMicrosSafe(o.pricePerGpuHour); return p > m ? p : m; }, 0n);
       return (price * BigInt(gpus) * BigInt(Math.round(expectedMs))) / 3_600_000n;
     };
+    this.busy.add(key);
     try {
       for (let round = 0; round < 8; round++) {
         const led = ledgers({ records, tokenDecimals: decimals, estimateMicros });
@@ -164,6 +173,8 @@ export class SettlementController implements SettlementView {
       }
     } catch (e) {
       return this.failed(key, job, e, 'step');
+    } finally {
+      this.busy.delete(key);
     }
     if (this.errors.delete(key)) this.d.onChange(key);
     const open = escrows.some((e) => !e.state || !CLOSED.has(e.state));
@@ -205,6 +216,7 @@ export class SettlementController implements SettlementView {
     const hooks: SendHooks = {
       pendingTx: (entry.transactions ?? []).filter((t) => t.state === 'Pending' && t.hash).map((t) => t.hash!),
       onSent: async (hash, action) => {
+        this.d.afterBroadcast?.(action);
         entry.transactions = [...(entry.transactions ?? []), { kind: action, hash, state: 'Pending' }];
         await this.persist(job, escrows);
       },
@@ -283,6 +295,15 @@ export class SettlementController implements SettlementView {
           m.amount('refunded', step.provider, Number(entry.refunded));
           this.d.recorder.event(ref, step.kind === 'refund' && step.withheld ? 'Warning' : 'Normal', step.kind === 'refund' && step.withheld ? 'EscrowWithheld' : 'EscrowRefunded',
             `returned ${entry.refunded} from the escrow for ${step.provider}${step.kind === 'refund' && step.withheld ? ': a result failed verification, nothing is paid' : ''} (tx ${sentHash})`);
+        }
+        break;
+      case 'None':
+        // Never opened (an open that was not sent before a crash): nothing was escrowed.
+        if (step.kind === 'refund') {
+          entry.state = step.withheld ? 'Withheld' : 'Refunded';
+          entry.funded = '0';
+          entry.released = '0';
+          entry.refunded = '0';
         }
         break;
       default:

@@ -1,9 +1,11 @@
 // `atelier status rj/NAME [-n NS] [--watch]`: a RenderJob at a glance — progress per placement as
-// bars, cost so far, an ETA from the recent completion rate, its conditions and latest events.
-// With --watch it redraws every two seconds until the job finishes.
+// bars, cost so far, an ETA from the recent completion rate, its conditions (Verified and Settled
+// always, when the job has them), its escrows per provider (state, funded, owed, released, refunded,
+// the last transaction) and its latest events. With --watch it redraws every two seconds until the
+// job finishes and, for a job that settles on-chain, until its settlement is done.
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import type { RenderJob } from '../api/index.js';
+import type { EscrowStatus, RenderJob } from '../api/index.js';
 import { loadKubeConfig } from '../kube/client.js';
 
 export const statusUsage = `Usage: atelier status rj/NAME [-n NAMESPACE] [--kubeconfig PATH] [--watch]
@@ -12,6 +14,37 @@ export const statusUsage = `Usage: atelier status rj/NAME [-n NAMESPACE] [--kube
 function bar(part: number, total: number, width = 30): string {
   const n = total > 0 ? Math.round((part / total) * width) : 0;
   return `[${'#'.repeat(n)}${'.'.repeat(width - n)}]`;
+}
+
+/** Conditions shown whatever their status; the others only while True. */
+const ALWAYS_SHOWN = new Set(['Bursting', 'Verified', 'Settled']);
+
+function shortHash(h: string | undefined): string {
+  return h && h.length > 14 ? `${h.slice(0, 8)}…${h.slice(-4)}` : h ?? '';
+}
+
+function escrowLines(escrows: EscrowStatus[]): string[] {
+  if (escrows.length === 0) return [];
+  const rows = escrows.map((e) => {
+    const tx = e.transactions?.[e.transactions.length - 1];
+    return [
+      e.provider, e.state ?? 'Opening', e.funded ?? '0', e.owed ?? '-', e.released ?? '0', e.refunded ?? '0',
+      tx ? `${tx.kind ?? '?'} ${shortHash(tx.hash)} ${tx.state ?? ''}${tx.block !== undefined ? ` #${tx.block}` : ''}`.trim() : '',
+    ];
+  });
+  const head = ['provider', 'state', 'funded', 'owed', 'released', 'refunded', 'last transaction'];
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const fmt = (r: string[]) => `    ${r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(width[i]!))).join('  ')}`.trimEnd();
+  const out = ['  escrows (tokens = USD)', fmt(head), ...rows.map(fmt)];
+  for (const e of escrows) if (e.message) out.push(`      ${e.provider}: ${e.message}`);
+  return out;
+}
+
+/** A job that settles on-chain whose settlement is not done yet (NotConfigured never will be). */
+export function settling(job: RenderJob): boolean {
+  if (!job.spec?.settlement?.enabled) return false;
+  const c = job.status?.conditions?.find((x) => x.type === 'Settled');
+  return !!c && c.status !== 'True' && c.reason !== 'NotConfigured';
 }
 
 export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: number): string {
@@ -31,7 +64,8 @@ export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: num
     const rate = s.succeeded / Math.max(1, now - started);
     lines.push(`  ETA      ${new Date(now + (s.total - s.succeeded) / rate).toISOString()}`);
   }
-  for (const c of st.conditions ?? []) if (c.status === 'True' || c.type === 'Bursting') lines.push(`  ${c.type.padEnd(10)}${c.status.padEnd(6)}${c.reason}${c.message ? `: ${c.message}` : ''}`);
+  for (const c of st.conditions ?? []) if (c.status === 'True' || ALWAYS_SHOWN.has(c.type)) lines.push(`  ${c.type.padEnd(10)}${c.status.padEnd(6)}${c.reason}${c.message ? `: ${c.message}` : ''}`);
+  lines.push(...escrowLines(st.settlement?.escrows ?? []));
   const recent = [...events].sort((a, b) => String(a.lastTimestamp ?? a.eventTime).localeCompare(String(b.lastTimestamp ?? b.eventTime))).slice(-5);
   if (recent.length) lines.push('  events');
   for (const e of recent) lines.push(`    ${e.type?.padEnd(8)}${e.reason?.padEnd(16)}${e.message}`);
@@ -55,7 +89,7 @@ export async function statusCommand(argv: string[], env: Record<string, string |
     const events = (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${m[1]}` })).items;
     out(`${values.watch ? '\x1b[2J\x1b[H' : ''}${renderStatus(job, events, Date.now())}`);
     const phase = job.status?.phase;
-    if (!values.watch || phase === 'Succeeded' || phase === 'Failed') return phase === 'Failed' ? 1 : 0;
+    if (!values.watch || ((phase === 'Succeeded' || phase === 'Failed') && !settling(job))) return phase === 'Failed' ? 1 : 0;
     await new Promise((r) => setTimeout(r, 2000));
   }
 }

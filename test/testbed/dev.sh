@@ -2,9 +2,11 @@
 # `make dev`: brings up the whole thing locally and shows it working — site A (a test-bed cluster
 # with fake GPU nodes) running the operator, a peer site B (a second cluster with its own operator,
 # the agency's private subnetwork), the three HTTP provider contract fakes (Akash, Render, Chutes), a
-# local chain, ComputeProviders for all four, and a Burst RenderJob that runs on A's GPUs and bursts
-# what does not fit — followed live with `atelier status --watch` until it finishes. Everything stays
-# up afterwards; `make testbed-down` stops it all.
+# local chain with the escrow contract and a test token, ComputeProviders for all four (each with the
+# payout address its results are signed with), and a Burst RenderJob that runs on A's GPUs, bursts
+# what does not fit, spot-checks a quarter of the remote results by re-running them locally and pays
+# the providers on-chain for verified results — followed live with `atelier status --watch` until it
+# has finished and settled. Everything stays up afterwards; `make testbed-down` stops it all.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 name="${1:-atelier}"
@@ -29,6 +31,42 @@ done
 
 (cd "$REPO_ROOT" && npm run --silent build)
 
+# anvil's well-known development accounts (deterministic, funded only on local chains): account 0 is
+# the studio's payer wallet (it deploys the escrow and the test token and holds the tokens), account 3
+# is site B's payout key, with which it signs the results of the shards site A sends it.
+PAYER_KEY=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+PAYER=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+SITE_B_KEY=0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6
+SITE_B_PAYOUT=0x90F79bf6EB2c4f870365E785982E1f101E93b906
+# secret NAMESPACE NAME KEY VALUE: a Secret through stdin, so the key is never in a process list.
+secret() {
+  local kc="$1" ns="$2" n="$3" key="$4" value="$5"
+  "$BIN/kubectl" --kubeconfig "$kc" create namespace "$ns" >/dev/null 2>&1 || true
+  "$BIN/kubectl" --kubeconfig "$kc" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: $n, namespace: $ns}
+stringData: {$key: "$value"}
+YAML
+}
+field() { node -e "process.stdout.write(String(JSON.parse(require('fs').readFileSync(process.argv[1],'utf8'))[process.argv[2]]))" "$1" "$2"; }
+has_code() { # RPC ADDRESS: true when ADDRESS holds contract code on the chain
+  curl -fsS -H 'content-type: application/json' --data "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"eth_getCode\",\"params\":[\"$2\",\"latest\"]}" "$1" | grep -q '"result":"0x[0-9a-f]'
+}
+
+echo; echo "== settlement: escrow contract and test token on the dev chain"
+# Kept with the chain (chain.sh down removes it), so a second `make dev` on the same chain reuses them.
+deployed="$TESTBED_DIR/chain-$name/settlement.json"
+if ! { [ -s "$deployed" ] && has_code "$chain" "$(field "$deployed" escrow)" && has_code "$chain" "$(field "$deployed" token)"; }; then
+  ATELIER_DEPLOYER_KEY="$PAYER_KEY" "${cli[@]}" escrow deploy --rpc-url "$chain" --test-token --mint "$PAYER=100000" -o json > "$deployed.tmp"
+  mv "$deployed.tmp" "$deployed"
+fi
+ESCROW="$(field "$deployed" escrow)"; TOKEN="$(field "$deployed" token)"
+echo "  escrow $ESCROW, test token $TOKEN (100000 minted to the payer $PAYER)"
+secret "$kubeconfig" atelier-system studio-wallet privateKey "$PAYER_KEY"
+secret "$peer_kubeconfig" atelier-system site-b-payout privateKey "$SITE_B_KEY"
+echo "  site A payer wallet: Secret atelier-system/studio-wallet; site B payout key: Secret atelier-system/site-b-payout (site B)"
+
 # Restart what a previous `make dev` left, so the operators run this checkout's build.
 restart() { # dir name cmd...
   local d="$1" n="$2"; shift 2
@@ -51,16 +89,20 @@ cred() { sed -n 2p "$dir/logs/fake-$1.log" | node -e "let s='';process.stdin.on(
 echo; echo "== operators"
 kp create namespace shared-renders 2>/dev/null || true
 restart "$TESTBED_DIR/$peer" operator "${cli[@]}" run --kubeconfig "$peer_kubeconfig" --namespace shared-renders \
-  --metrics-addr 127.0.0.1:0 --lease-namespace default --cluster-name site-b --local-gpu-hour-price 0.40
-restart "$dir" operator "${cli[@]}" run --kubeconfig "$kubeconfig" --metrics-addr 127.0.0.1:0 --lease-namespace default \
+  --metrics-addr 127.0.0.1:0 --lease-namespace default --cluster-name site-b --local-gpu-hour-price 0.40 \
+  --payout-key-secret atelier-system/site-b-payout
+restart "$dir" operator env ATELIER_SETTLEMENT_RPC_URL="$chain" ATELIER_SETTLEMENT_CHAIN_ID=31337 \
+  ATELIER_SETTLEMENT_ESCROW_ADDRESS="$ESCROW" ATELIER_SETTLEMENT_TOKEN_ADDRESS="$TOKEN" \
+  ATELIER_SETTLEMENT_WALLET_SECRET=atelier-system/studio-wallet ATELIER_SETTLEMENT_WALLET_SECRET_KEY=privateKey \
+  "${cli[@]}" run --kubeconfig "$kubeconfig" --metrics-addr 127.0.0.1:0 --lease-namespace default \
   --cluster-name site-a --local-gpu-hour-price 1.20 --remote-poll 2 --provider-probe 5
 wait_proc "$dir" operator 60 grep -q 'became leader' "$dir/logs/operator.log"
+wait_proc "$dir" operator 90 grep -q 'settlement connected' "$dir/logs/operator.log"
 wait_proc "$TESTBED_DIR/$peer" operator 60 grep -q 'became leader' "$TESTBED_DIR/$peer/logs/operator.log"
 echo "  site A operator: $dir/logs/operator.log"
 echo "  site B operator: $TESTBED_DIR/$peer/logs/operator.log"
 
-echo; echo "== ComputeProviders"
-k create namespace atelier-system 2>/dev/null || true
+echo; echo "== ComputeProviders (payoutAddress: the address each signs its results with)"
 k -n atelier-system create secret generic site-b --from-file=kubeconfig="$peer_kubeconfig" --dry-run=client -o yaml | k apply -f - >/dev/null
 k -n atelier-system create secret generic fake-akash --from-literal=credential="$(cred akash 'c.apiKey')" --dry-run=client -o yaml | k apply -f - >/dev/null
 k -n atelier-system create secret generic fake-render --from-literal=credential="$(cred render 'c.publicKey+":"+c.secretKey')" --dry-run=client -o yaml | k apply -f - >/dev/null
@@ -71,7 +113,7 @@ kind: ComputeProvider
 metadata: {name: site-b}
 spec:
   type: subnet
-  payoutAddress: "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+  payoutAddress: "$SITE_B_PAYOUT"
   subnet: {kubeconfigSecretRef: {namespace: atelier-system, name: site-b, key: kubeconfig}, namespace: shared-renders}
   options: {pricePerGpuHour: "0.50"}
 ---
@@ -82,7 +124,7 @@ spec:
   type: akash
   endpoint: $(url akash)
   credentialsSecretRef: {namespace: atelier-system, name: fake-akash, key: credential}
-  payoutAddress: "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+  payoutAddress: "$(cred akash c.payoutAddress)"
   gpuModels: [nvidia-h100]
 ---
 apiVersion: atelier.dev/v1alpha1
@@ -92,7 +134,7 @@ spec:
   type: render
   endpoint: $(url render)
   credentialsSecretRef: {namespace: atelier-system, name: fake-render, key: credential}
-  payoutAddress: "0x90F79bf6EB2c4f870365E785982E1f101E93b906"
+  payoutAddress: "$(cred render c.payoutAddress)"
   gpuModels: [nvidia-h100]
   options: {pricePerGpuHour: "2.20"}
 ---
@@ -103,7 +145,7 @@ spec:
   type: bittensor
   endpoint: $(url chutes)
   credentialsSecretRef: {namespace: atelier-system, name: fake-chutes, key: credential}
-  payoutAddress: "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65"
+  payoutAddress: "$(cred chutes c.payoutAddress)"
   gpuModels: [nvidia-h100]
   maxConcurrentShards: 4
   options: {chuteId: "$(cred chutes 'c.chuteId')", method: render}
@@ -111,7 +153,8 @@ YAML
 sleep 6
 k get computeproviders
 
-echo; echo "== a Burst RenderJob: 24 shards on A's 10 GPUs; what waits more than 5 s bursts, cheapest first"
+echo; echo "== a Burst RenderJob: 24 shards on A's 10 GPUs; what waits more than 5 s bursts, cheapest first;"
+echo "   a quarter of the remote results are re-run locally and compared, providers are paid on-chain for verified results"
 k create namespace studio 2>/dev/null || true
 wait_for "default ServiceAccount in studio" 60 "$BIN/kubectl" --kubeconfig "$kubeconfig" -n studio get serviceaccount default
 k -n studio delete renderjob dev-showcase --ignore-not-found --wait=true >/dev/null
@@ -123,27 +166,33 @@ spec:
   template:
     image: ghcr.io/acme/sdxl-batch:1.4
     command: [python, render.py]
-    env: [{name: PROMPT, value: "a glass atrium at dusk"}]
+    # ATELIER_TEST_RENDER_SEED (read by the provider fakes and by KWOK pods) and the render-seed annotation
+    # (KWOK pods) make every shard's output deterministic, so an honest remote result matches its local
+    # re-run; site B's pods render the origin's shard (ATELIER_ORIGIN_SHARD_INDEX, test/testbed/stages).
+    env: [{name: PROMPT, value: "a glass atrium at dusk"}, {name: ATELIER_TEST_RENDER_SEED, value: dev-showcase}]
     resources: {limits: {nvidia.com/gpu: 1}}
-    metadata: {annotations: {testbed.atelier.dev/duration: 8s}}
+    metadata: {annotations: {testbed.atelier.dev/duration: 8s, testbed.atelier.dev/render-seed: dev-showcase}}
   gpu: {models: [nvidia-h100, nvidia-rtx-4090]}
   shards: {count: 24, maxRetries: 3}
   placement: {policy: Burst, burstAfter: 5s, maxPricePerGpuHour: "3.00"}
   budget: {maxCost: "20.00"}
   output: {uri: "s3://renders/dev-showcase/"}
+  verification: {spotCheckFraction: 0.25}
+  settlement: {enabled: true}
 YAML
 echo
 KUBECONFIG="$kubeconfig" "${cli[@]}" status rj/dev-showcase -n studio $([ -t 1 ] && echo --watch) || true
 if [ ! -t 1 ]; then
   wait_for "dev-showcase to finish" 600 bash -c "'$BIN/kubectl' --kubeconfig '$kubeconfig' -n studio get rj dev-showcase -o jsonpath='{.status.phase}' | grep -qE 'Succeeded|Failed'"
+  wait_for "dev-showcase to settle" 300 bash -c "'$BIN/kubectl' --kubeconfig '$kubeconfig' -n studio get rj dev-showcase -o jsonpath='{.status.conditions[?(@.type==\"Settled\")].status}' | grep -qx True"
   KUBECONFIG="$kubeconfig" "${cli[@]}" status rj/dev-showcase -n studio || true
 fi
-echo; k -n studio get rendershards -l atelier.dev/job=dev-showcase -o custom-columns=SHARD:.spec.index,PHASE:.status.phase,PLACEMENT:.status.placement,PROVIDER:.status.provider,REMOTE-ID:.status.remoteId > "$dir/shards.txt"; head -12 "$dir/shards.txt"
+echo; k -n studio get rendershards -l atelier.dev/job=dev-showcase -o custom-columns=SHARD:.spec.index,PHASE:.status.phase,PLACEMENT:.status.placement,PROVIDER:.status.provider,VERIFICATION:.status.verification.state,REMOTE-ID:.status.remoteId > "$dir/shards.txt"; head -12 "$dir/shards.txt"
 cat <<MSG
 
 Atelier is running locally (site A, peer site B, three provider fakes, a chain).
   export KUBECONFIG=$kubeconfig     # kubectl at $BIN/kubectl; site B: $peer_kubeconfig
-  chain RPC: $chain
+  chain RPC: $chain  escrow: $ESCROW  test token: $TOKEN  payer: $PAYER
   kubectl get rj -A; kubectl get rendershards -A; kubectl get computeproviders
   node dist/operator/src/cli.js status rj/dev-showcase -n studio --watch
   make testbed-down NAME=$name     # stops both sites, operators, fakes and the chain

@@ -64,7 +64,7 @@ export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: num
     const rate = s.succeeded / Math.max(1, now - started);
     lines.push(`  ETA      ${new Date(now + (s.total - s.succeeded) / rate).toISOString()}`);
   }
-  for (const c of st.conditions ?? []) if (c.status === 'True' || ALWAYS_SHOWN.has(c.type)) lines.push(`  ${c.type.padEnd(10)}${c.status.padEnd(6)}${c.reason}${c.message ? `: ${c.message}` : ''}`);
+  for (const c of st.conditions ?? []) if (c.status === 'True' || ALWAYS_SHOWN.has(c.type)) lines.push(`  ${c.type.padEnd(10)}${`${c.status} `.padEnd(6)}${c.reason}${c.message ? `: ${c.message}` : ''}`);
   lines.push(...escrowLines(st.settlement?.escrows ?? []));
   const recent = [...events].sort((a, b) => String(a.lastTimestamp ?? a.eventTime).localeCompare(String(b.lastTimestamp ?? b.eventTime))).slice(-5);
   if (recent.length) lines.push('  events');

@@ -127,8 +127,15 @@ describe('chart files', () => {
       'atelier_api_writes_total', 'atelier_controller_reconcile_total', 'atelier_controller_reconcile_duration_seconds',
       'atelier_workqueue_depth', 'atelier_workqueue_queue_duration_seconds', 'atelier_workqueue_adds_total',
       'atelier_workqueue_retries_total', 'atelier_leader', 'atelier_renderjobs', 'atelier_shards', 'atelier_cost_usd_total',
-      'atelier_bursts_total', 'atelier_settlement_transactions_total',
+      'atelier_bursts_total', 'atelier_settlement_transactions_total', 'atelier_verifications_total', 'atelier_settlement_amount_total',
     ]) expect({ metric: m, charted: exprs.includes(m) }).toEqual({ metric: m, charted: true });
+    // Every metric a panel queries is one the operator defines (a renamed metric leaves no panel empty).
+    const sources = ['operator/src/metrics', 'operator/src/runtime'].flatMap((dir) => readdirSync(path.join(repoRoot, dir))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).map((f) => readFileSync(path.join(repoRoot, dir, f), 'utf8'))).join('\n');
+    const defined = new Set([...sources.matchAll(/name: '(atelier_[a-z_]+)'/g)].map((x) => x[1]!));
+    expect(defined.size).toBeGreaterThan(10);
+    const queried = new Set([...exprs.matchAll(/atelier_[a-z_]+/g)].map((x) => x[0]).filter((n) => !n.startsWith('atelier_process_') && !n.startsWith('atelier_nodejs_')));
+    expect([...queried].filter((n) => !defined.has(n) && !defined.has(n.replace(/_(bucket|count|sum)$/, '')))).toEqual([]);
     const ids = (dash.panels as Obj[]).map((p) => p.id);
     expect(new Set(ids).size).toBe(ids.length);
     // Shipped as a ConfigMap with the sidecar's label, content unchanged.

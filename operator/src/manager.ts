@@ -181,7 +181,8 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     jobs: new MultiLister(jobInformers), shards: new MultiLister(shardInformers), pods: new MultiLister(podInformers),
     writer, recorder, clock, expectations, log, metrics: metrics.jobs, remote, place, onVerification,
     ...(settlement ? { settlement } : {}), providerNames: () => providerInformer.list().map((p) => p.metadata.name!),
-    config: { ...remoteConfig, writeConcurrency: 32, statusMinIntervalMs: 1000 },
+    // Progress-only status changes are written at most every 5 s per job (phase and outcome at once).
+    config: { ...remoteConfig, writeConcurrency: 32, statusMinIntervalMs: 5000 },
   });
   const controller = new Controller({
     name: 'renderjob', workers: cfg.workers, logger: log,
@@ -215,7 +216,9 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   const jobKeyOfPod = (p: k8s.V1Pod) => (p.metadata?.labels?.[LABEL_JOB] ? `${p.metadata.namespace}/${p.metadata.labels[LABEL_JOB]}` : undefined);
   for (const i of jobInformers) {
     i.addEventHandler({
-      add: (j) => enqueue(`${j.metadata!.namespace}/${j.metadata!.name}`),
+      // A job nobody has looked at yet goes ahead of the backlog: its first pods should not wait
+      // behind the pod events of jobs already running.
+      add: (j) => { const k = `${j.metadata!.namespace}/${j.metadata!.name}`; if ((j as RenderJobObject).status?.observedGeneration === undefined) controller.enqueueUrgent(k); else enqueue(k); },
       update: (_o, j) => enqueue(`${j.metadata!.namespace}/${j.metadata!.name}`),
       delete: (j) => enqueue(`${j.metadata!.namespace}/${j.metadata!.name}`),
     });

@@ -194,6 +194,12 @@ describe('with the operator running', () => {
       expect((await provider.getTransactionReceipt(t.hash!))?.status).toBe(1);
     }
     console.log(`paid: released ${fromUnits(owed, 6)} of ${e.funded} funded; transactions ${kinds.join(', ')}`);
+    // The operator's own account of it, scraped from /metrics.
+    const text = await (await fetch(`${await op.metricsUrl()}/metrics`)).text();
+    const series = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    expect(series(/^atelier_settlement_amount_total\{kind="released",provider="settle-good"\} (\S+)$/m)).toBeCloseTo(Number(fromUnits(owed, 6)), 6);
+    expect(series(/^atelier_settlement_transactions_total\{kind="release",result="confirmed"\} (\S+)$/m)).toBe(1);
+    expect(series(/^atelier_verifications_total\{provider="settle-good",result="verified"\} (\S+)$/m) || 0).toBe(checked);
   }, 300_000);
 
   test('a provider returning wrong results for spot-checked shards is paid nothing for the job', async () => {

@@ -172,6 +172,11 @@ export class Controller {
     this.queue.add(key);
   }
 
+  /** Enqueues key ahead of the backlog (a new object). */
+  enqueueUrgent(key: string): void {
+    this.queue.addUrgent(key);
+  }
+
   /**
    * Stops handing out keys and waits up to timeoutMs for in-flight reconciles. If they do not finish
    * in time their signal is aborted. Returns true if every in-flight reconcile finished in time.

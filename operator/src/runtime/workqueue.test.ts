@@ -244,3 +244,26 @@ describe('WorkQueue at 100,000 keys', () => {
     expect(new Set(later).size).toBe(2 * n);
   });
 });
+
+describe('WorkQueue.addUrgent', () => {
+  it('hands urgent keys out before plain ones, each key once', () => {
+    const q = new WorkQueue({ clock: new FakeClock() });
+    for (const k of ['a', 'b', 'c']) q.add(k);
+    q.addUrgent('new1');
+    q.addUrgent('b'); // already queued: jumps ahead, not handed out twice
+    q.addUrgent('new2');
+    expect(q.len()).toBe(5);
+    expect(drainNow(q)).toEqual(['new1', 'b', 'new2', 'a', 'c']);
+    expect(q.len()).toBe(0);
+  });
+
+  it('a key being processed is queued again after done, like add', () => {
+    const q = new WorkQueue({ clock: new FakeClock() });
+    q.add('x');
+    expect(q.tryGet()).toBe('x');
+    q.addUrgent('x');
+    expect(q.tryGet()).toBeUndefined();
+    q.done('x');
+    expect(q.tryGet()).toBe('x');
+  });
+});

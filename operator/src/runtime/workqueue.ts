@@ -157,6 +157,11 @@ export class WorkQueue {
 
   /** Keys waiting for a worker, in order. Each key appears at most once. */
   private readonly queue = new Fifo<string>();
+  /**
+   * Keys added with addUrgent (new objects), handed out before `queue`. A key may also still sit in
+   * `queue`; the copy found second is skipped (a key is queued exactly while queuedAt has it).
+   */
+  private readonly urgent = new Fifo<string>();
   /** Keys that need processing: queued, or re-added while being processed. */
   private readonly dirty = new Set<string>();
   /** Keys a worker holds (between get and done). */
@@ -188,6 +193,31 @@ export class WorkQueue {
     this.metrics.added();
     if (this.processing.has(key)) return;
     this.enqueue(key);
+  }
+
+  /**
+   * Like add, but ahead of every key queued with add: for work that is new (a just-created object),
+   * so that it does not wait behind a backlog of updates to old ones. A key being processed is
+   * queued again after done() as with add.
+   */
+  addUrgent(key: string): void {
+    if (this.shuttingDown) return;
+    if (this.processing.has(key) || !this.dirty.has(key)) {
+      if (this.processing.has(key)) { this.add(key); return; }
+      this.dirty.add(key);
+      this.metrics.added();
+      this.queuedAt.set(key, this.clock.now());
+      const waiter = this.waiters.shift();
+      if (waiter) {
+        this.start(key);
+        waiter(key);
+        return;
+      }
+      this.urgent.push(key);
+      this.metrics.depth(this.len());
+      return;
+    }
+    if (this.queuedAt.has(key)) this.urgent.push(key); // already queued behind others: jump ahead
   }
 
   /** Adds key after delayMs. If key is already waiting, the earlier due time wins. */
@@ -233,10 +263,13 @@ export class WorkQueue {
   /** get() without waiting: a key if one is queued now, else undefined. */
   tryGet(): string | undefined {
     if (this.shuttingDown) return undefined;
-    const key = this.queue.shift();
-    if (key === undefined) return undefined;
-    this.start(key);
-    return key;
+    for (;;) {
+      const key = this.urgent.shift() ?? this.queue.shift();
+      if (key === undefined) return undefined;
+      if (!this.queuedAt.has(key) || this.processing.has(key)) continue; // a copy already handed out
+      this.start(key);
+      return key;
+    }
   }
 
   /** The worker finished key; if it was added meanwhile it is queued again. */
@@ -252,7 +285,7 @@ export class WorkQueue {
 
   /** Keys queued and not handed out (not counting held or delayed keys). */
   len(): number {
-    return this.queue.length;
+    return this.queuedAt.size;
   }
 
   /** Keys waiting for their addAfter / addRateLimited due time. */
@@ -286,6 +319,7 @@ export class WorkQueue {
     this.timerAt = Infinity;
     this.delayed.clear();
     this.queue.clear();
+    this.urgent.clear();
     this.queuedAt.clear();
     for (const k of this.dirty) if (!this.processing.has(k)) this.dirty.delete(k);
     this.metrics.depth(0);
@@ -325,7 +359,7 @@ export class WorkQueue {
       return;
     }
     this.queue.push(key);
-    this.metrics.depth(this.queue.length);
+    this.metrics.depth(this.len());
   }
 
   private start(key: string): void {
@@ -336,7 +370,7 @@ export class WorkQueue {
     const queued = this.queuedAt.get(key);
     this.queuedAt.delete(key);
     if (queued !== undefined) this.metrics.queueLatency((now - queued) / 1000);
-    this.metrics.depth(this.queue.length);
+    this.metrics.depth(this.len());
   }
 
   private arm(due: number): void {

@@ -91,11 +91,17 @@ async function pool<T>(items: T[], n: number, fn: (t: T) => Promise<void>): Prom
   if (firstErr !== undefined) throw firstErr;
 }
 
-/** True when next differs from prev only in progress figures (counts, cost), not in phase or conditions' status. */
+/**
+ * Conditions whose flips are progress too: whether every pod found a node right now (Scheduled)
+ * and whether the planner is bursting at this moment change many times in a busy cluster.
+ */
+const PROGRESS_CONDITIONS = new Set(['Scheduled', 'Bursting']);
+
+/** True when next differs from prev only in progress (counts, cost, Scheduled/Bursting), not in phase or outcome conditions. */
 function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
   if (!prev || prev.phase !== next.phase || prev.observedGeneration !== next.observedGeneration) return false;
   const flips = (a?: JobStatus['conditions'], b?: JobStatus['conditions']) =>
-    (a ?? []).length !== (b ?? []).length || (b ?? []).some((c) => (a ?? []).find((x) => x.type === c.type)?.status !== c.status);
+    (a ?? []).length !== (b ?? []).length || (b ?? []).some((c) => !PROGRESS_CONDITIONS.has(c.type) && (a ?? []).find((x) => x.type === c.type)?.status !== c.status);
   return !flips(prev.conditions, next.conditions);
 }
 

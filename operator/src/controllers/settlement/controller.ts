@@ -67,6 +67,8 @@ export class SettlementController implements SettlementView {
   private decimals?: number;
   private readonly state = new Map<string, EscrowStatus[]>();
   private readonly errors = new Map<string, { reason: string; message: string; failures: number }>();
+  /** Jobs this process has reconciled to the end (no step left, no error) since they last changed. */
+  private readonly caughtUp = new Set<string>();
   /** Jobs with a step in progress (an escrow may be opening that the status does not show yet). */
   private readonly busy = new Set<string>();
 
@@ -91,6 +93,9 @@ export class SettlementController implements SettlementView {
     const escrows = this.escrowsOf(key, job);
     const over = finished(job);
     if (escrows.length === 0) {
+      // Finished with no escrow: settled only once this process has looked (a restart must not
+      // claim it before working out what is owed).
+      if (over && !this.caughtUp.has(key)) return { type: 'Settled', status: 'False', reason: 'Settling', message: 'working out what is owed' };
       return over
         ? { type: 'Settled', status: 'True', reason: 'NothingToSettle', message: 'no provider was owed anything' }
         : { type: 'Settled', status: 'False', reason: 'Pending', message: 'no escrow yet: nothing has burst to a provider' };
@@ -141,6 +146,7 @@ export class SettlementController implements SettlementView {
     if (!job) {
       this.state.delete(key);
       this.errors.delete(key);
+      this.caughtUp.delete(key);
       return {};
     }
     if (!job.spec.settlement?.enabled) return {};
@@ -176,7 +182,8 @@ export class SettlementController implements SettlementView {
     } finally {
       this.busy.delete(key);
     }
-    if (this.errors.delete(key)) this.d.onChange(key);
+    const hadError = this.errors.delete(key);
+    if (!this.caughtUp.has(key)) { this.caughtUp.add(key); this.d.onChange(key); } else if (hadError) this.d.onChange(key);
     const open = escrows.some((e) => !e.state || !CLOSED.has(e.state));
     // Shard and job events bring the job back; the requeue is a safety net while escrows are open.
     return open ? { requeueAfterMs: 60_000 } : {};
@@ -211,6 +218,9 @@ export class SettlementController implements SettlementView {
       e = { provider: step.provider, escrowId: escrowIdFor(job.metadata.uid!, step.provider), payoutAddress: payout, deadline: new Date(Math.max(deadlineMs, this.d.clock.now() + 3600_000)).toISOString(), transactions: [] };
       escrows.push(e);
       escrows.sort((a, b) => a.provider.localeCompare(b.provider));
+      // Intent first: the escrow (its id, Opening) is on the status before anything is sent.
+      e.state = 'Opening';
+      await this.persist(job, escrows);
     }
     const entry = e;
     const hooks: SendHooks = {

@@ -108,6 +108,8 @@ describe('examples/ without a cluster', () => {
     ['a Burst job', (d) => isJob(d) && policy(d) === 'Burst'],
     ['a ProviderOnly job', (d) => isJob(d) && policy(d) === 'ProviderOnly'],
     ['a job with a deadline and on-chain settlement', (d) => isJob(d) && !!d.obj.spec.deadline && d.obj.spec.settlement?.enabled === true],
+    ['a Burst job settled on-chain with spot checks (settled-burst.yaml)', (d) => d.file === 'settled-burst.yaml' && isJob(d) && policy(d) === 'Burst' &&
+      d.obj.spec.settlement?.enabled === true && d.obj.spec.verification?.spotCheckFraction > 0 && !!d.obj.spec.budget?.maxCost],
     ...(['akash', 'render', 'bittensor', 'subnet'] as const).map((t): [string, (d: Doc) => boolean] => [
       `a ComputeProvider of type ${t} with its Secret in the same file`, (d) => isProvider(d) && d.obj.spec.type === t && secretFor(d) !== undefined,
     ]),
@@ -151,6 +153,14 @@ describe('examples/ without a cluster', () => {
     const names = new Set(providers.map((p) => p.obj.metadata.name));
     const missing = jobs.flatMap((j) => (j.obj.spec.placement?.providers ?? []).filter((n: string) => !names.has(n)).map((n: string) => `${where(j)} -> ${n}`));
     expect(missing).toEqual([]);
+  });
+
+  test('a settled job names only providers with a spec.payoutAddress (it never bursts to one without)', () => {
+    const payout = new Map(providers.map((p) => [p.obj.metadata.name, p.obj.spec.payoutAddress as string | undefined]));
+    const settled = jobs.filter((j) => j.obj.spec.settlement?.enabled === true);
+    expect(settled.length).toBeGreaterThanOrEqual(2);
+    const unpaid = settled.flatMap((j) => (j.obj.spec.placement?.providers ?? []).filter((n: string) => !/^0x[0-9a-fA-F]{40}$/.test(payout.get(n) ?? '')).map((n: string) => `${where(j)} -> ${n}`));
+    expect(unpaid).toEqual([]);
   });
 
   // spec.options is a map of strings (the CRD keeps it uniform); the operator converts it with

@@ -62,6 +62,9 @@ export function computeStatus(i: StatusInput): JobStatus {
     ? { type: 'Failed', status: 'True', reason: d.failure.reason, message: d.failure.message }
     : { type: 'Failed', status: 'False', reason: 'NoFailure', message: '' });
   if (i.bursting) want.push({ type: 'Bursting', ...i.bursting });
+  else if ((d.outcome === 'Succeeded' || d.failure || i.invalid) && i.prev?.conditions?.some((c) => c.type === 'Bursting')) {
+    want.push({ type: 'Bursting', status: 'False', reason: 'JobFinished', message: 'the job is finished; nothing more bursts' });
+  }
   for (const c of i.extra ?? []) want.push(c);
   want.push(i.suspended
     ? { type: 'Suspended', status: 'True', reason: 'SpecSuspended', message: 'spec.suspend is true' }

@@ -202,22 +202,15 @@ export class WorkQueue {
    */
   addUrgent(key: string): void {
     if (this.shuttingDown) return;
-    if (this.processing.has(key) || !this.dirty.has(key)) {
-      if (this.processing.has(key)) { this.add(key); return; }
+    if (this.processing.has(key)) {
+      this.add(key);
+    } else if (!this.dirty.has(key)) {
       this.dirty.add(key);
       this.metrics.added();
-      this.queuedAt.set(key, this.clock.now());
-      const waiter = this.waiters.shift();
-      if (waiter) {
-        this.start(key);
-        waiter(key);
-        return;
-      }
-      this.urgent.push(key);
-      this.metrics.depth(this.len());
-      return;
+      this.enqueue(key, this.urgent);
+    } else if (this.queuedAt.has(key)) {
+      this.urgent.push(key); // already queued behind others: jump ahead
     }
-    if (this.queuedAt.has(key)) this.urgent.push(key); // already queued behind others: jump ahead
   }
 
   /** Adds key after delayMs. If key is already waiting, the earlier due time wins. */
@@ -350,7 +343,7 @@ export class WorkQueue {
     return ok;
   }
 
-  private enqueue(key: string): void {
+  private enqueue(key: string, lane: Fifo<string> = this.queue): void {
     this.queuedAt.set(key, this.clock.now());
     const waiter = this.waiters.shift();
     if (waiter) {
@@ -358,7 +351,7 @@ export class WorkQueue {
       waiter(key);
       return;
     }
-    this.queue.push(key);
+    lane.push(key);
     this.metrics.depth(this.len());
   }
 

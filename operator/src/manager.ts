@@ -62,6 +62,41 @@ export function slimCustom<T extends k8s.KubernetesObject>(o: T): T {
 }
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 
+/**
+ * One copy of each string that many cached objects repeat (namespaces, job names in labels and
+ * spec.jobName, phases, placements, provider names): JSON parsing gives every object its own. Bounded:
+ * the table starts over past 100,000 entries.
+ */
+const interned = new Map<string, string>();
+function intern<T extends string | undefined>(s: T): T {
+  if (s === undefined) return s;
+  const hit = interned.get(s);
+  if (hit !== undefined) return hit as T;
+  if (interned.size >= 100_000) interned.clear();
+  interned.set(s, s);
+  return s;
+}
+
+/**
+ * A RenderShard as cached: what the controllers read (name, uid, labels, spec, status), without
+ * owner references, timestamps and managed fields, with repeated strings shared. 100,000 of them are
+ * what a 10,000-job history keeps in memory.
+ */
+export function slimShard(s: RenderShardObject & k8s.KubernetesObject): RenderShardObject & k8s.KubernetesObject {
+  const m = s.metadata ?? {};
+  const labels = m.labels ? Object.fromEntries(Object.entries(m.labels).map(([k, v]) => [k, intern(v)])) : undefined;
+  const st = s.status;
+  return {
+    apiVersion: s.apiVersion, kind: s.kind,
+    metadata: {
+      name: m.name, namespace: intern(m.namespace), uid: m.uid, resourceVersion: m.resourceVersion,
+      ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}), ...(labels ? { labels } : {}),
+    },
+    spec: { ...s.spec, jobName: intern(s.spec?.jobName) },
+    ...(st ? { status: { ...st, ...(st.phase ? { phase: intern(st.phase) } : {}), ...(st.placement ? { placement: intern(st.placement) } : {}), ...(st.provider ? { provider: intern(st.provider) } : {}) } } : {}),
+  } as RenderShardObject & k8s.KubernetesObject;
+}
+
 /** What capacity accounting reads of any pod: where it runs, its phase and the GPUs it holds. */
 export function gpuPod(p: k8s.V1Pod): k8s.V1Pod {
   const gpus = (p.spec?.containers ?? []).reduce((n, c) => n + (Number(c.resources?.limits?.['nvidia.com/gpu'] ?? c.resources?.requests?.['nvidia.com/gpu'] ?? 0) || 0), 0);
@@ -120,7 +155,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
 
   const jobInformers = paths(cfg.namespaces, 'renderjobs', GROUP).map((path) => new Informer<RenderJobObject & k8s.KubernetesObject>({ path, kubeConfig: kc, logger: log, name: 'renderjobs', transform: slimCustom }));
   const shardInformers = paths(cfg.namespaces, 'rendershards', GROUP).map((path) => new Informer<RenderShardObject & k8s.KubernetesObject>({
-    path, kubeConfig: kc, logger: log, name: 'rendershards', transform: slimCustom,
+    path, kubeConfig: kc, logger: log, name: 'rendershards', transform: slimShard,
     indexers: { [INDEX_JOB]: (s) => (s.spec?.jobName ? [`${s.metadata!.namespace}/${s.spec.jobName}`] : []), [INDEX_PROVIDER]: inFlightAt },
   }));
   const providerInformer = new Informer<ComputeProvider>({ path: `/apis/${GROUP}/${VERSION}/computeproviders`, kubeConfig: kc, logger: log, name: 'computeproviders' });

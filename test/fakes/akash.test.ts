@@ -8,10 +8,9 @@ import { AkashAdapter } from '../../operator/src/providers/akash/adapter.js';
 import { findResultInLog, sha256Hex, verifyOutputs } from '../../operator/src/providers/results.js';
 import { ProviderError } from '../../operator/src/providers/types.js';
 import type { ResultSet } from '../../operator/src/providers/types.js';
-import { verifyResult } from '../../operator/src/settlement/results.js';
 import { AkashFake } from './akash.js';
-import { WRONG_RENDER_SUFFIX, fakePayoutKey, testRenderContent, usdToTokenUnits } from './server.js';
-import { TEST_DOMAIN, TEST_SEED, makeShard, outputRefs, recordingClock, settledShard, thrown } from './testkit.js';
+import { WRONG_RENDER_SUFFIX, testRenderContent } from './server.js';
+import { TEST_SEED, expectDerivedPayoutKey, expectSettledSigned, expectWrongRender, makeShard, recordingClock, resultsAfter, settledShard, thrown } from './testkit.js';
 import type { RecordingClock } from './testkit.js';
 
 const CHEAP = 'akash1cheapprovider000000000000000000000000';
@@ -236,30 +235,19 @@ describe('Akash adapter against the Console fake', () => {
   /** A settled, seeded shard driven to Succeeded; returns its dseq and results. */
   async function finished(key = 'uid1-3-0', before?: (dseq: string) => void): Promise<{ dseq: string; results: ResultSet }> {
     const dseq = await leased(key, settledShard());
-    before?.(dseq);
-    clock.manual.advance(65_000);
-    expect((await adapter.getStatus(dseq)).phase).toBe('Succeeded');
-    const results = await adapter.getResults(dseq);
-    if (!results.supported) throw new Error('expected results');
-    return { dseq, results };
+    return { dseq, results: await resultsAfter(adapter, clock, dseq, 65_000, before) };
   }
 
   test('the payout key is a derived test key, distinct per fake', () => {
-    expect(fake.opts.payoutKey).toBe(fakePayoutKey('akash'));
-    expect(fake.payoutAddress).toBe('0x53Aeef6B27C9874d3ac42472D66e9bc58f438B62');
+    expectDerivedPayoutKey(fake, 'akash', '0x53Aeef6B27C9874d3ac42472D66e9bc58f438B62');
   });
 
   test('a settled shard is signed by the payout key, for its job, shard, outputs and metered cost', async () => {
     const { dseq, results } = await finished();
-    const signed = results.signed;
-    if (!signed) throw new Error('expected a signed result');
-    const shard = settledShard();
-    expect(verifyResult(signed, fake.payoutAddress, { outputs: outputRefs(results.outputs), jobUid: shard.jobUid, shardIndex: shard.shardIndex, domain: TEST_DOMAIN })).toEqual({ ok: true, signer: fake.payoutAddress });
-    expect(signed.resultDigest).toBe('0x' + results.digest);
     // 10 blocks x 1000 uakt = 0.01 AKT x $3.00 = $0.03 = 30000 units of a 6-decimal token.
     const cost = await adapter.getCost(dseq);
     expect(cost.usd).toBe('0.03');
-    expect(signed.amountClaimed).toBe(usdToTokenUnits(cost.usd, 6).toString());
+    const signed = expectSettledSigned(results, fake.payoutAddress, cost.usd);
     expect(signed.amountClaimed).toBe('30000');
     // The log line carries the same signature, and a later read (cost grown since) does not re-sign.
     expect(findResultInLog(await adapter.logs(dseq))?.signed).toEqual(signed);
@@ -283,9 +271,7 @@ describe('Akash adapter against the Console fake', () => {
     const { results } = await finished('uid1-3-0', (dseq) => expect(fake.jobAction(dseq, 'wrong')).toBe(true));
     const bytes = fake.readObject(results.outputs[0]!.uri);
     expect(await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array())).toEqual([]);
-    expect(bytes).not.toEqual(testRenderContent(TEST_SEED, 3));
-    expect(bytes?.toString()).toBe(testRenderContent(TEST_SEED, 3).toString() + WRONG_RENDER_SUFFIX);
-    expect(verifyResult(results.signed!, fake.payoutAddress, { outputs: outputRefs(results.outputs), domain: TEST_DOMAIN })).toMatchObject({ ok: true });
+    expectWrongRender(bytes, results, fake.payoutAddress);
   });
 
   test('everyJob applies an action to every new deployment, set as an option or through /_fake/every-job', async () => {

@@ -21,8 +21,7 @@
 import { createHash } from 'node:crypto';
 import { add, div, formatDecimal, mul, rational, usd } from '../../operator/src/providers/money.js';
 import type { Rational } from '../../operator/src/providers/money.js';
-import type { SignedShardResult } from '../../operator/src/settlement/results.js';
-import { FakeServer, ManualClock, SignedReports, Wallet, check, fakePayoutKey, isJobAction, realClock, renderContent, runJobAction, signShardReport } from './server.js';
+import { FakeServer, ManualClock, ProviderFake, check, fakePayoutKey, realClock, renderContent } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface AkashFakeProvider {
@@ -111,7 +110,7 @@ const DEFAULT_PRICES: AkashGpuPrice[] = [
   { vendor: 'nvidia', model: 'rtx4090', ram: '24Gi', interface: 'PCIe', price: { currency: 'USD', min: 0.3, max: 0.7, avg: 0.45, weightedAverage: 0.44, med: 0.42 } },
 ];
 
-export class AkashFake {
+export class AkashFake extends ProviderFake {
   readonly server: FakeServer;
   readonly opts: AkashFakeOptions;
   private readonly deployments = new Map<string, FakeDeployment>();
@@ -119,11 +118,9 @@ export class AkashFake {
   private readonly objects = new Map<string, Buffer>();
   private nextDseq = 21_000_000;
   private readonly genesisMs: number;
-  private readonly wallet: Wallet;
-  private readonly reports = new SignedReports();
 
   constructor(options: Partial<AkashFakeOptions> = {}) {
-    this.opts = {
+    const opts: AkashFakeOptions = {
       apiKey: 'akash-test-key-0000',
       owner: 'akash1atelierowner0000000000000000000000000',
       providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 8, bidDelayMs: 15_000 }],
@@ -137,7 +134,8 @@ export class AkashFake {
       usdPerToken: { uakt: '3.00', uusdc: '1', uact: '1' },
       ...options,
     };
-    this.wallet = new Wallet(this.opts.payoutKey);
+    super(opts.payoutKey);
+    this.opts = opts;
     this.genesisMs = this.opts.clock.now() - 1_000_000 * this.opts.blockMs;
     this.server = new FakeServer({
       name: 'akash',
@@ -162,11 +160,6 @@ export class AkashFake {
 
   get url(): string {
     return this.server.url;
-  }
-
-  /** The address results are signed by (the ComputeProvider's payoutAddress). */
-  get payoutAddress(): string {
-    return this.wallet.address;
   }
 
   inject(fault: Fault): void {
@@ -230,26 +223,8 @@ export class AkashFake {
     return this.objects.get(uri);
   }
 
-  /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
-  jobAction(id: string, action: string): boolean {
-    return runJobAction(this.actions(), id, action);
-  }
-
-  /** Sets (or with undefined clears) the action applied to every new deployment; false if unknown. */
-  setEveryJob(action: string | undefined): boolean {
-    if (action !== undefined && !isJobAction(this.actions(), action)) return false;
-    this.opts.everyJob = action;
-    return true;
-  }
-
-  private actions(): Record<string, (id: string) => void> {
-    return {
-      fail: (i) => this.failJob(i),
-      corrupt: (i) => this.corruptResult(i),
-      wrong: (i) => this.wrongResult(i),
-      vanish: (i) => this.vanish(i),
-      starve: (i) => this.starveFunds(i),
-    };
+  protected override moreActions(): Record<string, (id: string) => void> {
+    return { starve: (i) => this.starveFunds(i) };
   }
 
   /**
@@ -535,7 +510,7 @@ export class AkashFake {
       this.submissions.set(key, (this.submissions.get(key) ?? 0) + 1);
     }
     this.deployments.set(dseq, d);
-    if (this.opts.everyJob) this.jobAction(dseq, this.opts.everyJob);
+    this.applyEveryJob(dseq);
     return { status: 201, body: { data: { dseq, manifest, signTx: { code: 0, transactionHash: createHash('sha256').update(`tx-${dseq}`).digest('hex').toUpperCase(), rawLog: '[]' } } } };
   }
 
@@ -607,7 +582,7 @@ export class AkashFake {
   /** The succeeded shard's report, signed once and cached when the env carries the settlement domain. */
   private async succeededReport(d: FakeDeployment): Promise<Record<string, unknown>> {
     const outputs = this.outputs(d);
-    const signed: SignedShardResult | undefined = await this.reports.ensure(d.dseq, () => signShardReport(this.wallet, d.env, outputs, () => this.meteredUsd(d.dseq)));
+    const signed = await this.signResult(d.dseq, () => ({ env: d.env, outputs, costUsd: () => this.meteredUsd(d.dseq) }));
     return signed ? { state: 'succeeded', outputs, signed } : { state: 'succeeded', outputs };
   }
 

@@ -8,10 +8,9 @@ import { ChutesAdapter, chutesGpuKey } from '../../operator/src/providers/bitten
 import { sha256Hex } from '../../operator/src/providers/results.js';
 import { memoryJournal } from '../../operator/src/providers/types.js';
 import type { ResultSet, SubmissionJournal } from '../../operator/src/providers/types.js';
-import { verifyResult } from '../../operator/src/settlement/results.js';
 import { ChutesFake } from './chutes.js';
-import { WRONG_RENDER_SUFFIX, fakePayoutKey, testRenderContent, usdToTokenUnits } from './server.js';
-import { TEST_DOMAIN, TEST_SEED, makeShard, outputRefs, recordingClock, settledShard, thrown } from './testkit.js';
+import { WRONG_RENDER_SUFFIX, testRenderContent } from './server.js';
+import { TEST_SEED, expectDerivedPayoutKey, expectSettledSigned, expectWrongRender, makeShard, recordingClock, resultsAfter, settledShard, thrown } from './testkit.js';
 import type { RecordingClock } from './testkit.js';
 
 const CHUTE = '5f3a1c2e-0000-4000-8000-00000000c0de';
@@ -205,12 +204,7 @@ describe('Chutes adapter against the chutes-api fake', () => {
 
   async function complete(shard = settledShard(), before?: (id: string) => void): Promise<{ id: string; results: ResultSet }> {
     const { remoteId } = await adapter.submit(shard, { idempotencyKey: 'uid1-3-0' });
-    before?.(remoteId);
-    clock.manual.advance(67_000);
-    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
-    const results = await adapter.getResults(remoteId);
-    if (!results.supported) throw new Error('expected results');
-    return { id: remoteId, results };
+    return { id: remoteId, results: await resultsAfter(adapter, clock, remoteId, 67_000, before) };
   }
 
   async function download(id: string, results: ResultSet): Promise<Buffer> {
@@ -220,21 +214,15 @@ describe('Chutes adapter against the chutes-api fake', () => {
   }
 
   test('the payout key is a derived test key, distinct per fake', () => {
-    expect(fake.opts.payoutKey).toBe(fakePayoutKey('chutes'));
-    expect(fake.payoutAddress).toBe('0xc206dA590239a648E4FA62ef96834E2A58B9FfB6');
+    expectDerivedPayoutKey(fake, 'chutes', '0xc206dA590239a648E4FA62ef96834E2A58B9FfB6');
   });
 
   test('a settled shard is signed by the payout key, for its job, shard, outputs and metered cost', async () => {
     const { id, results } = await complete();
-    const signed = results.signed;
-    if (!signed) throw new Error('expected a signed result');
-    const shard = settledShard();
     expect(results.integrity).toBe('verified');
-    expect(verifyResult(signed, fake.payoutAddress, { outputs: outputRefs(results.outputs), jobUid: shard.jobUid, shardIndex: shard.shardIndex, domain: TEST_DOMAIN })).toEqual({ ok: true, signer: fake.payoutAddress });
-    expect(signed.resultDigest).toBe('0x' + results.digest);
     // 62 s at $1.86/GPU-hour = $0.032033 = 32033 units of a 6-decimal token.
     const cost = await adapter.getCost(id);
-    expect(signed.amountClaimed).toBe(usdToTokenUnits(cost.usd, 6).toString());
+    const signed = expectSettledSigned(results, fake.payoutAddress, cost.usd);
     expect(signed.amountClaimed).toBe('32033');
     // The job's result object carries it next to the outputs, the same on every read.
     const job = (await (await fetch(`${fake.url}/jobs/${id}`, { headers: { authorization: `Bearer ${fake.opts.apiKey}` } })).json()) as { result: { signed?: unknown } };
@@ -251,10 +239,7 @@ describe('Chutes adapter against the chutes-api fake', () => {
   test('wrong: the download hashes as reported and is signed, but is not the test render', async () => {
     const { id, results } = await complete(settledShard(), (jobId) => expect(fake.jobAction(jobId, 'wrong')).toBe(true));
     expect(results.integrity).toBe('verified');
-    const bytes = await download(id, results);
-    expect(bytes).not.toEqual(testRenderContent(TEST_SEED, 3));
-    expect(bytes.toString()).toBe(testRenderContent(TEST_SEED, 3).toString() + WRONG_RENDER_SUFFIX);
-    expect(verifyResult(results.signed!, fake.payoutAddress, { outputs: outputRefs(results.outputs), domain: TEST_DOMAIN })).toMatchObject({ ok: true });
+    expectWrongRender(await download(id, results), results, fake.payoutAddress);
   });
 
   test('everyJob makes every new job wrong; the admin route sets and clears it', async () => {

@@ -22,7 +22,7 @@
 
 import { createHash } from 'node:crypto';
 import { div, mul, rational, usd } from '../../operator/src/providers/money.js';
-import { FakeServer, SignedReports, Wallet, fakePayoutKey, isJobAction, realClock, renderContent, runJobAction, signShardReport } from './server.js';
+import { FakeServer, ProviderFake, fakePayoutKey, realClock, renderContent } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface FakeChute {
@@ -71,18 +71,16 @@ interface FakeJob {
   key?: string;
 }
 
-export class ChutesFake {
+export class ChutesFake extends ProviderFake {
   readonly server: FakeServer;
   readonly opts: ChutesFakeOptions;
   private readonly jobsById = new Map<string, FakeJob>();
   private readonly order: FakeJob[] = [];
   private readonly submissions = new Map<string, number>();
   private seq = 0;
-  private readonly wallet: Wallet;
-  private readonly reports = new SignedReports();
 
   constructor(options: Partial<ChutesFakeOptions> = {}) {
-    this.opts = {
+    const opts: ChutesFakeOptions = {
       apiKey: 'cpk_test_atelier_0000',
       chutes: [{ chute_id: '5f3a1c2e-0000-4000-8000-00000000c0de', name: 'atelier-sdxl', methods: ['render'], capacity: 4, dailyQuota: 1000 }],
       gpuHourlyUsd: { h100: 1.86, a100: 1.26, '4090': 0.35 },
@@ -94,7 +92,8 @@ export class ChutesFake {
       payoutKey: fakePayoutKey('chutes'),
       ...options,
     };
-    this.wallet = new Wallet(this.opts.payoutKey);
+    super(opts.payoutKey);
+    this.opts = opts;
     this.server = new FakeServer({
       name: 'chutes',
       routes: this.routes(),
@@ -118,11 +117,6 @@ export class ChutesFake {
 
   get url(): string {
     return this.server.url;
-  }
-
-  /** The address results are signed by (the ComputeProvider's payoutAddress). */
-  get payoutAddress(): string {
-    return this.wallet.address;
   }
 
   inject(fault: Fault): void {
@@ -177,26 +171,8 @@ export class ChutesFake {
     this.mustGet(id).vanished = true;
   }
 
-  /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
-  jobAction(id: string, action: string): boolean {
-    return runJobAction(this.actions(), id, action);
-  }
-
-  /** Sets (or with undefined clears) the action applied to every new job; false if unknown. */
-  setEveryJob(action: string | undefined): boolean {
-    if (action !== undefined && !isJobAction(this.actions(), action)) return false;
-    this.opts.everyJob = action;
-    return true;
-  }
-
-  private actions(): Record<string, (id: string) => void> {
-    return {
-      fail: (i) => this.failJob(i),
-      corrupt: (i) => this.corruptResult(i),
-      wrong: (i) => this.wrongResult(i),
-      vanish: (i) => this.vanish(i),
-      'fail-uploads': (i) => this.failUploads(i),
-    };
+  protected override moreActions(): Record<string, (id: string) => void> {
+    return { 'fail-uploads': (i) => this.failUploads(i) };
   }
 
   /**
@@ -294,7 +270,7 @@ export class ChutesFake {
     this.tick();
     const finish = this.finishMs(j);
     if (j.outcome !== 'succeed' || finish === undefined || this.now() < finish) return;
-    await this.reports.ensure(j.job_id, () => signShardReport(this.wallet, this.env(j), this.outputs(j), () => this.meteredUsd(j.job_id)));
+    await this.signResult(j.job_id, () => ({ env: this.env(j), outputs: this.outputs(j), costUsd: () => this.meteredUsd(j.job_id) }));
   }
 
   // ---- wire shapes ----------------------------------------------------------------------------
@@ -308,7 +284,7 @@ export class ChutesFake {
     let result: Record<string, unknown> | null = null;
     if (finished && status !== 'error') {
       result = { outputs: this.outputs(j) };
-      const signed = this.reports.get(j.job_id);
+      const signed = this.signedResult(j.job_id);
       if (signed) result.signed = signed;
     }
     return {
@@ -409,7 +385,7 @@ export class ChutesFake {
     }
     this.jobsById.set(j.job_id, j);
     this.order.push(j);
-    if (this.opts.everyJob) this.jobAction(j.job_id, this.opts.everyJob);
+    this.applyEveryJob(j.job_id);
     return { status: 200, body: this.jobJson(j) };
   }
 

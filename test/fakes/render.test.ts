@@ -7,10 +7,9 @@
 import { RenderAdapter, renderGpuName, splitImage } from '../../operator/src/providers/render/adapter.js';
 import { findResultInLog, sha256Hex, verifyOutputs } from '../../operator/src/providers/results.js';
 import type { ResultSet } from '../../operator/src/providers/types.js';
-import { verifyResult } from '../../operator/src/settlement/results.js';
 import { RenderFake } from './render.js';
-import { WRONG_RENDER_SUFFIX, fakePayoutKey, testRenderContent, usdToTokenUnits } from './server.js';
-import { TEST_DOMAIN, TEST_SEED, makeShard, outputRefs, recordingClock, settledShard, thrown } from './testkit.js';
+import { WRONG_RENDER_SUFFIX, testRenderContent, usdToTokenUnits } from './server.js';
+import { TEST_SEED, expectDerivedPayoutKey, expectSettledSigned, expectWrongRender, makeShard, recordingClock, resultsAfter, settledShard, thrown } from './testkit.js';
 import type { RecordingClock } from './testkit.js';
 
 const PRICES = { 'nvidia-h100': '2.20', 'nvidia-rtx-4090': '0.69' };
@@ -197,29 +196,18 @@ describe('Render adapter against the Compute Network fake', () => {
 
   async function completed(shard = settledShard(), before?: (uuid: string) => void): Promise<{ uuid: string; results: ResultSet }> {
     const { remoteId } = await adapter.submit(shard, { idempotencyKey: 'uid1-3-0' });
-    before?.(remoteId);
-    clock.manual.advance(80_000);
-    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
-    const results = await adapter.getResults(remoteId);
-    if (!results.supported) throw new Error('expected results');
-    return { uuid: remoteId, results };
+    return { uuid: remoteId, results: await resultsAfter(adapter, clock, remoteId, 80_000, before) };
   }
 
   test('the payout key is a derived test key, distinct per fake', () => {
-    expect(fake.opts.payoutKey).toBe(fakePayoutKey('render'));
-    expect(fake.payoutAddress).toBe('0xb0201C306a6044930033fF3266C5855F7b867f29');
+    expectDerivedPayoutKey(fake, 'render', '0xb0201C306a6044930033fF3266C5855F7b867f29');
   });
 
   test('a settled shard is signed by the payout key, for its job, shard, outputs and metered cost', async () => {
     const { uuid, results } = await completed();
-    const signed = results.signed;
-    if (!signed) throw new Error('expected a signed result');
-    const shard = settledShard();
-    expect(verifyResult(signed, fake.payoutAddress, { outputs: outputRefs(results.outputs), jobUid: shard.jobUid, shardIndex: shard.shardIndex, domain: TEST_DOMAIN })).toEqual({ ok: true, signer: fake.payoutAddress });
-    expect(signed.resultDigest).toBe('0x' + results.digest);
     // 60 s at $2.20/GPU-hour = $0.036667 = 36667 units of a 6-decimal token (floored).
     const cost = await adapter.getCost(uuid);
-    expect(signed.amountClaimed).toBe(usdToTokenUnits(cost.usd, 6).toString());
+    const signed = expectSettledSigned(results, fake.payoutAddress, cost.usd);
     expect(signed.amountClaimed).toBe('36667');
     expect(usdToTokenUnits(cost.usd, 2)).toBe(3n);
     clock.manual.advance(60_000);
@@ -237,9 +225,7 @@ describe('Render adapter against the Compute Network fake', () => {
     const { results } = await completed(settledShard(), (uuid) => expect(fake.jobAction(uuid, 'wrong')).toBe(true));
     const bytes = fake.readObject(results.outputs[0]!.uri);
     expect(await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array())).toEqual([]);
-    expect(bytes).not.toEqual(testRenderContent(TEST_SEED, 3));
-    expect(bytes?.toString()).toBe(testRenderContent(TEST_SEED, 3).toString() + WRONG_RENDER_SUFFIX);
-    expect(verifyResult(results.signed!, fake.payoutAddress, { outputs: outputRefs(results.outputs), domain: TEST_DOMAIN })).toMatchObject({ ok: true });
+    expectWrongRender(bytes, results, fake.payoutAddress);
   });
 
   test('everyJob makes every new job wrong', async () => {

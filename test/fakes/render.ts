@@ -22,7 +22,7 @@
 
 import { createHash, createHmac } from 'node:crypto';
 import { div, mul, usd } from '../../operator/src/providers/money.js';
-import { FakeServer, SignedReports, Wallet, check, fakePayoutKey, isJobAction, realClock, renderContent, runJobAction, signShardReport } from './server.js';
+import { FakeServer, ProviderFake, check, fakePayoutKey, realClock, renderContent } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface RenderFakeOptions {
@@ -66,7 +66,7 @@ interface FakeJob {
 
 const TERMINAL: RenderStatus[] = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
-export class RenderFake {
+export class RenderFake extends ProviderFake {
   readonly server: FakeServer;
   readonly opts: RenderFakeOptions;
   private readonly jobsById = new Map<string, FakeJob>();
@@ -75,11 +75,9 @@ export class RenderFake {
   private readonly nonces = new Set<string>();
   private readonly objects = new Map<string, Buffer>();
   private seq = 0;
-  private readonly wallet: Wallet;
-  private readonly reports = new SignedReports();
 
   constructor(options: Partial<RenderFakeOptions> = {}) {
-    this.opts = {
+    const opts: RenderFakeOptions = {
       publicKey: 'pk_test_atelier',
       secretKey: 'sk_test_render_secret',
       gpus: { 'NVIDIA H100': 4, 'NVIDIA RTX 4090': 8 },
@@ -91,7 +89,8 @@ export class RenderFake {
       usdPerGpuHour: { 'NVIDIA H100': '2.20', 'NVIDIA RTX 4090': '0.69' },
       ...options,
     };
-    this.wallet = new Wallet(this.opts.payoutKey);
+    super(opts.payoutKey);
+    this.opts = opts;
     this.server = new FakeServer({
       name: 'render',
       routes: this.routes(),
@@ -115,11 +114,6 @@ export class RenderFake {
 
   get url(): string {
     return this.server.url;
-  }
-
-  /** The address results are signed by (the ComputeProvider's payoutAddress). */
-  get payoutAddress(): string {
-    return this.wallet.address;
   }
 
   inject(fault: Fault): void {
@@ -169,22 +163,6 @@ export class RenderFake {
 
   readObject(uri: string): Buffer | undefined {
     return this.objects.get(uri);
-  }
-
-  /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
-  jobAction(id: string, action: string): boolean {
-    return runJobAction(this.actions(), id, action);
-  }
-
-  /** Sets (or with undefined clears) the action applied to every new job; false if unknown. */
-  setEveryJob(action: string | undefined): boolean {
-    if (action !== undefined && !isJobAction(this.actions(), action)) return false;
-    this.opts.everyJob = action;
-    return true;
-  }
-
-  private actions(): Record<string, (id: string) => void> {
-    return { fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), wrong: (i) => this.wrongResult(i), vanish: (i) => this.vanish(i) };
   }
 
   /**
@@ -303,7 +281,7 @@ export class RenderFake {
     if (withLogs) {
       const lines = [`pulling ${String((j.body.parameters as { parameters: { image: string } }).parameters.image)}`, 'render started'];
       if (status === 'COMPLETED') {
-        const signed = this.reports.get(j.uuid);
+        const signed = this.signedResult(j.uuid);
         lines.push(`ATELIER_RESULT ${JSON.stringify(signed ? { state: 'succeeded', outputs: this.outputs(j), signed } : { state: 'succeeded', outputs: this.outputs(j) })}`);
       }
       if (status === 'FAILED') lines.push(`error: ${j.message ?? 'run exceeded max_timeout_run_ms'}`);
@@ -402,7 +380,7 @@ export class RenderFake {
     }
     this.jobsById.set(uuid, j);
     this.order.push(j);
-    if (this.opts.everyJob) this.jobAction(uuid, this.opts.everyJob);
+    this.applyEveryJob(uuid);
     return { status: 201, body: this.jobJson(j) };
   }
 
@@ -444,7 +422,7 @@ export class RenderFake {
     const j = this.order.find((o) => o.runUuid === ctx.params[0] && !o.vanished);
     this.tick();
     // The container signs its result once, when it completes; runJson shows the cached signature.
-    if (j && this.status(j) === 'COMPLETED') await this.reports.ensure(j.uuid, () => signShardReport(this.wallet, j.env, this.outputs(j), () => this.meteredUsd(j.uuid)));
+    if (j && this.status(j) === 'COMPLETED') await this.signResult(j.uuid, () => ({ env: j.env, outputs: this.outputs(j), costUsd: () => this.meteredUsd(j.uuid) }));
     const run = j ? this.runJson(j, true) : undefined;
     return run ? { status: 200, body: run } : err(404, 'Job run not found');
   }

@@ -414,29 +414,93 @@ export async function signShardReport(wallet: Wallet, env: Record<string, unknow
   });
 }
 
-/**
- * Signs once per job and keeps the answer, so every read of a finished job's report carries the same
- * `signed` (a signature that cannot be made, e.g. for a malformed escrow address, is kept as none).
- */
-export class SignedReports {
-  private readonly done = new Map<string, SignedShardResult | undefined>();
-  private readonly pending = new Map<string, Promise<void>>();
+/** What a fake signs for a finished shard: its env (for the settlement domain), outputs and cost. */
+export interface ShardReport {
+  env: Record<string, unknown> | undefined;
+  outputs: { uri: string; sha256: string }[];
+  costUsd: () => string;
+}
 
-  get(jobId: string): SignedShardResult | undefined {
-    return this.done.get(jobId);
+/**
+ * What the three provider fakes share when they play the shard, beyond their routes: signing a
+ * settled shard's result with the fake's payout key (signShardReport), once per job, keeping the
+ * answer, so every read of a finished job's report carries the same `signed` (a signature that cannot
+ * be made, e.g. for a malformed escrow address, is kept as none); and the per-job actions by name, for
+ * one job (the /_fake/jobs/{id}/{action} admin route) or for every new one (`everyJob`).
+ */
+export abstract class ProviderFake {
+  abstract readonly opts: { payoutKey: string; everyJob?: string };
+  private readonly wallet: Wallet;
+  private readonly signed = new Map<string, SignedShardResult | undefined>();
+  private readonly signing = new Map<string, Promise<void>>();
+
+  /** Throws when payoutKey is not a private key. */
+  constructor(payoutKey: string) {
+    this.wallet = new Wallet(payoutKey);
   }
 
-  async ensure(jobId: string, sign: () => Promise<SignedShardResult | undefined>): Promise<SignedShardResult | undefined> {
-    let p = this.pending.get(jobId);
+  /** The address results are signed by (the ComputeProvider's payoutAddress). */
+  get payoutAddress(): string {
+    return this.wallet.address;
+  }
+
+  /** The job fails (with the fake's own failure message). */
+  abstract failJob(id: string): void;
+  /** The reported hash is not the bytes'. */
+  abstract corruptResult(id: string): void;
+  /** A consistent but wrong render: other bytes, reported with their own hash and signed normally. */
+  abstract wrongResult(id: string): void;
+  /** The job disappears: every route answers 404 for it. */
+  abstract vanish(id: string): void;
+
+  /** The fake's per-job faults besides fail, corrupt, wrong and vanish, by name. */
+  protected moreActions(): Record<string, (id: string) => void> {
+    return {};
+  }
+
+  private actions(): Record<string, (id: string) => void> {
+    return { fail: (i) => this.failJob(i), corrupt: (i) => this.corruptResult(i), wrong: (i) => this.wrongResult(i), vanish: (i) => this.vanish(i), ...this.moreActions() };
+  }
+
+  /** Per-job faults by name, for the /_fake/jobs/{id}/{action} admin route. */
+  jobAction(id: string, action: string): boolean {
+    return runJobAction(this.actions(), id, action);
+  }
+
+  /** Sets (or with undefined clears) the action applied to every new job; false if unknown. */
+  setEveryJob(action: string | undefined): boolean {
+    if (action !== undefined && !isJobAction(this.actions(), action)) return false;
+    this.opts.everyJob = action;
+    return true;
+  }
+
+  /** Applies the `everyJob` action, if one is set, to a job just created. */
+  protected applyEveryJob(id: string): void {
+    if (this.opts.everyJob) this.jobAction(id, this.opts.everyJob);
+  }
+
+  /** The job's cached signed result, if it has been signed. */
+  protected signedResult(jobId: string): SignedShardResult | undefined {
+    return this.signed.get(jobId);
+  }
+
+  /**
+   * Signs the finished job's result with the payout key (signShardReport of what `report` gives) the
+   * first time it is asked for, then answers the kept one; undefined when the env has no settlement
+   * domain.
+   */
+  protected async signResult(jobId: string, report: () => ShardReport): Promise<SignedShardResult | undefined> {
+    let p = this.signing.get(jobId);
     if (!p) {
-      p = sign().then(
-        (signed) => void this.done.set(jobId, signed),
-        () => void this.done.set(jobId, undefined),
+      const { env, outputs, costUsd } = report();
+      p = signShardReport(this.wallet, env, outputs, costUsd).then(
+        (signed) => void this.signed.set(jobId, signed),
+        () => void this.signed.set(jobId, undefined),
       );
-      this.pending.set(jobId, p);
+      this.signing.set(jobId, p);
     }
     await p;
-    return this.done.get(jobId);
+    return this.signed.get(jobId);
   }
 }
 

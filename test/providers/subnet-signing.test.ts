@@ -7,19 +7,18 @@
 // shard without settlement comes back unsigned. The key shows up nowhere: not in B's operator log,
 // its events, or any status. A payout key Secret that cannot be used stops the operator at start
 // with a message that names the Secret and not its content.
-import { readFileSync } from 'node:fs';
 import { Wallet, getAddress } from 'ethers';
 import type { RenderShard } from '../../operator/src/api/index.js';
 import { tokenUnits } from '../../operator/src/controllers/subnetsigner.js';
 import { SubnetAdapter, type SubnetShardSpec } from '../../operator/src/providers/subnet/adapter.js';
 import { verifyResult } from '../../operator/src/settlement/results.js';
-import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
-import { clients, freshNamespace, startCluster, stopCluster, testbed, waitFor, type Clients } from '../support/testbed.js';
+import { peerSite } from '../support/subnet-peer.js';
+import { freshNamespace, waitFor, type Clients } from '../support/testbed.js';
 
 const GROUP = 'atelier.dev';
 const VERSION = 'v1alpha1';
-const siteB = `${process.env.ATELIER_TEST_CLUSTER ?? 'jest'}-signb`;
+const peer = peerSite(`${process.env.ATELIER_TEST_CLUSTER ?? 'jest'}-signb`);
 
 const payout = Wallet.createRandom();
 const KEY_HEX = payout.privateKey.slice(2).toLowerCase();
@@ -50,22 +49,18 @@ const peerShard = async (remoteId: string) =>
   ((await b.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'rendershards', namespace: ns, labelSelector: `atelier.dev/job=${remoteId}` })) as { items: RenderShard[] }).items[0]!;
 
 beforeAll(async () => {
-  expect(testbed().name).toBeDefined();
-  kubeconfigB = await startCluster(siteB, '1:8:nvidia-h100');
-  await installCrds(kubeconfigB);
-  b = clients(kubeconfigB);
-  [ns, secretNs] = await Promise.all([freshNamespace(b, 'shared-renders'), freshNamespace(b, 'atelier-system')]);
-  // As `kubectl create secret generic payout --from-file=privateKey=key.txt` would hold it: no 0x, a newline.
-  await b.core.createNamespacedSecret({ namespace: secretNs, body: { metadata: { name: 'payout' }, stringData: { privateKey: `${KEY_HEX}\n` } } });
-  op = startOperator(kubeconfigB, ['--namespace', ns, '--leader-elect', 'false', '--local-gpu-hour-price', '2.00', '--payout-key-secret', `${secretNs}/payout`]);
-  await op.waitForLog('became leader');
-  adapter = new SubnetAdapter({ kubeconfig: readFileSync(kubeconfigB, 'utf8'), namespace: ns, options: { originCluster: 'site-a', pricePerGpuHour: '2.50' } });
+  ({ kubeconfig: kubeconfigB, clients: b, namespace: ns, op, adapter } = await peer.start({
+    prepare: async (c) => {
+      const [namespace, secrets] = await Promise.all([freshNamespace(c, 'shared-renders'), freshNamespace(c, 'atelier-system')]);
+      secretNs = secrets;
+      // As `kubectl create secret generic payout --from-file=privateKey=key.txt` would hold it: no 0x, a newline.
+      await c.core.createNamespacedSecret({ namespace: secretNs, body: { metadata: { name: 'payout' }, stringData: { privateKey: `${KEY_HEX}\n` } } });
+      return { namespace, args: ['--payout-key-secret', `${secretNs}/payout`] };
+    },
+  }));
 }, 300_000);
 
-afterAll(async () => {
-  await op?.kill('SIGTERM');
-  await stopCluster(siteB);
-}, 120_000);
+afterAll(() => peer.stop(), 120_000);
 
 test('site B logs its payout address (only the address) at start', async () => {
   const l = await op!.waitForLog('signing subnet shard results with the payout key');

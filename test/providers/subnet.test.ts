@@ -14,17 +14,15 @@ import { realClock } from '../../operator/src/runtime/clock.js';
 import { nopLog } from '../../operator/src/runtime/logger.js';
 import { SubnetAdapter, type SubnetShardSpec } from '../../operator/src/providers/subnet/adapter.js';
 import { keyHash } from '../../operator/src/providers/subnet/names.js';
-import { installCrds } from '../support/crds.js';
-import { startOperator, type OperatorProcess } from '../support/operator.js';
-import { clients, freshNamespace, startCluster, stopCluster, testbed, waitFor, type Clients } from '../support/testbed.js';
+import { peerSite } from '../support/subnet-peer.js';
+import { clients, freshNamespace, waitFor, type Clients } from '../support/testbed.js';
 
 const GROUP = 'atelier.dev';
 const VERSION = 'v1alpha1';
-const siteB = `${process.env.ATELIER_TEST_CLUSTER ?? 'jest'}-siteb`;
+const peer = peerSite(`${process.env.ATELIER_TEST_CLUSTER ?? 'jest'}-siteb`);
 
 let kubeconfigB: string;
 let b: Clients;
-let op: OperatorProcess | undefined;
 let ns: string;
 let adapter: SubnetAdapter;
 
@@ -48,21 +46,10 @@ const peerJobs = async (selector: string) =>
   ((await b.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace: ns, labelSelector: selector })) as { items: { metadata: { name: string } }[] }).items;
 
 beforeAll(async () => {
-  expect(testbed().name).toBeDefined();
-  kubeconfigB = await startCluster(siteB, '1:8:nvidia-h100');
-  await Promise.all([installCrds(kubeconfigB), installCrds()]);
-  b = clients(kubeconfigB);
-  ns = await freshNamespace(b, 'shared-renders');
-  op = startOperator(kubeconfigB, ['--namespace', ns, '--leader-elect', 'false', '--local-gpu-hour-price', '2.00']);
-  await op.waitForLog('became leader');
-  // The kubeconfig travels as text, as it would from a Secret.
-  adapter = new SubnetAdapter({ kubeconfig: readFileSync(kubeconfigB, 'utf8'), namespace: ns, options: { originCluster: 'site-a', pricePerGpuHour: '2.50' } });
+  ({ kubeconfig: kubeconfigB, clients: b, namespace: ns, adapter } = await peer.start({ originCrds: true, prepare: async (c) => ({ namespace: await freshNamespace(c, 'shared-renders') }) }));
 }, 300_000);
 
-afterAll(async () => {
-  await op?.kill('SIGTERM');
-  await stopCluster(siteB);
-}, 120_000);
+afterAll(() => peer.stop(), 120_000);
 
 test('listOffers reports the peer\'s free GPUs per model at the configured price', async () => {
   const offers = await adapter.listOffers({ gpuCount: 1 });

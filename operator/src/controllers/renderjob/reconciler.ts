@@ -153,7 +153,8 @@ export class RenderJobReconciler {
       let status = r.status ?? {};
       const mine = this.written.get(`${namespace}/${rname}`);
       if (mine) {
-        if ((status.attempts ?? 0) >= (mine.attempts ?? 0) && status.phase === mine.phase) this.written.delete(`${namespace}/${rname}`);
+        const caughtUp = (status.attempts ?? 0) >= (mine.attempts ?? 0) && status.phase === mine.phase && status.verification?.state === mine.verification?.state;
+        if (caughtUp) this.written.delete(`${namespace}/${rname}`);
         else status = mine;
       }
       records.set(r.spec.index, { name: rname, index: r.spec.index, status });

@@ -4,7 +4,7 @@
 --   1. no status yet, or a status older than the spec (observedGeneration < generation): Progressing,
 --      because the operator has not looked at this version of the job; nothing else can be trusted;
 --   2. Failed phase or a True Failed condition, or Accepted=False (the operator rejected the spec): Degraded;
---   3. Succeeded: Healthy;
+--   3. Succeeded: Healthy, unless a Settled condition is not True yet (Progressing while escrows settle);
 --   4. Suspended (phase, or spec.suspend while shards drain): Suspended;
 --   5. Pending and Running: Progressing, with the shard progress as the message.
 -- Tested with fengari against sample objects in cdk8s/argocd-health.test.ts.
@@ -71,6 +71,13 @@ if accepted ~= nil and accepted.status == "False" then
 end
 
 if status.phase == "Succeeded" then
+  -- A settled job (spec.settlement.enabled) is done only once its escrows are released or refunded.
+  local settled = condition(status, "Settled")
+  if settled ~= nil and settled.status ~= "True" then
+    hs.status = "Progressing"
+    hs.message = "settling: " .. (settled.message or settled.reason or "escrows open")
+    return hs
+  end
   hs.status = "Healthy"
   local complete = condition(status, "Complete")
   if complete ~= nil and nonEmpty(complete.message) then

@@ -101,7 +101,9 @@ export class SettlementController implements SettlementView {
         : { type: 'Settled', status: 'False', reason: 'Pending', message: 'no escrow yet: nothing has burst to a provider' };
     }
     const open = escrows.filter((e) => !e.state || !CLOSED.has(e.state));
-    const sum = (f: (e: EscrowStatus) => string | undefined) => fromMicros(escrows.reduce((n, e) => n + toMicrosSafe(f(e)), 0n));
+    // Token amounts, summed exactly in the token's units (escrows are in the token's decimals, not USD micros).
+    const dec = this.decimals ?? 6;
+    const sum = (f: (e: EscrowStatus) => string | undefined) => fromUnits(escrows.reduce((n, e) => n + unitsOf(f(e), dec), 0n), dec);
     if (open.length === 0) {
       const withheld = escrows.filter((e) => e.state === 'Withheld').map((e) => e.provider);
       return {
@@ -337,11 +339,6 @@ function unitsOf(amount: string | undefined, decimals: number): bigint {
 function toMicrosSafe(v: string | undefined): bigint {
   if (!v) return 0n;
   try { return parseMicros(v); } catch { return 0n; }
-}
-
-function fromMicros(m: bigint): string {
-  const s = (Number(m) / 1e6).toFixed(6).replace(/\.?0+$/, '');
-  return s === '' ? '0' : s;
 }
 
 function meanMs(records: ShardRecord[]): number | undefined {

@@ -2,6 +2,7 @@
 // cancels every remote submission (retrying cancels that fail) and waits for each provider to
 // confirm before the job goes away. Checked from the fakes' side at the moment the job is gone: no
 // remote job of it is pending or running anywhere, and no RenderShard of it remains.
+import { createComputeProvider, deleteComputeProviders, waitForProbes } from '../support/providers.js';
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, testbed, waitFor, type Clients } from '../support/testbed.js';
@@ -20,20 +21,6 @@ const FAKES: Record<string, AkashFake | ChutesFake | RenderFake> = { 'delete-aka
 let c: Clients;
 let ns: string;
 let op: OperatorProcess;
-
-async function provider(name: string, type: string, endpoint: string, secret: string, options: Record<string, string>) {
-  await c.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name }, stringData: { credential: secret } } });
-  await c.custom.createClusterCustomObject({
-    group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders',
-    body: {
-      apiVersion: 'atelier.dev/v1alpha1', kind: 'ComputeProvider', metadata: { name },
-      spec: {
-        type, endpoint, credentialsSecretRef: { namespace: 'atelier-system', name, key: 'credential' }, payoutAddress: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-        gpuModels: ['nvidia-h100'], options, maxConcurrentShards: 5, allowedNamespaces: [ns],
-      },
-    },
-  });
-}
 
 /** Remote jobs of one RenderJob that are waiting, starting, running or stopping on any fake. */
 function liveRemote(uid: string): string[] {
@@ -60,19 +47,18 @@ beforeAll(async () => {
   await Promise.all(Object.values(FAKES).map((f) => f.start()));
   ns = await freshNamespace(c, 'burst-delete');
   await c.core.createNamespace({ body: { metadata: { name: 'atelier-system' } } }).catch(() => undefined);
+  const provider = (name: string, type: string, endpoint: string, secret: string, options: Record<string, string>) =>
+    createComputeProvider(c, name, type, endpoint, secret, options, { maxConcurrentShards: 5, allowedNamespaces: [ns] });
   await provider('delete-akash', 'akash', akash.url, akash.opts.apiKey, {});
   await provider('delete-chutes', 'bittensor', chutes.url, chutes.opts.apiKey, { chuteId: chutes.opts.chutes[0]!.chute_id, method: 'render' });
   await provider('delete-render', 'render', render.url, `${render.opts.publicKey}:${render.opts.secretKey}`, { pricePerGpuHour: '3.00' });
   op = startOperator(testbed().kubeconfig, ['--namespace', ns, '--leader-elect', 'false', '--remote-poll', '1', '--provider-probe', '2']);
-  await waitFor('providers probed', async () => {
-    const cps = await Promise.all(Object.keys(FAKES).map((name) => c.custom.getClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name }) as Promise<{ status?: { offers?: { pricePerGpuHour?: string }[] } }>));
-    return cps.every((cp) => Number(cp.status?.offers?.[0]?.pricePerGpuHour) > 0);
-  }, 90_000, 1000);
+  await waitForProbes(c, Object.keys(FAKES));
 }, 180_000);
 
 afterAll(async () => {
   await op?.kill('SIGTERM');
-  for (const name of Object.keys(FAKES)) await c.custom.deleteClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name }).catch(() => undefined);
+  await deleteComputeProviders(c, Object.keys(FAKES));
   await Promise.all(Object.values(FAKES).map((f) => f.stop()));
 });
 

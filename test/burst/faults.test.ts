@@ -5,6 +5,7 @@
 // succeeds, each RenderShard records one outcome, no idempotency key is submitted twice, no shard
 // has two successful runs across the fakes, and nothing is left running on any fake — for the dark
 // provider, once it answers again, the operator's staleRemotes sweep cancels what it left there.
+import { akashRanToEnd, createComputeProvider, deleteComputeProviders, waitForProbes } from '../support/providers.js';
 import { createHash } from 'node:crypto';
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
@@ -40,36 +41,7 @@ const ns: Record<'transient' | 'jobs' | 'dark' | 'hang', string> = { transient: 
 /** Remote jobs the tests broke on purpose (failed, vanished, corrupted): never counted as a good run. */
 const sabotaged = new Set<string>();
 
-async function provider(name: string, type: string, endpoint: string, secret: string, options: Record<string, string>, maxConcurrentShards: number) {
-  await c.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name }, stringData: { credential: secret } } });
-  await c.custom.createClusterCustomObject({
-    group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders',
-    body: {
-      apiVersion: 'atelier.dev/v1alpha1', kind: 'ComputeProvider', metadata: { name },
-      spec: {
-        type, endpoint, credentialsSecretRef: { namespace: 'atelier-system', name, key: 'credential' }, payoutAddress: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-        gpuModels: ['nvidia-h100'], options, maxConcurrentShards, allowedNamespaces: Object.values(ns),
-      },
-    },
-  });
-}
-
 const runId = (fake: string, id: string) => `${fake}/${id}`;
-
-/**
- * Akash deployments whose shard ran to a good end. A deployment never ends by itself and the
- * operator closes it once it has read the result, so its stage says `closed` either way: this reads
- * the fake's state instead — a lease that lasted provisioning + the shard's duration, outcome good.
- */
-function akashRanToEnd(fake: AkashFake): Set<string> {
-  type Lease = { createdMs: number; closedMs?: number };
-  const state = fake as unknown as { deployments: Map<string, { outcome: string; leases: Lease[] }> };
-  const need = fake.opts.provisionMs + fake.opts.jobDurationMs;
-  const now = fake.opts.clock.now();
-  const out = new Set<string>();
-  for (const [dseq, d] of state.deployments) if (d.outcome === 'succeed' && d.leases.some((l) => (l.closedMs ?? now) - l.createdMs >= need)) out.add(dseq);
-  return out;
-}
 
 /** Every remote job of one RenderJob (by its uid) across the fakes: id, shard index, whether it ran to a good end. */
 function remoteJobs(uid: string): { fake: string; id: string; key: string; index: number; succeeded: boolean; live: boolean }[] {
@@ -159,6 +131,8 @@ beforeAll(async () => {
   ns.dark = await freshNamespace(c, 'faults-dark');
   ns.hang = await freshNamespace(c, 'faults-hang');
   await c.core.createNamespace({ body: { metadata: { name: 'atelier-system' } } }).catch(() => undefined);
+  const provider = (name: string, type: string, endpoint: string, secret: string, options: Record<string, string>, maxConcurrentShards: number) =>
+    createComputeProvider(c, name, type, endpoint, secret, options, { maxConcurrentShards, allowedNamespaces: Object.values(ns) });
   await provider('faults-akash', 'akash', akash.url, akash.opts.apiKey, {}, 3);
   await provider('faults-chutes', 'bittensor', chutes.url, chutes.opts.apiKey, { chuteId: chutes.opts.chutes[0]!.chute_id, method: 'render' }, 3);
   await provider('faults-render', 'render', render.url, `${render.opts.publicKey}:${render.opts.secretKey}`, { pricePerGpuHour: '3.00' }, 3);
@@ -168,15 +142,12 @@ beforeAll(async () => {
     '--namespace', Object.values(ns).join(','), '--leader-elect', 'false',
     '--remote-poll', '1', '--provider-probe', '2', '--provider-timeout', '5',
   ]);
-  await waitFor('providers probed', async () => {
-    const cps = await Promise.all(Object.keys(FAKES).map((name) => c.custom.getClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name }) as Promise<{ status?: { offers?: { pricePerGpuHour?: string }[] } }>));
-    return cps.every((cp) => Number(cp.status?.offers?.[0]?.pricePerGpuHour) > 0);
-  }, 90_000, 1000);
+  await waitForProbes(c, Object.keys(FAKES));
 }, 180_000);
 
 afterAll(async () => {
   await op?.kill('SIGTERM');
-  for (const name of Object.keys(FAKES)) await c.custom.deleteClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name }).catch(() => undefined);
+  await deleteComputeProviders(c, Object.keys(FAKES));
   await Promise.all(Object.values(FAKES).map((f) => f.stop()));
 });
 

@@ -3,6 +3,7 @@
 // and spill over to the next when its capacity is reached, a price cap excludes an expensive
 // provider, and a budget holds bursting at the limit with a clear condition. Nothing is left running
 // on any fake afterwards.
+import { createComputeProvider } from '../support/providers.js';
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, testbed, waitFor, type Clients } from '../support/testbed.js';
@@ -20,17 +21,6 @@ const chutes = new ChutesFake({ claimDelayMs: 300, jobDurationMs: 3000, uploadMs
 const render = new RenderFake({ assignDelayMs: 300, startMs: 300, jobDurationMs: 3000 });
 const PROVIDERS = ['fake-akash', 'fake-chutes', 'fake-render'];
 
-async function provider(name: string, type: string, endpoint: string, secret: string, options: Record<string, string>, extra: Record<string, unknown> = {}) {
-  await c.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name }, stringData: { credential: secret } } });
-  await c.custom.createClusterCustomObject({
-    group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders',
-    body: {
-      apiVersion: 'atelier.dev/v1alpha1', kind: 'ComputeProvider', metadata: { name },
-      spec: { type, endpoint, credentialsSecretRef: { namespace: 'atelier-system', name, key: 'credential' }, payoutAddress: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC', gpuModels: ['nvidia-h100'], options, ...extra },
-    },
-  });
-}
-
 type CP = { spec: { maxConcurrentShards?: number }; status?: { offers?: { gpuModel?: string; pricePerGpuHour?: string; available?: number }[]; conditions?: { type: string; status: string; reason: string }[] } };
 const getCP = async (name: string) => (await c.custom.getClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name })) as CP;
 const h100Price = (cp: CP) => Number(cp.status?.offers?.find((o) => o.gpuModel === 'nvidia-h100')?.pricePerGpuHour);
@@ -42,6 +32,8 @@ beforeAll(async () => {
   nsSpill = await freshNamespace(c, 'spill');
   nsBudget = await freshNamespace(c, 'budget');
   await c.core.createNamespace({ body: { metadata: { name: 'atelier-system' } } }).catch(() => undefined);
+  const provider = (name: string, type: string, endpoint: string, secret: string, options: Record<string, string>, extra: Record<string, unknown> = {}) =>
+    createComputeProvider(c, name, type, endpoint, secret, options, extra);
   await provider('fake-akash', 'akash', akash.url, akash.opts.apiKey, {});
   // The cheapest (Chutes' published H100 price is below Akash's) takes two shards at a time.
   await provider('fake-chutes', 'bittensor', chutes.url, chutes.opts.apiKey, { chuteId: chutes.opts.chutes[0]!.chute_id, method: 'render' }, { maxConcurrentShards: 2 });

@@ -8,6 +8,7 @@
 // client-chosen id; the adapter says findByKey: 'process'), so a kill between its POST and the
 // recorded remote id leaves a job nobody can find, which runs unobserved to its end — the
 // invariants here cannot hold for it, whatever the operator does.
+import { akashRanToEnd, createComputeProvider } from '../support/providers.js';
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, testbed, waitFor, type Clients } from '../support/testbed.js';
@@ -25,35 +26,6 @@ let ns: string;
 const running: OperatorProcess[] = [];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function provider(name: string, type: string, endpoint: string, secret: string, options: Record<string, string>) {
-  await c.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name }, stringData: { credential: secret } } });
-  await c.custom.createClusterCustomObject({
-    group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders',
-    body: {
-      apiVersion: 'atelier.dev/v1alpha1', kind: 'ComputeProvider', metadata: { name },
-      spec: {
-        type, endpoint, credentialsSecretRef: { namespace: 'atelier-system', name, key: 'credential' }, payoutAddress: '0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC',
-        gpuModels: ['nvidia-h100'], options, maxConcurrentShards: 10, allowedNamespaces: [ns],
-      },
-    },
-  });
-}
-
-/**
- * Akash deployments whose shard ran to a good end. A deployment never ends by itself and the
- * operator closes it once it has read the result, so its stage says `closed` either way: this reads
- * the fake's state instead — a lease that lasted provisioning + the shard's duration, outcome good.
- */
-function akashRanToEnd(fake: AkashFake): Set<string> {
-  type Lease = { createdMs: number; closedMs?: number };
-  const state = fake as unknown as { deployments: Map<string, { outcome: string; leases: Lease[] }> };
-  const need = fake.opts.provisionMs + fake.opts.jobDurationMs;
-  const now = fake.opts.clock.now();
-  const out = new Set<string>();
-  for (const [dseq, d] of state.deployments) if (d.outcome === 'succeed' && d.leases.some((l) => (l.closedMs ?? now) - l.createdMs >= need)) out.add(dseq);
-  return out;
-}
-
 // --provider-timeout above the breaker's first cool-down (60 s): after a restart, a provider whose
 // breaker was open gets no adapter until it half-opens, and its shards must wait for it.
 const operatorArgs = () => ['--namespace', ns, '--leader-elect', 'false', '--remote-poll', '1', '--provider-probe', '2', '--provider-timeout', '120'];
@@ -64,6 +36,8 @@ beforeAll(async () => {
   await Promise.all(Object.values(FAKES).map((f) => f.start()));
   ns = await freshNamespace(c, 'burst-kill');
   await c.core.createNamespace({ body: { metadata: { name: 'atelier-system' } } }).catch(() => undefined);
+  const provider = (name: string, type: string, endpoint: string, secret: string, options: Record<string, string>) =>
+    createComputeProvider(c, name, type, endpoint, secret, options, { maxConcurrentShards: 10, allowedNamespaces: [ns] });
   await provider('kill-akash', 'akash', akash.url, akash.opts.apiKey, {});
   await provider('kill-render', 'render', render.url, `${render.opts.publicKey}:${render.opts.secretKey}`, { pricePerGpuHour: '3.00' });
   // One operator probes the providers once, so that the job's first reconcile already sees offers.

@@ -2,7 +2,7 @@
 // bad value fails with a clear message instead of a crash loop later. The rest of the operator gets
 // this object injected and never reads process.env itself.
 import { parseArgs } from 'node:util';
-import { parseMicros } from './util/money.js';
+import { parseMicros } from './money.js';
 
 export interface OperatorConfig {
   kubeconfig?: string;

@@ -23,7 +23,7 @@ import {
   Controller, coordinationLeaseClient, coreEventSink, createLogger, EventRecorder, Expectations, GracefulShutdown,
   Informer, LeaderElector, RuntimeServer, realClock, type Log,
 } from './runtime/index.js';
-import { parseMicros } from './util/money.js';
+import { parseMicros } from './money.js';
 
 export const INDEX_JOB = 'job';
 

@@ -28,6 +28,23 @@ export const GPU_RESOURCE = 'nvidia.com/gpu';
 /** Node label carrying the GPU model, matched against spec.gpu.models. */
 export const GPU_PRODUCT_LABEL = 'nvidia.com/gpu.product';
 
+/**
+ * GPUs one shard asks for: the template's `nvidia.com/gpu` limit (the CRD admits integers >= 1; a
+ * value that slipped past the schema counts as 1). The one definition: pods, the planner, the
+ * settlement estimate, capacity accounting and the remote shard spec all read it from here.
+ */
+export function gpusPerShard(spec: Pick<RenderJobSpec, 'template'>): number {
+  return gpusOfLimits(spec.template.resources?.limits);
+}
+
+/** GPUs in a container's limits (0 when it asks for none). */
+export function gpusOfLimits(limits: Record<string, unknown> | undefined, missing = 1): number {
+  const v = limits?.[GPU_RESOURCE];
+  if (v === undefined) return missing;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 ? n : missing;
+}
+
 /** Upper bound on shards per job, the same bound the CRD enforces. */
 export const MAX_SHARDS = 100000;
 

@@ -11,7 +11,7 @@ import { gpuCapacity } from '../controllers/capacity.js';
 import { CachedProviders } from '../controllers/renderjob/providers.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { parseGoDuration, planJob, type JobPlan, type JobPlanOutcome } from '../planner/index.js';
-import { formatMicros, parseMicros } from '../util/money.js';
+import { formatMicros, parseMicros } from '../money.js';
 
 export const planUsage = `Usage: atelier plan -f JOB.yaml [--kubeconfig PATH] [--local-gpu-hour-price USD] [--shard-duration 10m] [-o json]
 

@@ -2,11 +2,12 @@
 // allocatable GPUs minus what bound, unfinished pods ask for. Pure over cache contents, so the burst
 // planner can use it on a snapshot without API reads.
 import type * as k8s from '@kubernetes/client-node';
-import { GPU_PRODUCT_LABEL, GPU_RESOURCE } from './renderjob/pods.js';
+import { GPU_PRODUCT_LABEL, GPU_RESOURCE } from '../api/index.js';
 
 export interface ModelCapacity { model: string; allocatable: number; used: number; free: number; nodes: number }
 
-function gpuLimit(p: k8s.V1Pod): number {
+/** GPUs a pod holds: limits (or requests) summed over its containers. Also what the cache keeps of a pod (kube/cache.ts). */
+export function podGpus(p: k8s.V1Pod): number {
   let n = 0;
   for (const c of p.spec?.containers ?? []) n += Number(c.resources?.limits?.[GPU_RESOURCE] ?? c.resources?.requests?.[GPU_RESOURCE] ?? 0) || 0;
   return n;
@@ -33,7 +34,7 @@ export function gpuCapacity(nodes: Iterable<k8s.V1Node>, pods: Iterable<k8s.V1Po
     const phase = p.status?.phase;
     if (!node || phase === 'Succeeded' || phase === 'Failed') continue;
     const model = modelOf.get(node);
-    if (model) out.get(model)!.used += gpuLimit(p);
+    if (model) out.get(model)!.used += podGpus(p);
   }
   for (const m of out.values()) m.free = Math.max(0, m.allocatable - m.used);
   return out;

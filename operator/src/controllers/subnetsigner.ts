@@ -21,8 +21,8 @@ import { outputsDigest, parseResultReport } from '../providers/results.js';
 import { signingRequest } from '../providers/subnet/names.js';
 import { Controller, errorMessage, splitKey, type ControllerMetrics, type EventType, type Log, type QueueMetrics } from '../runtime/index.js';
 import { signResult } from '../settlement/results.js';
-import { parseMicros } from '../util/money.js';
-import type { SecretReader } from './computeprovider/reconciler.js';
+import { microsToUnits, parseMicros } from '../money.js';
+import type { Lister as FullLister, SecretReader } from '../runtime/index.js';
 
 export interface PayoutKeyRef {
   namespace: string;
@@ -30,9 +30,8 @@ export interface PayoutKeyRef {
   key: string;
 }
 
-export interface Lister<T> {
-  get(namespace: string, name: string): T | undefined;
-}
+/** Only lookups by name are needed here. */
+type Lister<T> = Pick<FullLister<T>, 'get'>;
 
 export interface SignedResultWriter {
   /** Merge-patches status.result.{digest, signed}, conditional on resourceVersion (409 when stale). */
@@ -55,10 +54,9 @@ const JOB_NOT_CACHED_RETRY_MS = 2000;
 
 /** floor(usd x 10^decimals) for a USD decimal string (at most 6 fraction digits), exactly. */
 export function tokenUnits(usd: string, decimals: number): bigint {
-  if (!Number.isInteger(decimals) || decimals < 0) throw new Error(`token decimals must be a non-negative integer, got ${decimals}`);
   const micros = parseMicros(usd);
   if (micros < 0n) throw new Error(`cost ${usd} is negative`);
-  return decimals >= 6 ? micros * 10n ** BigInt(decimals - 6) : micros / 10n ** BigInt(6 - decimals);
+  return microsToUnits(micros, decimals, 'floor');
 }
 
 /** Reads the payout key from its Secret once; errors name the Secret, never its content. */

@@ -6,8 +6,8 @@
 // takes the expected shard duration wherever it runs. Local GPUs: the free ones at the start, and
 // after one expected duration all of them (free and busy), the same local-rate model the per-round
 // deadline rule uses. Offers, prices and provider limits stay as they are at the start.
-import { GPU_RESOURCE, shardCount, type PlacementPolicy, type RenderJobSpec } from '../api/index.js';
-import { costOfGpuMillis, parseMicros } from '../util/money.js';
+import { gpusPerShard, shardCount, type PlacementPolicy, type RenderJobSpec } from '../api/index.js';
+import { costOfGpuMillis, parseMicros } from '../money.js';
 import { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, parseGoDuration } from './duration.js';
 import { localSlots, planShards, planWithSlots, type LocalSlots } from './place.js';
 import { BurstReason, type LocalCapacity, type OfferView, type PendingShard, type Plan, type PlanInput, type ProviderTotal, type ProviderView } from './types.js';
@@ -27,10 +27,7 @@ export interface JobPlanParams {
 }
 
 /** GPUs one shard asks for (template limits nvidia.com/gpu; the CRD admits integers >= 1). */
-export function gpusPerShardOf(spec: Pick<RenderJobSpec, 'template'>): number {
-  const n = Number(spec.template.resources?.limits?.[GPU_RESOURCE] ?? 1);
-  return Number.isInteger(n) && n >= 1 ? n : 1;
-}
+export const gpusPerShardOf = gpusPerShard;
 
 /** Reads the planner's parameters from a RenderJob spec; throws with the field name on a bad value. */
 export function planParamsFromSpec(spec: RenderJobSpec): JobPlanParams {

@@ -19,7 +19,7 @@
 // nested in providers), so filling cheapest-first is a minimum-cost assignment for any number of burst
 // shards and places the most shards any assignment can within the budget. optimality.test.ts checks
 // this against brute force.
-import { costOfGpuMillis, formatMicros } from '../util/money.js';
+import { costOfGpuMillis, formatMicros } from '../money.js';
 import {
   BurstReason,
   type BurstReasonCode,

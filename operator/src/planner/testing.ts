@@ -1,7 +1,7 @@
 // Builders for planner snapshots, in the manner of Kueue's MakeWorkload(...).Obj(): tests (ours and
 // the RenderJob controller's) state only what a case is about and take defaults for the rest. Kept
 // in erasable TypeScript so the benchmark script can load it without a build.
-import { costOfGpuMillis, parseMicros } from '../util/money.js';
+import { costOfGpuMillis, parseMicros } from '../money.js';
 import type { LocalCapacity, OfferView, PendingShard, PlanInput, ProviderView } from './types.js';
 
 export const T0 = Date.parse('2026-11-24T12:00:00Z');

@@ -7,7 +7,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { buildSdl, akashGpu, sdlHasMarker } from './akash/sdl.js';
 import { canonicalJson, canonicalQuery, errorDetail, parseRetryAfter } from './http.js';
 import { createProviderAdapter } from './index.js';
-import { compare, div, formatDecimal, mul, parseUsd, rational, toMicros, usd } from './money.js';
+import { compare, div, formatDecimal, mul, parseUsd, rational, toMicros, usd } from '../money.js';
 import { signRequest } from './render/signing.js';
 import { resultDigest } from '../settlement/results.js';
 import { findResultInLog, outputsDigest, parseResultReport } from './results.js';

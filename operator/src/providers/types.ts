@@ -4,6 +4,7 @@
 // Controllers depend on this file only, never on a concrete adapter (STYLE.md habit 7). Money is
 // always an exact decimal string (see money.ts); time comes from an injected Clock.
 
+import { realClock, type Clock as RuntimeClock } from '../runtime/clock.js';
 import type { SignedShardResult } from '../settlement/results.js';
 
 /** A shard as an adapter sees it: everything needed to run one slice of a RenderJob elsewhere. */
@@ -168,16 +169,10 @@ export interface ProviderAdapter {
   getCost(remoteId: string): Promise<CostReport>;
 }
 
-/** Injected time: adapters never read Date.now() or setTimeout directly. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
+/** Injected time: adapters never read Date.now() or setTimeout directly. The runtime's one Clock, of which adapters need only these two. */
+export type Clock = Pick<RuntimeClock, 'now' | 'sleep'>;
 
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
+export const systemClock: Clock = realClock;
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 

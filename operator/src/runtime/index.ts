@@ -15,3 +15,4 @@ export * from './metrics.js';
 export * from './server.js';
 export * from './signals.js';
 export * from './workqueue.js';
+export * from './types.js';

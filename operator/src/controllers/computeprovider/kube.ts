@@ -9,7 +9,8 @@ import { mergePatch } from '../../kube/client.js';
 import { SUPPORTED_PROVIDER_TYPES, createProviderAdapter } from '../../providers/index.js';
 import type { Clock, ProviderAdapter, ProviderType } from '../../providers/types.js';
 import { createSubnetAdapter, type SubnetOptions } from '../../providers/subnet/adapter.js';
-import type { AdapterFactory, ProviderStatusWriter, SecretReader } from './reconciler.js';
+import type { SecretReader } from '../../runtime/index.js';
+import type { AdapterFactory, ProviderStatusWriter } from './reconciler.js';
 
 /** Annotation on a subnet ComputeProvider: what the peer charges per GPU-hour (USD decimal). */
 export const SUBNET_PRICE_ANNOTATION = 'atelier.dev/price-per-gpu-hour';

@@ -10,8 +10,9 @@
 // informer event, since this reconciler's own status writes come back as update events.
 // Credentials: read only from Secrets, held only inside adapters; every error text that reaches a
 // log, an Event or the status is first scrubbed of the credential's value (scrubSecret).
+import type { SecretReader } from '../../runtime/index.js';
 import { createHash } from 'node:crypto';
-import type { ComputeProvider, ComputeProviderStatus, SecretKeyRef } from '../../api/index.js';
+import { API_VERSION, type ComputeProvider, type ComputeProviderStatus, type SecretKeyRef } from '../../api/index.js';
 import type { ProviderAdapter } from '../../providers/types.js';
 import type { Clock } from '../../runtime/clock.js';
 import { errorMessage, statusCode } from '../../runtime/errors.js';
@@ -31,7 +32,6 @@ export interface ProviderLister {
 export type AdapterFactory = (provider: ComputeProvider, credentials: string) => ProviderAdapter;
 
 /** Reads one key of a Secret (decoded). Rejects when the Secret or key is missing. */
-export type SecretReader = (namespace: string, name: string, key: string) => Promise<string>;
 
 /** Writes a ComputeProvider's status subresource (undefined fields are removed). */
 export interface ProviderStatusWriter {
@@ -80,7 +80,6 @@ export function scrubSecret(text: string, secret: string | undefined): string {
   return out;
 }
 
-const API_VERSION = 'atelier.dev/v1alpha1';
 
 /** One line about an error: the Kubernetes API's own message when client-node hides it in a JSON string body. */
 export function describeError(err: unknown): string {

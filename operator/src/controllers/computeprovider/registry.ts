@@ -7,9 +7,8 @@
 // submissions, which feed the breaker. It holds no credentials: only adapters built from them.
 import type { ComputeProviderSpec, ProviderType } from '../../api/index.js';
 import type { OfferView, ProviderView } from '../../planner/types.js';
-import { parseUsd } from '../../providers/money.js';
+import { parseUsd, priceCapMicros } from '../../money.js';
 import type { Offer, ProviderAdapter } from '../../providers/types.js';
-import { parseMicros } from '../../util/money.js';
 import { CircuitBreaker, type BreakerConfig, type BreakerSnapshot, type BreakerState, type BreakerTransition } from './breaker.js';
 
 /** What the registry keeps of a provider's spec. */
@@ -26,13 +25,8 @@ export interface ProviderSpecView {
 export function specView(spec: ComputeProviderSpec, generation: number): ProviderSpecView {
   const v: ProviderSpecView = { type: spec.type, generation, paused: spec.paused === true };
   if (spec.maxConcurrentShards !== undefined) v.maxConcurrentShards = spec.maxConcurrentShards;
-  if (spec.maxPricePerGpuHour !== undefined) {
-    try {
-      v.maxPricePerGpuHourMicros = parseMicros(spec.maxPricePerGpuHour);
-    } catch {
-      v.maxPricePerGpuHourMicros = 0n; // the CRD admits only decimals; a bad value must not mean "no cap"
-    }
-  }
+  const cap = priceCapMicros(spec.maxPricePerGpuHour);
+  if (cap !== undefined) v.maxPricePerGpuHourMicros = cap;
   if (spec.allowedNamespaces?.length) v.allowedNamespaces = [...spec.allowedNamespaces];
   if (spec.gpuModels?.length) v.gpuModels = [...spec.gpuModels];
   return v;

@@ -5,7 +5,7 @@
 // that were already scrubbed of secrets by the reconciler.
 import type { ComputeProviderStatus, Condition, ProviderOffer } from '../../api/index.js';
 import type { OfferView } from '../../planner/types.js';
-import { formatMicros } from '../../util/money.js';
+import { formatMicros } from '../../money.js';
 import { sameJson } from '../renderjob/status.js';
 import type { BreakerSnapshot } from './breaker.js';
 

@@ -11,7 +11,7 @@
 //   fails with AlreadyExists instead of starting a second pod;
 // - the outcome of an attempt is recorded on the RenderShard before the next attempt starts.
 
-import { parseMicros, formatMicros, costOfGpuMillis } from '../../util/money.js';
+import { parseMicros, formatMicros, costOfGpuMillis } from '../../money.js';
 import { shardRanges, type RenderJobSpec, type RenderShardStatus, type ShardOutput, type ShardRange } from '../../api/index.js';
 import { contentDigest, untrustedProviders } from './verify.js';
 

@@ -2,7 +2,7 @@
 // cache is read back as the small PodView the decision step works on. Labels carry the job, shard
 // index and attempt so that the informer's index finds a job's pods without a scan.
 import type * as k8s from '@kubernetes/client-node';
-import { GPU_PRODUCT_LABEL, GPU_RESOURCE, JOB_LABEL, SHARD_ENV, SHARD_LABEL, type ShardTemplate } from '../../api/index.js';
+import { GPU_PRODUCT_LABEL, GPU_RESOURCE, gpusPerShard, JOB_LABEL, SHARD_ENV, SHARD_LABEL, type ShardTemplate } from '../../api/index.js';
 import { podName, type PodView } from './decide.js';
 
 export { GPU_PRODUCT_LABEL, GPU_RESOURCE };
@@ -29,9 +29,7 @@ const quantity = (v: string | number) => String(v);
 
 /** Number of GPUs a shard asks for (the CRD guarantees an integer >= 1). */
 export function gpusOf(template: JobTemplate): number {
-  const v = template.resources?.limits?.[GPU_RESOURCE];
-  const n = Number(v ?? 1);
-  return Number.isInteger(n) && n >= 1 ? n : 1;
+  return gpusPerShard({ template });
 }
 
 export function buildPod(i: PodInput): k8s.V1Pod {

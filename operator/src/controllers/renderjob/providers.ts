@@ -4,7 +4,7 @@
 // RenderShards, so no scan). The ComputeProvider controller keeps the status true.
 import type { ComputeProvider, RenderShard } from '../../api/index.js';
 import type { OfferView, ProviderView } from '../../planner/index.js';
-import { parseMicros } from '../../util/money.js';
+import { parseMicros } from '../../money.js';
 import type { ProviderSnapshot } from './placement.js';
 
 export const INDEX_PROVIDER = 'provider';

@@ -4,8 +4,9 @@
 // to look again; errors go back to the work queue, which backs off per job.
 import type * as k8s from '@kubernetes/client-node';
 import type { Expectations } from '../../runtime/expectations.js';
+import type { Lister, Log as Logger, Recorder } from '../../runtime/index.js';
 import type { JobMetrics } from '../../metrics/metrics.js';
-import { costOfGpuMillis } from '../../util/money.js';
+import { costOfGpuMillis } from '../../money.js';
 import { shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
 import { decide, type Decision, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import type { PlanReason } from '../../planner/index.js';
@@ -19,22 +20,7 @@ import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
 export type RenderJobObject = RenderJob;
 export type RenderShardObject = RenderShard;
 
-/** A read-only view of an informer cache. */
-export interface Lister<T> {
-  get(namespace: string, name: string): T | undefined;
-  byIndex(index: string, value: string): T[];
-}
-
-export interface Recorder {
-  event(obj: { apiVersion?: string; kind?: string; metadata?: k8s.V1ObjectMeta }, type: 'Normal' | 'Warning', reason: string, message: string): void;
-}
-
-export interface Logger {
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-  debug(msg: string, fields?: Record<string, unknown>): void;
-}
+export type { Lister, Recorder };
 
 export interface ReconcilerConfig extends DecideOptions {
   localPricePerGpuHourMicros: bigint;

@@ -6,15 +6,15 @@
 // closed); a submission that cannot be confirmed cancelled is kept in `staleRemotes` and cancelled
 // again, in the background, until the provider says it is gone. Status calls and searches are bounded
 // by what is left of providerTimeout, so a provider that never answers is failed over in time.
-import type { RenderJob } from '../../api/index.js';
+import { API_VERSION, type RenderJob } from '../../api/index.js';
 import { ProviderError, type ProviderAdapter, type ShardSpec } from '../../providers/index.js';
 import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
-import { formatMicros, parseMicros } from '../../util/money.js';
+import { formatMicros, parseMicros } from '../../money.js';
 import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import { gpusOf } from './pods.js';
 import { spotCheckSelected } from './verify.js';
 import { verifyResult, type ResultDomain } from '../../settlement/results.js';
-import type { Logger, Recorder } from './reconciler.js';
+import type { Log as Logger, Recorder } from '../../runtime/index.js';
 
 /** The adapter of a ComputeProvider by name, built with credentials read from its Secret. */
 export interface AdapterSource {
@@ -332,7 +332,7 @@ export class RemoteShards {
       completionTime: final ? iso(this.clock.now()) : undefined,
     });
     // The shard's namespace: without it the event lands in `default`, away from the job it is about.
-    this.recorder.event({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderShard', metadata: { name: rec.name, namespace: ns } }, 'Warning', final ? 'ShardFailed' : 'ShardRetrying', `${message}; ${final ? `no retries left (maxRetries=${maxRetries})` : `retrying in ${(delay / 1000).toFixed(1)}s`}`);
+    this.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: rec.name, namespace: ns } }, 'Warning', final ? 'ShardFailed' : 'ShardRetrying', `${message}; ${final ? `no retries left (maxRetries=${maxRetries})` : `retrying in ${(delay / 1000).toFixed(1)}s`}`);
   }
 
   /** Cancels and confirms: true once the provider reports the submission terminal or gone. */

@@ -2,7 +2,7 @@
 // far from etcd's object limit), conditions per Kubernetes conventions with lastTransitionTime moved
 // only when a condition flips, the phase as a summary of the conditions, and `changed` so the
 // reconciler writes nothing when nothing changed.
-import { formatMicros } from '../../util/money.js';
+import { formatMicros } from '../../money.js';
 import type { RenderJobStatus } from '../../api/index.js';
 import type { Decision } from './decide.js';
 

@@ -11,17 +11,16 @@
 // even a hash lost in a crash cannot pay twice. Failures (an unreachable RPC, a revert) show as
 // Settled=False with the reason, and the step is tried again with backoff (2 s doubling to 30 s).
 import { Wallet } from 'ethers';
-import type { EscrowStatus, RenderJob, RenderShard, ComputeProvider, SettlementStatus } from '../../api/index.js';
+import { API_VERSION, gpusPerShard, type EscrowStatus, type RenderJob, type RenderShard, type ComputeProvider, type SettlementStatus } from '../../api/index.js';
 import type { SettlementConfig } from '../../config.js';
 import { nopSettlementMetrics, type SettlementMetrics } from '../../metrics/metrics.js';
 import { EscrowClient, SettlementError, escrowIdFor, fromUnits, makeProvider, toUnits, type SendHooks, type StepResult } from '../../settlement/escrow.js';
 import type { ResultDomain } from '../../settlement/results.js';
-import { parseMicros } from '../../util/money.js';
+import { parseMicros } from '../../money.js';
 import type { ShardRecord } from '../renderjob/decide.js';
-import type { Lister, Logger, Recorder } from '../renderjob/reconciler.js';
+import type { Lister, Log as Logger, Recorder, SecretReader } from '../../runtime/index.js';
 import { CLOSED, finished, ledgers, nextSteps, type Step } from './plan.js';
 
-export type SecretReader = (namespace: string, name: string, key: string) => Promise<string>;
 type Condition = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
 
 export interface SettlementDeps {
@@ -164,7 +163,7 @@ export class SettlementController implements SettlementView {
     this.state.set(key, escrows);
     const records: ShardRecord[] = this.d.shards.byIndex('job', key).map((r) => ({ name: r.metadata.name!, index: r.spec.index, status: r.status ?? {} }));
     const expectedMs = meanMs(records) ?? DEFAULT_SHARD_MS;
-    const gpus = gpusPerShard(job);
+    const gpus = gpusPerShard(job.spec);
     const estimateMicros = (provider: string) => {
       const offers = this.d.providers.get(provider)?.status?.offers ?? [];
       const price = offers.reduce((m, o) => { const p = toMicrosSafe(o.pricePerGpuHour); return p > m ? p : m; }, 0n);
@@ -200,7 +199,7 @@ export class SettlementController implements SettlementView {
     this.errors.set(key, { reason, message, failures });
     if (!prev || prev.reason !== reason) {
       this.d.log.warn('settlement step failed, will retry', { job: `${job.metadata.namespace}/${job.metadata.name}`, what, reason, error: message });
-      this.d.recorder.event({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderJob', metadata: job.metadata }, 'Warning', reason, `settlement: ${message}`);
+      this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata }, 'Warning', reason, `settlement: ${message}`);
     }
     this.d.onChange(`${job.metadata.namespace}/${job.metadata.name}`);
     return { requeueAfterMs: Math.min(30_000, 2000 * 2 ** Math.min(failures - 1, 4)) };
@@ -235,7 +234,7 @@ export class SettlementController implements SettlementView {
     };
     const before = unitsOf(entry.funded, decimals);
     let r: StepResult;
-    const ref = { apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderJob', metadata: job.metadata };
+    const ref = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata };
     try {
       switch (step.kind) {
         case 'open':
@@ -349,10 +348,4 @@ function meanMs(records: ShardRecord[]): number | undefined {
     if (phase === 'Succeeded' && startTime && completionTime) { sum += Date.parse(completionTime) - Date.parse(startTime); n++; }
   }
   return n ? sum / n : undefined;
-}
-
-function gpusPerShard(job: RenderJob): number {
-  const limits = job.spec.template.resources?.limits ?? {};
-  const n = Number(limits['nvidia.com/gpu'] ?? 1);
-  return Number.isFinite(n) && n > 0 ? n : 1;
 }

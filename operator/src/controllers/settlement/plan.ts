@@ -19,7 +19,7 @@ import { createHash } from 'node:crypto';
 import type { EscrowStatus, RenderJob } from '../../api/index.js';
 import type { ShardRecord } from '../renderjob/decide.js';
 import { untrustedProviders } from '../renderjob/verify.js';
-import { parseMicros } from '../../util/money.js';
+import { microsToUnits, parseMicros } from '../../money.js';
 
 export interface ProviderLedger {
   provider: string;
@@ -41,12 +41,7 @@ export interface ProviderLedger {
 
 export const ZERO_DIGEST = `0x${'0'.repeat(64)}`;
 
-/** USD micros to token units: floor (what is paid) or ceil (what is funded). */
-export function microsToUnits(micros: bigint, decimals: number, round: 'floor' | 'ceil'): bigint {
-  if (decimals >= 6) return micros * 10n ** BigInt(decimals - 6);
-  const div = 10n ** BigInt(6 - decimals);
-  return round === 'floor' ? micros / div : (micros + div - 1n) / div;
-}
+export { microsToUnits };
 
 /** '0x' + sha256 over "index:digest" lines of the paid shards, in index order (empty: zero digest). */
 export function releaseDigest(parts: { index: number; digest: string }[]): string {

@@ -29,8 +29,8 @@
 // closes it and reports Failed.
 
 import { HttpClient, retryPolicy } from '../http.js';
-import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../money.js';
-import type { Rational } from '../money.js';
+import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../../money.js';
+import type { Rational } from '../../money.js';
 import { outputsDigest, parseResultReport } from '../results.js';
 import type { ResultReport } from '../results.js';
 import { akashGpu, atelierGpuName, buildSdl, sdlHasMarker } from './sdl.js';

@@ -26,7 +26,7 @@
 // DELETE removes a job and its files, so cancel() never deletes a finished job.
 
 import { HttpClient, retryPolicy } from '../http.js';
-import { compare, div, mul, rational, usd } from '../money.js';
+import { compare, div, mul, rational, usd } from '../../money.js';
 import { outputsDigest, parseResultReport, sha256Hex } from '../results.js';
 import { ProviderError, assertIdempotencyKey, memoryJournal, shardEnv, systemClock } from '../types.js';
 import type {

@@ -21,7 +21,7 @@
 // newest first until a title matches.
 
 import { HttpClient, retryPolicy } from '../http.js';
-import { compare, div, formatMicros, mul, parseUsd, usd } from '../money.js';
+import { compare, div, formatMicros, mul, parseUsd, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
 import { ProviderError, assertIdempotencyKey, shardEnv, systemClock } from '../types.js';
 import type {

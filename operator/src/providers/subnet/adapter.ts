@@ -39,7 +39,7 @@ import { reuseConnections } from '../../kube/client.js';
 import { GPU_RESOURCE, GROUP, JOB_LABEL, RENDER_JOB_PLURAL, RENDER_SHARD_PLURAL, VERSION, type RenderJob, type RenderJobSpec, type RenderShard, type ShardTemplate } from '../../api/index.js';
 import { gpuCapacity } from '../../controllers/capacity.js';
 import { statusCode } from '../../runtime/errors.js';
-import { parseMicros, formatMicros } from '../../util/money.js';
+import { parseMicros, formatMicros } from '../../money.js';
 import { outputsDigest, parseResultReport } from '../results.js';
 import { ProviderError, assertIdempotencyKey, shardEnv, systemClock } from '../types.js';
 import type {

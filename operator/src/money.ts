@@ -1,8 +1,9 @@
-// Exact money arithmetic for provider prices. Prices arrive as decimal strings (`"1234.5678"`,
-// Cosmos DecCoin amounts with 18 decimals) or JSON numbers (`2.71`), and are normalised to USD
-// per GPU-hour. Floats are never used for arithmetic: values are parsed into exact rationals over
-// bigint, combined, and rounded once to integer micro-USD at the end. Only formatting for humans
-// and the wire happens here; which rate applies is each adapter's business.
+// Atelier's one money module. Amounts travel as decimal strings ("2.50") in the API and are computed
+// as integer micro-USD (bigint), never as floats. Provider prices arrive as decimal strings
+// (`"1234.5678"`, Cosmos DecCoin amounts with 18 decimals) or JSON numbers (`2.71`): they are parsed
+// into exact rationals over bigint, combined, and rounded once to micro-USD. Also here, once each:
+// the cost of GPU time at a price, a price cap read from a spec (one rule for every reader), and
+// USD micros to settlement-token units (one function for the signer and the settlement plan).
 
 /** An exact rational number n/d with d > 0. */
 export interface Rational {
@@ -109,6 +110,7 @@ export function formatScaled(value: bigint, scale: number, minFraction = 2): str
   return `${negative ? '-' : ''}${whole}${frac ? `.${frac}` : ''}`;
 }
 
+/** Micro-units as a decimal string with at least two fraction digits ("12.50", "0.000125"). */
 export function formatMicros(value: MicroUsd, minFraction = 2): string {
   return formatScaled(value, 6, minFraction);
 }
@@ -126,4 +128,44 @@ export function usd(r: Num): string {
 /** A USD string (`"2.50"`) to micro-USD; more than six decimals round half-up. */
 export function parseUsd(value: string | number): MicroUsd {
   return toMicros(rational(value));
+}
+
+const STRICT = /^(-)?([0-9]+)(?:\.([0-9]{1,6}))?$/;
+
+/** Parses an API decimal string with at most 6 fraction digits into micro-units (exact; no rounding). */
+export function parseMicros(s: string): MicroUsd {
+  const m = STRICT.exec(s.trim());
+  if (!m) throw new Error(`not a decimal amount with at most 6 fraction digits: ${JSON.stringify(s)}`);
+  const micros = BigInt(m[2]!) * 1_000_000n + BigInt((m[3] ?? '').padEnd(6, '0'));
+  return m[1] ? -micros : micros;
+}
+
+/** Cost in micro-USD of `gpuMillis` GPU-milliseconds at `pricePerGpuHour` micro-USD, rounded half up. */
+export function costOfGpuMillis(gpuMillis: bigint, pricePerGpuHourMicros: bigint): MicroUsd {
+  const num = gpuMillis * pricePerGpuHourMicros;
+  const den = 3_600_000n;
+  return (num + den / 2n) / den;
+}
+
+/**
+ * A price cap from a spec (`maxPricePerGpuHour`): undefined when unset; a value that does not parse
+ * (the CRD admits only decimals, so only a bypassed schema gets here) is a cap of 0, never "no cap":
+ * a typo must not open a provider to any price. Every reader of a cap goes through here.
+ */
+export function priceCapMicros(value: string | undefined): MicroUsd | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const v = parseMicros(value);
+    return v < 0n ? 0n : v;
+  } catch {
+    return 0n;
+  }
+}
+
+/** USD micros to settlement-token units (a USD stablecoin with `decimals`): floor for what is paid, ceil for what is funded. */
+export function microsToUnits(micros: MicroUsd, decimals: number, round: 'floor' | 'ceil'): bigint {
+  if (!Number.isInteger(decimals) || decimals < 0) throw new Error(`token decimals must be a non-negative integer, got ${decimals}`);
+  if (decimals >= 6) return micros * 10n ** BigInt(decimals - 6);
+  const div = 10n ** BigInt(6 - decimals);
+  return round === 'floor' ? micros / div : (micros + div - 1n) / div;
 }

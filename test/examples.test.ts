@@ -16,7 +16,7 @@ import https from 'node:https';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { load, loadAll } from 'js-yaml';
-import { typedOptions } from '../operator/src/controllers/computeprovider/kube.js';
+import { typedOptions } from '../operator/src/providers/factory.js';
 import { AKASH_DEFAULTS } from '../operator/src/providers/akash/adapter.js';
 import { CHUTES_DEFAULTS } from '../operator/src/providers/bittensor/adapter.js';
 import { RENDER_DEFAULTS } from '../operator/src/providers/render/adapter.js';

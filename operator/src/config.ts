@@ -33,6 +33,12 @@ export interface OperatorConfig {
   payoutKeySecret?: { namespace: string; name: string; key: string };
   /** On-chain settlement (jobs opt in with spec.settlement.enabled); unset: settled jobs say NotConfigured. */
   settlement?: SettlementConfig;
+  /**
+   * Test fault hook (ATELIER_TEST_KILL_AFTER_SEND, never a flag): SIGKILL the operator right after
+   * broadcasting one of these settlement actions ("open", "release", … or "*"). Read here like every
+   * other setting, so no controller reads the environment.
+   */
+  testKillAfterSend?: string[];
 }
 
 export interface SettlementConfig {
@@ -167,6 +173,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     remotePollMs: Math.round(1000 * positive('remote-poll', values['remote-poll'] ?? env.ATELIER_REMOTE_POLL_SECONDS ?? '5')),
     providerProbeMs: Math.round(1000 * positive('provider-probe', values['provider-probe'] ?? env.ATELIER_PROVIDER_PROBE_SECONDS ?? '60')),
     providerTimeoutMs: Math.round(1000 * positive('provider-timeout', values['provider-timeout'] ?? env.ATELIER_PROVIDER_TIMEOUT_SECONDS ?? '300')),
+    ...(env.ATELIER_TEST_KILL_AFTER_SEND ? { testKillAfterSend: env.ATELIER_TEST_KILL_AFTER_SEND.split(',').map((a) => a.trim()).filter(Boolean) } : {}),
     ...(payoutKeySecret ? { payoutKeySecret } : {}),
     ...settlementConfig(values, env),
   };

@@ -19,8 +19,8 @@
 // right), vanish, starve; `everyJob` applies one to every new deployment.
 
 import { createHash } from 'node:crypto';
-import { add, div, formatDecimal, mul, rational, usd } from '../../operator/src/providers/money.js';
-import type { Rational } from '../../operator/src/providers/money.js';
+import { add, div, formatDecimal, mul, rational, usd } from '../../operator/src/money.js';
+import type { Rational } from '../../operator/src/money.js';
 import { FakeServer, ManualClock, ProviderFake, check, fakePayoutKey, realClock, renderContent } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 

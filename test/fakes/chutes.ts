@@ -21,7 +21,7 @@
 // (other bytes, hashed and signed as if right), vanish; `everyJob` applies one to every new job.
 
 import { createHash } from 'node:crypto';
-import { div, mul, rational, usd } from '../../operator/src/providers/money.js';
+import { div, mul, rational, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, fakePayoutKey, realClock, renderContent } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 

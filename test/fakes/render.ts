@@ -21,7 +21,7 @@
 // if right), vanish; `everyJob` applies one to every new job.
 
 import { createHash, createHmac } from 'node:crypto';
-import { div, mul, usd } from '../../operator/src/providers/money.js';
+import { div, mul, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, check, fakePayoutKey, realClock, renderContent } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 

@@ -13,7 +13,7 @@ import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Wallet, id } from 'ethers';
-import { rational, toScaled } from '../../operator/src/providers/money.js';
+import { rational, toScaled } from '../../operator/src/money.js';
 import { outputsDigest } from '../../operator/src/providers/results.js';
 import { signResult } from '../../operator/src/settlement/results.js';
 import type { SignedShardResult } from '../../operator/src/settlement/results.js';

@@ -7,7 +7,8 @@
 // planner, and the registry's adapter running the burst shard on site B.
 import { readFileSync } from 'node:fs';
 import type { ComputeProvider } from '../../operator/src/api/index.js';
-import { ComputeProviderReconciler, apiProviderStatusWriter, defaultAdapterFor, secretReader } from '../../operator/src/controllers/computeprovider/index.js';
+import { ComputeProviderReconciler, apiProviderStatusWriter, secretReader } from '../../operator/src/controllers/computeprovider/index.js';
+import { defaultAdapterFor } from '../../operator/src/providers/factory.js';
 import { planShards } from '../../operator/src/planner/index.js';
 import { outputsDigest } from '../../operator/src/providers/results.js';
 import { realClock } from '../../operator/src/runtime/clock.js';

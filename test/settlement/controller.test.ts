@@ -21,7 +21,7 @@ import { createJob, getJob, listShards, renderJob } from '../operator/helpers.js
 import { deploySettlement } from '../../operator/src/settlement/deploy.js';
 import { escrowIdFor, fromUnits, makeProvider, toUnits } from '../../operator/src/settlement/escrow.js';
 import { loadArtifacts } from '../../operator/src/settlement/compile.js';
-import { parseMicros } from '../../operator/src/util/money.js';
+import { parseMicros } from '../../operator/src/money.js';
 
 const CHAIN = `settle-ctl-${process.pid}`;
 const MNEMONIC = 'test test test test test test test test test test test junk';

@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { load } from 'js-yaml';
 import type { ComputeProvider, RenderJob } from '../api/index.js';
 import { gpuCapacity } from '../controllers/capacity.js';
-import { CachedProviders } from '../controllers/renderjob/providers.js';
+import { statusPlannerView } from '../controllers/computeprovider/registry.js';
 import { loadKubeConfig } from '../kube/client.js';
 import { parseGoDuration, planJob, type JobPlan, type JobPlanOutcome } from '../planner/index.js';
 import { formatMicros, parseMicros } from '../money.js';
@@ -59,12 +59,12 @@ export async function planCommand(argv: string[], env: Record<string, string | u
     custom.listClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders' }) as Promise<{ items: ComputeProvider[] }>,
   ]);
   const cap = gpuCapacity(nodes.items, pods.items);
-  const providers = new CachedProviders(() => cps.items, (name) => cps.items.find((p) => p.metadata.name === name)?.status?.shardsInFlight ?? 0);
+  const providers = statusPlannerView(cps.items).plannerView();
   const now = Date.now();
   const plan = planJob({
     now, namespace: job.metadata?.namespace ?? 'default', spec: job.spec,
     local: [...cap.values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
-    offers: providers.offers(), providers: providers.providers(),
+    offers: providers.offers, providers: providers.providers,
     ...(values['shard-duration'] ? { expectedShardMs: parseGoDuration(values['shard-duration']) } : {}),
     localPricePerGpuHourMicros: parseMicros(values['local-gpu-hour-price'] ?? env.ATELIER_LOCAL_GPU_HOUR_PRICE ?? '0'),
   });

@@ -56,3 +56,7 @@ export { isConflict, isNotFound, statusCode } from '../runtime/errors.js';
 
 /** Options that make a client-node patch call send a JSON merge patch. */
 export const mergePatch = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+/** Server-side apply: with a field manager, each writer owns its own fields (e.g. its own conditions of a map-keyed list). */
+export const applyPatch = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+/** Field managers of the operator's status writers (one owner per status field). */
+export const FIELD_MANAGER = { renderjob: 'atelier', settlement: 'atelier-settlement' } as const;

@@ -2,11 +2,13 @@
 // API server would, a scripted adapter, a Secret store) and a FakeClock: probe cadence, the breaker
 // opening and closing through reconciles, spec.paused, credentials handling and the registry the
 // RenderJob controller reads.
-import type { ComputeProvider, ComputeProviderStatus } from '../../api/index.js';
+import type { ComputeProvider, ComputeProviderStatus, RenderShard } from '../../api/index.js';
 import type { Offer, ProviderAdapter } from '../../providers/types.js';
 import { FakeClock, flushMicrotasks } from '../../runtime/clock.js';
 import { ComputeProviderReconciler, scrubSecret, type ProviderLister } from './reconciler.js';
 import { ProviderRegistry } from './registry.js';
+import { inFlightChanges } from './setup.js';
+import { inFlightAt } from '../../kube/cache.js';
 
 const SECRET = 'akash-api-key-VERY-SECRET-0123456789';
 const MIN = 60_000;
@@ -41,7 +43,7 @@ class ScriptedAdapter {
   }
 }
 
-function setup(opts: { secrets?: Record<string, string> } = {}) {
+function setup(opts: { secrets?: Record<string, string>; inFlight?: (provider: string) => number } = {}) {
   const clock = new FakeClock(Date.parse('2026-11-24T12:00:00Z'));
   const cache = new Cache();
   const secrets = new Map(Object.entries(opts.secrets ?? { 'atelier-system/akash-api/apiKey': SECRET }));
@@ -76,6 +78,7 @@ function setup(opts: { secrets?: Record<string, string> } = {}) {
     recorder: { event: (_o, type, reason, message) => events.push({ type, reason, message }) },
     log: { error: log('error'), warn: log('warn'), info: log('info'), debug: log('debug') },
     config: { probeIntervalMs: MIN, probeTimeoutMs: 10_000, breaker: { coolDownMs: 5 * MIN, maxCoolDownMs: 20 * MIN } },
+    ...(opts.inFlight ? { registry: new ProviderRegistry({ clock, breaker: { coolDownMs: 5 * MIN, maxCoolDownMs: 20 * MIN }, inFlight: opts.inFlight }) } : {}),
   });
   return {
     clock, cache, secrets, writes, events, logs, built, adapters, r, registry: r.registry,
@@ -249,27 +252,43 @@ test('a deleted provider leaves the registry', async () => {
 });
 
 describe('ProviderRegistry', () => {
-  test('in-flight counts per job, reported level-based; outcomes feed the breaker; listeners hear changes', async () => {
+  test('in-flight counts are read from the RenderShards (level-based): the planner and the status see them; outcomes feed the breaker at once', async () => {
+    // Before: nothing in production reported in-flight counts to the registry, so status.shardsInFlight stayed 0.
+    const shards = new Map<string, RenderShard>();
+    const shard = (name: string, st: RenderShard['status']): RenderShard => ({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderShard', metadata: { name, namespace: 'studio' }, spec: { jobName: 'a', index: 0 }, status: st });
+    const t = setup({ inFlight: (p) => [...shards.values()].filter((s) => inFlightAt(s).includes(p)).length });
+    t.cache.objects.set('akash', provider('akash'));
+    await t.r.reconcile('akash');
+    const running = { placement: 'Remote' as const, provider: 'akash', idempotencyKey: 'k', phase: 'Running' as const };
+    shards.set('a-0', shard('a-0', running));
+    shards.set('a-1', shard('a-1', { ...running, phase: 'Scheduled' }));
+    shards.set('a-2', shard('a-2', { ...running, phase: 'Succeeded' })); // finished: not in flight
+    shards.set('a-3', shard('a-3', { placement: 'Local', phase: 'Running' }));
+    expect(t.registry.inFlight('akash')).toBe(2);
+    expect(t.registry.plannerView().providers[0]!.inFlight).toBe(2);
+    // what the ComputeProvider setup watches: an update that moves a shard in or out of flight
+    expect(inFlightChanges(shards.get('a-1'), shard('a-1', { ...running, phase: 'Succeeded' }))).toEqual(['akash']);
+    expect(inFlightChanges(shards.get('a-0'), shard('a-0', { ...running, phase: 'Running', startTime: 'x' }))).toEqual([]);
+    await t.r.reconcile('akash');
+    expect(t.status().shardsInFlight).toBe(2);
+    for (let i = 0; i < 3; i++) t.registry.recordOutcome('akash', false, 'submit failed');
+    expect(t.registry.breakerState('akash')).toBe('Open');
+    // the planner's next look, in the same instant, already sees the breaker open
+    expect(t.registry.plannerView().providers[0]).toMatchObject({ paused: true, pausedReason: 'CircuitOpen' });
+    expect(await t.registry.get('akash')).toBe(t.adapters[0]); // still there for tracking and cancelling
+    expect(t.registry.state('akash')).toMatchObject({ accepting: false, pausedReason: 'CircuitOpen' });
+  });
+
+  test('a probe that changes nothing the planner sees is not a change', async () => {
     const t = setup();
     t.cache.objects.set('akash', provider('akash'));
     await t.r.reconcile('akash');
     const changed: string[] = [];
     t.registry.onChange((p) => changed.push(p));
-    t.registry.setInFlight('akash', 'studio/a', 3);
-    t.registry.setInFlight('akash', 'studio/b', 2);
-    t.registry.setInFlight('akash', 'studio/a', 3); // same again: no change
-    expect(t.registry.inFlight('akash')).toBe(5);
-    expect(t.registry.plannerView().providers[0]!.inFlight).toBe(5);
-    t.registry.forgetOwner('studio/b');
-    expect(t.registry.inFlight('akash')).toBe(3);
-    expect(changed).toEqual(['akash', 'akash', 'akash']);
-    // the status shows it at the next reconcile
-    await t.r.reconcile('akash');
-    expect(t.status().shardsInFlight).toBe(3);
-    for (let i = 0; i < 3; i++) t.registry.recordOutcome('akash', false, 'submit failed');
-    expect(t.registry.breakerState('akash')).toBe('Open');
-    expect(await t.registry.get('akash')).toBe(t.adapters[0]); // still there for tracking and cancelling
-    expect(t.registry.state('akash')).toMatchObject({ accepting: false, pausedReason: 'CircuitOpen' });
+    t.clock.advance(MIN);
+    await t.r.reconcile('akash'); // same offers again
+    expect(t.adapters[0]!.calls).toBe(2);
+    expect(changed).toEqual([]);
   });
 
   test('an unknown provider is not probed into existence', () => {

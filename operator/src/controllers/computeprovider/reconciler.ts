@@ -13,12 +13,11 @@
 import type { SecretReader } from '../../runtime/index.js';
 import { createHash } from 'node:crypto';
 import { API_VERSION, type ComputeProvider, type ComputeProviderStatus, type SecretKeyRef } from '../../api/index.js';
-import type { ProviderAdapter } from '../../providers/types.js';
 import type { Clock } from '../../runtime/clock.js';
 import { errorMessage, statusCode } from '../../runtime/errors.js';
 import type { Log } from '../../runtime/logger.js';
 import type { BreakerConfig, BreakerTransition } from './breaker.js';
-import { SUBNET_PRICE_ANNOTATION } from './kube.js';
+import { SUBNET_PRICE_ANNOTATION, type AdapterFactory } from '../../providers/factory.js';
 import { ProviderRegistry, offerViews, specView } from './registry.js';
 import { ReadyReason, computeProviderStatus, openedAtFromStatus, providerStatusChanged } from './status.js';
 
@@ -28,10 +27,7 @@ export interface ProviderLister {
   list(): ComputeProvider[];
 }
 
-/** Builds the adapter of a provider from its spec and the credential value read from its Secret. */
-export type AdapterFactory = (provider: ComputeProvider, credentials: string) => ProviderAdapter;
-
-/** Reads one key of a Secret (decoded). Rejects when the Secret or key is missing. */
+export type { AdapterFactory };
 
 /** Writes a ComputeProvider's status subresource (undefined fields are removed). */
 export interface ProviderStatusWriter {

@@ -1,13 +1,15 @@
-// The in-memory registry of ComputeProviders that the RenderJob controller queries: per provider its
+// The in-memory registry of ComputeProviders, and the planner's only view of them: per provider its
 // adapter (one per provider for the life of the process, as providers/index.ts asks), the offers of
 // the last successful probe, shards in flight, reliability and circuit-breaker state — and, in one
-// call, the planner's view of all of them (planner/types.ts ProviderView + OfferView). The
-// ComputeProvider reconciler fills it; the RenderJob controller reads it, reports its shards in
-// flight per job (level-based, so a recount after a restart never drifts) and the outcomes of its
-// submissions, which feed the breaker. It holds no credentials: only adapters built from them.
-import type { ComputeProviderSpec, ProviderType } from '../../api/index.js';
+// call, what the planner sees of all of them (planner/types.ts ProviderView + OfferView), computed at
+// the moment of the call: a breaker that opened a millisecond ago already pauses the provider.
+// The ComputeProvider reconciler fills it; the RenderJob controller reads it and reports the outcomes
+// of its submissions, which feed the breaker. Shards in flight are counted level-based from the
+// RenderShard cache (an index by provider, injected as `inFlight`), so a restart never drifts and
+// the ComputeProvider status shows the same number the planner used. It holds no credentials.
+import type { ComputeProvider, ComputeProviderSpec, ProviderType } from '../../api/index.js';
 import type { OfferView, ProviderView } from '../../planner/types.js';
-import { parseUsd, priceCapMicros } from '../../money.js';
+import { parseMicros, parseUsd, priceCapMicros } from '../../money.js';
 import type { Offer, ProviderAdapter } from '../../providers/types.js';
 import { CircuitBreaker, type BreakerConfig, type BreakerSnapshot, type BreakerState, type BreakerTransition } from './breaker.js';
 
@@ -47,6 +49,46 @@ export function offerViews(provider: string, offers: Offer[]): OfferView[] {
   return out;
 }
 
+/** What the planner needs of the providers: registry.plannerView() in the operator, statusPlannerView() in the CLI. */
+export interface ProviderSnapshot {
+  plannerView(): { providers: ProviderView[]; offers: OfferView[] };
+}
+
+/**
+ * The planner's view of providers as their status last recorded it, for `atelier plan`, which reads
+ * the cluster once and has no registry. The spec is read by specView(), as in the operator (one rule
+ * for price caps); health, offers and shards in flight are what the operator last wrote.
+ */
+export function statusPlannerView(cps: ComputeProvider[]): ProviderSnapshot {
+  const providers: ProviderView[] = [];
+  const offers: OfferView[] = [];
+  for (const p of cps) {
+    const name = p.metadata.name!;
+    const spec = specView(p.spec, p.metadata.generation ?? 0);
+    const ready = p.status?.conditions?.find((c) => c.type === 'Ready');
+    const why = spec.paused ? 'spec.paused' : ready?.status === 'False' ? ready.reason : undefined;
+    const reliability = Number(p.status?.reliability ?? '1') * 0.5 ** Math.min(10, p.status?.verificationFailures ?? 0);
+    const v: ProviderView = { name, inFlight: p.status?.shardsInFlight ?? 0, reliability: Number.isFinite(reliability) ? reliability : 1, paused: why !== undefined };
+    if (why !== undefined) v.pausedReason = why;
+    if (spec.maxConcurrentShards !== undefined) v.maxConcurrentShards = spec.maxConcurrentShards;
+    if (spec.maxPricePerGpuHourMicros !== undefined) v.maxPricePerGpuHourMicros = spec.maxPricePerGpuHourMicros;
+    if (spec.allowedNamespaces) v.allowedNamespaces = spec.allowedNamespaces;
+    if (spec.gpuModels) v.gpuModels = spec.gpuModels;
+    providers.push(v);
+    for (const o of p.status?.offers ?? []) {
+      const price = safeMicros(o.pricePerGpuHour); // a price that does not parse is no offer, never a free one
+      if (!o.gpuModel || price === undefined) continue;
+      offers.push({ provider: name, offerId: `${name}/${o.gpuModel}`, gpuModel: o.gpuModel, pricePerGpuHourMicros: price, ...(o.available !== undefined ? { available: o.available } : {}) });
+    }
+  }
+  return { plannerView: () => ({ providers, offers }) };
+}
+
+function safeMicros(v: string | undefined): bigint | undefined {
+  if (v === undefined) return undefined;
+  try { return parseMicros(v); } catch { return undefined; }
+}
+
 /** One provider's state, as the RenderJob controller reads it. */
 export interface ProviderState {
   name: string;
@@ -76,24 +118,27 @@ interface Entry {
   lastProbeTime?: number;
   lastProbeOk?: boolean;
   unavailable?: string;
-  inFlight: Map<string, number>;
   /** Results that failed verification (absolute, seeded from the status after a restart). */
   verification?: { failures: number; last?: string };
 }
 
 export interface ProviderRegistryOptions {
   clock: { now(): number };
+  /** Shards of all jobs in flight at a provider now (the RenderShard cache's provider index); default none. */
+  inFlight?: (provider: string) => number;
   breaker?: Partial<BreakerConfig>;
 }
 
-export class ProviderRegistry {
+export class ProviderRegistry implements ProviderSnapshot {
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<(provider: string) => void>();
   private readonly clock: { now(): number };
   private readonly breakerConfig: Partial<BreakerConfig>;
+  private readonly countInFlight: (provider: string) => number;
 
   constructor(options: ProviderRegistryOptions) {
     this.clock = options.clock;
+    this.countInFlight = options.inFlight ?? (() => 0);
     this.breakerConfig = options.breaker ?? {};
   }
 
@@ -128,7 +173,9 @@ export class ProviderRegistry {
     for (const e of this.entries.values()) {
       const snap = e.breaker.snapshot(now);
       const why = this.pausedReason(e, snap.state);
-      const v: ProviderView = { name: e.name, inFlight: this.inFlight(e.name), reliability: snap.reliability, paused: why !== undefined };
+      // Each result that failed verification halves how much the planner trusts the provider.
+      const reliability = snap.reliability * 0.5 ** Math.min(10, e.verification?.failures ?? 0);
+      const v: ProviderView = { name: e.name, inFlight: this.inFlight(e.name), reliability: Number.isFinite(reliability) ? reliability : 1, paused: why !== undefined };
       if (why !== undefined) v.pausedReason = why;
       if (e.spec.maxConcurrentShards !== undefined) v.maxConcurrentShards = e.spec.maxConcurrentShards;
       if (e.spec.maxPricePerGpuHourMicros !== undefined) v.maxPricePerGpuHourMicros = e.spec.maxPricePerGpuHourMicros;
@@ -152,9 +199,7 @@ export class ProviderRegistry {
   }
 
   inFlight(name: string): number {
-    let n = 0;
-    for (const c of this.entries.get(name)?.inFlight.values() ?? []) n += c;
-    return n;
+    return this.countInFlight(name);
   }
 
   breakerState(name: string): BreakerState | undefined {
@@ -168,20 +213,6 @@ export class ProviderRegistry {
   }
 
   // ---- write side (RenderJob controller) --------------------------------------------------------
-
-  /** Shards of one job (`owner`, e.g. "ns/name") in flight at a provider; 0 forgets the pair. */
-  setInFlight(provider: string, owner: string, count: number): void {
-    const e = this.entryOf(provider);
-    const before = e.inFlight.get(owner) ?? 0;
-    if (count > 0) e.inFlight.set(owner, count);
-    else e.inFlight.delete(owner);
-    if (before !== count) this.changed(provider);
-  }
-
-  /** Forgets a job's in-flight counts everywhere (the job is gone). */
-  forgetOwner(owner: string): void {
-    for (const e of this.entries.values()) if (e.inFlight.delete(owner)) this.changed(e.name);
-  }
 
   /** A result of the provider failed verification (bad signature, or a spot check that did not match). */
   recordVerificationFailure(provider: string, message: string): void {
@@ -222,7 +253,7 @@ export class ProviderRegistry {
     if (!e) {
       const breaker = new CircuitBreaker(this.breakerConfig);
       if (seed) breaker.restore(seed);
-      e = { name, spec: { type: 'akash', generation: -1, paused: true }, breaker, offers: [], inFlight: new Map() };
+      e = { name, spec: { type: 'akash', generation: -1, paused: true }, breaker, offers: [] };
       this.entries.set(name, e);
     }
     return e;
@@ -260,9 +291,12 @@ export class ProviderRegistry {
     const now = this.clock.now();
     e.lastProbeTime = now;
     e.lastProbeOk = result.ok;
+    const before = JSON.stringify(e.offers, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
     if (result.ok) e.offers = result.offers;
     const t = e.breaker.record(result.ok, now, result.ok ? undefined : result.error);
-    this.changed(name);
+    // A probe that changes nothing the planner sees (same offers, no breaker transition) is not a
+    // change: it must not wake every waiting job once a minute per provider.
+    if (t || before !== JSON.stringify(e.offers, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) this.changed(name);
     return t;
   }
 

@@ -1,18 +1,15 @@
-// The bridge from the RenderJob controller to the planner: builds the planner's snapshot for one job
-// from the caches (local GPU capacity, provider offers and health, the job's spec, what it already
-// spent) and turns the plan into per-shard placements, plus the job's `Bursting` condition. LocalOnly
-// jobs never reach the planner.
+// The bridge from the RenderJob controller to the planner: builds one planning round for a job from
+// the caches (local GPU capacity, the registry's live view of providers, what the job already spent
+// and has running) and turns the plan into per-shard placements, plus the job's `Bursting` reason.
+// It calls planner/job.ts planRound, the one path from a spec to a plan (the CLI's `atelier plan`
+// replays the same planner). LocalOnly jobs never reach the planner.
 import type { RenderJob } from '../../api/index.js';
-import { DEFAULT_SHARD_MS, planParamsFromSpec, planShards, shardCostMicros, type OfferView, type PlanReason, type ProviderView } from '../../planner/index.js';
+import { DEFAULT_SHARD_MS, planParamsFromSpec, planRound, shardCostMicros, type PlanReason } from '../../planner/index.js';
 import type { ModelCapacity } from '../capacity.js';
+import type { ProviderSnapshot } from '../computeprovider/registry.js';
 import type { Candidate, PlaceInfo, Placement } from './decide.js';
 
-/** Offers and provider health as the ComputeProvider controller last saw them. */
-export interface ProviderSnapshot {
-  offers(): OfferView[];
-  providers(): ProviderView[];
-}
-
+export type { ProviderSnapshot };
 export type PlacementContext = PlaceInfo;
 
 export interface PlacementResult {
@@ -27,8 +24,10 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
     const params = planParamsFromSpec(job.spec);
     if (params.policy === 'LocalOnly') return undefined;
     const now = deps.clock.now();
+    // One look at the providers per round: breaker state and in-flight counts as of now.
+    const view = deps.providers.plannerView();
     // Providers that failed a check in this job get none of its shards.
-    const offers = ctx.excludeProviders?.size ? deps.providers.offers().filter((o) => !ctx.excludeProviders.has(o.provider)) : deps.providers.offers();
+    const offers = ctx.excludeProviders?.size ? view.offers.filter((o) => !ctx.excludeProviders.has(o.provider)) : view.offers;
     const expectedShardMs = ctx.expectedShardMs ?? DEFAULT_SHARD_MS;
     // Budget already committed: what was spent, plus the expected cost of attempts still running.
     let committed = ctx.remoteCostMicros;
@@ -36,29 +35,16 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
       const prices = offers.filter((o) => o.provider === provider).map((o) => o.pricePerGpuHourMicros);
       if (prices.length) committed += BigInt(n) * shardCostMicros(prices.reduce((a, b) => (a > b ? a : b)), params.gpusPerShard, expectedShardMs);
     }
-    const plan = planShards({
-      now,
-      namespace: job.metadata.namespace!,
-      policy: params.policy,
-      burstAfterMs: params.burstAfterMs,
+    const plan = planRound({
+      now, namespace: job.metadata.namespace!, spec: job.spec,
       pending: candidates.map((c) => ({
         index: c.index,
         waitedMs: Math.max(0, now - c.waitingSinceMs),
         ...(c.unschedulablePod ? { localPod: { state: 'Unschedulable' as const, sinceMs: c.unschedulablePod.sinceMs } } : {}),
       })),
-      runningLocal: ctx.runningLocal,
-      runningRemote: ctx.runningRemote,
+      runningLocal: ctx.runningLocal, runningRemote: ctx.runningRemote,
       local: [...deps.capacity().values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
-      offers,
-      providers: deps.providers.providers(),
-      ...(params.allowedProviders ? { allowedProviders: params.allowedProviders } : {}),
-      ...(params.gpuModels ? { gpuModels: params.gpuModels } : {}),
-      gpusPerShard: params.gpusPerShard,
-      ...(params.maxPricePerGpuHourMicros !== undefined ? { maxPricePerGpuHourMicros: params.maxPricePerGpuHourMicros } : {}),
-      ...(params.budgetMicros !== undefined ? { budgetRemainingMicros: params.budgetMicros > committed ? params.budgetMicros - committed : 0n } : {}),
-      ...(params.deadline !== undefined ? { deadline: params.deadline } : {}),
-      expectedShardMs,
-      maxStarts: room,
+      offers, providers: view.providers, expectedShardMs, committedRemoteMicros: committed, maxStarts: room,
     });
     const placements = new Map<number, Placement>();
     for (const s of plan.shards) {

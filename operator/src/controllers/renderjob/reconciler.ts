@@ -12,7 +12,7 @@ import { decide, type Decision, type DecideOptions, type JobSnapshot, type PodVi
 import type { PlanReason } from '../../planner/index.js';
 import type { Placer } from './placement.js';
 import { shardSpecFor, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
-import type { SettlementView } from '../settlement/controller.js';
+import type { SettlementView } from '../ports.js';
 import { buildPod, gpusOf, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
@@ -89,6 +89,15 @@ function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
   const flips = (a?: JobStatus['conditions'], b?: JobStatus['conditions']) =>
     (a ?? []).length !== (b ?? []).length || (b ?? []).some((c) => !PROGRESS_CONDITIONS.has(c.type) && (a ?? []).find((x) => x.type === c.type)?.status !== c.status);
   return !flips(prev.conditions, next.conditions);
+}
+
+/** The status fields the RenderJob controller owns: without status.settlement, and without Settled when the settlement controller writes it. */
+export function ownStatus(status: JobStatus | undefined, settlementOwnsSettled: boolean): JobStatus | undefined {
+  if (!status) return undefined;
+  const { settlement: _theirs, ...mine } = status;
+  return settlementOwnsSettled && mine.conditions?.some((c) => c.type === 'Settled')
+    ? { ...mine, conditions: mine.conditions.filter((c) => c.type !== 'Settled') }
+    : mine;
 }
 
 export class RenderJobReconciler {
@@ -302,23 +311,23 @@ export class RenderJobReconciler {
       return {};
     }
 
-    const prev = job.status;
+    // What this controller owns of the status: all but status.settlement and (with a settlement
+    // controller) the Settled condition, which the settlement controller applies itself.
+    const prev = ownStatus(job.status, !!this.d.settlement);
     const next = computeStatus({
       prev, generation: snapshot.generation, decision, suspended: !!job.spec.suspend,
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
       remoteCostMicros: decision.remoteCostMicros, now, invalid,
       ...(planReason ? { bursting: planReason } : {}),
-      extra: this.extraConditions(key, job, decision, settles),
+      extra: this.extraConditions(job, decision, settles),
     });
     this.d.metrics?.observeJob(key, next.phase, { pending: decision.counts.pending, failed: decision.counts.failed, ...decision.placed });
     let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
     if (remoteWake !== undefined) requeue = requeue === undefined ? remoteWake : Math.min(requeue, remoteWake);
     // Shards the planner held back wait for burstAfter, new offers or free GPUs: look again soon.
     if (planReason && decision.counts.pending > 0) requeue = Math.min(requeue ?? PLAN_POLL_MS, PLAN_POLL_MS);
-    // status.settlement belongs to the settlement controller: never written from here.
-    const { settlement: _theirs, ...mine } = next;
-    const { settlement: _cached, ...prevMine } = prev ?? {};
-    if (!sameJson(prev ? prevMine : undefined, mine)) {
+    const mine = next;
+    if (!sameJson(prev, mine)) {
       const since = now - (this.lastStatusWrite.get(key) ?? 0);
       if (progressOnly(prev, next) && since < config.statusMinIntervalMs) {
         // Coalesce: many pod events in a burst become one status write.
@@ -347,7 +356,7 @@ export class RenderJobReconciler {
   }
 
   /** Verified (spot checks and signatures) and Settled (escrows), when the job asks for them. */
-  private extraConditions(key: string, job: RenderJobObject, d: Decision, settles: boolean): { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] {
+  private extraConditions(job: RenderJobObject, d: Decision, settles: boolean): { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] {
     const out: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] = [];
     const v = d.verification;
     if (settles || job.spec.verification?.spotCheckFraction || v.failed > 0) {
@@ -356,10 +365,10 @@ export class RenderJobReconciler {
       else if (v.verified + v.skipped === 0) out.push({ type: 'Verified', status: 'Unknown', reason: 'NoRemoteResults', message: 'no remote result to check yet' });
       else out.push({ type: 'Verified', status: 'True', reason: 'Verified', message: `${v.verified} remote result(s) matched a local re-run, ${v.skipped} not chosen for a spot check` });
     }
-    if (settles) {
-      out.push(this.d.settlement
-        ? this.d.settlement.condition(key, job)
-        : { type: 'Settled', status: 'False', reason: 'NotConfigured', message: 'the operator has no settlement configuration (--settlement-* / ATELIER_SETTLEMENT_*); nothing bursts until it has' });
+    // Settled is the settlement controller's to write; without a settlement configuration there is
+    // no such controller, so this one says why a settled job does not burst.
+    if (settles && !this.d.settlement) {
+      out.push({ type: 'Settled', status: 'False', reason: 'NotConfigured', message: 'the operator has no settlement configuration (--settlement-* / ATELIER_SETTLEMENT_*); nothing bursts until it has' });
     }
     return out;
   }

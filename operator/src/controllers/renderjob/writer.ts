@@ -1,8 +1,10 @@
 // Every API write the RenderJob controller makes, behind one small interface so the reconciler can
-// be driven against the real API server in tests and counted in benchmarks. Writes are idempotent:
+// be driven against the real API server in tests, against an in-memory fake in unit tests, and
+// counted in benchmarks. The job's status is server-side applied with the controller's own field
+// manager, so the settlement controller's fields (status.settlement, Settled) are never overwritten. Writes are idempotent:
 // creating what exists (409 AlreadyExists) and deleting what is gone (404) both count as done.
 import type * as k8s from '@kubernetes/client-node';
-import { isConflict, isNotFound, mergePatch, type KubeClients } from '../../kube/client.js';
+import { applyPatch, FIELD_MANAGER, isConflict, isNotFound, mergePatch, type KubeClients } from '../../kube/client.js';
 import type { ShardRecordStatus } from './decide.js';
 import type { JobStatus } from './status.js';
 
@@ -90,6 +92,20 @@ export class ApiJobWriter implements JobWriter {
 
   async patchJobStatus(namespace: string, name: string, status: JobStatus): Promise<void> {
     this.count('jobStatus');
-    await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace, name, body: { status } }, mergePatch());
+    // Server-side apply as the RenderJob controller's field manager: the fields it leaves out are
+    // removed if it owned them (completionTime of a job running again), and those of the settlement
+    // controller (status.settlement, the Settled condition of the map-keyed conditions) stay its own.
+    const body = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: { name, namespace }, status: withoutNulls(status) };
+    await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace, name, body, fieldManager: FIELD_MANAGER.renderjob, force: true }, applyPatch())
+      .catch((e) => { if (!isNotFound(e)) throw e; });
   }
+}
+
+/** A copy without null or undefined fields (an apply sets what it sends; absence is what removes). */
+export function withoutNulls<T>(v: T): T {
+  if (Array.isArray(v)) return v.map((x) => withoutNulls(x)) as T;
+  if (v && typeof v === 'object') {
+    return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== null && x !== undefined).map(([k, x]) => [k, withoutNulls(x)])) as T;
+  }
+  return v;
 }

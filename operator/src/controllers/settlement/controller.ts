@@ -1,27 +1,31 @@
 // The settlement controller: carries out plan.ts's steps on the chain for jobs with
-// spec.settlement.enabled, one at a time (one wallet, one nonce sequence: workers = 1), and keeps
-// status.settlement true. It is the only writer of status.settlement (a merge patch of that field
-// alone); the RenderJob reconciler writes the rest of the status and reads this controller's view for
-// the Settled condition and for deletion.
+// spec.settlement.enabled and keeps status.settlement and the Settled condition true. It is their
+// only writer (server-side apply with its own field manager, so the RenderJob controller's status
+// writes never touch them); the RenderJob reconciler reads this controller's view (ports.ts) for the
+// signing domain and for deletion. Jobs settle in parallel (several workers) and so do the escrows of
+// one job (one per provider): the escrow client serialises broadcasts, so one wallet never picks the
+// same nonce twice, while receipts are awaited side by side. Every wait is bounded (a receipt by the
+// client's timeout, a reconcile by a time budget and the work queue's abort signal).
 //
 // Every step is idempotent and survives a kill at any moment: EscrowClient reads the escrow by its
 // deterministic id before sending, a transaction's hash is written to status.settlement before its
 // receipt is awaited, and a restarted operator passes recorded pending hashes back to wait for them
 // instead of sending again. The contract itself allows open, release and refund once per escrow, so
 // even a hash lost in a crash cannot pay twice. Failures (an unreachable RPC, a revert) show as
-// Settled=False with the reason, and the step is tried again with backoff (2 s doubling to 30 s).
+// Settled=False with the reason and an Event, and go back to the work queue as errors: it backs off
+// per job and its metrics count them as errors.
 import { Wallet } from 'ethers';
 import { API_VERSION, gpusPerShard, type EscrowStatus, type RenderJob, type RenderShard, type ComputeProvider, type SettlementStatus } from '../../api/index.js';
 import type { SettlementConfig } from '../../config.js';
 import { nopSettlementMetrics, type SettlementMetrics } from '../../metrics/metrics.js';
 import { EscrowClient, SettlementError, escrowIdFor, fromUnits, makeProvider, toUnits, type SendHooks, type StepResult } from '../../settlement/escrow.js';
-import type { ResultDomain } from '../../settlement/results.js';
 import { parseMicros } from '../../money.js';
 import type { ShardRecord } from '../renderjob/decide.js';
 import type { Lister, Log as Logger, Recorder, SecretReader } from '../../runtime/index.js';
+import type { SettlementView } from '../ports.js';
 import { CLOSED, finished, ledgers, nextSteps, type Step } from './plan.js';
 
-type Condition = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string };
+export type Condition = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; observedGeneration?: number; lastTransitionTime?: string };
 
 export interface SettlementDeps {
   cfg: SettlementConfig;
@@ -29,14 +33,14 @@ export interface SettlementDeps {
   shards: Lister<RenderShard>;
   providers: { get(name: string): ComputeProvider | undefined };
   readSecret: SecretReader;
-  /** Merge-patches status.settlement of the job (only that field). */
-  writeSettlement(namespace: string, name: string, settlement: SettlementStatus): Promise<void>;
+  /** Applies status.settlement and the Settled condition of the job (this controller's fields only). */
+  writeStatus(namespace: string, name: string, settlement: SettlementStatus, settled: Condition): Promise<void>;
   recorder: Recorder;
   log: Logger;
   metrics?: SettlementMetrics;
   clock: { now(): number };
-  /** The job's settlement view changed: its RenderJob should be reconciled (conditions, deletion). */
-  onChange(key: string): void;
+  /** How long one reconcile may keep sending steps before it hands the job back to the queue. Default 60 s. */
+  reconcileBudgetMs?: number;
   /**
    * Fault injection for tests: called right after a transaction is broadcast and before its hash is
    * recorded (the moment a crash is most dangerous). The manager sets it only from
@@ -45,16 +49,6 @@ export interface SettlementDeps {
   afterBroadcast?: (action: string) => void;
   /** Builds the payer's escrow client (tests may inject one). */
   connect?: (privateKey: string) => Promise<EscrowClient>;
-}
-
-/** What the RenderJob reconciler reads. */
-export interface SettlementView {
-  /** The EIP-712 domain results are signed under, once the chain has been reached (token decimals known). */
-  domain(): (ResultDomain & { tokenDecimals: number; escrowAddress: string }) | undefined;
-  payoutAddress(provider: string): string | undefined;
-  condition(key: string, job: RenderJob): Condition;
-  /** True while the job has an escrow that is not closed yet: its finalizer stays. */
-  blocksDeletion(key: string, job: RenderJob): boolean;
 }
 
 const DEFAULT_SHARD_MS = 10 * 60_000;
@@ -70,6 +64,8 @@ export class SettlementController implements SettlementView {
   private readonly caughtUp = new Set<string>();
   /** Jobs with a step in progress (an escrow may be opening that the status does not show yet). */
   private readonly busy = new Set<string>();
+  /** The last status write per job (writes of one job are chained). */
+  private readonly writes = new Map<string, Promise<void>>();
 
   constructor(private readonly d: SettlementDeps) {}
 
@@ -86,7 +82,8 @@ export class SettlementController implements SettlementView {
     return this.state.get(key) ?? job.status?.settlement?.escrows ?? EMPTY;
   }
 
-  condition(key: string, job: RenderJob): Condition {
+  /** The Settled condition this controller holds true for the job now. */
+  settledCondition(key: string, job: RenderJob): Condition {
     const err = this.errors.get(key) ?? (this.decimals === undefined ? this.errors.get('') : undefined);
     if (err) return { type: 'Settled', status: 'False', reason: err.reason, message: err.message };
     const escrows = this.escrowsOf(key, job);
@@ -141,7 +138,7 @@ export class SettlementController implements SettlementView {
     return this.connecting;
   }
 
-  async reconcile(key: string): Promise<{ requeueAfterMs?: number }> {
+  async reconcile(key: string, signal?: AbortSignal): Promise<{ requeueAfterMs?: number }> {
     const [namespace, name] = key.split('/') as [string, string];
     const job = this.d.jobs.get(namespace, name);
     if (!job) {
@@ -154,13 +151,36 @@ export class SettlementController implements SettlementView {
     let client: EscrowClient;
     try {
       client = await this.ensureConnected();
-      if (this.errors.get('')) { this.errors.delete(''); this.d.onChange(key); }
+      this.errors.delete('');
     } catch (e) {
       return this.failed('', job, e, 'connect');
     }
-    const decimals = this.decimals!;
     const escrows = [...this.escrowsOf(key, job).map((e) => ({ ...e, transactions: [...(e.transactions ?? [])] }))];
     this.state.set(key, escrows);
+    this.busy.add(key);
+    let done: boolean;
+    try {
+      done = await this.runSteps(client, job, key, escrows, signal);
+    } catch (e) {
+      return this.failed(key, job, e, 'step');
+    } finally {
+      this.busy.delete(key);
+    }
+    this.errors.delete(key);
+    if (done) this.caughtUp.add(key);
+    await this.publish(job, key, escrows);
+    if (!done) return { requeueAfterMs: 0 }; // the time budget ran out with steps left: go on after other jobs
+    const open = escrows.some((e) => !e.state || !CLOSED.has(e.state));
+    // Shard and job events bring the job back; the requeue is a safety net while escrows are open.
+    return open ? { requeueAfterMs: 60_000 } : {};
+  }
+
+  /**
+   * Rounds of plan.ts steps until none is left (true) or the time budget or the abort signal says
+   * stop (false). Within a round, the escrows of different providers move in parallel.
+   */
+  private async runSteps(client: EscrowClient, job: RenderJob, key: string, escrows: EscrowStatus[], signal?: AbortSignal): Promise<boolean> {
+    const decimals = this.decimals!;
     const records: ShardRecord[] = this.d.shards.byIndex('job', key).map((r) => ({ name: r.metadata.name!, index: r.spec.index, status: r.status ?? {} }));
     const expectedMs = meanMs(records) ?? DEFAULT_SHARD_MS;
     const gpus = gpusPerShard(job.spec);
@@ -169,47 +189,72 @@ export class SettlementController implements SettlementView {
       const price = offers.reduce((m, o) => { const p = toMicrosSafe(o.pricePerGpuHour); return p > m ? p : m; }, 0n);
       return (price * BigInt(gpus) * BigInt(Math.round(expectedMs))) / 3_600_000n;
     };
-    this.busy.add(key);
-    try {
-      for (let round = 0; round < 8; round++) {
-        const led = ledgers({ records, tokenDecimals: decimals, estimateMicros });
-        const byProvider = new Map(escrows.map((e) => [e.provider, e]));
-        const steps = nextSteps({ job, ledgers: led, escrows: byProvider, tokenDecimals: decimals, fundedUnits: (p) => unitsOf(byProvider.get(p)?.funded, decimals) });
-        if (steps.length === 0) break;
-        for (const step of steps) await this.execute(client, job, key, escrows, step, decimals);
-      }
-    } catch (e) {
-      return this.failed(key, job, e, 'step');
-    } finally {
-      this.busy.delete(key);
+    const until = this.d.clock.now() + (this.d.reconcileBudgetMs ?? 60_000);
+    for (let round = 0; round < 8; round++) {
+      const led = ledgers({ records, tokenDecimals: decimals, estimateMicros });
+      const byProvider = new Map(escrows.map((e) => [e.provider, e]));
+      const steps = nextSteps({ job, ledgers: led, escrows: byProvider, tokenDecimals: decimals, fundedUnits: (p) => unitsOf(byProvider.get(p)?.funded, decimals) });
+      if (steps.length === 0) return true;
+      if (signal?.aborted || this.d.clock.now() > until) return false;
+      const perProvider = new Map<string, Step[]>();
+      for (const step of steps) perProvider.set(step.provider, [...(perProvider.get(step.provider) ?? []), step]);
+      const results = await Promise.allSettled([...perProvider.values()].map(async (list) => {
+        for (const step of list) await this.execute(client, job, key, escrows, step, decimals);
+      }));
+      const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failure) throw failure.reason;
     }
-    const hadError = this.errors.delete(key);
-    if (!this.caughtUp.has(key)) { this.caughtUp.add(key); this.d.onChange(key); } else if (hadError) this.d.onChange(key);
-    const open = escrows.some((e) => !e.state || !CLOSED.has(e.state));
-    // Shard and job events bring the job back; the requeue is a safety net while escrows are open.
-    return open ? { requeueAfterMs: 60_000 } : {};
+    return false;
   }
 
-  private failed(key: string, job: RenderJob, e: unknown, what: string): { requeueAfterMs: number } {
+  /** Records the failure as Settled=False with its reason (and an Event when the reason is new), then hands it to the work queue's backoff. */
+  private async failed(key: string, job: RenderJob, e: unknown, what: string): Promise<never> {
     const err = e instanceof SettlementError ? e : undefined;
     const reason = err?.kind === 'unreachable' ? 'RpcUnavailable' : err?.kind === 'reverted' ? 'TransactionReverted' : err?.code === 'WALLET_SECRET' ? 'WalletUnavailable' : 'SettlementError';
     const message = (e as Error).message.slice(0, 512);
     const prev = this.errors.get(key);
-    const failures = (prev?.failures ?? 0) + 1;
-    this.errors.set(key, { reason, message, failures });
+    this.errors.set(key, { reason, message, failures: (prev?.failures ?? 0) + 1 });
     if (!prev || prev.reason !== reason) {
       this.d.log.warn('settlement step failed, will retry', { job: `${job.metadata.namespace}/${job.metadata.name}`, what, reason, error: message });
       this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata }, 'Warning', reason, `settlement: ${message}`);
     }
-    this.d.onChange(`${job.metadata.namespace}/${job.metadata.name}`);
-    return { requeueAfterMs: Math.min(30_000, 2000 * 2 ** Math.min(failures - 1, 4)) };
+    const jobKey = `${job.metadata.namespace}/${job.metadata.name}`;
+    await this.publish(job, jobKey, this.escrowsOf(jobKey, job)).catch(() => undefined);
+    throw e;
   }
 
-  private async persist(job: RenderJob, escrows: EscrowStatus[]): Promise<void> {
-    await this.d.writeSettlement(job.metadata.namespace!, job.metadata.name!, { escrows: escrows.map((e) => ({ ...e, transactions: e.transactions?.slice(-16) })) });
+  /** Applies status.settlement and Settled when they differ from what the cache shows (a write that changes nothing is skipped). */
+  private async publish(job: RenderJob, key: string, escrows: EscrowStatus[]): Promise<void> {
+    const want = this.settledCondition(key, job);
+    const was = job.status?.conditions?.find((c) => c.type === 'Settled');
+    const settlement = { escrows: escrows.map((e) => ({ ...e, transactions: e.transactions?.slice(-16) })) };
+    const same = was && was.status === want.status && was.reason === want.reason && was.message === want.message && was.observedGeneration === job.metadata.generation;
+    if (same && JSON.stringify(job.status?.settlement ?? { escrows: [] }) === JSON.stringify(settlement)) return;
+    await this.persist(job, escrows, want, was);
   }
 
-  private async execute(client: EscrowClient, job: RenderJob, key: string, escrows: EscrowStatus[], step: Step, decimals: number): Promise<void> {
+  private async persist(job: RenderJob, escrows: EscrowStatus[], want?: Condition, was?: Condition): Promise<void> {
+    const key = `${job.metadata.namespace}/${job.metadata.name}`;
+    const c = want ?? this.settledCondition(key, job);
+    const prev = was ?? job.status?.conditions?.find((x) => x.type === 'Settled');
+    const settled: Condition = {
+      ...c, observedGeneration: job.metadata.generation ?? 0,
+      lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : new Date(this.d.clock.now()).toISOString(),
+    };
+    const body = { escrows: escrows.map((e) => ({ ...e, transactions: e.transactions?.slice(-16) })) };
+    // One write at a time per job: escrows moving in parallel must not land out of order (a recorded
+    // transaction hash overwritten by an older copy of the list).
+    const prevWrite = this.writes.get(key) ?? Promise.resolve();
+    const write = prevWrite.catch(() => undefined).then(() => this.d.writeStatus(job.metadata.namespace!, job.metadata.name!, body, settled));
+    this.writes.set(key, write);
+    try {
+      await write;
+    } finally {
+      if (this.writes.get(key) === write) this.writes.delete(key);
+    }
+  }
+
+  private async execute(client: EscrowClient, job: RenderJob, _key: string, escrows: EscrowStatus[], step: Step, decimals: number): Promise<void> {
     const m = this.d.metrics ?? nopSettlementMetrics;
     let e = escrows.find((x) => x.provider === step.provider);
     if (!e) {
@@ -321,7 +366,6 @@ export class SettlementController implements SettlementView {
         break;
     }
     await this.persist(job, escrows);
-    this.d.onChange(key);
   }
 }
 

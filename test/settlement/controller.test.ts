@@ -113,16 +113,18 @@ async function until<T>(what: string, name: string, fn: (j: Job) => T | undefine
   }
 }
 
-/** What the job's verified remote shards cost, in token units (6 decimals), as recorded on its RenderShards. */
-async function verifiedCostUnits(name: string, provider: string): Promise<bigint> {
+/**
+ * What the provider is owed for the job, from the provider's own records (never from the operator's
+ * status, which is what is under test): every run of the job it completed, billed as it meters it
+ * (the claim it signs is the same amount), in token units (6 decimals: micro-USD = token units).
+ * The provider here is honest, so every completed run passes verification and is owed.
+ */
+async function billedUnits(name: string, fake: RenderFake): Promise<bigint> {
+  const uid = (await job(name)).metadata.uid!;
   let sum = 0n;
-  for (const s of await listShards(c, ns, name)) {
-    const st = s.status as { placement?: string; provider?: string; phase?: string; remoteCost?: string; verification?: { state?: string }; result?: { signed?: { amountClaimed: string } } } | undefined;
-    if (st?.placement !== 'Remote' || st.provider !== provider || st.phase !== 'Succeeded') continue;
-    if (st.verification?.state !== 'Verified' && st.verification?.state !== 'Skipped') continue;
-    const cost = parseMicros(st.remoteCost ?? '0');
-    const claimed = BigInt(st.result?.signed?.amountClaimed ?? '0');
-    sum += claimed < cost ? claimed : cost; // 6 decimals: micro-USD = token units
+  for (const j of fake.jobs()) {
+    if (!j.key?.startsWith(`${uid}-`) || j.status !== 'COMPLETED') continue;
+    sum += parseMicros(fake.meteredUsd(j.id));
   }
   return sum;
 }
@@ -182,7 +184,7 @@ describe('with the operator running', () => {
     const e = done.status!.settlement!.escrows!.find((x) => x.provider === 'settle-good')!;
     expect(e.state).toBe('Released');
     expect(e.escrowId).toBe(escrowIdFor(done.metadata.uid!, 'settle-good'));
-    const owed = await verifiedCostUnits('paid', 'settle-good');
+    const owed = await billedUnits('paid', good);
     expect(owed).toBeGreaterThan(0n);
     expect(toUnits(e.released!, 6)).toBe(owed);
     expect(await balance(good.payoutAddress) - before.provider).toBe(owed);
@@ -261,7 +263,7 @@ describe('with the operator running', () => {
     await new Promise((r) => setTimeout(r, Math.max(0, 60_000 - (Date.now() - downAt))));
     await proxy.up();
     const done = await until('outage settled', 'outage', (j) => condition(j, 'Settled')?.status === 'True' && j, 180_000);
-    const owed = await verifiedCostUnits('outage', 'settle-good');
+    const owed = await billedUnits('outage', good);
     expect(done.status!.settlement!.escrows![0]!.state).toBe('Released');
     expect(await balance(good.payoutAddress) - before).toBe(owed);
   }, 420_000);
@@ -285,7 +287,7 @@ test('killed right after each broadcast, before the hash is recorded, and restar
   expect(kills).toBeGreaterThanOrEqual(3); // approve, open, release at least: each one killed the operator once
   const e = done!.status!.settlement!.escrows![0]!;
   expect(e.state).toBe('Released');
-  const owed = await verifiedCostUnits('crashy', 'settle-good');
+  const owed = await billedUnits('crashy', good);
   expect(await balance(good.payoutAddress) - before).toBe(owed);
   const escrow = new Contract(escrowAddr, (await loadArtifacts()).escrow.abi, provider);
   const released = await escrow.queryFilter(escrow.filters.EscrowReleased!(e.escrowId), 0);

@@ -481,6 +481,8 @@ export interface RenderShardStatus {
   retryAfter?: string;
   /** Cost of this shard's remote attempts (decimal string, USD); cost is the total, local included. */
   remoteCost?: string;
+  /** The provider's bill for the shard's last remote attempt could not be read yet. The operator keeps asking (CostUnavailable Events); settlement pays nothing for the shard and closes no escrow until it is known. */
+  costPending?: boolean;
   /** Earlier remote submissions of this shard whose cancellation is not yet confirmed; the operator keeps cancelling them until the provider confirms. */
   staleRemotes?: RenderShardStatusStaleRemote[];
   /** Why the last attempt failed. */

@@ -20,6 +20,8 @@ export interface JobMetrics {
   attemptEnded(placement: 'local' | 'remote', provider: string, gpuSeconds: number, costUsd: number): void;
   /** A shard started: how long it waited since it became startable. */
   shardStarted(placement: 'local' | 'remote', provider: string, waitSeconds: number): void;
+  /** A provider's bill for a finished remote attempt could not be read (it is asked again). */
+  costReadFailed(provider: string): void;
 }
 
 export interface OperatorMetrics {
@@ -80,6 +82,7 @@ export function createMetrics(): OperatorMetrics {
   });
   const gpuSeconds = new prom.Counter({ name: 'atelier_gpu_seconds_total', help: 'GPU-seconds of finished shard attempts, by placement (local, remote).', labelNames: ['placement'], registers });
   const cost = new prom.Counter({ name: 'atelier_cost_usd_total', help: 'Cost in USD of finished shard attempts, by placement (local, remote) and provider (ComputeProvider name; "local" for local).', labelNames: ['placement', 'provider'], registers });
+  const costReadFailures = new prom.Counter({ name: 'atelier_remote_cost_read_failures_total', help: 'Reads of a provider\'s bill for a finished remote attempt that failed, by provider (ComputeProvider name); the read is retried and settlement waits for it.', labelNames: ['provider'], registers });
   const bursts = new prom.Counter({ name: 'atelier_bursts_total', help: 'Shard attempts submitted to a provider, by provider (ComputeProvider name).', labelNames: ['provider'], registers });
   const wait = new prom.Histogram({
     name: 'atelier_shard_queue_wait_seconds',
@@ -129,6 +132,7 @@ export function createMetrics(): OperatorMetrics {
       } satisfies SettlementMetrics;
     })(),
     jobs: {
+      costReadFailed: (provider) => costReadFailures.inc({ provider }),
       observeJob: (key, phase, shards) => perJob.set(key, { phase, shards }),
       forgetJob: (key) => perJob.delete(key),
       attemptEnded: (placement, provider, gs, usd) => {
@@ -144,4 +148,4 @@ export function createMetrics(): OperatorMetrics {
 }
 
 /** A JobMetrics that records nothing (tests, tools). */
-export const nopJobMetrics: JobMetrics = { observeJob() {}, forgetJob() {}, attemptEnded() {}, shardStarted() {} };
+export const nopJobMetrics: JobMetrics = { observeJob() {}, forgetJob() {}, attemptEnded() {}, shardStarted() {}, costReadFailed() {} };

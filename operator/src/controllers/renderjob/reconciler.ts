@@ -294,6 +294,7 @@ export class RenderJobReconciler {
       let stale = 0;
       for (const r of records.values()) {
         if (r.status.staleRemotes?.length && !(await remote.sweepStale(record, r))) stale++;
+        if (r.status.costPending) wakeRemote(await remote.retryCost(record, namespace, r));
       }
       if (stale > 0) { remoteStopping += stale; wakeRemote(5000); }
     }
@@ -319,7 +320,7 @@ export class RenderJobReconciler {
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
       remoteCostMicros: decision.remoteCostMicros, now, invalid,
       ...(planReason ? { bursting: planReason } : {}),
-      extra: this.extraConditions(job, decision, settles),
+      extra: this.extraConditions(job, decision, settles, records),
     });
     this.d.metrics?.observeJob(key, next.phase, { pending: decision.counts.pending, failed: decision.counts.failed, ...decision.placed });
     let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
@@ -356,7 +357,7 @@ export class RenderJobReconciler {
   }
 
   /** Verified (spot checks and signatures) and Settled (escrows), when the job asks for them. */
-  private extraConditions(job: RenderJobObject, d: Decision, settles: boolean): { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] {
+  private extraConditions(job: RenderJobObject, d: Decision, settles: boolean, records: Map<number, ShardRecord>): { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] {
     const out: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] = [];
     const v = d.verification;
     if (settles || job.spec.verification?.spotCheckFraction || v.failed > 0) {
@@ -365,6 +366,10 @@ export class RenderJobReconciler {
       else if (v.verified + v.skipped === 0) out.push({ type: 'Verified', status: 'Unknown', reason: 'NoRemoteResults', message: 'no remote result to check yet' });
       else out.push({ type: 'Verified', status: 'True', reason: 'Verified', message: `${v.verified} remote result(s) matched a local re-run, ${v.skipped} not chosen for a spot check` });
     }
+    // A bill that could not be read is surfaced until it is (and the condition stays, True, after).
+    const costPending = [...records.values()].filter((r) => r.status.costPending).length;
+    if (costPending > 0) out.push({ type: 'CostsKnown', status: 'False', reason: 'CostUnavailable', message: `the bill of ${costPending} remote shard(s) could not be read from the provider yet; asking again, and nothing is paid for them until it is known` });
+    else if (job.status?.conditions?.some((c) => c.type === 'CostsKnown')) out.push({ type: 'CostsKnown', status: 'True', reason: 'CostsRead', message: 'every remote shard\'s bill was read from its provider' });
     // Settled is the settlement controller's to write; without a settlement configuration there is
     // no such controller, so this one says why a settled job does not burst.
     if (settles && !this.d.settlement) {

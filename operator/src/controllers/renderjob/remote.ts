@@ -14,7 +14,7 @@ import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordSta
 import { gpusOf } from './pods.js';
 import { spotCheckSelected } from './verify.js';
 import { verifyResult, type ResultDomain } from '../../settlement/results.js';
-import type { Log as Logger, Recorder } from '../../runtime/index.js';
+import type { Clock, Log as Logger, Recorder } from '../../runtime/index.js';
 
 /** The adapter of a ComputeProvider by name, built with credentials read from its Secret. */
 export interface AdapterSource {
@@ -63,14 +63,21 @@ const STALE_RETRY_MAX_MS = 60_000;
 /** How long a sweep waits for the cancels it started; slower ones finish in the background. */
 const STALE_GRACE_MS = 1_000;
 
-/** The clock; with setTimer, provider calls in the remote steps are bounded in time. */
-export interface RemoteClock {
-  now(): number;
-  setTimer?(ms: number, fn: () => void): { cancel(): void };
-}
+/** The runtime's Clock; with setTimer, provider calls in the remote steps are bounded in time. */
+export type RemoteClock = Pick<Clock, 'now'> & Partial<Pick<Clock, 'setTimer'>>;
+
+/** A provider call other than a status poll (results, cost, cancel) is given up after this long at most. */
+const CALL_TIMEOUT_MS = 60_000;
+/** A bill that could not be read is asked for again after this long, doubling per failure up to the cap. */
+const COST_RETRY_MAX_MS = 60_000;
 
 /** A provider call given up on after its time budget. */
 class NoAnswer extends Error {}
+
+/** A RenderShard write that failed while tracking: the operator's error, not the provider's. */
+class WriteFailed extends Error {
+  constructor(override readonly cause: unknown) { super((cause as Error)?.message ?? String(cause)); }
+}
 
 interface StaleCancel {
   /** When a cancel may be tried (again). */
@@ -88,6 +95,8 @@ export class RemoteShards {
   private readonly staleCancels = new Map<string, StaleCancel>();
   /** Keys whose intent this process recorded: only these may be submitted when findByKey finds nothing. */
   private readonly ownIntents = new Set<string>();
+  /** Failed reads of a bill in a row, per `cost/<provider>/<remoteId>`. */
+  private readonly costFailures = new Map<string, number>();
 
   constructor(
     private readonly adapters: AdapterSource,
@@ -168,7 +177,8 @@ export class RemoteShards {
    * One look at a live remote shard. Returns the delay until it should be looked at again, or
    * undefined when its outcome was recorded.
    */
-  async track(record: RecordFn, ns: string, rec: ShardRecord, spec: ShardSpec, maxRetries: number, check?: ResultCheck): Promise<number | undefined> {
+  async track(recordRaw: RecordFn, ns: string, rec: ShardRecord, spec: ShardSpec, maxRetries: number, check?: ResultCheck): Promise<number | undefined> {
+    const record: RecordFn = (name, status) => recordRaw(name, status).catch((e: unknown) => { throw new WriteFailed(e); });
     const st = rec.status;
     const key = st.idempotencyKey!;
     const now = this.clock.now();
@@ -209,7 +219,7 @@ export class RemoteShards {
           if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime: st.startTime ?? iso(status.startedAt?.getTime() ?? now) });
           return this.cfg.pollIntervalMs;
         case 'Succeeded':
-          await this.succeed(record, ns, rec, adapter, maxRetries, check);
+          await this.succeed(record, ns, rec, adapter, maxRetries, budget, check);
           this.forget(key);
           return undefined;
         case 'Failed':
@@ -219,6 +229,9 @@ export class RemoteShards {
           return undefined;
       }
     } catch (e) {
+      // Only the provider's silence or errors are the provider's: a failed API write (a conflict, the
+      // API server down) goes back to the work queue as an error, and counts nothing against the provider.
+      if (e instanceof WriteFailed) throw e.cause;
       if (e instanceof ProviderError && e.kind === 'notFound' && st.remoteId) {
         this.forget(key);
         await this.failAttempt(record, ns, rec, maxRetries, 'RemoteVanished', `${st.provider} no longer knows ${st.remoteId}`, false);
@@ -241,10 +254,12 @@ export class RemoteShards {
     return this.cfg.pollIntervalMs;
   }
 
-  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, check?: ResultCheck): Promise<void> {
+  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, budgetMs: number, check?: ResultCheck): Promise<void> {
     const st = rec.status;
-    const results = await adapter.getResults(st.remoteId!);
-    const cost = await adapter.getCost(st.remoteId!).catch(() => undefined);
+    const results = await this.within(Math.min(budgetMs, this.callTimeoutMs()), `${st.provider} results of ${st.remoteId}`, adapter.getResults(st.remoteId!));
+    // A bill that cannot be read now is not a bill of 0: the shard is recorded with costPending, the
+    // bill is asked for again (retryCost), and settlement pays nothing for it until it is known.
+    const cost = await this.readCost(ns, rec, adapter);
     const attemptCost = cost ? parseMicros(cost.usd) : 0n;
     const remoteCost = (st.remoteCost ? parseMicros(st.remoteCost) : 0n) + attemptCost;
     this.metrics.attemptEnded('remote', st.provider!, cost?.seconds ?? 0, Number(attemptCost) / 1e6);
@@ -291,7 +306,7 @@ export class RemoteShards {
       ...st, phase: 'Succeeded', idempotencyKey: st.idempotencyKey, remoteId: st.remoteId,
       result: { outputs: results.outputs, digest: results.digest, ...(results.signature ? { signature: results.signature } : {}), ...(signed ? { signed } : {}) },
       ...(verification ? { verification } : {}),
-      remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost),
+      remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost), costPending: cost ? undefined : true,
       completionTime: iso(this.clock.now()), retryAfter: undefined, staleRemotes: toClose.length ? toClose : undefined,
     };
     await record(rec.name, done);
@@ -301,6 +316,58 @@ export class RemoteShards {
     }
     this.onOutcome(st.provider!, true);
     this.log.info('remote shard succeeded', { shard: rec.name, provider: st.provider, remoteId: st.remoteId, cost: formatMicros(remoteCost) });
+  }
+
+  private callTimeoutMs(): number {
+    return Math.min(this.cfg.providerTimeoutMs, CALL_TIMEOUT_MS);
+  }
+
+  /** The provider's bill for the shard's remote attempt, or undefined (counted, logged and an Event) when it cannot be read now. */
+  private async readCost(ns: string, rec: ShardRecord, adapter: ProviderAdapter): Promise<{ usd: string; seconds?: number } | undefined> {
+    const st = rec.status;
+    try {
+      return await this.within(this.callTimeoutMs(), `${st.provider} cost of ${st.remoteId}`, adapter.getCost(st.remoteId!));
+    } catch (e) {
+      const message = (e as Error).message.slice(0, 256);
+      this.metrics.costReadFailed(st.provider!);
+      this.log.warn('provider bill could not be read, will ask again', { shard: rec.name, provider: st.provider, remoteId: st.remoteId, error: message });
+      this.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: rec.name, namespace: ns } }, 'Warning', 'CostUnavailable',
+        `${st.provider} ${st.remoteId}: the bill could not be read (${message}); asking again, nothing is paid for this shard until it is known`);
+      return undefined;
+    }
+  }
+
+  /**
+   * Asks again for the bill of a succeeded remote shard whose cost could not be read (costPending),
+   * with a backoff. Returns when to look again, or undefined once the cost is recorded.
+   */
+  async retryCost(record: RecordFn, ns: string, rec: ShardRecord): Promise<number | undefined> {
+    const st = rec.status;
+    if (!st.costPending || !st.remoteId || !st.provider) return undefined;
+    const id = `cost/${st.provider}/${st.remoteId}`;
+    const now = this.clock.now();
+    const due = this.nextPoll.get(id) ?? 0;
+    if (due > now) return due - now;
+    const adapter = await this.adapters.get(st.provider);
+    const cost = adapter ? await this.readCost(ns, rec, adapter) : undefined;
+    if (!cost) {
+      const failures = (this.costFailures.get(id) ?? 0) + 1;
+      this.costFailures.set(id, failures);
+      const wait = Math.min(COST_RETRY_MAX_MS, this.cfg.pollIntervalMs * 2 ** Math.min(failures - 1, 10));
+      this.nextPoll.set(id, now + wait);
+      return wait;
+    }
+    const attempt = parseMicros(cost.usd);
+    this.metrics.attemptEnded('remote', st.provider, 0, Number(attempt) / 1e6);
+    await record(rec.name, {
+      ...st, costPending: undefined,
+      remoteCost: formatMicros((st.remoteCost ? parseMicros(st.remoteCost) : 0n) + attempt),
+      cost: formatMicros((st.cost ? parseMicros(st.cost) : 0n) + attempt),
+    });
+    this.nextPoll.delete(id);
+    this.costFailures.delete(id);
+    this.log.info('provider bill read', { shard: rec.name, provider: st.provider, remoteId: st.remoteId, cost: cost.usd });
+    return undefined;
   }
 
   /** Ends the attempt as failed; the intent is cleared so the shard can start again (or fail for good). */
@@ -338,8 +405,8 @@ export class RemoteShards {
   /** Cancels and confirms: true once the provider reports the submission terminal or gone. */
   private async cancelConfirmed(adapter: ProviderAdapter, remoteId: string): Promise<boolean> {
     try {
-      await adapter.cancel(remoteId);
-      const s = await adapter.getStatus(remoteId);
+      await this.within(this.callTimeoutMs(), `cancel ${remoteId}`, adapter.cancel(remoteId));
+      const s = await this.within(this.callTimeoutMs(), `status of ${remoteId}`, adapter.getStatus(remoteId));
       return s.phase === 'Cancelled' || s.phase === 'Failed' || s.phase === 'Succeeded';
     } catch (e) {
       if (e instanceof ProviderError && e.kind === 'notFound') return true;
@@ -355,7 +422,7 @@ export class RemoteShards {
     const st = rec.status;
     const adapter = await this.adapters.get(st.provider!);
     if (!adapter) return false;
-    const remoteId = st.remoteId ?? (await adapter.findByKey(st.idempotencyKey!));
+    const remoteId = st.remoteId ?? (await this.within(this.callTimeoutMs(), `${st.provider} findByKey`, adapter.findByKey(st.idempotencyKey!)));
     if (remoteId && !(await this.cancelConfirmed(adapter, remoteId))) return false;
     // The attempt number stays used: its idempotency key names a cancelled submission now.
     await record(rec.name, { ...st, phase: 'Pending', idempotencyKey: undefined, remoteId: undefined });

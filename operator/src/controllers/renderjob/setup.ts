@@ -36,7 +36,7 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
   };
   const remote = new RemoteShards(registry, clock, log, recorder, remoteConfig, metrics.jobs, (provider, ok, message) => registry.recordOutcome(provider, ok, message), onVerification);
   const capacity = () => gpuCapacity(caches.nodes.values(), caches.busyPods.values());
-  const expectations = new Expectations({ onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
+  const expectations = new Expectations({ clock, onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
   const reconciler = new RenderJobReconciler({
     jobs: caches.jobLister, shards: caches.shardLister, pods: caches.podLister,
     writer: new ApiJobWriter(ctx.clients, (kind) => metrics.apiWrites.inc({ kind })),

@@ -135,7 +135,7 @@ describe('nextSteps', () => {
     };
   }
   const ledger = (provider: string, x: Partial<ProviderLedger> = {}): ProviderLedger => ({
-    provider, placed: 1, live: 0, checking: 0, expectedMicros: 0n, owedUnits: 0n, paidShards: [], resultDigest: ZERO_DIGEST, untrusted: false, ...x,
+    provider, placed: 1, live: 0, checking: 0, costPending: 0, expectedMicros: 0n, owedUnits: 0n, paidShards: [], resultDigest: ZERO_DIGEST, untrusted: false, ...x,
   });
   const escrow = (provider: string, state: EscrowStatus['state']): EscrowStatus => ({ provider, state });
   function steps(job: RenderJob, ls: ProviderLedger[], escrows: EscrowStatus[] = [], funded: Record<string, bigint> = {}, tokenDecimals = 6) {
@@ -253,5 +253,19 @@ describe('nextSteps', () => {
     // while akash still has a spot check pending, nothing is released
     const checking = ledgers({ records: [...rs, done(3, 'akash', '0.50', 'Pending', '500000')], tokenDecimals: 6, estimateMicros: () => 0n });
     expect(steps(renderJob({ phase: 'Succeeded' }), [...checking.values()], [escrow('akash', 'Open')], { akash: 4_000_000n })).toEqual([]);
+  });
+
+  test('a shard whose bill could not be read is owed nothing yet and keeps the escrow open (never released on a cost of 0)', () => {
+    // Before: getCost failures were swallowed, remoteCost stayed 0, and release paid min(claim, 0) = 0.
+    const pending = rec(3, { ...done(3, 'akash', '0', 'Skipped', '700000').status, costPending: true });
+    const rs = [done(0, 'akash', '1.00', 'Verified', '800000'), pending];
+    const led = ledgers({ records: rs, tokenDecimals: 6, estimateMicros: () => 0n }).get('akash')!;
+    expect(led).toMatchObject({ checking: 1, costPending: 1, owedUnits: 800_000n, paidShards: [0] });
+    expect(steps(renderJob({ phase: 'Succeeded' }), [led], [escrow('akash', 'Open')], { akash: 4_000_000n })).toEqual([]);
+    expect(steps(renderJob({ phase: 'Succeeded', deleting: true }), [led], [escrow('akash', 'Open')], { akash: 4_000_000n })).toEqual([]);
+    // once the bill is read, the shard is paid the smaller of its cost and its claim
+    const known = rec(3, { ...pending.status, costPending: undefined, remoteCost: '0.60' });
+    const after = ledgers({ records: [rs[0]!, known], tokenDecimals: 6, estimateMicros: () => 0n }).get('akash')!;
+    expect(after).toMatchObject({ checking: 0, owedUnits: 800_000n + 600_000n, paidShards: [0, 3] });
   });
 });

@@ -27,8 +27,10 @@ export interface ProviderLedger {
   placed: number;
   /** Remote attempts still running there. */
   live: number;
-  /** Results of the provider waiting for their spot check. */
+  /** Results of the provider waiting for their spot check, or for their bill (costPending). */
   checking: number;
+  /** Succeeded shards whose bill could not be read yet. */
+  costPending: number;
   /** Expected cost of what was placed there, USD micros: what succeeded cost, plus estimates for the rest. */
   expectedMicros: bigint;
   /** Owed, in token units. */
@@ -64,7 +66,7 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
   const get = (p: string) => {
     let l = out.get(p);
     if (!l) {
-      l = { provider: p, placed: 0, live: 0, checking: 0, expectedMicros: 0n, owedUnits: 0n, paidShards: [], resultDigest: ZERO_DIGEST, untrusted: untrusted.has(p) };
+      l = { provider: p, placed: 0, live: 0, checking: 0, costPending: 0, expectedMicros: 0n, owedUnits: 0n, paidShards: [], resultDigest: ZERO_DIGEST, untrusted: untrusted.has(p) };
       out.set(p, l);
     }
     return l;
@@ -89,6 +91,8 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
     const cost = st.remoteCost ? parseMicros(st.remoteCost) : 0n;
     l.expectedMicros += cost;
     if (v?.state === 'Pending') { l.checking++; continue; }
+    // The provider's bill is not known yet: nothing is owed for it yet, and the escrow stays open.
+    if (st.costPending) { l.checking++; l.costPending++; continue; }
     const signed = st.result?.signed;
     if (!signed || !(v?.state === 'Verified' || v?.state === 'Skipped')) continue;
     const costUnits = microsToUnits(cost, i.tokenDecimals, 'floor');

@@ -1,0 +1,256 @@
+// The RenderJob reconciler in-process: a fake API store behind the JobWriter interface (whose objects
+// the listers read back, as a synced cache would), an in-memory provider that keeps its own records
+// of what it ran and billed, and a FakeClock. Table-driven scenarios assert the objects the writer
+// ends up holding and the provider's records — never the reconciler's own bookkeeping — including an
+// operator killed between any two writes (each write index in turn; a fresh reconciler replays).
+import type * as k8s from '@kubernetes/client-node';
+import { API_VERSION, type RenderJob, type RenderShard } from '../../api/index.js';
+import { ProviderError, type CostReport, type ProviderAdapter, type RemoteStatus, type ShardSpec } from '../../providers/types.js';
+import { FakeClock } from '../../runtime/clock.js';
+import { Expectations } from '../../runtime/expectations.js';
+import { nopLog } from '../../runtime/logger.js';
+import type { Lister } from '../../runtime/types.js';
+import type { Placer } from './placement.js';
+import { RenderJobReconciler, type ReconcilerDeps } from './reconciler.js';
+import { RemoteShards } from './remote.js';
+import type { JobStatus } from './status.js';
+import type { JobWriter, ObjectRef } from './writer.js';
+import type { ShardRecordStatus } from './decide.js';
+
+const NS = 'studio';
+const T0 = Date.parse('2026-12-01T12:00:00Z');
+
+class Killed extends Error {}
+
+/** The API server, as far as the RenderJob controller writes it: jobs, RenderShards, pods. */
+class FakeApi implements JobWriter {
+  readonly counts: Record<string, number> = {};
+  readonly jobs = new Map<string, RenderJob>();
+  readonly shards = new Map<string, RenderShard>();
+  readonly pods = new Map<string, k8s.V1Pod>();
+  writes = 0;
+  /** Throws Killed on the write with this number (1-based), once: the operator dies there. */
+  killAt?: number;
+
+  readonly log: string[] = [];
+  private write(kind: string): void {
+    this.writes++;
+    this.log.push(kind);
+    if (this.killAt !== undefined && this.writes === this.killAt) throw new Killed(`killed before write ${this.writes} (${kind})`);
+    this.counts[kind] = (this.counts[kind] ?? 0) + 1;
+  }
+  async setFinalizer(job: ObjectRef, finalizers: string[]) {
+    this.write('jobFinalizer');
+    const j = this.jobs.get(job.name)!;
+    j.metadata.finalizers = finalizers;
+  }
+  async createShardRecord(job: ObjectRef, index: number, frames?: { start: number; end: number }) {
+    this.write('shardCreate');
+    const name = `${job.name}-${index}`;
+    if (this.shards.has(name)) return;
+    this.shards.set(name, { apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name, namespace: job.namespace, uid: `uid-${name}` }, spec: { jobName: job.name, index, ...(frames ? { frames } : {}) } });
+  }
+  async patchShardStatus(_ns: string, name: string, status: ShardRecordStatus) {
+    this.write('shardStatus');
+    const s = this.shards.get(name);
+    if (!s) throw Object.assign(new Error('not found'), { code: 404 });
+    const merged: Record<string, unknown> = { ...(s.status ?? {}) };
+    for (const [k, v] of Object.entries(status)) if (v === undefined) delete merged[k]; else merged[k] = JSON.parse(JSON.stringify(v));
+    s.status = merged as RenderShard['status'];
+  }
+  async deleteShardRecords(_ns: string, jobName: string) {
+    this.write('shardDeleteCollection');
+    for (const [n, s] of this.shards) if (s.spec.jobName === jobName) this.shards.delete(n);
+  }
+  async createPod(pod: k8s.V1Pod) {
+    this.write('podCreate');
+    if (this.pods.has(pod.metadata!.name!)) return 'exists' as const;
+    this.pods.set(pod.metadata!.name!, pod);
+    return 'created' as const;
+  }
+  async deletePod(_ns: string, name: string) {
+    this.write('podDelete');
+    this.pods.delete(name);
+  }
+  async patchJobStatus(_ns: string, name: string, status: JobStatus) {
+    this.write('jobStatus');
+    const j = this.jobs.get(name);
+    if (j) j.status = JSON.parse(JSON.stringify(status)) as JobStatus;
+  }
+  listers(): Pick<ReconcilerDeps, 'jobs' | 'shards' | 'pods'> {
+    const jobs: Lister<RenderJob> = { get: (_ns, n) => this.jobs.get(n), byIndex: () => [] };
+    const shards: Lister<RenderShard> = {
+      get: (_ns, n) => this.shards.get(n),
+      byIndex: (_i, key) => [...this.shards.values()].filter((s) => `${s.metadata.namespace}/${s.spec.jobName}` === key),
+    };
+    const pods: Lister<k8s.V1Pod> = { get: (_ns, n) => this.pods.get(n), byIndex: () => [] };
+    return { jobs, shards, pods };
+  }
+}
+
+interface RemoteJob { id: string; key: string; shard: number; createdMs: number; cancelled: boolean; billedUsd: string }
+
+/** A provider that can look jobs up by key, runs each for `runMs`, bills 0.10 USD per job, and keeps its own records. */
+class FakeProvider implements ProviderAdapter {
+  readonly type = 'render' as const;
+  readonly jobs: RemoteJob[] = [];
+  readonly submissions = new Map<string, number>();
+  costFailures = 0;
+  constructor(private readonly clock: FakeClock, private readonly runMs = 30_000) {}
+  capabilities() {
+    return { provider: 'render' as const, logs: 'none' as const, results: 'native' as const, resultChannel: 'test', billing: 'perSecond' as const, maxGpusPerJob: 8, endsByItself: true, findByKey: 'remote' as const, runsArbitraryImages: true };
+  }
+  async listOffers() { return []; }
+  async submit(spec: ShardSpec, opts: { idempotencyKey: string }) {
+    this.submissions.set(opts.idempotencyKey, (this.submissions.get(opts.idempotencyKey) ?? 0) + 1);
+    const id = `r-${this.jobs.length}`;
+    this.jobs.push({ id, key: opts.idempotencyKey, shard: spec.shardIndex, createdMs: this.clock.now(), cancelled: false, billedUsd: '0.10' });
+    return { remoteId: id };
+  }
+  async findByKey(key: string) { return this.jobs.find((j) => j.key === key)?.id; }
+  private job(id: string) {
+    const j = this.jobs.find((x) => x.id === id);
+    if (!j) throw new ProviderError('render', 'notFound', `no job ${id}`, { status: 404 });
+    return j;
+  }
+  /** Live: created, not cancelled, not yet finished. */
+  liveAt(t: number): RemoteJob[] { return this.jobs.filter((j) => !j.cancelled && j.createdMs <= t && t < j.createdMs + this.runMs); }
+  async getStatus(id: string): Promise<RemoteStatus> {
+    const j = this.job(id);
+    if (j.cancelled) return { phase: 'Cancelled', raw: 'CANCELLED' };
+    return this.clock.now() >= j.createdMs + this.runMs ? { phase: 'Succeeded', raw: 'COMPLETED' } : { phase: 'Running', raw: 'RUNNING', startedAt: new Date(j.createdMs) };
+  }
+  async logs() { return []; }
+  async getResults(id: string) {
+    const j = this.job(id);
+    return { supported: true as const, outputs: [{ uri: `s3://out/shard-${j.shard}.exr`, sha256: 'a'.repeat(64) }], digest: 'd'.repeat(64), integrity: 'reported' as const };
+  }
+  async cancel(id: string) { this.job(id).cancelled = true; }
+  async getCost(id: string): Promise<CostReport> {
+    const j = this.job(id);
+    if (this.costFailures > 0) {
+      this.costFailures--;
+      throw new ProviderError('render', 'transient', 'HTTP 503 billing unavailable', { status: 503 });
+    }
+    return { amount: j.billedUsd, currency: 'USD', usd: j.billedUsd, basis: 'settled', seconds: this.runMs / 1000 };
+  }
+}
+
+function renderJob(name: string, count: number): RenderJob {
+  return {
+    apiVersion: API_VERSION, kind: 'RenderJob',
+    metadata: { name, namespace: NS, uid: `uid-${name}`, generation: 1, creationTimestamp: new Date(T0) as unknown as Date },
+    spec: { template: { image: 'render:1', resources: { limits: { 'nvidia.com/gpu': 1 } } }, shards: { count, maxRetries: 2 }, placement: { policy: 'ProviderOnly' } },
+  } as RenderJob;
+}
+
+/** Every startable shard goes to the provider. */
+const toProvider: Placer = (_job, candidates) => ({
+  placements: new Map(candidates.map((c) => [c.index, { kind: 'Remote' as const, provider: 'prov' }])),
+  reason: { status: 'True', reason: 'Bursting', message: 'placed at prov' },
+});
+
+function world(count = 3) {
+  const clock = new FakeClock(T0);
+  const api = new FakeApi();
+  api.jobs.set('job', renderJob('job', count));
+  const provider = new FakeProvider(clock);
+  const events: { reason: string; message: string; namespace?: string }[] = [];
+  const recorder = { event: (o: { metadata?: { namespace?: string } }, _t: string, reason: string, message: string) => { events.push({ reason, message, namespace: o.metadata?.namespace }); } };
+  const cfg = { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, pollIntervalMs: 5000, providerTimeoutMs: 120_000 };
+  /** A fresh operator process: nothing in memory but what it reads from the store. */
+  const operator = () => {
+    const remote = new RemoteShards({ get: async () => provider }, clock, nopLog, recorder, cfg);
+    return new RenderJobReconciler({
+      ...api.listers(), writer: api, recorder, clock, expectations: new Expectations({ clock }), log: nopLog, remote, place: toProvider,
+      config: { ...cfg, writeConcurrency: 1, statusMinIntervalMs: 0 },
+    });
+  };
+  return { clock, api, provider, events, operator };
+}
+
+/** Reconciles until the job is Succeeded (or gives up), advancing the clock by what the reconciler asks for. */
+async function drive(w: ReturnType<typeof world>, r = w.operator(), maxPasses = 200): Promise<number> {
+  let passes = 0;
+  const overlaps: string[] = [];
+  for (; passes < maxPasses; passes++) {
+    if (w.api.jobs.get('job')?.status?.phase === 'Succeeded' && ![...w.api.shards.values()].some((s) => s.status?.costPending)) break;
+    const res = await r.reconcile(`${NS}/job`);
+    // No shard ever has two live remote runs at once (the provider's own records).
+    const live = w.provider.liveAt(w.clock.now());
+    const shards = live.map((j) => j.shard);
+    if (new Set(shards).size !== shards.length) overlaps.push(`t=${w.clock.now() - T0}: ${shards.join(',')}`);
+    w.clock.advance(Math.max(1000, Math.min(res.requeueAfterMs ?? 5000, 10_000)));
+  }
+  expect(overlaps).toEqual([]);
+  return passes;
+}
+
+describe('RenderJobReconciler in-process, ProviderOnly through a provider with its own records', () => {
+  test('every shard runs once at the provider, and each RenderShard records what the provider billed', async () => {
+    const w = world(3);
+    await drive(w);
+    const job = w.api.jobs.get('job')!;
+    expect(job.status?.phase).toBe('Succeeded');
+    expect(job.metadata.finalizers).toContain('atelier.dev/cleanup');
+    expect(w.provider.jobs.map((j) => j.shard).sort()).toEqual([0, 1, 2]);
+    expect([...w.provider.submissions.values()]).toEqual([1, 1, 1]);
+    for (const j of w.provider.jobs) {
+      const s = w.api.shards.get(`job-${j.shard}`)!;
+      expect(s.status).toMatchObject({ phase: 'Succeeded', placement: 'Remote', provider: 'prov', remoteId: j.id, remoteCost: '0.10' });
+      expect(s.status?.costPending).toBeUndefined();
+    }
+    expect(job.status?.cost?.remote).toBe('0.30');
+  });
+
+  test('a bill that cannot be read is retried and surfaced, never recorded as 0', async () => {
+    // Before: getCost().catch(() => undefined) left remoteCost at 0 and settlement paid min(claim, 0).
+    const w = world(2);
+    w.provider.costFailures = 3;
+    const r = w.operator();
+    for (let i = 0; i < 200 && w.api.jobs.get('job')?.status?.phase !== 'Succeeded'; i++) {
+      const res = await r.reconcile(`${NS}/job`);
+      w.clock.advance(Math.max(1000, Math.min(res.requeueAfterMs ?? 5000, 10_000)));
+    }
+    const pending = [...w.api.shards.values()].filter((s) => s.status?.costPending);
+    expect(pending.length).toBeGreaterThan(0);
+    for (const s of pending) expect(s.status?.remoteCost ?? '0.00').toMatch(/^0(\.0+)?$/);
+    expect(w.events.filter((e) => e.reason === 'CostUnavailable').length).toBeGreaterThan(0);
+    expect(w.events.every((e) => e.namespace === NS)).toBe(true);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.jobs.get('job')!.status?.conditions?.find((c) => c.type === 'CostsKnown')).toMatchObject({ status: 'False', reason: 'CostUnavailable' });
+    await drive(w, r);
+    for (const j of w.provider.jobs) expect(w.api.shards.get(`job-${j.shard}`)!.status).toMatchObject({ remoteCost: j.billedUsd });
+    expect([...w.api.shards.values()].some((s) => s.status?.costPending)).toBe(false);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.jobs.get('job')!.status?.conditions?.find((c) => c.type === 'CostsKnown')).toMatchObject({ status: 'True' });
+    expect([...w.provider.submissions.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  test('killed before each write in turn and restarted: each key submitted once, every shard succeeds once, billed cost recorded', async () => {
+    // The writes of a clean run, then one run per write index, killed right before that write; a
+    // fresh reconciler (nothing in memory) takes over from what the store holds.
+    const clean = world(2);
+    await drive(clean);
+    const total = clean.api.writes;
+    expect(total).toBeGreaterThan(8);
+    for (let k = 1; k <= total; k++) {
+      const w = world(2);
+      w.api.killAt = k;
+      const died = await drive(w).then(() => 'survived', (e: unknown) => (e instanceof Killed ? 'killed' : String(e)));
+      expect({ k, died, ...(died === 'killed' ? {} : { clean: clean.api.log.join(','), this: w.api.log.join(',') }) }).toEqual({ k, died: 'killed' });
+      w.api.killAt = undefined;
+      await drive(w, w.operator());
+      const where = `killed before write ${k}/${total}`;
+      expect({ where, phase: w.api.jobs.get('job')!.status?.phase }).toEqual({ where, phase: 'Succeeded' });
+      // Each key the provider saw was submitted once; each shard points at a run the provider has and records its bill.
+      expect({ where, twice: [...w.provider.submissions].filter(([, n]) => n !== 1) }).toEqual({ where, twice: [] });
+      for (const s of w.api.shards.values()) {
+        const run = w.provider.jobs.find((j) => j.id === s.status?.remoteId);
+        expect({ where, shard: s.metadata.name, found: !!run, phase: s.status?.phase, cost: s.status?.remoteCost }).toEqual({ where, shard: s.metadata.name, found: true, phase: 'Succeeded', cost: run?.billedUsd });
+      }
+      // No run is left behind at the provider.
+      expect({ where, live: w.provider.liveAt(w.clock.now() + 1).map((j) => j.id) }).toEqual({ where, live: [] });
+    }
+  });
+});

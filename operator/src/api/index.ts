@@ -3,7 +3,7 @@
 // environment handed to shards — and shardRanges(), the one definition of how a RenderJob's
 // shards.count / shards.frames becomes numbered shards. Keeping that arithmetic here, pure and
 // tested, means the controller, the planner and the remote adapters can never disagree about it.
-import type { RenderJobSpec } from './generated.js';
+import type { RenderJobSpec, RenderShardStatus } from './generated.js';
 
 export * from './generated.js';
 
@@ -47,6 +47,13 @@ export function gpusOfLimits(limits: Record<string, unknown> | undefined, missin
 
 /** Upper bound on shards per job, the same bound the CRD enforces. */
 export const MAX_SHARDS = 100000;
+
+/** A RenderShard as the controllers read it: its name, index and status (from the cache). */
+export interface ShardRecord {
+  name: string;
+  index: number;
+  status: RenderShardStatus;
+}
 
 /** One shard of a job: its 0-based index and, for frames jobs, its inclusive frame range. */
 export interface ShardRange {

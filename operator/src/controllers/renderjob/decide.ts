@@ -12,8 +12,8 @@
 // - the outcome of an attempt is recorded on the RenderShard before the next attempt starts.
 
 import { parseMicros, formatMicros, costOfGpuMillis } from '../../money.js';
-import { shardRanges, type RenderJobSpec, type RenderShardStatus, type ShardOutput, type ShardRange } from '../../api/index.js';
-import { contentDigest, untrustedProviders } from './verify.js';
+import { shardRanges, type RenderJobSpec, type RenderShardStatus, type ShardOutput, type ShardRange, type ShardRecord } from '../../api/index.js';
+import { compareSpotCheck, untrustedProviders } from '../../verification/index.js';
 
 export type { ShardOutput, ShardRange };
 export interface Frames { start: number; end: number }
@@ -36,11 +36,7 @@ export interface JobSnapshot {
 /** The RenderShard status as generated from the CRD (one source of truth). */
 export type ShardRecordStatus = RenderShardStatus;
 
-export interface ShardRecord {
-  name: string;
-  index: number;
-  status: ShardRecordStatus;
-}
+export type { ShardRecord };
 
 export interface PodView {
   name: string;
@@ -425,15 +421,15 @@ function checkOutcome(pod: PodView, st: ShardRecordStatus, v: NonNullable<ShardR
     };
   }
   const local = parseResult(pod.message) ?? [];
-  const remote = st.result?.outputs ?? [];
-  const localDigest = contentDigest(local);
-  if (local.length > 0 && localDigest === contentDigest(remote)) {
+  const cmp = compareSpotCheck(local, st.result?.outputs ?? []);
+  const localDigest = cmp.localDigest;
+  if (cmp.verdict === 'match') {
     return { checks, status: { ...base, verification: { ...v, state: 'Verified', attempt: pod.attempt, localDigest, message: `local re-run ${pod.name} produced the same ${local.length} output(s)` } } };
   }
-  const message = local.length === 0
+  const message = cmp.verdict === 'noOutputs'
     ? `local re-run ${pod.name} reported no outputs to compare with ${provider}'s result`
-    : `${provider}'s result for shard ${pod.index} differs from local re-run ${pod.name} (content ${contentDigest(remote).slice(0, 12)} vs ${localDigest.slice(0, 12)})`;
-  if (local.length === 0) {
+    : `${provider}'s result for shard ${pod.index} differs from local re-run ${pod.name} (content ${cmp.remoteDigest.slice(0, 12)} vs ${localDigest.slice(0, 12)})`;
+  if (cmp.verdict === 'noOutputs') {
     return { checks, status: { ...base, verification: { ...v, state: 'Skipped', attempt: pod.attempt, message } }, event: { type: 'Warning', reason: 'SpotCheckSkipped', message } };
   }
   return {

@@ -13,6 +13,7 @@ import type { PlanReason } from '../../planner/index.js';
 import type { Placer } from './placement.js';
 import { shardSpecFor, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
 import type { SettlementView } from '../ports.js';
+import { verifiedCondition } from '../../verification/index.js';
 import { buildPod, gpusOf, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
@@ -359,13 +360,8 @@ export class RenderJobReconciler {
   /** Verified (spot checks and signatures) and Settled (escrows), when the job asks for them. */
   private extraConditions(job: RenderJobObject, d: Decision, settles: boolean, records: Map<number, ShardRecord>): { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] {
     const out: { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string }[] = [];
-    const v = d.verification;
-    if (settles || job.spec.verification?.spotCheckFraction || v.failed > 0) {
-      if (v.failed > 0) out.push({ type: 'Verified', status: 'False', reason: 'VerificationFailed', message: v.failedMessage ?? `${v.failed} remote result(s) failed verification` });
-      else if (v.pending > 0) out.push({ type: 'Verified', status: 'False', reason: 'SpotChecksRunning', message: `${v.pending} spot check(s) running; ${v.verified} verified` });
-      else if (v.verified + v.skipped === 0) out.push({ type: 'Verified', status: 'Unknown', reason: 'NoRemoteResults', message: 'no remote result to check yet' });
-      else out.push({ type: 'Verified', status: 'True', reason: 'Verified', message: `${v.verified} remote result(s) matched a local re-run, ${v.skipped} not chosen for a spot check` });
-    }
+    const verified = verifiedCondition(d.verification, settles || !!job.spec.verification?.spotCheckFraction);
+    if (verified) out.push(verified);
     // A bill that could not be read is surfaced until it is (and the condition stays, True, after).
     const costPending = [...records.values()].filter((r) => r.status.costPending).length;
     if (costPending > 0) out.push({ type: 'CostsKnown', status: 'False', reason: 'CostUnavailable', message: `the bill of ${costPending} remote shard(s) could not be read from the provider yet; asking again, and nothing is paid for them until it is known` });

@@ -12,8 +12,8 @@ import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
 import { formatMicros, parseMicros } from '../../money.js';
 import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import { gpusOf } from './pods.js';
-import { spotCheckSelected } from './verify.js';
-import { verifyResult, type ResultDomain } from '../../settlement/results.js';
+import { checkSignedResult, spotCheckSelected } from '../../verification/index.js';
+import type { ResultDomain } from '../../settlement/results.js';
 import type { Clock, Log as Logger, Recorder } from '../../runtime/index.js';
 
 /** The adapter of a ComputeProvider by name, built with credentials read from its Secret. */
@@ -273,23 +273,17 @@ export class RemoteShards {
     // on our chain and escrow, over exactly the outputs received.
     let signed: NonNullable<ShardRecordStatus['result']>['signed'];
     if (check?.settle) {
-      const payout = check.settle.payoutAddress(st.provider!);
-      const verdict = !payout
-        ? { ok: false as const, reason: 'NoPayoutAddress', message: `ComputeProvider ${st.provider} has no spec.payoutAddress` }
-        : !results.signed
-          ? { ok: false as const, reason: 'Unsigned', message: 'the result carries no signature' }
-          : verifyResult(results.signed, payout, { domain: check.settle.domain, jobUid: check.jobUid, shardIndex: rec.index, outputs: results.outputs.map((o) => ({ ...o })) });
+      const verdict = checkSignedResult({
+        signed: results.signed, payoutAddress: check.settle.payoutAddress(st.provider!), provider: st.provider!,
+        domain: check.settle.domain, jobUid: check.jobUid, shardIndex: rec.index, outputs: results.outputs,
+      });
       if (!verdict.ok) {
         const message = `${st.provider} ${st.remoteId}: result signature rejected (${verdict.reason}): ${verdict.message}`;
         this.onVerification(st.provider!, 'failed', `shard ${rec.name}: ${message}`);
         await this.failAttempt(record, ns, { ...rec, status: { ...st, remoteCost: formatMicros(remoteCost) } }, maxRetries, 'ResultRejected', message, false, endsByItself ? undefined : adapter);
         return;
       }
-      const r = results.signed!;
-      signed = {
-        jobUid: r.jobUid, shardIndex: r.shardIndex, resultDigest: r.resultDigest.toLowerCase(), amountClaimed: String(r.amountClaimed),
-        chainId: String(r.chainId), verifyingContract: r.verifyingContract, signature: r.signature, signer: verdict.signer,
-      };
+      signed = verdict.signed;
     }
     const spot = check ? spotCheckSelected(check.jobUid, rec.index, check.spotCheckFraction) : false;
     const verification: ShardRecordStatus['verification'] = spot

@@ -20,7 +20,7 @@ import type { SettlementConfig } from '../../config.js';
 import { nopSettlementMetrics, type SettlementMetrics } from '../../metrics/metrics.js';
 import { EscrowClient, SettlementError, escrowIdFor, fromUnits, makeProvider, toUnits, type SendHooks, type StepResult } from '../../settlement/escrow.js';
 import { parseMicros } from '../../money.js';
-import type { ShardRecord } from '../renderjob/decide.js';
+import type { ShardRecord } from '../../api/index.js';
 import type { Lister, Log as Logger, Recorder, SecretReader } from '../../runtime/index.js';
 import type { SettlementView } from '../ports.js';
 import { CLOSED, finished, ledgers, nextSteps, type Step } from './plan.js';

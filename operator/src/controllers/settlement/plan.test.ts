@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, type EscrowStatus, type RenderJob } from '../../api/index.js';
-import type { ShardRecord, ShardRecordStatus } from '../renderjob/decide.js';
+import type { RenderShardStatus as ShardRecordStatus, ShardRecord } from '../../api/index.js';
 import { finished, ledgers, microsToUnits, nextSteps, releaseDigest, ZERO_DIGEST, type ProviderLedger, type StepInput } from './plan.js';
 
 const D = (c: string) => `0x${c.repeat(64)}`;

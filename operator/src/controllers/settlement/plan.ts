@@ -17,8 +17,8 @@
 //   token is one USD); owed is rounded down, funding up.
 import { createHash } from 'node:crypto';
 import type { EscrowStatus, RenderJob } from '../../api/index.js';
-import type { ShardRecord } from '../renderjob/decide.js';
-import { untrustedProviders } from '../renderjob/verify.js';
+import type { ShardRecord } from '../../api/index.js';
+import { untrustedProviders } from '../../verification/index.js';
 import { microsToUnits, parseMicros } from '../../money.js';
 
 export interface ProviderLedger {

@@ -1,5 +1,5 @@
-import { contentDigest, spotCheckSelected, untrustedProviders } from './verify.js';
-import type { ShardOutput, ShardRecord, ShardRecordStatus } from './decide.js';
+import { checkSignedResult, compareSpotCheck, contentDigest, spotCheckSelected, untrustedProviders, verifiedCondition } from './index.js';
+import type { ShardOutput, ShardRecord, RenderShardStatus as ShardRecordStatus } from '../api/index.js';
 
 const H = (c: string) => c.repeat(64);
 const selected = (uid: string, n: number, fraction: number | undefined) => Array.from({ length: n }, (_, i) => i).filter((i) => spotCheckSelected(uid, i, fraction));
@@ -90,5 +90,37 @@ describe('untrustedProviders', () => {
   test('is empty without records or failures', () => {
     expect(untrustedProviders([]).size).toBe(0);
     expect(untrustedProviders([rec(0, { phase: 'Succeeded' })]).size).toBe(0);
+  });
+});
+
+describe('compareSpotCheck', () => {
+  test('matches by content, not by order or URI; no local outputs is not a match; different content is', () => {
+    const a = [{ sha256: H('a') }, { sha256: H('b') }];
+    expect(compareSpotCheck([{ sha256: H('B') }, { sha256: H('a') }], a).verdict).toBe('match');
+    expect(compareSpotCheck([], a).verdict).toBe('noOutputs');
+    const d = compareSpotCheck([{ sha256: H('c') }], a);
+    expect(d.verdict).toBe('differs');
+    if (d.verdict === 'differs') expect(d.remoteDigest).not.toBe(d.localDigest);
+  });
+});
+
+describe('checkSignedResult', () => {
+  const base = { provider: 'p', domain: { chainId: 31337, verifyingContract: `0x${'e'.repeat(40)}` }, jobUid: 'u', shardIndex: 0, outputs: [{ uri: 's3://x/0', sha256: H('a') }] };
+  test('no payout address or no signature: refused with the reason', () => {
+    expect(checkSignedResult({ ...base, signed: undefined, payoutAddress: undefined })).toMatchObject({ ok: false, reason: 'NoPayoutAddress' });
+    expect(checkSignedResult({ ...base, signed: undefined, payoutAddress: `0x${'1'.repeat(40)}` })).toMatchObject({ ok: false, reason: 'Unsigned' });
+  });
+});
+
+describe('verifiedCondition', () => {
+  const counts = { pending: 0, verified: 0, skipped: 0, failed: 0 };
+  test.each([
+    [{ ...counts }, false, undefined],
+    [{ ...counts }, true, 'NoRemoteResults'],
+    [{ ...counts, pending: 1, verified: 1 }, true, 'SpotChecksRunning'],
+    [{ ...counts, verified: 2, skipped: 1 }, true, 'Verified'],
+    [{ ...counts, failed: 1, verified: 3 }, false, 'VerificationFailed'],
+  ])('%j asked=%s -> %s', (c, asked, reason) => {
+    expect(verifiedCondition(c, asked)?.reason).toBe(reason);
   });
 });

@@ -7,14 +7,14 @@ import type { Expectations } from '../../runtime/expectations.js';
 import type { Lister, Log as Logger, Recorder } from '../../runtime/index.js';
 import type { JobMetrics } from '../../metrics/metrics.js';
 import { costOfGpuMillis } from '../../money.js';
-import { shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
-import { decide, type Decision, type DecideOptions, type JobSnapshot, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { gpusPerShard, shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
+import { decide, type Candidate, type Decision, type DecideOptions, type JobSnapshot, type PlaceInfo, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import type { PlanReason } from '../../planner/index.js';
 import type { Placer } from './placement.js';
-import { shardSpecFor, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
+import { shardSpecFor, type RecordFn, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
 import type { SettlementView } from '../ports.js';
 import { verifiedCondition } from '../../verification/index.js';
-import { buildPod, gpusOf, podView, toMs } from './pods.js';
+import { buildPod, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
 
@@ -101,6 +101,32 @@ export function ownStatus(status: JobStatus | undefined, settlementOwnsSettled: 
     : mine;
 }
 
+/** What one reconcile pass of a job carries from step to step. */
+interface Pass {
+  key: string;
+  job: RenderJobObject;
+  namespace: string;
+  now: number;
+  deleting: boolean;
+  generation: number;
+  records: Map<number, ShardRecord>;
+  pods: Map<number, PodView[]>;
+  settles: boolean;
+  domain: ReturnType<SettlementView['domain']>;
+  check: ResultCheck | undefined;
+  decision: Decision;
+  total: number;
+  planReason?: PlanReason;
+  invalid?: string;
+  /** Remote stops not yet confirmed (the job may not finish deletion). */
+  remoteStopping: number;
+  /** The soonest a remote step asked to be looked at again. */
+  remoteWake?: number;
+  /** Writes a RenderShard status and remembers it against a stale cache. */
+  record: RecordFn;
+  wake(ms: number | undefined): void;
+}
+
 export class RenderJobReconciler {
   private readonly lastStatusWrite = new Map<string, number>();
   /** Jobs (key -> uid) whose finalizer this process added and the cache may not show yet. */
@@ -109,40 +135,54 @@ export class RenderJobReconciler {
   private readonly written = new Map<string, ShardRecordStatus>();
   constructor(private readonly d: ReconcilerDeps) {}
 
+  /**
+   * One pass over a job, in named steps: finalizer first; read the snapshot; decide; then act in an
+   * order that never loses an outcome and never starts a shard twice (record outcomes, stop what must
+   * stop, start shards, track remote attempts); then finish a deletion or write the status.
+   */
   async reconcile(key: string): Promise<ReconcileResult> {
-    const { jobs, writer, clock, expectations, config, log } = this.d;
     const [namespace, name] = key.split('/') as [string, string];
-    const job = jobs.get(namespace, name);
-    if (!job) {
-      expectations.deleteOwner(key);
-      this.lastStatusWrite.delete(key);
-      this.finalized.delete(key);
-      this.d.metrics?.forgetJob(key);
-      return {};
-    }
+    const job = this.d.jobs.get(namespace, name);
+    if (!job) return this.forgetJob(key);
+    const deleting = !!job.metadata.deletionTimestamp;
+    if (deleting && !(job.metadata.finalizers ?? []).includes(FINALIZER)) return {};
+    await this.ensureFinalizer(key, job);
+    const pass = this.decideNow(key, job);
+    await this.recordOutcomes(pass);
+    await this.stopWhatMustStop(pass);
+    await this.startShards(pass);
+    await this.trackRemote(pass);
+    if (deleting) return this.finishDeletion(pass);
+    return this.writeStatus(pass);
+  }
+
+  private forgetJob(key: string): ReconcileResult {
+    this.d.expectations.deleteOwner(key);
+    this.lastStatusWrite.delete(key);
+    this.finalized.delete(key);
+    this.d.metrics?.forgetJob(key);
+    return {};
+  }
+
+  /** Finalizer first, before any pod exists or anything is sent, so deletion always passes through cleanup. */
+  private async ensureFinalizer(key: string, job: RenderJobObject): Promise<void> {
     const meta = job.metadata;
-    const ref = { namespace, name, uid: meta.uid!, resourceVersion: meta.resourceVersion };
     const finalizers = meta.finalizers ?? [];
-    const deleting = !!meta.deletionTimestamp;
-    if (deleting && !finalizers.includes(FINALIZER)) return {};
-    if (finalizers.includes(FINALIZER)) this.finalized.delete(key);
-    else if (!deleting && this.finalized.get(key) !== meta.uid) {
-      // Finalizer first, before any pod exists, so deletion always passes through cleanup. The
-      // patch is conditional on the resourceVersion read; once it succeeded the same pass goes on
-      // (no round trip through the watch), and a cache that has not seen it yet does not patch again.
-      await writer.setFinalizer(ref, [...finalizers, FINALIZER]);
-      this.finalized.set(key, meta.uid!);
-    }
+    if (finalizers.includes(FINALIZER)) { this.finalized.delete(key); return; }
+    if (meta.deletionTimestamp || this.finalized.get(key) === meta.uid) return;
+    // The patch is conditional on the resourceVersion read; once it succeeded the same pass goes on
+    // (no round trip through the watch), and a cache that has not seen it yet does not patch again.
+    await this.d.writer.setFinalizer(this.refOf(job), [...finalizers, FINALIZER]);
+    this.finalized.set(key, meta.uid!);
+  }
 
-    const now = clock.now();
-    const template = job.spec.template;
-    const snapshot: JobSnapshot = {
-      name, namespace, uid: meta.uid!, generation: meta.generation ?? 0,
-      creationTimestamp: toMs(meta.creationTimestamp as unknown as string) ?? now,
-      deletionTimestamp: deleting ? toMs(meta.deletionTimestamp as unknown as string) : undefined,
-      spec: { shards: job.spec.shards, suspend: job.spec.suspend, deadline: job.spec.deadline, gpusPerShard: gpusOf(template) },
-    };
+  private refOf(job: RenderJobObject) {
+    const m = job.metadata;
+    return { namespace: m.namespace!, name: m.name!, uid: m.uid!, resourceVersion: m.resourceVersion };
+  }
 
+  /** The job's RenderShard records as this process last knows them (its own writes the cache may not show yet win). */
+  private readRecords(key: string, namespace: string): Map<number, ShardRecord> {
     const records = new Map<number, ShardRecord>();
     for (const r of this.d.shards.byIndex(INDEX_JOB, key)) {
       const rname = r.metadata.name!;
@@ -155,10 +195,14 @@ export class RenderJobReconciler {
       }
       records.set(r.spec.index, { name: rname, index: r.spec.index, status });
     }
+    return records;
+  }
 
+  /** The job's shard pods from the cache, plus creates and deletes this process expects but the cache does not show yet. */
+  private readPods(key: string): Map<number, PodView[]> {
     const pods = new Map<number, PodView[]>();
     const seen = new Set<string>();
-    const pending = expectations.pending(key);
+    const pending = this.d.expectations.pending(key);
     const deletesPending = new Set(pending.deletes);
     const addPod = (v: PodView) => {
       const list = pods.get(v.index);
@@ -171,172 +215,213 @@ export class RenderJobReconciler {
       if (deletesPending.has(v.name)) v.terminating = true;
       addPod(v);
     }
-    for (const name of pending.creates) {
-      if (seen.has(name)) { expectations.observeCreate(key, name); continue; }
-      const parsed = parsePodName(name);
-      if (parsed) addPod({ name, ...parsed, phase: 'Pending', terminating: false });
+    for (const podName of pending.creates) {
+      if (seen.has(podName)) { this.d.expectations.observeCreate(key, podName); continue; }
+      const parsed = parsePodName(podName);
+      if (parsed) addPod({ name: podName, ...parsed, phase: 'Pending', terminating: false });
     }
+    return pods;
+  }
 
-    const placer = this.d.place;
+  /** Reads the snapshot and asks decide() (with the planner for Burst and ProviderOnly jobs) what is true and what to do. */
+  private decideNow(key: string, job: RenderJobObject): Pass {
+    const { clock, config } = this.d;
+    const meta = job.metadata;
+    const namespace = meta.namespace!;
+    const now = clock.now();
+    const deleting = !!meta.deletionTimestamp;
+    const snapshot: JobSnapshot = {
+      name: meta.name!, namespace, uid: meta.uid!, generation: meta.generation ?? 0,
+      creationTimestamp: toMs(meta.creationTimestamp as unknown as string) ?? now,
+      deletionTimestamp: deleting ? toMs(meta.deletionTimestamp as unknown as string) : undefined,
+      spec: { shards: job.spec.shards, suspend: job.spec.suspend, deadline: job.spec.deadline, gpusPerShard: gpusPerShard(job.spec) },
+    };
+    const records = this.readRecords(key, namespace);
+    const pods = this.readPods(key);
     // A settled job bursts only where results can be signed and paid: the chain must have been
     // reached (the signing domain is known) and the provider must have a payout address.
     const settles = !!job.spec.settlement?.enabled;
     const domain = settles ? this.d.settlement?.domain() : undefined;
     const check: ResultCheck | undefined = settles || job.spec.verification?.spotCheckFraction
-      ? {
-        jobUid: meta.uid!, spotCheckFraction: job.spec.verification?.spotCheckFraction,
-        ...(domain ? { settle: { domain, payoutAddress: (p: string) => this.d.settlement?.payoutAddress(p) } } : {}),
-      }
+      ? { jobUid: meta.uid!, spotCheckFraction: job.spec.verification?.spotCheckFraction, ...(domain ? { settle: { domain, payoutAddress: (p: string) => this.d.settlement?.payoutAddress(p) } } : {}) }
       : undefined;
-    let planReason: PlanReason | undefined;
-    let invalid: string | undefined;
-    const decision = decide(snapshot, records, pods, now, config, placer ? (cands, room, info) => {
-      try {
-        let r = placer(job, cands, room, settles ? { ...info, excludeProviders: new Set([...info.excludeProviders, ...this.unpayable()]) } : info);
-        if (r && settles && !domain) {
-          // Not connected to the chain yet (or not configured): nothing bursts until it is.
-          r = { ...r, placements: new Map([...r.placements].map(([i, p]) => [i, p.kind === 'Remote' ? { kind: 'Wait' as const } : p])) };
-        }
-        if (!r) return new Map(cands.map((c) => [c.index, { kind: 'Local' as const }]));
-        planReason = r.reason;
-        return r.placements;
-      } catch (e) {
-        // A spec value the schema let through but the planner cannot read: say so, run nothing new.
-        invalid = (e as Error).message;
-        return new Map();
-      }
-    } : undefined);
-    const record = async (recordName: string, status: ShardRecordStatus) => {
-      await writer.patchShardStatus(namespace, recordName, status);
-      this.written.set(`${namespace}/${recordName}`, status);
+    const pass: Pass = {
+      key, job, namespace, now, deleting, generation: snapshot.generation, records, pods, settles, domain, check,
+      decision: undefined as unknown as Decision, total: shardCount(job.spec), remoteStopping: 0,
+      record: async (recordName, status) => {
+        await this.d.writer.patchShardStatus(namespace, recordName, status);
+        this.written.set(`${namespace}/${recordName}`, status);
+      },
+      wake: (ms) => { if (ms !== undefined && (pass.remoteWake === undefined || ms < pass.remoteWake)) pass.remoteWake = ms; },
     };
-    const total = shardCount(job.spec);
-    const framesOf = (index: number) => this.d.shards.get(namespace, `${name}-${index}`)?.spec.frames;
-    const maxRetries = job.spec.shards.maxRetries ?? 3;
-    let remoteWake: number | undefined;
-    const wakeRemote = (ms: number | undefined) => { if (ms !== undefined && (remoteWake === undefined || ms < remoteWake)) remoteWake = ms; };
+    pass.decision = decide(snapshot, records, pods, now, config, this.d.place ? (cands, room, info) => this.placeFor(pass, cands, room, info) : undefined);
+    return pass;
+  }
 
-    // 1. Outcomes of finished attempts are recorded before anything else happens to their shards.
-    await pool(decision.recordOutcomes, config.writeConcurrency, async (o) => {
-      await writer.patchShardStatus(namespace, o.recordName, o.status);
-      this.written.set(`${namespace}/${o.recordName}`, o.status);
-      const gs = (o.status.gpuSeconds ?? 0) - (records.get(o.index)?.status.gpuSeconds ?? 0);
+  /** The planner's placements for this pass; records the Bursting reason, or the spec problem the planner found. */
+  private placeFor(pass: Pass, cands: Candidate[], room: number, info: PlaceInfo): Map<number, Placement> {
+    try {
+      const excluded = pass.settles ? { ...info, excludeProviders: new Set([...info.excludeProviders, ...this.unpayable()]) } : info;
+      let r = this.d.place!(pass.job, cands, room, excluded);
+      if (r && pass.settles && !pass.domain) {
+        // Not connected to the chain yet (or not configured): nothing bursts until it is.
+        r = { ...r, placements: new Map([...r.placements].map(([i, p]) => [i, p.kind === 'Remote' ? { kind: 'Wait' as const } : p])) };
+      }
+      if (!r) return new Map(cands.map((c) => [c.index, { kind: 'Local' as const }]));
+      pass.planReason = r.reason;
+      return r.placements;
+    } catch (e) {
+      // A spec value the schema let through but the planner cannot read: say so, run nothing new.
+      pass.invalid = (e as Error).message;
+      return new Map();
+    }
+  }
+
+  /** 1. Outcomes of finished attempts are recorded before anything else happens to their shards. */
+  private async recordOutcomes(pass: Pass): Promise<void> {
+    const { config } = this.d;
+    await pool(pass.decision.recordOutcomes, config.writeConcurrency, async (o) => {
+      await pass.record(o.recordName, o.status);
+      const gs = (o.status.gpuSeconds ?? 0) - (pass.records.get(o.index)?.status.gpuSeconds ?? 0);
       this.d.metrics?.attemptEnded('local', 'local', gs, Number(costOfGpuMillis(BigInt(Math.round(gs * 1000)), config.localPricePerGpuHourMicros)) / 1e6);
-      const was = records.get(o.index)?.status.verification;
+      const was = pass.records.get(o.index)?.status.verification;
       const now = o.status.verification;
       if (was?.state === 'Pending' && now && now.state !== 'Pending' && now.provider) {
         this.d.onVerification?.(now.provider, now.state === 'Verified' ? 'verified' : now.state === 'Failed' ? 'failed' : 'skipped', now.message);
       }
-      if (o.event) this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: o.recordName, namespace, uid: this.d.shards.get(namespace, o.recordName)?.metadata.uid } }, o.event.type, o.event.reason, o.event.message);
+      if (o.event) this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: o.recordName, namespace: pass.namespace, uid: this.d.shards.get(pass.namespace, o.recordName)?.metadata.uid } }, o.event.type, o.event.reason, o.event.message);
     });
-    // 2. Stop what must stop.
-    await pool(decision.deletePods, config.writeConcurrency, async (podName) => {
-      expectations.expectDelete(key, podName);
+  }
+
+  /** 2. Pods that must stop are deleted; remote shards that must stop are cancelled, and the cancellation confirmed. */
+  private async stopWhatMustStop(pass: Pass): Promise<void> {
+    const { config, expectations, writer } = this.d;
+    await pool(pass.decision.deletePods, config.writeConcurrency, async (podName) => {
+      expectations.expectDelete(pass.key, podName);
       try {
-        await writer.deletePod(namespace, podName);
+        await writer.deletePod(pass.namespace, podName);
       } catch (e) {
-        expectations.observeDelete(key, podName);
+        expectations.observeDelete(pass.key, podName);
         throw e;
       }
     });
-    // Remote shards that must stop are cancelled, and the cancellation confirmed.
-    let remoteStopping = 0;
-    if (this.d.remote) {
-      const remote = this.d.remote;
-      await pool(decision.cancelRemote, config.writeConcurrency, async (r) => {
-        if (!(await remote.stop(record, r))) { remoteStopping++; wakeRemote(2000); }
-      });
-    }
-    // 3. Shards that start now, each as one sequence: its record (if new), then its pod or remote intent.
     const remote = this.d.remote;
-    const newRecords = new Map(decision.createRecords.map((r) => [r.index, r]));
+    if (!remote) return;
+    await pool(pass.decision.cancelRemote, config.writeConcurrency, async (r) => {
+      if (!(await remote.stop(pass.record, r))) { pass.remoteStopping++; pass.wake(2000); }
+    });
+  }
+
+  /** 3. Shards that start now, each as one sequence: its record (if new), then its pod or its remote intent. */
+  private async startShards(pass: Pass): Promise<void> {
+    const d = pass.decision;
+    const newRecords = new Map(d.createRecords.map((r) => [r.index, r]));
     const ensureRecord = async (index: number) => {
       const r = newRecords.get(index);
-      if (r) await writer.createShardRecord(ref, index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
+      if (r) await this.d.writer.createShardRecord(this.refOf(pass.job), index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
     };
     type Start = { local: Decision['createPods'][number] } | { remote: Decision['submitRemote'][number] };
-    const starts: Start[] = [...decision.createPods.map((p) => ({ local: p })), ...(remote ? decision.submitRemote.map((r) => ({ remote: r })) : [])];
-    await pool(starts, config.writeConcurrency, async (st) => {
+    const starts: Start[] = [...d.createPods.map((p) => ({ local: p })), ...(this.d.remote ? d.submitRemote.map((r) => ({ remote: r })) : [])];
+    await pool(starts, this.d.config.writeConcurrency, async (st) => {
       if ('local' in st) {
-        const p = st.local;
-        await ensureRecord(p.index);
-        expectations.expectCreate(key, p.name);
-        this.d.metrics?.shardStarted('local', 'local', (p.waitedMs ?? 0) / 1000);
-        try {
-          await writer.createPod(buildPod({
-            job: { name, namespace, uid: meta.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
-            template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
-            index: p.index, attempt: p.attempt, total, frames: p.frames,
-          }));
-        } catch (e) {
-          expectations.observeCreate(key, p.name); // it was never created
-          throw e;
-        }
+        await ensureRecord(st.local.index);
+        await this.startPod(pass, st.local);
       } else {
         const s = st.remote;
         await ensureRecord(s.index);
         const range = newRecords.get(s.index);
-        const frames = range?.frameStart !== undefined ? { start: range.frameStart, end: range.frameEnd! } : framesOf(s.index);
-        await remote!.start(record, records.get(s.index)?.status ?? {}, s, this.specFor(job, s.index, frames, total, domain));
+        const frames = range?.frameStart !== undefined ? { start: range.frameStart, end: range.frameEnd! } : this.framesOf(pass, s.index);
+        await this.d.remote!.start(pass.record, pass.records.get(s.index)?.status ?? {}, s, this.specFor(pass.job, s.index, frames, pass.total, pass.domain));
         this.d.metrics?.shardStarted('remote', s.provider, (s.waitedMs ?? 0) / 1000);
-        wakeRemote(2000);
+        pass.wake(2000);
       }
     });
+  }
 
-    // 4. Live remote attempts are tracked to their outcome.
-    if (remote) {
-      const cancelling = new Set(decision.cancelRemote);
-      // A settled job's results are accepted only once they can be checked against the chain's domain.
-      const trackable = settles && !domain ? [] : decision.remoteLive.filter((r) => !cancelling.has(r));
-      if (settles && !domain && decision.remoteLive.length > 0) wakeRemote(2000);
-      await pool(trackable, config.writeConcurrency, async (r) => {
-        wakeRemote(await remote.track(record, namespace, r, this.specFor(job, r.index, framesOf(r.index), total, domain), maxRetries, check));
-      });
-      let stale = 0;
-      for (const r of records.values()) {
-        if (r.status.staleRemotes?.length && !(await remote.sweepStale(record, r))) stale++;
-        if (r.status.costPending) wakeRemote(await remote.retryCost(record, namespace, r));
-      }
-      if (stale > 0) { remoteStopping += stale; wakeRemote(5000); }
+  private async startPod(pass: Pass, p: Decision['createPods'][number]): Promise<void> {
+    const { expectations } = this.d;
+    const job = pass.job;
+    expectations.expectCreate(pass.key, p.name);
+    this.d.metrics?.shardStarted('local', 'local', (p.waitedMs ?? 0) / 1000);
+    try {
+      await this.d.writer.createPod(buildPod({
+        job: { name: job.metadata.name!, namespace: pass.namespace, uid: job.metadata.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
+        template: job.spec.template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
+        index: p.index, attempt: p.attempt, total: pass.total, frames: p.frames,
+      }));
+    } catch (e) {
+      expectations.observeCreate(pass.key, p.name); // it was never created
+      throw e;
     }
+  }
 
-    if (deleting) {
-      const live = [...pods.values()].flat().filter((p) => p.terminating || p.phase === 'Pending' || p.phase === 'Running');
-      if (live.length > 0 || decision.deletePods.length > 0 || remoteStopping > 0) return { requeueAfterMs: remoteWake ?? 1000 };
-      // Open escrows are released (verified work) or refunded before the job may go.
-      if (settles && this.d.settlement?.blocksDeletion(key, job)) return { requeueAfterMs: 2000 };
-      await writer.deleteShardRecords(namespace, name);
-      for (const k of this.written.keys()) if (k.startsWith(`${namespace}/${name}-`)) this.written.delete(k);
-      await writer.setFinalizer(ref, finalizers.filter((f) => f !== FINALIZER));
-      expectations.deleteOwner(key);
-      log.info('renderjob cleaned up', { job: key });
-      return {};
+  private framesOf(pass: Pass, index: number) {
+    return this.d.shards.get(pass.namespace, `${pass.job.metadata.name}-${index}`)?.spec.frames;
+  }
+
+  /** 4. Live remote attempts are tracked to their outcome; stale submissions are cancelled; unread bills are asked for again. */
+  private async trackRemote(pass: Pass): Promise<void> {
+    const remote = this.d.remote;
+    if (!remote) return;
+    const d = pass.decision;
+    const cancelling = new Set(d.cancelRemote);
+    // A settled job's results are accepted only once they can be checked against the chain's domain.
+    const trackable = pass.settles && !pass.domain ? [] : d.remoteLive.filter((r) => !cancelling.has(r));
+    if (pass.settles && !pass.domain && d.remoteLive.length > 0) pass.wake(2000);
+    const maxRetries = pass.job.spec.shards.maxRetries ?? 3;
+    await pool(trackable, this.d.config.writeConcurrency, async (r) => {
+      pass.wake(await remote.track(pass.record, pass.namespace, r, this.specFor(pass.job, r.index, this.framesOf(pass, r.index), pass.total, pass.domain), maxRetries, pass.check));
+    });
+    let stale = 0;
+    for (const r of pass.records.values()) {
+      if (r.status.staleRemotes?.length && !(await remote.sweepStale(pass.record, r))) stale++;
+      if (r.status.costPending) pass.wake(await remote.retryCost(pass.record, pass.namespace, r));
     }
+    if (stale > 0) { pass.remoteStopping += stale; pass.wake(5000); }
+  }
 
+  /** A job being deleted: once nothing runs and no escrow is open, its records go and the finalizer is removed. */
+  private async finishDeletion(pass: Pass): Promise<ReconcileResult> {
+    const { key, job, namespace } = pass;
+    const live = [...pass.pods.values()].flat().filter((p) => p.terminating || p.phase === 'Pending' || p.phase === 'Running');
+    if (live.length > 0 || pass.decision.deletePods.length > 0 || pass.remoteStopping > 0) return { requeueAfterMs: pass.remoteWake ?? 1000 };
+    // Open escrows are released (verified work) or refunded before the job may go.
+    if (pass.settles && this.d.settlement?.blocksDeletion(key, job)) return { requeueAfterMs: 2000 };
+    await this.d.writer.deleteShardRecords(namespace, job.metadata.name!);
+    for (const k of this.written.keys()) if (k.startsWith(`${namespace}/${job.metadata.name}-`)) this.written.delete(k);
+    await this.d.writer.setFinalizer(this.refOf(job), (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+    this.d.expectations.deleteOwner(key);
+    this.d.log.info('renderjob cleaned up', { job: key });
+    return {};
+  }
+
+  /** The status as it is now, written only when it changed (progress-only changes coalesced); and when to look again. */
+  private async writeStatus(pass: Pass): Promise<ReconcileResult> {
+    const { key, job, decision, now } = pass;
+    const { config } = this.d;
     // What this controller owns of the status: all but status.settlement and (with a settlement
     // controller) the Settled condition, which the settlement controller applies itself.
     const prev = ownStatus(job.status, !!this.d.settlement);
     const next = computeStatus({
-      prev, generation: snapshot.generation, decision, suspended: !!job.spec.suspend,
+      prev, generation: pass.generation, decision, suspended: !!job.spec.suspend,
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
-      remoteCostMicros: decision.remoteCostMicros, now, invalid,
-      ...(planReason ? { bursting: planReason } : {}),
-      extra: this.extraConditions(job, decision, settles, records),
+      remoteCostMicros: decision.remoteCostMicros, now, invalid: pass.invalid,
+      ...(pass.planReason ? { bursting: pass.planReason } : {}),
+      extra: this.extraConditions(job, decision, pass.settles, pass.records),
     });
     this.d.metrics?.observeJob(key, next.phase, { pending: decision.counts.pending, failed: decision.counts.failed, ...decision.placed });
     let requeue = decision.requeueAfterMs ?? (decision.counts.running > 0 ? 60_000 : undefined);
-    if (remoteWake !== undefined) requeue = requeue === undefined ? remoteWake : Math.min(requeue, remoteWake);
+    if (pass.remoteWake !== undefined) requeue = requeue === undefined ? pass.remoteWake : Math.min(requeue, pass.remoteWake);
     // Shards the planner held back wait for burstAfter, new offers or free GPUs: look again soon.
-    if (planReason && decision.counts.pending > 0) requeue = Math.min(requeue ?? PLAN_POLL_MS, PLAN_POLL_MS);
-    const mine = next;
-    if (!sameJson(prev, mine)) {
+    if (pass.planReason && decision.counts.pending > 0) requeue = Math.min(requeue ?? PLAN_POLL_MS, PLAN_POLL_MS);
+    if (!sameJson(prev, next)) {
       const since = now - (this.lastStatusWrite.get(key) ?? 0);
       if (progressOnly(prev, next) && since < config.statusMinIntervalMs) {
         // Coalesce: many pod events in a burst become one status write.
         const wait = config.statusMinIntervalMs - since;
         requeue = requeue === undefined ? wait : Math.min(requeue, wait);
       } else {
-        await writer.patchJobStatus(namespace, name, mine);
+        await this.d.writer.patchJobStatus(pass.namespace, job.metadata.name!, next);
         this.lastStatusWrite.set(key, now);
         this.emitTransitions(job, prev, next);
       }

@@ -166,12 +166,41 @@ export function parseResult(message: string | undefined): ShardOutput[] | undefi
  * from the caches (pods that were just created and not yet seen are included by the caller through
  * expectations, as live Pending pods).
  */
+/** What decide() carries across its steps while it walks a job's shards. */
+interface Scan {
+  job: JobSnapshot;
+  records: Map<number, ShardRecord>;
+  pods: Map<number, PodView[]>;
+  now: number;
+  opts: DecideOptions;
+  d: Decision;
+  maxRetries: number;
+  untrustedAtStart: Set<string>;
+  /** Shards free to start now (no live pod or remote attempt, backoff over). */
+  startable: ShardRange[];
+  /** Live local pods the scheduler could not place: candidates to move elsewhere. */
+  pullBack: Candidate[];
+  doneMs: number;
+  doneCount: number;
+  liveByProvider: Map<string, number>;
+  liveCount: number;
+  firstFailure?: string;
+  livePods: PodView[];
+  /** Spot checks that need a local re-run now (they go before new shards, within parallelism). */
+  checks: { index: number; attempt: number; frames?: Frames }[];
+  wake(ms: number): void;
+}
+
 export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<number, PodView[]>, now: number, opts: DecideOptions = defaultDecideOptions, place?: PlaceFn): Decision {
   const ranges = shardRanges(job.spec);
-  const total = ranges.length;
-  const maxRetries = job.spec.shards.maxRetries ?? 3;
-  const parallelism = job.spec.shards.parallelism ?? total;
-  const deadline = job.spec.deadline ? Date.parse(job.spec.deadline) : undefined;
+  const sc = newScan(job, records, pods, now, opts, ranges.length);
+  for (const range of ranges) scanShard(sc, range);
+  if (concludeOutcome(sc)) return sc.d;
+  planStarts(sc, ranges, place);
+  return sc.d;
+}
+
+function newScan(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<number, PodView[]>, now: number, opts: DecideOptions, total: number): Scan {
   const d: Decision = {
     createRecords: [], createPods: [], recordOutcomes: [], deletePods: [], submitRemote: [], remoteLive: [], cancelRemote: [],
     counts: { total, pending: 0, running: 0, succeeded: 0, failed: 0, local: 0, remote: 0 },
@@ -181,198 +210,218 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     untrusted: untrustedProviders(records.values()),
     unschedulable: 0, gpuMillis: 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
-  const untrustedAtStart = new Set(d.untrusted);
-  const wake = (ms: number) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; };
+  return {
+    job, records, pods, now, opts, d, maxRetries: job.spec.shards.maxRetries ?? 3, untrustedAtStart: new Set(d.untrusted),
+    startable: [], pullBack: [], doneMs: 0, doneCount: 0, liveByProvider: new Map(), liveCount: 0, livePods: [], checks: [],
+    wake: (ms) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; },
+  };
+}
 
-  const startable: ShardRange[] = [];
-  const pullBack: Candidate[] = [];
-  let doneMs = 0;
-  let doneCount = 0;
-  const liveByProvider = new Map<string, number>();
-  let liveCount = 0;
-  let firstFailure: string | undefined;
-  const livePods: PodView[] = [];
-  /** Spot checks that need a local re-run now (they go before new shards, within parallelism). */
-  const checks: { index: number; attempt: number; frames?: Frames }[] = [];
-
-  for (const range of ranges) {
-    const rec = records.get(range.index);
-    const st = rec?.status ?? {};
-    const shardPods = pods.get(range.index) ?? [];
-    const alive = shardPods.filter(live);
-    livePods.push(...alive);
-    d.gpuMillis += BigInt(Math.round((st.gpuSeconds ?? 0) * 1000));
-    if (st.remoteCost) d.remoteCostMicros += parseMicros(st.remoteCost);
-    const placedRemote = st.placement === 'Remote';
-    if (placedRemote && st.provider) {
-      const agg = d.providers.get(st.provider) ?? { running: 0, succeeded: 0, failed: 0, costMicros: 0n };
-      if (st.phase === 'Succeeded') agg.succeeded++;
-      else if (st.phase === 'Failed') agg.failed++;
-      else if (st.idempotencyKey) agg.running++;
-      if (st.remoteCost) agg.costMicros += parseMicros(st.remoteCost);
-      d.providers.set(st.provider, agg);
-    }
-
-    const v = st.verification;
-    if (placedRemote && st.provider && rec && st.phase === 'Succeeded' && v?.state !== 'Verified' && d.untrusted.has(st.provider)) {
-      // A result of a provider that failed a check in this job is not used: the shard runs again.
-      const message = `result of ${st.provider} discarded: a result of ${st.provider} for this job failed its spot check`;
-      d.recordOutcomes.push({
-        index: range.index, recordName: rec.name,
-        status: {
-          ...st, phase: 'Pending', result: undefined, idempotencyKey: undefined, remoteId: undefined, retryAfter: undefined, completionTime: undefined,
-          lastFailure: { reason: 'VerificationFailed', message }, verification: { state: 'Failed', provider: st.provider, message },
-        },
-        event: { type: 'Warning', reason: 'ResultDiscarded', message },
-      });
-      d.counts.pending++;
-      wake(1);
-      continue;
-    }
-    if (placedRemote && st.provider && rec && st.phase === 'Succeeded' && v?.state === 'Pending') {
-      // A spot-checked remote result: re-run here, then compare by content.
-      const checked = Math.max(st.attempts ?? 0, v.attempt ?? 0);
-      const checkPods = shardPods.filter((p) => p.attempt > (st.attempts ?? 0));
-      if (checkPods.some(live)) {
-        liveCount++;
-        d.counts.running++;
-        d.verification.pending++;
-        continue;
-      }
-      const finished = checkPods.filter((p) => p.attempt > checked).sort((a, b) => b.attempt - a.attempt)[0];
-      if (finished) {
-        const o = checkOutcome(finished, st, v, st.provider, maxRetries, job.spec.gpusPerShard, now, opts);
-        d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: o.status, event: o.event });
-        d.gpuMillis += BigInt(Math.round(((o.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
-        const state = o.status.verification?.state;
-        if (state === 'Pending') { d.counts.running++; d.verification.pending++; wake(retryDelayMs(o.checks, opts)); continue; }
-        if (state === 'Failed') {
-          d.untrusted.add(st.provider);
-          d.verification.failed++;
-          d.verification.failedMessage ??= o.status.verification?.message;
-        } else if (state === 'Verified') d.verification.verified++;
-        else d.verification.skipped++;
-        d.counts.succeeded++;
-        if (o.status.placement === 'Remote') { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
-        continue;
-      }
-      d.counts.running++;
-      d.verification.pending++;
-      checks.push({ index: range.index, attempt: Math.max(checked, ...shardPods.map((p) => p.attempt)) + 1, ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
-      continue;
-    }
-    if (v?.state === 'Failed') {
-      d.verification.failed++;
-      d.verification.failedMessage ??= v.message;
-    } else if (placedRemote && st.phase === 'Succeeded') {
-      if (v?.state === 'Verified') d.verification.verified++;
-      else if (v?.state === 'Skipped') d.verification.skipped++;
-    }
-
-    if (st.phase === 'Succeeded') {
-      if (st.startTime && st.completionTime) { doneMs += Date.parse(st.completionTime) - Date.parse(st.startTime); doneCount++; }
-      d.counts.succeeded++;
-      if (placedRemote) { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
-      continue;
-    }
-    if (st.phase === 'Failed') { d.counts.failed++; firstFailure ??= `shard ${range.index}: ${st.lastFailure?.message ?? 'failed'}`; continue; }
-
-    if (placedRemote && st.idempotencyKey && rec) {
-      // A remote attempt is live from the moment its intent is recorded until its outcome is.
-      liveCount++;
-      d.counts.running++;
-      d.counts.remote++;
-      d.placed.runningRemote++;
-      d.remoteLive.push(rec);
-      if (st.provider && d.untrusted.has(st.provider)) d.cancelRemote.push(rec);
-      liveByProvider.set(st.provider ?? '', (liveByProvider.get(st.provider ?? '') ?? 0) + 1);
-      continue;
-    }
-
-    if (alive.length > 0) {
-      liveCount++;
-      d.counts.running++;
-      d.counts.local++;
-      d.placed.runningLocal++;
-      const stuck = alive.find((p) => p.unschedulable && !p.terminating);
-      if (stuck) {
-        d.unschedulable++;
-        pullBack.push({ index: range.index, attempt: stuck.attempt, waitingSinceMs: stuck.unschedulableSince ?? now, unschedulablePod: { name: stuck.name, sinceMs: stuck.unschedulableSince ?? now } });
-      }
-      continue;
-    }
-
-    // No live pod: record the newest finished attempt that the record does not know yet.
-    const recorded = st.attempts ?? 0;
-    const finished = shardPods.filter((p) => !live(p) && p.attempt > recorded).sort((a, b) => b.attempt - a.attempt)[0];
-    if (finished && rec) {
-      const status = outcomeOf(finished, st, maxRetries, job.spec.gpusPerShard, now, opts);
-      d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: status.status, event: status.event });
-      d.gpuMillis += BigInt(Math.round(((status.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
-      if (status.status.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; d.placed.succeededLocal++; continue; }
-      if (status.status.phase === 'Failed') { d.counts.failed++; firstFailure ??= `shard ${range.index}: ${status.status.lastFailure?.message}`; continue; }
-      d.counts.pending++;
-      wake(retryDelayMs(status.status.attempts ?? 1, opts));
-      continue;
-    }
-
-    d.counts.pending++;
-    const retryAt = st.retryAfter ? Date.parse(st.retryAfter) : 0;
-    if (retryAt > now) { wake(retryAt - now); continue; }
-    startable.push(range);
+/** One shard: its costs and per-provider aggregates, then what is true of it and what it needs. */
+function scanShard(sc: Scan, range: ShardRange): void {
+  const { d } = sc;
+  const rec = sc.records.get(range.index);
+  const st = rec?.status ?? {};
+  const shardPods = sc.pods.get(range.index) ?? [];
+  const alive = shardPods.filter(live);
+  sc.livePods.push(...alive);
+  d.gpuMillis += BigInt(Math.round((st.gpuSeconds ?? 0) * 1000));
+  if (st.remoteCost) d.remoteCostMicros += parseMicros(st.remoteCost);
+  const placedRemote = st.placement === 'Remote';
+  if (placedRemote && st.provider) {
+    const agg = d.providers.get(st.provider) ?? { running: 0, succeeded: 0, failed: 0, costMicros: 0n };
+    if (st.phase === 'Succeeded') agg.succeeded++;
+    else if (st.phase === 'Failed') agg.failed++;
+    else if (st.idempotencyKey) agg.running++;
+    if (st.remoteCost) agg.costMicros += parseMicros(st.remoteCost);
+    d.providers.set(st.provider, agg);
   }
+  if (rec && placedRemote && st.provider && st.phase === 'Succeeded') {
+    if (st.verification?.state !== 'Verified' && d.untrusted.has(st.provider)) return discardUntrusted(sc, range, rec);
+    if (st.verification?.state === 'Pending') return spotCheck(sc, range, rec, shardPods);
+  }
+  countVerification(sc, st);
+  if (st.phase === 'Succeeded') {
+    if (st.startTime && st.completionTime) { sc.doneMs += Date.parse(st.completionTime) - Date.parse(st.startTime); sc.doneCount++; }
+    d.counts.succeeded++;
+    if (placedRemote) { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
+    return;
+  }
+  if (st.phase === 'Failed') { d.counts.failed++; sc.firstFailure ??= `shard ${range.index}: ${st.lastFailure?.message ?? 'failed'}`; return; }
+  if (placedRemote && st.idempotencyKey && rec) return liveRemote(sc, rec);
+  if (alive.length > 0) return liveLocal(sc, range, alive);
+  waitingOrFinished(sc, range, rec, shardPods);
+}
 
+/** A result of a provider that failed a check in this job is not used: the shard runs again. */
+function discardUntrusted(sc: Scan, range: ShardRange, rec: ShardRecord): void {
+  const st = rec.status;
+  const message = `result of ${st.provider} discarded: a result of ${st.provider} for this job failed its spot check`;
+  sc.d.recordOutcomes.push({
+    index: range.index, recordName: rec.name,
+    status: {
+      ...st, phase: 'Pending', result: undefined, idempotencyKey: undefined, remoteId: undefined, retryAfter: undefined, completionTime: undefined,
+      lastFailure: { reason: 'VerificationFailed', message }, verification: { state: 'Failed', provider: st.provider, message },
+    },
+    event: { type: 'Warning', reason: 'ResultDiscarded', message },
+  });
+  sc.d.counts.pending++;
+  sc.wake(1);
+}
+
+/** A spot-checked remote result: re-run here, then compare by content (verification/compareSpotCheck). */
+function spotCheck(sc: Scan, range: ShardRange, rec: ShardRecord, shardPods: PodView[]): void {
+  const { d } = sc;
+  const st = rec.status;
+  const v = st.verification!;
+  const checked = Math.max(st.attempts ?? 0, v.attempt ?? 0);
+  const checkPods = shardPods.filter((p) => p.attempt > (st.attempts ?? 0));
+  if (checkPods.some(live)) {
+    sc.liveCount++;
+    d.counts.running++;
+    d.verification.pending++;
+    return;
+  }
+  const finished = checkPods.filter((p) => p.attempt > checked).sort((a, b) => b.attempt - a.attempt)[0];
+  if (!finished) {
+    d.counts.running++;
+    d.verification.pending++;
+    sc.checks.push({ index: range.index, attempt: Math.max(checked, ...shardPods.map((p) => p.attempt)) + 1, ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
+    return;
+  }
+  const o = checkOutcome(finished, st, v, st.provider!, sc.maxRetries, sc.job.spec.gpusPerShard, sc.now, sc.opts);
+  d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: o.status, event: o.event });
+  d.gpuMillis += BigInt(Math.round(((o.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
+  const state = o.status.verification?.state;
+  if (state === 'Pending') { d.counts.running++; d.verification.pending++; sc.wake(retryDelayMs(o.checks, sc.opts)); return; }
+  if (state === 'Failed') {
+    d.untrusted.add(st.provider!);
+    d.verification.failed++;
+    d.verification.failedMessage ??= o.status.verification?.message;
+  } else if (state === 'Verified') d.verification.verified++;
+  else d.verification.skipped++;
+  d.counts.succeeded++;
+  if (o.status.placement === 'Remote') { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
+}
+
+function countVerification(sc: Scan, st: ShardRecordStatus): void {
+  const v = st.verification;
+  if (v?.state === 'Failed') {
+    sc.d.verification.failed++;
+    sc.d.verification.failedMessage ??= v.message;
+  } else if (st.placement === 'Remote' && st.phase === 'Succeeded') {
+    if (v?.state === 'Verified') sc.d.verification.verified++;
+    else if (v?.state === 'Skipped') sc.d.verification.skipped++;
+  }
+}
+
+/** A remote attempt is live from the moment its intent is recorded until its outcome is. */
+function liveRemote(sc: Scan, rec: ShardRecord): void {
+  const { d } = sc;
+  const st = rec.status;
+  sc.liveCount++;
+  d.counts.running++;
+  d.counts.remote++;
+  d.placed.runningRemote++;
+  d.remoteLive.push(rec);
+  if (st.provider && d.untrusted.has(st.provider)) d.cancelRemote.push(rec);
+  sc.liveByProvider.set(st.provider ?? '', (sc.liveByProvider.get(st.provider ?? '') ?? 0) + 1);
+}
+
+function liveLocal(sc: Scan, range: ShardRange, alive: PodView[]): void {
+  const { d } = sc;
+  sc.liveCount++;
+  d.counts.running++;
+  d.counts.local++;
+  d.placed.runningLocal++;
+  const stuck = alive.find((p) => p.unschedulable && !p.terminating);
+  if (stuck) {
+    d.unschedulable++;
+    sc.pullBack.push({ index: range.index, attempt: stuck.attempt, waitingSinceMs: stuck.unschedulableSince ?? sc.now, unschedulablePod: { name: stuck.name, sinceMs: stuck.unschedulableSince ?? sc.now } });
+  }
+}
+
+/** No live pod: record the newest finished attempt that the record does not know yet, or wait for the backoff, or start. */
+function waitingOrFinished(sc: Scan, range: ShardRange, rec: ShardRecord | undefined, shardPods: PodView[]): void {
+  const { d } = sc;
+  const st = rec?.status ?? {};
+  const recorded = st.attempts ?? 0;
+  const finished = shardPods.filter((p) => !live(p) && p.attempt > recorded).sort((a, b) => b.attempt - a.attempt)[0];
+  if (finished && rec) {
+    const status = outcomeOf(finished, st, sc.maxRetries, sc.job.spec.gpusPerShard, sc.now, sc.opts);
+    d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: status.status, event: status.event });
+    d.gpuMillis += BigInt(Math.round(((status.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
+    if (status.status.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; d.placed.succeededLocal++; return; }
+    if (status.status.phase === 'Failed') { d.counts.failed++; sc.firstFailure ??= `shard ${range.index}: ${status.status.lastFailure?.message}`; return; }
+    d.counts.pending++;
+    sc.wake(retryDelayMs(status.status.attempts ?? 1, sc.opts));
+    return;
+  }
+  d.counts.pending++;
+  const retryAt = st.retryAfter ? Date.parse(st.retryAfter) : 0;
+  if (retryAt > sc.now) { sc.wake(retryAt - sc.now); return; }
+  sc.startable.push(range);
+}
+
+/** The job's outcome from the shards' states; true when nothing new may start (finished, failed, suspended, deleting). */
+function concludeOutcome(sc: Scan): boolean {
+  const { d, job, now, records } = sc;
   // A check that failed in this pass makes its provider untrusted only from that shard on: its
   // unverified results at lower indexes were counted as succeeded above. The job does not complete
   // on them; the next pass (at once) discards them.
-  const failedNow = [...d.untrusted].filter((p) => !untrustedAtStart.has(p));
+  const failedNow = [...d.untrusted].filter((p) => !sc.untrustedAtStart.has(p));
   const recorded = new Map(d.recordOutcomes.map((o) => [o.index, o.status]));
   const unverifiedOfFailed = failedNow.length > 0 && [...records.values()].some((r) => {
     const s = recorded.get(r.index) ?? r.status;
     return s.placement === 'Remote' && s.phase === 'Succeeded' && !!s.provider && failedNow.includes(s.provider) && s.verification?.state !== 'Verified';
   });
-  if (unverifiedOfFailed) wake(1);
-  const complete = d.counts.succeeded === total && !unverifiedOfFailed;
-  if (complete) {
+  if (unverifiedOfFailed) sc.wake(1);
+  if (d.counts.succeeded === d.counts.total && !unverifiedOfFailed) {
     d.outcome = 'Succeeded';
-    return d;
+    return true;
   }
-  if (firstFailure !== undefined) {
+  const deadline = job.spec.deadline ? Date.parse(job.spec.deadline) : undefined;
+  if (sc.firstFailure !== undefined) {
     d.outcome = 'Failed';
-    d.failure = { reason: 'ShardFailed', message: `${d.counts.failed} shard(s) failed beyond maxRetries=${maxRetries}; first: ${firstFailure}` };
+    d.failure = { reason: 'ShardFailed', message: `${d.counts.failed} shard(s) failed beyond maxRetries=${sc.maxRetries}; first: ${sc.firstFailure}` };
   } else if (deadline !== undefined && now >= deadline) {
     d.outcome = 'Failed';
-    d.failure = { reason: 'DeadlineExceeded', message: `deadline ${job.spec.deadline} passed with ${d.counts.succeeded}/${total} shards done` };
+    d.failure = { reason: 'DeadlineExceeded', message: `deadline ${job.spec.deadline} passed with ${d.counts.succeeded}/${d.counts.total} shards done` };
   }
   if (d.outcome === 'Failed' || job.spec.suspend || job.deletionTimestamp !== undefined) {
     // Stop everything that runs; counts of finished shards are kept.
-    for (const p of livePods) if (!p.terminating) d.deletePods.push(p.name);
+    for (const p of sc.livePods) if (!p.terminating) d.deletePods.push(p.name);
     d.cancelRemote = [...d.remoteLive];
     if (d.outcome !== 'Failed') d.outcome = job.deletionTimestamp !== undefined ? 'Running' : 'Suspended';
-    return d;
+    return true;
   }
+  d.outcome = sc.liveCount > 0 || d.counts.succeeded > 0 || d.recordOutcomes.length > 0 ? 'Running' : 'Pending';
+  return false;
+}
 
-  d.outcome = liveCount > 0 || d.counts.succeeded > 0 || d.recordOutcomes.length > 0 ? 'Running' : 'Pending';
-  const parallelRoom = Math.max(0, parallelism - liveCount);
+/** What starts now, within parallelism: spot-check re-runs first, then new attempts where the planner (or local) puts them. */
+function planStarts(sc: Scan, ranges: ShardRange[], place?: PlaceFn): void {
+  const { d, job, now, opts, records, pods } = sc;
+  const parallelRoom = Math.max(0, (job.spec.shards.parallelism ?? d.counts.total) - sc.liveCount);
   let room = Math.min(parallelRoom, opts.maxStartsPerReconcile);
-  for (const c of checks) {
+  for (const c of sc.checks) {
     if (room === 0) break;
     d.createPods.push({ index: c.index, attempt: c.attempt, name: podName(job.name, c.index, c.attempt), ...(c.frames ? { frames: c.frames } : {}) });
     room--;
   }
   const nextAttempt = (index: number) => Math.max(records.get(index)?.status.attempts ?? 0, ...(pods.get(index) ?? []).map((p) => p.attempt)) + 1;
-  const candidates: Candidate[] = startable.map((r) => {
+  const candidates: Candidate[] = sc.startable.map((r) => {
     const st = records.get(r.index)?.status;
     return { index: r.index, attempt: nextAttempt(r.index), waitingSinceMs: st?.retryAfter ? Date.parse(st.retryAfter) : job.creationTimestamp };
   });
   const placements = place
-    ? place([...candidates, ...pullBack], room, {
-      runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros, liveRemoteByProvider: liveByProvider, excludeProviders: d.untrusted,
-      ...(doneCount > 0 ? { expectedShardMs: doneMs / doneCount } : {}),
+    ? place([...candidates, ...sc.pullBack], room, {
+      runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros, liveRemoteByProvider: sc.liveByProvider, excludeProviders: d.untrusted,
+      ...(sc.doneCount > 0 ? { expectedShardMs: sc.doneMs / sc.doneCount } : {}),
     })
     : undefined;
   // A stuck local pod that the planner sends elsewhere is deleted first; the shard moves once it is gone.
-  for (const c of pullBack) {
+  for (const c of sc.pullBack) {
     if (placements?.get(c.index)?.kind === 'Remote') d.deletePods.push(c.unschedulablePod!.name);
   }
   const byIndex = new Map(ranges.map((r) => [r.index, r]));
@@ -383,20 +432,18 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
     if (where.kind === 'Wait') continue;
     // A shard's record is created first, in the same step as its pod or remote intent.
     if (!records.get(c.index)) d.createRecords.push(range);
-    const rName = recordName(job.name, c.index);
     if (where.kind === 'Remote') {
-      d.submitRemote.push({ index: c.index, recordName: rName, attempt: c.attempt, provider: where.provider, idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt), waitedMs: now - c.waitingSinceMs });
+      d.submitRemote.push({ index: c.index, recordName: recordName(job.name, c.index), attempt: c.attempt, provider: where.provider, idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt), waitedMs: now - c.waitingSinceMs });
     } else {
       d.createPods.push({ index: c.index, attempt: c.attempt, name: podName(job.name, c.index, c.attempt), waitedMs: now - c.waitingSinceMs, ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
     }
     room--;
   }
   // Capped by maxStartsPerReconcile, not by parallelism: come straight back for the rest.
-  if (room === 0 && parallelRoom > opts.maxStartsPerReconcile && candidates.length > opts.maxStartsPerReconcile) wake(1);
-  if (d.submitRemote.length > 0) d.outcome = 'Running';
-  if (d.createPods.length > 0 || d.createRecords.length > 0) d.outcome = 'Running';
-  if (deadline !== undefined) wake(deadline - now);
-  return d;
+  if (room === 0 && parallelRoom > opts.maxStartsPerReconcile && candidates.length > opts.maxStartsPerReconcile) sc.wake(1);
+  if (d.submitRemote.length > 0 || d.createPods.length > 0 || d.createRecords.length > 0) d.outcome = 'Running';
+  const deadline = job.spec.deadline ? Date.parse(job.spec.deadline) : undefined;
+  if (deadline !== undefined) sc.wake(deadline - now);
 }
 
 /**

@@ -254,8 +254,18 @@ export class SettlementController implements SettlementView {
     }
   }
 
+  /** One step on one escrow: its intent recorded first (a new escrow), sent idempotently, and what the chain then shows recorded. */
   private async execute(client: EscrowClient, job: RenderJob, _key: string, escrows: EscrowStatus[], step: Step, decimals: number): Promise<void> {
-    const m = this.d.metrics ?? nopSettlementMetrics;
+    const entry = await this.escrowEntry(job, escrows, step);
+    const before = unitsOf(entry.funded, decimals);
+    const r = await this.send(client, job, escrows, entry, step, decimals);
+    this.recordMined(entry, r);
+    this.applyChainState(job, entry, step, r, before, decimals);
+    await this.persist(job, escrows);
+  }
+
+  /** The escrow a step works on; a new one is recorded (Opening, with its deterministic id) before anything is sent. */
+  private async escrowEntry(job: RenderJob, escrows: EscrowStatus[], step: Step): Promise<EscrowStatus> {
     let e = escrows.find((x) => x.provider === step.provider);
     if (!e) {
       const payout = this.payoutAddress(step.provider);
@@ -268,7 +278,12 @@ export class SettlementController implements SettlementView {
       e.state = 'Opening';
       await this.persist(job, escrows);
     }
-    const entry = e;
+    return e;
+  }
+
+  /** Sends the step (the client reads the escrow first and reuses recorded pending hashes, so a retry never sends twice). */
+  private async send(client: EscrowClient, job: RenderJob, escrows: EscrowStatus[], entry: EscrowStatus, step: Step, decimals: number): Promise<StepResult> {
+    const m = this.d.metrics ?? nopSettlementMetrics;
     const hooks: SendHooks = {
       pendingTx: (entry.transactions ?? []).filter((t) => t.state === 'Pending' && t.hash).map((t) => t.hash!),
       onSent: async (hash, action) => {
@@ -277,29 +292,25 @@ export class SettlementController implements SettlementView {
         await this.persist(job, escrows);
       },
     };
-    const before = unitsOf(entry.funded, decimals);
-    let r: StepResult;
-    const ref = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata };
     try {
       switch (step.kind) {
         case 'open':
           entry.state ??= 'Opening';
-          r = await client.ensureOpen({ escrowId: entry.escrowId!, token: this.d.cfg.tokenAddress, provider: entry.payoutAddress!, amount: fromUnits(step.fundUnits, decimals), deadline: new Date(entry.deadline!) }, hooks);
+          return await client.ensureOpen({ escrowId: entry.escrowId!, token: this.d.cfg.tokenAddress, provider: entry.payoutAddress!, amount: fromUnits(step.fundUnits, decimals), deadline: new Date(entry.deadline!) }, hooks);
           break;
         case 'topUp':
-          r = await client.ensureFunded(entry.escrowId!, fromUnits(step.fundUnits, decimals), hooks);
+          return await client.ensureFunded(entry.escrowId!, fromUnits(step.fundUnits, decimals), hooks);
           break;
         case 'release':
           entry.state = 'Releasing';
           entry.owed = fromUnits(step.owedUnits, decimals);
           entry.resultDigest = step.resultDigest;
-          r = await client.ensureReleased({ escrowId: entry.escrowId!, amountToProvider: entry.owed, resultDigest: step.resultDigest }, hooks);
+          return await client.ensureReleased({ escrowId: entry.escrowId!, amountToProvider: entry.owed, resultDigest: step.resultDigest }, hooks);
           break;
         case 'refund':
           entry.state = 'Refunding';
           if (step.withheld) entry.owed = '0';
-          r = await client.ensureRefunded(entry.escrowId!, hooks);
-          break;
+          return await client.ensureRefunded(entry.escrowId!, hooks);
       }
     } catch (err) {
       const se = err instanceof SettlementError ? err : undefined;
@@ -309,6 +320,11 @@ export class SettlementController implements SettlementView {
       await this.persist(job, escrows).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** The step's transactions as mined: pending ones confirmed, new ones added. */
+  private recordMined(entry: EscrowStatus, r: StepResult): void {
+    const m = this.d.metrics ?? nopSettlementMetrics;
     const mined = new Map(r.sent.map((t) => [t.hash, t]));
     for (const t of entry.transactions ?? []) {
       if (t.state !== 'Pending') continue;
@@ -320,6 +336,12 @@ export class SettlementController implements SettlementView {
       m.transaction(t.action, 'confirmed');
       if (!(entry.transactions ?? []).some((x) => x.hash === t.hash)) entry.transactions = [...(entry.transactions ?? []), { kind: t.action, hash: t.hash, state: 'Confirmed', block: t.blockNumber }];
     }
+  }
+
+  /** What the chain shows after the step, on the escrow's status, with the metrics and Events it deserves. */
+  private applyChainState(job: RenderJob, entry: EscrowStatus, step: Step, r: StepResult, before: bigint, decimals: number): void {
+    const m = this.d.metrics ?? nopSettlementMetrics;
+    const ref = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata };
     const chain = r.escrow;
     entry.funded = fromUnits(chain.amount, decimals);
     entry.message = undefined;
@@ -365,7 +387,6 @@ export class SettlementController implements SettlementView {
       default:
         break;
     }
-    await this.persist(job, escrows);
   }
 }
 

@@ -27,13 +27,13 @@ export interface Schema {
 }
 
 export function problems(value: unknown, schema: Schema, components: Record<string, Schema> = {}, path = '$'): string[] {
+  if (value === null && schema.nullable) return [];
   if (schema.$ref) {
     const name = schema.$ref.split('/').pop() ?? '';
     const target = components[name];
     if (!target) return [`${path}: unknown $ref ${schema.$ref}`];
     return problems(value, target, components, path);
   }
-  if (value === null && schema.nullable) return [];
   if (schema.oneOf || schema.anyOf) {
     const options = (schema.oneOf ?? schema.anyOf) as Schema[];
     const fits = options.filter((o) => problems(value, o, components, path).length === 0).length;

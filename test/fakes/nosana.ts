@@ -38,7 +38,7 @@
 
 import { validateJobDefinition } from '@nosana/types';
 import { div, mul, usd } from '../../operator/src/providers/money.js';
-import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent } from './server.js';
+import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent, sleep } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface NosanaFakeOptions {
@@ -56,6 +56,11 @@ export interface NosanaFakeOptions {
   clock: FakeClock;
   payoutKey: string;
   everyJob?: string;
+  /**
+   * Test control: a create is recorded at once but answered this much later (real time), so a test
+   * can kill the caller after the submission reached the provider and before the answer came back.
+   */
+  createReplyDelayMs?: number;
 }
 
 type DeploymentStatus = 'DRAFT' | 'ERROR' | 'STARTING' | 'RUNNING' | 'STOPPING' | 'STOPPED' | 'INSUFFICIENT_FUNDS' | 'ARCHIVED';
@@ -408,7 +413,7 @@ export class NosanaFake extends ProviderFake {
     return d ? fn(d) : { status: 404, body: { error: 'Deployment not found.' } };
   }
 
-  private create(ctx: RequestContext): Reply {
+  private async create(ctx: RequestContext): Promise<Reply> {
     const b = ctx.body as Record<string, unknown> | undefined;
     const invalid: Reply = { status: 400, body: { error: 'Invalid request body.' } };
     if (!b || typeof b !== 'object' || Array.isArray(b)) return invalid;
@@ -454,6 +459,7 @@ export class NosanaFake extends ProviderFake {
     this.deployments.set(id, d);
     this.order.push(d);
     this.applyEveryJob(id);
+    if (this.opts.createReplyDelayMs) await sleep(this.opts.createReplyDelayMs);
     return { status: 200, body: this.deploymentJson(d) };
   }
 

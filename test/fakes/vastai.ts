@@ -29,7 +29,7 @@
 // actions: fail, corrupt, wrong, vanish; `everyJob` applies one to every new instance.
 
 import { div, mul, rational, usd } from '../../operator/src/providers/money.js';
-import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent } from './server.js';
+import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent, sleep } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface VastOffer {
@@ -57,6 +57,11 @@ export interface VastFakeOptions {
   clock: FakeClock;
   payoutKey: string;
   everyJob?: string;
+  /**
+   * Test control: a create is recorded at once but answered this much later (real time), so a test
+   * can kill the caller after the submission reached the provider and before the answer came back.
+   */
+  createReplyDelayMs?: number;
 }
 
 interface FakeInstance {
@@ -316,7 +321,7 @@ export class VastFake extends ProviderFake {
     return { status: 200, body: { offers: rows } };
   }
 
-  private create(ctx: RequestContext): Reply {
+  private async create(ctx: RequestContext): Promise<Reply> {
     const b = ctx.body as Record<string, unknown> | undefined;
     const offer = this.opts.offers.find((o) => o.id === Number(ctx.params[0]));
     if (!offer) return err(404, 'no_such_ask', `Instance type by id ${ctx.params[0]} is not available.`);
@@ -352,6 +357,7 @@ export class VastFake extends ProviderFake {
     this.instances.set(i.id, i);
     this.order.push(i);
     this.applyEveryJob(String(i.id));
+    if (this.opts.createReplyDelayMs) await sleep(this.opts.createReplyDelayMs);
     return { status: 200, body: { success: true, new_contract: i.id } };
   }
 

@@ -27,7 +27,7 @@
 // client sends it (@nosana/api 2.1.8 dist/client/dashboardClient.js): `Authorization: Bearer <key>`;
 // 401 body "Unauthorized" (the schemas' literal). Not published, so chosen here: the 409's message
 // text, the time a deployment takes to list its job (listDelayMs), to find a node (queueMs) and to
-// stop (stopDelayMs), node capacity per market, and 402 is never sent (an empty vault shows as the
+// stop (stopDelayMs), node capacity per market, 400 for a market it does not know, and 402 is never sent (an empty vault shows as the
 // deployment status INSUFFICIENT_FUNDS, the `unfunded` action). The fake plays the container too: a
 // finished job's result logs end with the `ATELIER_RESULT {…}` line the adapter reads, with `signed`
 // by `payoutKey` (default keccak256("atelier-fake-nosana"), address

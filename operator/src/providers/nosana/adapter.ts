@@ -8,6 +8,9 @@
 // the provider and survives a restart. The job definition is a `container/run` op built from the
 // shard and checked with @nosana/types' validateJobDefinition (the same typia validator the manager
 // runs) before it is sent. Auth: `Authorization: Bearer <api key>` (@nosana/api's dashboard client).
+// @nosana/api itself is not used for the calls: its errors drop the HTTP status (errorFormatter
+// reads `statusCode` from the body, so 402, 404 and 409 look alike), it takes no injected fetch,
+// clock or timeout, and its list parameters have no idempotency_key; @nosana/kit adds Solana.
 //
 // State mapping, from the deployment's last job when there is one (its `state` is authoritative:
 // the manager moves the deployment to STOPPED only after the job settles): job QUEUED -> Pending,

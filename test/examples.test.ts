@@ -20,6 +20,7 @@ import { typedOptions } from '../operator/src/providers/factory.js';
 import { AKASH_DEFAULTS } from '../operator/src/providers/akash/adapter.js';
 import { CHUTES_DEFAULTS } from '../operator/src/providers/bittensor/adapter.js';
 import { RENDER_DEFAULTS } from '../operator/src/providers/render/adapter.js';
+import { nosanaOptions } from '../operator/src/providers/nosana/adapter.js';
 import { loadCrds, referencePath, renderApiReference } from '../scripts/gen-api-reference.js';
 import { apiErrorMessage, installCrds } from './support/crds.js';
 import { clients, freshNamespace, repoRoot, type Clients } from './support/testbed.js';
@@ -179,6 +180,14 @@ describe('examples/ without a cluster', () => {
       if (type === 'subnet') {
         // The subnet adapter reads only the peer's price from options (controllers/computeprovider/kube.ts).
         for (const k of Object.keys(options)) if (k !== 'pricePerGpuHour') problems.push(`${where(p)}: options.${k} is not read for type subnet`);
+        continue;
+      }
+      // Nosana and Vast.ai parse their string options themselves (nosanaOptions, vastOptions).
+      const networkKeys: Record<string, RegExp> = { nosana: /^(market\.|price\.|pricePerGpuHour$|timeoutMinutes$)/, vastai: /^(gpuName\.|diskGb$|searchLimit$|logTail$|logAttempts$|logWaitMs$)/ };
+      if (networkKeys[type]) {
+        for (const k of Object.keys(options)) if (!networkKeys[type].test(k)) problems.push(`${where(p)}: options.${k} is not an option of the ${type} adapter`);
+        const n = nosanaOptions(typedOptions(options, gpuModels));
+        if (type === 'nosana') for (const m of gpuModels) if (!n.markets[m] || n.prices[m] === undefined) problems.push(`${where(p)}: nosana needs options.market.${m} and a price for it`);
         continue;
       }
       const d = defaults[type];

@@ -39,6 +39,8 @@ describe('standalone fakes', () => {
     ['akash', '/v1/gpu-prices', '0x53Aeef6B27C9874d3ac42472D66e9bc58f438B62'],
     ['render', '/v1/jobs', '0xb0201C306a6044930033fF3266C5855F7b867f29'],
     ['chutes', '/pricing', '0xc206dA590239a648E4FA62ef96834E2A58B9FfB6'],
+    ['nosana', '/deployments', '0xfDC67618739f156591fAE42cf3743B7Bf2131D21'],
+    ['vastai', '/api/v0/bundles/', '0x81De0357F941bEA7cB1B3368078fAe5748e306B2'],
   ])('%s starts, serves, and takes runtime faults', async (name, probe, payoutAddress) => {
     const { child, url, credentials } = await startStandalone(name);
     children.push(child);

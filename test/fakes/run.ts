@@ -1,5 +1,5 @@
 // Starts one provider contract fake standalone, for `make dev` and manual poking:
-//   node test/fakes/run.ts akash|render|chutes [--port 0] [--host 127.0.0.1] [--job-duration-ms N]
+//   node test/fakes/run.ts akash|render|chutes|nosana|vastai [--port 0] [--host 127.0.0.1] [--job-duration-ms N]
 //     [--every-job wrong|fail|corrupt|…]
 // Prints the base URL as the first stdout line and the credentials the fake accepts as a JSON
 // second line (test values, never real ones) with `payoutAddress`, the address its results are
@@ -55,8 +55,18 @@ async function main(): Promise<void> {
     const f = new ChutesFake(duration);
     fake = f;
     credentials = { apiKey: f.opts.apiKey, chuteId: f.opts.chutes[0]?.chute_id ?? '', payoutAddress: f.payoutAddress };
+  } else if (which === 'nosana') {
+    const { NosanaFake, MARKET_H100, MARKET_4090 } = await import('./nosana.js');
+    const f = new NosanaFake(duration);
+    fake = f;
+    credentials = { apiKey: f.opts.apiKey, 'market.nvidia-h100': MARKET_H100, 'market.nvidia-rtx-4090': MARKET_4090, payoutAddress: f.payoutAddress };
+  } else if (which === 'vastai') {
+    const { VastFake } = await import('./vastai.js');
+    const f = new VastFake(duration);
+    fake = f;
+    credentials = { apiKey: f.opts.apiKey, payoutAddress: f.payoutAddress };
   } else {
-    process.stderr.write('usage: node test/fakes/run.ts akash|render|chutes [--port 0] [--job-duration-ms N] [--every-job ACTION]\n');
+    process.stderr.write('usage: node test/fakes/run.ts akash|render|chutes|nosana|vastai [--port 0] [--job-duration-ms N] [--every-job ACTION]\n');
     process.exit(2);
   }
   if (everyJob !== '' && !fake.setEveryJob(everyJob)) {

@@ -6,7 +6,7 @@
 // so that the credentials this client holds never reach an error, a log line or an event.
 
 import type { Clock, FetchLike, ProviderType, RetryPolicy } from './types.js';
-import { ProviderError } from './types.js';
+import { InsufficientFundsError, ProviderError } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
 
@@ -168,6 +168,7 @@ export class HttpClient {
     const message = `${req.method} ${req.path} -> ${res.status}${detail ? `: ${detail}` : ''}`;
     const s = res.status;
     if (s === 429) return this.error('rateLimited', message, s, parseRetryAfter(res.headers.get('retry-after'), this.cfg.clock.now()));
+    if (s === 402) return new InsufficientFundsError(this.cfg.provider, this.redact(message));
     if (s === 401 || s === 403) return this.error('auth', message, s);
     if (s === 404 || s === 410) return this.error('notFound', message, s);
     if (s === 400 || s === 409 || s === 413 || s === 422) return this.error('invalid', message, s);

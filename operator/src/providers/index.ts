@@ -1,7 +1,7 @@
 // The one place that builds provider adapters: given a ComputeProvider's type, endpoint and options
 // and the credential value the caller read from its Secret, returns a ProviderAdapter. Controllers
 // call this and then hold only the interface (types.ts). The credential value is parsed here per
-// provider (a bare API key for Akash and Chutes; `{"publicKey","secretKey"}` JSON or
+// provider (a bare API key for Akash, Chutes, Nosana and Vast.ai; `{"publicKey","secretKey"}` JSON or
 // `publicKey:secretKey` for Render) and never echoed in an error. Keep one adapter per
 // ComputeProvider for the life of the process: adapters hold process-local state (Akash manifests
 // awaiting a lease, the Chutes submission journal) that a fresh instance per call would lose.
@@ -10,14 +10,18 @@ import { AkashAdapter } from './akash/adapter.js';
 import type { AkashOptions } from './akash/adapter.js';
 import { ChutesAdapter } from './bittensor/adapter.js';
 import type { ChutesOptions } from './bittensor/adapter.js';
+import { NosanaAdapter } from './nosana/adapter.js';
+import type { NosanaOptions } from './nosana/adapter.js';
 import { RenderAdapter } from './render/adapter.js';
 import type { RenderOptions } from './render/adapter.js';
+import { VastAdapter } from './vastai/adapter.js';
+import type { VastOptions } from './vastai/adapter.js';
 import { ProviderError } from './types.js';
 import type { Clock, FetchLike, ProviderAdapter, ProviderType, RetryPolicy, SubmissionJournal } from './types.js';
 
 export * from './types.js';
-export { AkashAdapter, ChutesAdapter, RenderAdapter };
-export type { AkashOptions, ChutesOptions, RenderOptions };
+export { AkashAdapter, ChutesAdapter, NosanaAdapter, RenderAdapter, VastAdapter };
+export type { AkashOptions, ChutesOptions, NosanaOptions, RenderOptions, VastOptions };
 
 export interface ProviderConfig {
   type: ProviderType;
@@ -33,7 +37,7 @@ export interface ProviderConfig {
   journal?: SubmissionJournal;
 }
 
-export const SUPPORTED_PROVIDER_TYPES: readonly ProviderType[] = ['akash', 'render', 'bittensor'];
+export const SUPPORTED_PROVIDER_TYPES: readonly ProviderType[] = ['akash', 'render', 'bittensor', 'nosana', 'vastai'];
 
 export function createProviderAdapter(cfg: ProviderConfig): ProviderAdapter {
   const common = { endpoint: cfg.endpoint, ...(cfg.fetch ? { fetch: cfg.fetch } : {}), ...(cfg.clock ? { clock: cfg.clock } : {}), ...(cfg.timeoutMs ? { timeoutMs: cfg.timeoutMs } : {}), ...(cfg.retry ? { retry: cfg.retry } : {}) };
@@ -46,6 +50,10 @@ export function createProviderAdapter(cfg: ProviderConfig): ProviderAdapter {
       return new RenderAdapter({ ...common, credentials: parseRenderCredential(credential), options: (cfg.options ?? {}) as Partial<RenderOptions> });
     case 'bittensor':
       return new ChutesAdapter({ ...common, credentials: { apiKey: credential }, options: (cfg.options ?? {}) as Partial<ChutesOptions>, ...(cfg.journal ? { journal: cfg.journal } : {}) });
+    case 'nosana':
+      return new NosanaAdapter({ ...common, credentials: { apiKey: credential }, options: (cfg.options ?? {}) as Partial<NosanaOptions> });
+    case 'vastai':
+      return new VastAdapter({ ...common, credentials: { apiKey: credential }, options: (cfg.options ?? {}) as Partial<VastOptions> });
     default:
       throw new ProviderError(cfg.type, 'invalid', `unsupported provider type ${JSON.stringify(cfg.type)}`);
   }

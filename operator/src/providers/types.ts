@@ -40,7 +40,7 @@ export interface EnvVar {
 }
 
 /** `subnet`: a peer cluster running Atelier (providers/subnet/), built outside createProviderAdapter. */
-export type ProviderType = 'akash' | 'render' | 'bittensor' | 'subnet';
+export type ProviderType = 'akash' | 'render' | 'bittensor' | 'nosana' | 'vastai' | 'subnet';
 
 export type RemotePhase = 'Pending' | 'Provisioning' | 'Running' | 'Succeeded' | 'Failed' | 'Cancelled' | 'Unknown';
 
@@ -245,6 +245,22 @@ export class ProviderError extends Error {
   get retryable(): boolean {
     return this.kind === 'transient' || this.kind === 'rateLimited';
   }
+}
+
+/**
+ * HTTP 402 from a provider: the account or wallet there is out of funds. A condition of the
+ * provider (nothing sent there can run until it is topped up), not a fault of the shard; kind
+ * `fatal` because retrying the same call will not help, told apart by its class and name.
+ */
+export class InsufficientFundsError extends ProviderError {
+  constructor(provider: ProviderType, message: string, extra: { cause?: unknown } = {}) {
+    super(provider, 'fatal', message, { ...extra, status: 402 });
+    this.name = 'InsufficientFundsError';
+  }
+}
+
+export function isInsufficientFunds(err: unknown): err is InsufficientFundsError {
+  return err instanceof InsufficientFundsError;
 }
 
 export function isProviderError(err: unknown): err is ProviderError {

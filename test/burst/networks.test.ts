@@ -15,7 +15,7 @@ import { clients, freshNamespace, testbed, waitFor, type Clients } from '../supp
 import { MARKET_H100, NosanaFake } from '../fakes/nosana.js';
 import { VastFake } from '../fakes/vastai.js';
 import { createJob, getJob, listShards, renderJob } from '../operator/helpers.js';
-import { formatMicros, parseMicros } from '../../operator/src/util/money.js';
+import { formatMicros, parseMicros } from '../../operator/src/money.js';
 
 const nosana = new NosanaFake({ listDelayMs: 300, queueMs: 300, jobDurationMs: 3000, stopDelayMs: 300, markets: { [MARKET_H100]: 8 } });
 const vast = new VastFake({ scheduleMs: 200, loadMs: 300, jobDurationMs: 3000 });

@@ -37,7 +37,7 @@
 // fail, corrupt, wrong, vanish, unfunded; `everyJob` applies one to every new deployment.
 
 import { validateJobDefinition } from '@nosana/types';
-import { div, mul, usd } from '../../operator/src/providers/money.js';
+import { div, mul, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent, sleep } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 

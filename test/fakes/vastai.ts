@@ -28,7 +28,7 @@
 // key, every instance with its running seconds and what it cost, and which were destroyed. Per-job
 // actions: fail, corrupt, wrong, vanish; `everyJob` applies one to every new instance.
 
-import { div, mul, rational, usd } from '../../operator/src/providers/money.js';
+import { div, mul, rational, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent, sleep } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 

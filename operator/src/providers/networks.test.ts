@@ -4,7 +4,7 @@
 // capabilities say what each can do, and a 402 from any provider is an InsufficientFundsError that
 // is not retried. Adapter behaviour against the fakes is in test/fakes/{nosana,vastai}.test.ts.
 
-import { typedOptions } from '../controllers/computeprovider/kube.js';
+import { typedOptions } from './factory.js';
 import { HttpClient, retryPolicy } from './http.js';
 import { SUPPORTED_PROVIDER_TYPES, createProviderAdapter } from './index.js';
 import { nosanaOptions } from './nosana/adapter.js';

@@ -32,7 +32,7 @@
 import { validateJobDefinition } from '@nosana/types';
 import type { FlowState, JobDefinition } from '@nosana/types';
 import { HttpClient, retryPolicy } from '../http.js';
-import { compare, div, formatMicros, mul, parseUsd, usd } from '../money.js';
+import { compare, div, formatMicros, mul, parseUsd, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
 import type { ResultReport } from '../results.js';
 import { ProviderError, assertIdempotencyKey, shardEnv, systemClock } from '../types.js';

@@ -23,7 +23,7 @@
 // exhausted) surfaces as InsufficientFundsError.
 
 import { HttpClient, retryPolicy } from '../http.js';
-import { compare, div, mul, rational, usd } from '../money.js';
+import { compare, div, mul, rational, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
 import type { ResultReport } from '../results.js';
 import { ProviderError, assertIdempotencyKey, shardEnv, systemClock } from '../types.js';

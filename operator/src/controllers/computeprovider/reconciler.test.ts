@@ -279,6 +279,21 @@ describe('ProviderRegistry', () => {
     expect(t.registry.state('akash')).toMatchObject({ accepting: false, pausedReason: 'CircuitOpen' });
   });
 
+  test('a 402 pauses the provider (InsufficientFunds on its status, not its breaker) until the pause ends', async () => {
+    const t = setup();
+    t.cache.objects.set('akash', provider('akash'));
+    await t.r.reconcile('akash');
+    t.registry.recordInsufficientFunds('akash', 'HTTP 402: insufficient balance');
+    expect(t.registry.plannerView().providers[0]).toMatchObject({ paused: true, pausedReason: 'InsufficientFunds' });
+    expect(t.registry.breakerState('akash')).toBe('Closed');
+    await t.r.reconcile('akash');
+    expect(t.status().conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InsufficientFunds' });
+    t.clock.advance(5 * MIN + 1);
+    expect(t.registry.plannerView().providers[0]!.paused).toBe(false);
+    await t.r.reconcile('akash');
+    expect(t.status().conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+  });
+
   test('a probe that changes nothing the planner sees is not a change', async () => {
     const t = setup();
     t.cache.objects.set('akash', provider('akash'));

@@ -102,6 +102,8 @@ export interface ProviderState {
   /** Set while the provider cannot be used for a reason the breaker does not cover (credentials, adapter). */
   unavailable?: string;
   verification?: { failures: number; last?: string };
+  /** Out of funds (a 402) until this time. */
+  insufficientFunds?: { message: string; until: number };
   /** May new shards be sent here now? */
   accepting: boolean;
   /** Why not, when not. */
@@ -118,6 +120,8 @@ interface Entry {
   lastProbeTime?: number;
   lastProbeOk?: boolean;
   unavailable?: string;
+  /** Set by a 402 (the provider's wallet is out of funds): no new shards until `until`. */
+  insufficientFunds?: { message: string; until: number };
   /** Results that failed verification (absolute, seeded from the status after a restart). */
   verification?: { failures: number; last?: string };
 }
@@ -160,6 +164,7 @@ export class ProviderRegistry implements ProviderSnapshot {
       ...(e.lastProbeOk !== undefined ? { lastProbeOk: e.lastProbeOk } : {}),
       ...(e.unavailable ? { unavailable: e.unavailable } : {}),
       ...(e.verification ? { verification: e.verification } : {}),
+      ...(e.insufficientFunds && e.insufficientFunds.until > now ? { insufficientFunds: e.insufficientFunds } : {}),
       accepting: why === undefined,
       ...(why !== undefined ? { pausedReason: why } : {}),
     };
@@ -220,6 +225,18 @@ export class ProviderRegistry implements ProviderSnapshot {
     if (!e) return;
     e.verification = { failures: (e.verification?.failures ?? 0) + 1, last: message };
     this.changed(provider);
+  }
+
+  /**
+   * The provider answered 402: its wallet is out of funds. No new shard goes there for `pauseMs`
+   * (then one submission tries again); it does not count against the circuit breaker.
+   */
+  recordInsufficientFunds(provider: string, message: string, pauseMs = 5 * 60_000): void {
+    const e = this.entries.get(provider);
+    if (!e) return;
+    const was = e.insufficientFunds;
+    e.insufficientFunds = { message, until: this.clock.now() + pauseMs };
+    if (!was) this.changed(provider);
   }
 
   /** Restores the verification failure count written before a restart (only before any new failure). */
@@ -311,6 +328,7 @@ export class ProviderRegistry implements ProviderSnapshot {
   private pausedReason(e: Entry, state: BreakerState): string | undefined {
     if (e.spec.paused) return 'spec.paused';
     if (e.unavailable) return e.unavailable;
+    if (e.insufficientFunds && e.insufficientFunds.until > this.clock.now()) return 'InsufficientFunds';
     if (state === 'Open') return 'CircuitOpen';
     if (state === 'HalfOpen') return 'CircuitHalfOpen';
     if (!e.adapter) return 'NotProbed';

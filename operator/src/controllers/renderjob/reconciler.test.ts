@@ -5,7 +5,7 @@
 // operator killed between any two writes (each write index in turn; a fresh reconciler replays).
 import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION, type RenderJob, type RenderShard } from '../../api/index.js';
-import { ProviderError, type CostReport, type ProviderAdapter, type RemoteStatus, type ShardSpec } from '../../providers/types.js';
+import { InsufficientFundsError, ProviderError, type CostReport, type ProviderAdapter, type RemoteStatus, type ShardSpec } from '../../providers/types.js';
 import { FakeClock } from '../../runtime/clock.js';
 import { Expectations } from '../../runtime/expectations.js';
 import { nopLog } from '../../runtime/logger.js';
@@ -96,12 +96,15 @@ class FakeProvider implements ProviderAdapter {
   readonly jobs: RemoteJob[] = [];
   readonly submissions = new Map<string, number>();
   costFailures = 0;
+  /** The wallet is out of funds: submissions are refused with 402. */
+  broke = false;
   constructor(private readonly clock: FakeClock, private readonly runMs = 30_000) {}
   capabilities() {
     return { provider: 'render' as const, logs: 'none' as const, results: 'native' as const, resultChannel: 'test', billing: 'perSecond' as const, maxGpusPerJob: 8, endsByItself: true, findByKey: 'remote' as const, runsArbitraryImages: true };
   }
   async listOffers() { return []; }
   async submit(spec: ShardSpec, opts: { idempotencyKey: string }) {
+    if (this.broke) throw new InsufficientFundsError('render', 'HTTP 402: insufficient balance');
     this.submissions.set(opts.idempotencyKey, (this.submissions.get(opts.idempotencyKey) ?? 0) + 1);
     const id = `r-${this.jobs.length}`;
     this.jobs.push({ id, key: opts.idempotencyKey, shard: spec.shardIndex, createdMs: this.clock.now(), cancelled: false, billedUsd: '0.10' });
@@ -159,14 +162,15 @@ function world(count = 3) {
   const recorder = { event: (o: { metadata?: { namespace?: string } }, _t: string, reason: string, message: string) => { events.push({ reason, message, namespace: o.metadata?.namespace }); } };
   const cfg = { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, pollIntervalMs: 5000, providerTimeoutMs: 120_000 };
   /** A fresh operator process: nothing in memory but what it reads from the store. */
+  const outOfFunds: string[] = [];
   const operator = () => {
-    const remote = new RemoteShards({ get: async () => provider }, clock, nopLog, recorder, cfg);
+    const remote = new RemoteShards({ get: async () => provider }, clock, nopLog, recorder, cfg, undefined, undefined, undefined, (p) => outOfFunds.push(p));
     return new RenderJobReconciler({
       ...api.listers(), writer: api, recorder, clock, expectations: new Expectations({ clock }), log: nopLog, remote, place: toProvider,
       config: { ...cfg, writeConcurrency: 1, statusMinIntervalMs: 0 },
     });
   };
-  return { clock, api, provider, events, operator };
+  return { clock, api, provider, events, operator, outOfFunds };
 }
 
 /** Reconciles until the job is Succeeded (or gives up), advancing the clock by what the reconciler asks for. */
@@ -225,6 +229,22 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
     await r.reconcile(`${NS}/job`);
     expect(w.api.jobs.get('job')!.status?.conditions?.find((c) => c.type === 'CostsKnown')).toMatchObject({ status: 'True' });
     expect([...w.provider.submissions.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  test('a 402 on submission gives the attempt up without a remote run, reports the provider out of funds, and the shard is placed again', async () => {
+    const w = world(1);
+    w.provider.broke = true;
+    const r = w.operator();
+    await r.reconcile(`${NS}/job`);
+    expect(w.outOfFunds).toEqual(['prov']);
+    expect(w.provider.jobs).toEqual([]);
+    const s = w.api.shards.get('job-0')!;
+    expect(s.status).toMatchObject({ phase: 'Pending', attempts: 1 });
+    expect(s.status?.idempotencyKey).toBeUndefined();
+    w.provider.broke = false;
+    await drive(w, r);
+    expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 2 });
+    expect(w.provider.jobs).toHaveLength(1);
   });
 
   test('killed before each write in turn and restarted: each key submitted once, every shard succeeds once, billed cost recorded', async () => {

@@ -8,6 +8,7 @@
 // by what is left of providerTimeout, so a provider that never answers is failed over in time.
 import { API_VERSION, type RenderJob } from '../../api/index.js';
 import { ProviderError, type ProviderAdapter, type ShardSpec } from '../../providers/index.js';
+import { isInsufficientFunds } from '../../providers/types.js';
 import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
 import { formatMicros, parseMicros } from '../../money.js';
 import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordStatus } from './decide.js';
@@ -109,7 +110,24 @@ export class RemoteShards {
     private readonly onOutcome: (provider: string, ok: boolean, message?: string) => void = () => {},
     /** A result was checked (failed: its signature was rejected; skipped: not chosen for a spot check). */
     private readonly onVerification: VerificationHook = () => {},
+    /** The provider answered 402 (its wallet is out of funds): the planner stops sending there for a while. */
+    private readonly onInsufficientFunds: (provider: string, message: string) => void = () => {},
   ) {}
+
+  /**
+   * A submission refused with 402 made nothing at the provider: the attempt is given up without
+   * charge (the shard is placed again, elsewhere while the provider is paused) and the provider is
+   * reported out of funds. A 402 on a later call is left to the usual failover.
+   */
+  private async fundsOut(record: RecordFn, rec: ShardRecord, e: unknown): Promise<boolean> {
+    const st = rec.status;
+    if (!isInsufficientFunds(e) || st.remoteId) return false;
+    this.onInsufficientFunds(st.provider!, (e as Error).message);
+    await record(rec.name, { ...st, phase: 'Pending', idempotencyKey: undefined, remoteId: undefined });
+    this.forget(st.idempotencyKey!);
+    this.log.warn('provider out of funds (402): shard placed again', { shard: rec.name, provider: st.provider });
+    return true;
+  }
 
   /** Records the intent of a new remote attempt, then submits it. */
   async start(record: RecordFn, prev: ShardRecordStatus, s: { recordName: string; attempt: number; provider: string; idempotencyKey: string }, spec: ShardSpec): Promise<void> {
@@ -127,6 +145,7 @@ export class RemoteShards {
       // after providerTimeout): a provider in trouble must not fail the whole reconcile, which
       // would leave the job's other shards untracked until the work queue's backoff ends.
       if (!(e instanceof ProviderError || e instanceof NoAnswer)) throw e;
+      if (await this.fundsOut(record, { name: s.recordName, index: spec.shardIndex, status: intent }, e)) return;
       this.failingSince.set(s.idempotencyKey, this.failingSince.get(s.idempotencyKey) ?? asked);
       this.log.warn('submit failed, will retry', { shard: s.recordName, provider: s.provider, error: e.message });
     }
@@ -232,6 +251,7 @@ export class RemoteShards {
       // Only the provider's silence or errors are the provider's: a failed API write (a conflict, the
       // API server down) goes back to the work queue as an error, and counts nothing against the provider.
       if (e instanceof WriteFailed) throw e.cause;
+      if (await this.fundsOut(record, rec, e)) return undefined;
       if (e instanceof ProviderError && e.kind === 'notFound' && st.remoteId) {
         this.forget(key);
         await this.failAttempt(record, ns, rec, maxRetries, 'RemoteVanished', `${st.provider} no longer knows ${st.remoteId}`, false);

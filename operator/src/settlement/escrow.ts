@@ -8,6 +8,7 @@
 // and, after a crash, pass it back as `pendingTx` to wait for that transaction instead of sending
 // another. The contract itself allows each of open, release and refund once per id, so even a
 // transaction whose hash was lost cannot pay twice; a duplicate just reverts and is reported as done.
+import { realClock, type Clock } from '../runtime/clock.js';
 import {
   AbiCoder,
   Contract,
@@ -101,6 +102,8 @@ export interface SendHooks {
   pendingTx?: string | readonly string[];
   /** Called with each hash right after broadcast, before the receipt is awaited; persist it here. */
   onSent?: (hash: string, action: TxAction) => void | Promise<void>;
+  /** Stops waiting for receipts (TX_PENDING; the hashes are recorded, so a retry waits for them again). */
+  signal?: AbortSignal;
 }
 
 export interface TxOutcome {
@@ -150,6 +153,8 @@ export interface EscrowClientOptions {
   waitTimeoutMs?: number;
   /** Approve exactly what a step needs (default), or an unlimited allowance once. */
   allowance?: 'exact' | 'unlimited';
+  /** Time for receipt waits (default the real clock). */
+  clock?: Pick<Clock, 'now' | 'sleep'>;
 }
 
 // The ERC-20 subset the client needs from an arbitrary token: standard signatures, not our contract.
@@ -163,7 +168,6 @@ const ERC20_ABI = [
   'error ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed)',
 ];
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function provider(runner: ContractRunner): Provider {
   const p = runner.provider;
@@ -186,6 +190,10 @@ export interface WaitOptions {
   confirmations?: number;
   pollIntervalMs?: number;
   timeoutMs?: number;
+  /** Time and waiting (default the real clock): the client never reads Date.now() or sets timers itself. */
+  clock?: Pick<Clock, 'now' | 'sleep'>;
+  /** Gives up waiting (the transaction goes on; its hash is recorded) when aborted. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -196,7 +204,8 @@ export interface WaitOptions {
 export async function waitForReceipt(p: Provider, hash: string, opts: WaitOptions = {}): Promise<TransactionReceipt | null> {
   const confirmations = opts.confirmations ?? 1;
   const poll = opts.pollIntervalMs ?? 1000;
-  const deadline = Date.now() + (opts.timeoutMs ?? 180_000);
+  const clock = opts.clock ?? realClock;
+  const deadline = clock.now() + (opts.timeoutMs ?? 180_000);
   for (;;) {
     const receipt = await p.getTransactionReceipt(hash);
     if (receipt) {
@@ -204,10 +213,10 @@ export async function waitForReceipt(p: Provider, hash: string, opts: WaitOption
     } else if (!(await p.getTransaction(hash))) {
       return null;
     }
-    if (Date.now() > deadline) {
+    if (clock.now() > deadline || opts.signal?.aborted) {
       throw new SettlementError('other', `transaction ${hash} not confirmed in time`, { code: 'TX_PENDING', txHash: hash });
     }
-    await sleep(poll);
+    await clock.sleep(poll, opts.signal).catch(() => undefined);
   }
 }
 
@@ -232,6 +241,7 @@ export class EscrowClient {
       confirmations: opts.confirmations ?? 1,
       pollIntervalMs: opts.pollIntervalMs ?? 1000,
       timeoutMs: opts.waitTimeoutMs ?? 180_000,
+      ...(opts.clock ? { clock: opts.clock } : {}),
     };
     this.allowanceMode = opts.allowance ?? 'exact';
   }
@@ -434,7 +444,7 @@ export class EscrowClient {
   private async awaitPending(hooks: SendHooks): Promise<void> {
     const hashes = hooks.pendingTx === undefined ? [] : typeof hooks.pendingTx === 'string' ? [hooks.pendingTx] : hooks.pendingTx;
     for (const hash of hashes) {
-      await waitForReceipt(provider(this.signer), bytes32(hash, 'pendingTx'), this.wait);
+      await waitForReceipt(provider(this.signer), bytes32(hash, 'pendingTx'), { ...this.wait, ...(hooks.signal ? { signal: hooks.signal } : {}) });
     }
   }
 
@@ -456,7 +466,7 @@ export class EscrowClient {
       const tx = await this.serialised(broadcast);
       hash = tx.hash;
       await hooks.onSent?.(tx.hash, action);
-      const receipt = await waitForReceipt(provider(this.signer), tx.hash, this.wait);
+      const receipt = await waitForReceipt(provider(this.signer), tx.hash, { ...this.wait, ...(hooks.signal ? { signal: hooks.signal } : {}) });
       if (!receipt) throw new SettlementError('other', `transaction ${tx.hash} (${action}) was dropped`, { code: 'TX_DROPPED', txHash: tx.hash });
       if (receipt.status !== 1) throw await this.explainRevert(tx, receipt);
       return { action, hash: tx.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };

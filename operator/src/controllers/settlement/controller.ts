@@ -14,11 +14,10 @@
 // even a hash lost in a crash cannot pay twice. Failures (an unreachable RPC, a revert) show as
 // Settled=False with the reason and an Event, and go back to the work queue as errors: it backs off
 // per job and its metrics count them as errors.
-import { Wallet } from 'ethers';
 import { API_VERSION, gpusPerShard, type EscrowStatus, type RenderJob, type RenderShard, type ComputeProvider, type SettlementStatus } from '../../api/index.js';
 import type { SettlementConfig } from '../../config.js';
 import { nopSettlementMetrics, type SettlementMetrics } from '../../metrics/metrics.js';
-import { EscrowClient, SettlementError, escrowIdFor, fromUnits, makeProvider, toUnits, type SendHooks, type StepResult } from '../../settlement/escrow.js';
+import { SettlementError, escrowIdFor, fromUnits, toUnits, type EscrowClient, type SendHooks, type StepResult } from '../../settlement/escrow.js';
 import { parseMicros } from '../../money.js';
 import type { ShardRecord } from '../../api/index.js';
 import type { Lister, Log as Logger, Recorder, SecretReader } from '../../runtime/index.js';
@@ -47,8 +46,8 @@ export interface SettlementDeps {
    * ATELIER_TEST_KILL_AFTER_SEND, to SIGKILL the process after the named actions.
    */
   afterBroadcast?: (action: string) => void;
-  /** Builds the payer's escrow client (tests may inject one). */
-  connect?: (privateKey: string) => Promise<EscrowClient>;
+  /** Builds the payer's escrow client from the wallet key (setup.ts: ethers on the configured RPC; tests inject a fake). */
+  connect: (privateKey: string) => Promise<EscrowClient>;
 }
 
 const DEFAULT_SHARD_MS = 10 * 60_000;
@@ -86,6 +85,9 @@ export class SettlementController implements SettlementView {
   settledCondition(key: string, job: RenderJob): Condition {
     const err = this.errors.get(key) ?? (this.decimals === undefined ? this.errors.get('') : undefined);
     if (err) return { type: 'Settled', status: 'False', reason: err.reason, message: err.message };
+    // A bill not read yet: what is owed is not known, so nothing is settled (even with every escrow closed).
+    const unbilled = this.d.shards.byIndex('job', key).filter((r) => r.status?.costPending && r.status.placement === 'Remote').length;
+    if (unbilled > 0) return { type: 'Settled', status: 'False', reason: 'CostUnknown', message: `the bill of ${unbilled} remote shard(s) could not be read from the provider yet; nothing is paid for them until it is` };
     const escrows = this.escrowsOf(key, job);
     const over = finished(job);
     if (escrows.length === 0) {
@@ -127,9 +129,7 @@ export class SettlementController implements SettlementView {
       } catch (e) {
         throw new SettlementError('other', `the settlement wallet Secret ${namespace}/${name} (key ${key}) could not be read: ${statusText(e)}`, { code: 'WALLET_SECRET' });
       }
-      const client = this.d.connect
-        ? await this.d.connect(privateKey)
-        : await EscrowClient.connect({ signer: new Wallet(privateKey, makeProvider(this.d.cfg.rpcUrl, this.d.cfg.chainId)), escrowAddress: this.d.cfg.escrowAddress, pollIntervalMs: 500 });
+      const client = await this.d.connect(privateKey);
       this.decimals = await client.decimals(this.d.cfg.tokenAddress);
       this.client = client;
       this.d.log.info('settlement connected', { payer: await client.payerAddress(), escrow: this.d.cfg.escrowAddress, token: this.d.cfg.tokenAddress, decimals: this.decimals });
@@ -199,7 +199,7 @@ export class SettlementController implements SettlementView {
       const perProvider = new Map<string, Step[]>();
       for (const step of steps) perProvider.set(step.provider, [...(perProvider.get(step.provider) ?? []), step]);
       const results = await Promise.allSettled([...perProvider.values()].map(async (list) => {
-        for (const step of list) await this.execute(client, job, key, escrows, step, decimals);
+        for (const step of list) await this.execute(client, job, key, escrows, step, decimals, signal);
       }));
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) throw failure.reason;
@@ -255,10 +255,10 @@ export class SettlementController implements SettlementView {
   }
 
   /** One step on one escrow: its intent recorded first (a new escrow), sent idempotently, and what the chain then shows recorded. */
-  private async execute(client: EscrowClient, job: RenderJob, _key: string, escrows: EscrowStatus[], step: Step, decimals: number): Promise<void> {
+  private async execute(client: EscrowClient, job: RenderJob, _key: string, escrows: EscrowStatus[], step: Step, decimals: number, signal?: AbortSignal): Promise<void> {
     const entry = await this.escrowEntry(job, escrows, step);
     const before = unitsOf(entry.funded, decimals);
-    const r = await this.send(client, job, escrows, entry, step, decimals);
+    const r = await this.send(client, job, escrows, entry, step, decimals, signal);
     this.recordMined(entry, r);
     this.applyChainState(job, entry, step, r, before, decimals);
     await this.persist(job, escrows);
@@ -282,9 +282,10 @@ export class SettlementController implements SettlementView {
   }
 
   /** Sends the step (the client reads the escrow first and reuses recorded pending hashes, so a retry never sends twice). */
-  private async send(client: EscrowClient, job: RenderJob, escrows: EscrowStatus[], entry: EscrowStatus, step: Step, decimals: number): Promise<StepResult> {
+  private async send(client: EscrowClient, job: RenderJob, escrows: EscrowStatus[], entry: EscrowStatus, step: Step, decimals: number, signal?: AbortSignal): Promise<StepResult> {
     const m = this.d.metrics ?? nopSettlementMetrics;
     const hooks: SendHooks = {
+      ...(signal ? { signal } : {}),
       pendingTx: (entry.transactions ?? []).filter((t) => t.state === 'Pending' && t.hash).map((t) => t.hash!),
       onSent: async (hash, action) => {
         this.d.afterBroadcast?.(action);

@@ -9,6 +9,8 @@ import { applyPatch, FIELD_MANAGER, isNotFound } from '../../kube/client.js';
 import type { Controller, Log } from '../../runtime/index.js';
 import { secretReader } from '../computeprovider/kube.js';
 import { controllerFor, jobKeyOfShard, keyOf, type OperatorContext } from '../context.js';
+import { Wallet } from 'ethers';
+import { EscrowClient, makeProvider } from '../../settlement/escrow.js';
 import { SettlementController } from './controller.js';
 
 export interface SettlementSetup {
@@ -40,6 +42,9 @@ export function setupSettlementController(ctx: OperatorContext, cfg: SettlementC
         .catch((e) => { if (!isNotFound(e)) throw e; });
     },
     recorder: ctx.recorder, log, metrics: metrics.settlement, clock,
+    // The one place the payer's chain client is built: ethers on the configured RPC, receipts
+    // awaited on the operator's clock for at most a minute each (a slow chain never holds a worker long).
+    connect: (privateKey) => EscrowClient.connect({ signer: new Wallet(privateKey, makeProvider(cfg.rpcUrl, cfg.chainId)), escrowAddress: cfg.escrowAddress, pollIntervalMs: 500, waitTimeoutMs: 60_000, clock }),
     ...(ctx.cfg.testKillAfterSend?.length ? { afterBroadcast: killAfterSend(ctx.cfg.testKillAfterSend, log) } : {}),
   });
   // Independent jobs settle side by side; a job's own escrows move in parallel inside its reconcile.

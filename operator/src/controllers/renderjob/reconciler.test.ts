@@ -7,6 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { API_VERSION, type RenderJob, type RenderShard } from '../../api/index.js';
 import { InsufficientFundsError, ProviderError, type CostReport, type ProviderAdapter, type RemoteStatus, type ShardSpec } from '../../providers/types.js';
 import { FakeClock } from '../../runtime/clock.js';
+import { TerminalError } from '../../runtime/errors.js';
 import { Expectations } from '../../runtime/expectations.js';
 import { nopLog } from '../../runtime/logger.js';
 import type { Lister } from '../../runtime/types.js';
@@ -245,6 +246,19 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
     await drive(w, r);
     expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 2 });
     expect(w.provider.jobs).toHaveLength(1);
+  });
+
+  test('a spec no shard can be made of: Accepted=False InvalidSpec, an Event, and a TerminalError (not retried), nothing started', async () => {
+    const w = world(1);
+    const job = w.api.jobs.get('job')!;
+    job.spec.shards = { count: 0 } as never; // past the schema (which requires >= 1)
+    const err = await w.operator().reconcile(`${NS}/job`).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(TerminalError);
+    expect(job.status).toMatchObject({ phase: 'Failed' });
+    expect(job.status?.conditions?.find((c) => c.type === 'Accepted')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(w.events.map((e) => e.reason)).toContain('InvalidSpec');
+    expect(w.provider.jobs).toEqual([]);
+    expect(w.api.shards.size).toBe(0);
   });
 
   test('killed before each write in turn and restarted: each key submitted once, every shard succeeds once, billed cost recorded', async () => {

@@ -4,7 +4,7 @@
 // to look again; errors go back to the work queue, which backs off per job.
 import type * as k8s from '@kubernetes/client-node';
 import type { Expectations } from '../../runtime/expectations.js';
-import type { Lister, Log as Logger, Recorder } from '../../runtime/index.js';
+import { TerminalError, type Lister, type Log as Logger, type Recorder } from '../../runtime/index.js';
 import type { JobMetrics } from '../../metrics/metrics.js';
 import { costOfGpuMillis } from '../../money.js';
 import { gpusPerShard, shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
@@ -101,6 +101,9 @@ export function ownStatus(status: JobStatus | undefined, settlementOwnsSettled: 
     : mine;
 }
 
+/** A spec no shard can be made of. */
+class SpecError extends Error {}
+
 /** What one reconcile pass of a job carries from step to step. */
 interface Pass {
   key: string;
@@ -147,13 +150,37 @@ export class RenderJobReconciler {
     const deleting = !!job.metadata.deletionTimestamp;
     if (deleting && !(job.metadata.finalizers ?? []).includes(FINALIZER)) return {};
     await this.ensureFinalizer(key, job);
-    const pass = this.decideNow(key, job);
+    let pass: Pass;
+    try {
+      pass = this.decideNow(key, job);
+    } catch (e) {
+      if (e instanceof SpecError) return this.rejectSpec(job, e);
+      throw e;
+    }
     await this.recordOutcomes(pass);
     await this.stopWhatMustStop(pass);
     await this.startShards(pass);
     await this.trackRemote(pass);
     if (deleting) return this.finishDeletion(pass);
     return this.writeStatus(pass);
+  }
+
+  /**
+   * A spec the schema let through but no shard can be made of (e.g. a shard count out of range):
+   * Accepted=False InvalidSpec and an Event, then a TerminalError — retrying cannot fix it; a new
+   * spec (a watch event) brings the job back.
+   */
+  private async rejectSpec(job: RenderJobObject, e: SpecError): Promise<never> {
+    const prev = ownStatus(job.status, !!this.d.settlement);
+    const now = new Date(this.d.clock.now()).toISOString();
+    const was = prev?.conditions?.find((c) => c.type === 'Accepted');
+    const accepted = { type: 'Accepted', status: 'False' as const, reason: 'InvalidSpec', message: e.message, observedGeneration: job.metadata.generation ?? 0, lastTransitionTime: was?.status === 'False' ? was.lastTransitionTime : now };
+    const next: JobStatus = { ...prev, phase: 'Failed', observedGeneration: job.metadata.generation ?? 0, conditions: [accepted, ...(prev?.conditions ?? []).filter((c) => c.type !== 'Accepted')] };
+    if (!sameJson(prev, next)) {
+      await this.d.writer.patchJobStatus(job.metadata.namespace!, job.metadata.name!, next);
+      this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata }, 'Warning', 'InvalidSpec', e.message);
+    }
+    throw new TerminalError(`renderjob ${job.metadata.namespace}/${job.metadata.name}: ${e.message}`);
   }
 
   private forgetJob(key: string): ReconcileResult {
@@ -236,6 +263,12 @@ export class RenderJobReconciler {
       deletionTimestamp: deleting ? toMs(meta.deletionTimestamp as unknown as string) : undefined,
       spec: { shards: job.spec.shards, suspend: job.spec.suspend, deadline: job.spec.deadline, gpusPerShard: gpusPerShard(job.spec) },
     };
+    let total: number;
+    try {
+      total = shardCount(job.spec);
+    } catch (e) {
+      throw new SpecError((e as Error).message);
+    }
     const records = this.readRecords(key, namespace);
     const pods = this.readPods(key);
     // A settled job bursts only where results can be signed and paid: the chain must have been
@@ -247,7 +280,7 @@ export class RenderJobReconciler {
       : undefined;
     const pass: Pass = {
       key, job, namespace, now, deleting, generation: snapshot.generation, records, pods, settles, domain, check,
-      decision: undefined as unknown as Decision, total: shardCount(job.spec), remoteStopping: 0,
+      decision: undefined as unknown as Decision, total, remoteStopping: 0,
       record: async (recordName, status) => {
         await this.d.writer.patchShardStatus(namespace, recordName, status);
         this.written.set(`${namespace}/${recordName}`, status);

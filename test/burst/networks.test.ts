@@ -55,12 +55,18 @@ async function runJob(ns: string, name: string, provider: Name, count: number): 
   const job = renderJob(name, { count, models: ['nvidia-h100'], maxRetries: 3 });
   (job.spec as Record<string, unknown>).placement = { policy: 'ProviderOnly', providers: [provider] };
   const uid = ((await createJob(c, ns, job)) as { metadata: { uid: string } }).metadata.uid;
+  // ComputeProvider IN-FLIGHT (status.shardsInFlight) while the job runs there: the live count, never above the job's shards.
+  const inFlight: number[] = [];
   const done = await waitFor(`${name} Succeeded`, async () => {
+    const cp = (await c.custom.getClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name: provider })) as { status?: { shardsInFlight?: number } };
+    inFlight.push(cp.status?.shardsInFlight ?? 0);
     const j = await getJob(c, ns, name);
     if (j.status?.phase === 'Failed') throw new Error(JSON.stringify(j.status.conditions));
     return j.status?.phase === 'Succeeded' ? j : undefined;
   }, 120_000, 500);
   expect(done.status!.shards).toMatchObject({ total: count, succeeded: count, remote: count, local: 0 });
+  expect(Math.max(...inFlight)).toBeGreaterThan(0); // was always 0: nothing fed the registry's in-flight counts
+  expect(Math.max(...inFlight)).toBeLessThanOrEqual(count);
   return { uid, shards: (await listShards(c, ns, name)) as Shard[], remote: done.status!.cost!.remote };
 }
 

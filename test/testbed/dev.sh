@@ -180,6 +180,9 @@ spec:
   verification: {spotCheckFraction: 0.25}
   settlement: {enabled: true}
 YAML
+# IN-FLIGHT is the live count of remote shards per provider (the planner's own view of them).
+wait_for "shards in flight at a provider (ComputeProvider IN-FLIGHT)" 180 bash -c "'$BIN/kubectl' --kubeconfig '$kubeconfig' get computeproviders -o jsonpath='{.items[*].status.shardsInFlight}' | grep -q '[1-9]'"
+k get computeproviders
 echo
 KUBECONFIG="$kubeconfig" "${cli[@]}" status rj/dev-showcase -n studio $([ -t 1 ] && echo --watch) || true
 if [ ! -t 1 ]; then

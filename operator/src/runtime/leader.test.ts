@@ -2,7 +2,7 @@
 // clock: one leader among candidates, renewal, release on stop, takeover after expiry, stepping down
 // when renewals fail or another holder appears. The real API server: test/runtime/leader.test.ts.
 import type * as k8s from '@kubernetes/client-node';
-import { FakeClock } from './clock.js';
+import { FakeClock, flushMicrotasks } from './clock.js';
 import { LeaderElector, type LeaseClient } from './leader.js';
 
 class FakeLeases {
@@ -175,4 +175,30 @@ describe('LeaderElector', () => {
       () => new LeaderElector({ client: leases.forIdentity('x'), namespace: 'n', name: 'l', identity: 'x', leaseDurationMs: 10_000, renewDeadlineMs: 10_000, onStartedLeading: () => undefined }),
     ).toThrow(/renewDeadline/);
   });
+});
+
+test('a Lease namespace that does not exist: one clear error naming it, then onFatal after the bound (no endless "lease update failed")', async () => {
+  const clock = new FakeClock(Date.parse('2026-12-01T00:00:00Z'));
+  const logs: string[] = [];
+  const fatal: string[] = [];
+  let creates = 0;
+  const elector = new LeaderElector({
+    client: {
+      get: async () => undefined,
+      create: async () => { creates++; throw Object.assign(new Error('HTTP-Code: 404 namespaces "atelier-system" not found'), { code: 404 }); },
+      replace: async () => { throw new Error('unreachable'); },
+    },
+    namespace: 'atelier-system', name: 'atelier-leader', identity: 'a', clock, fatalAfter: 3,
+    onStartedLeading: () => { throw new Error('must not lead'); },
+    onFatal: (e) => fatal.push(e.message),
+    logger: { error: (m, f) => logs.push(`${m} ${JSON.stringify(f)}`), warn: (m) => logs.push(m), info: () => undefined, debug: () => undefined },
+  });
+  const run = elector.run();
+  for (let i = 0; i < 20 && fatal.length === 0; i++) { await flushMicrotasks(); clock.advance(3000); await flushMicrotasks(); }
+  await run;
+  expect(fatal).toHaveLength(1);
+  expect(fatal[0]).toMatch(/namespace "atelier-system" does not exist: create it \(kubectl create namespace atelier-system\)/);
+  expect(creates).toBe(3);
+  expect(logs.filter((l) => l.startsWith('leader election cannot proceed'))).toHaveLength(1);
+  expect(logs.some((l) => l.startsWith('lease update failed'))).toBe(false);
 });

@@ -10,7 +10,7 @@
 // need clocks in sync to well within leaseDuration - renewDeadline (5 s by default).
 import * as k8s from '@kubernetes/client-node';
 import { type Clock, realClock } from './clock.js';
-import { errorMessage, isConflict, isNotFound } from './errors.js';
+import { errorMessage, isConflict, isNotFound, statusCode } from './errors.js';
 import { type Log, nopLog } from './logger.js';
 
 /** The three Lease calls the elector makes (an interface so tests can run without a cluster). */
@@ -56,14 +56,31 @@ export interface LeaderElectorOptions {
   onStoppedLeading?: () => void;
   /** Called when the observed holder changes (undefined: nobody). */
   onNewLeader?: (identity: string | undefined) => void;
+  /**
+   * Called once when campaigning cannot succeed without a change by a person (the Lease's namespace
+   * does not exist, or the Lease may not be written), after `fatalAfter` such attempts in a row; the
+   * campaign stops. Default: campaigning goes on, logging the reason.
+   */
+  onFatal?: (err: LeaseUnusable) => void;
+  /** Attempts in a row with an unusable Lease before onFatal (default 5). */
+  fatalAfter?: number;
   clock?: Clock;
   logger?: Log;
 }
 
-type Attempt = 'ok' | 'held' | 'conflict' | 'timeout';
+type Attempt = 'ok' | 'held' | 'conflict' | 'timeout' | 'unusable';
+
+/** The Lease cannot be created or updated as things stand: its namespace is missing, or RBAC forbids it. */
+export class LeaseUnusable extends Error {
+  constructor(message: string, readonly code: 404 | 403) {
+    super(message);
+    this.name = 'LeaseUnusable';
+  }
+}
 
 export class LeaderElector {
   private readonly o: LeaderElectorOptions;
+  private lastUnusable?: LeaseUnusable;
   private readonly clock: Clock;
   private readonly log: Log;
   private readonly leaseDurationMs: number;
@@ -125,10 +142,16 @@ export class LeaderElector {
 
   private async loop(): Promise<void> {
     // Campaign.
+    let unusable = 0;
     while (!this.stopped) {
       const r = await this.attempt(this.renewDeadlineMs);
       if (this.stopped) return;
       if (r === 'ok') break;
+      unusable = r === 'unusable' ? unusable + 1 : 0;
+      if (this.o.onFatal && this.lastUnusable && unusable >= (this.o.fatalAfter ?? 5)) {
+        this.o.onFatal(this.lastUnusable);
+        return;
+      }
       if (!(await this.pause(this.retryPeriodMs * (1 + Math.random() * 0.2)))) return;
     }
     if (this.stopped) return;
@@ -193,6 +216,11 @@ export class LeaderElector {
     try {
       return await Promise.race([
         this.tryAcquireOrRenew().catch((err): Attempt => {
+          if (err instanceof LeaseUnusable) {
+            if (this.lastUnusable?.message !== err.message) this.log.error('leader election cannot proceed', { lease: `${this.o.namespace}/${this.o.name}`, error: err.message });
+            this.lastUnusable = err;
+            return 'unusable';
+          }
           this.log.warn('lease update failed', { lease: `${this.o.namespace}/${this.o.name}`, error: errorMessage(err) });
           return 'conflict';
         }),
@@ -224,6 +252,13 @@ export class LeaderElector {
         });
       } catch (err) {
         if (isConflict(err)) return 'conflict';
+        const code = statusCode(err);
+        if (code === 404) {
+          throw new LeaseUnusable(`the Lease's namespace "${namespace}" does not exist: create it (kubectl create namespace ${namespace}), or point --lease-namespace (ATELIER_LEASE_NAMESPACE) at an existing namespace, or run with --leader-elect=false for a single replica`, 404);
+        }
+        if (code === 403) {
+          throw new LeaseUnusable(`not allowed to create Lease ${namespace}/${name}: grant create/get/update on leases (coordination.k8s.io) in namespace ${namespace} (the Helm chart's Role does), or use --lease-namespace`, 403);
+        }
         throw err;
       }
       this.observe(identity);

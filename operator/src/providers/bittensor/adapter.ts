@@ -243,7 +243,8 @@ export class ChutesAdapter implements ProviderAdapter {
     return { remoteId: job.job_id };
   }
 
-  async findByKey(idempotencyKey: string): Promise<string | undefined> {
+  /** From the journal only: Chutes cannot list jobs (the shard spec does not help). */
+  async findByKey(idempotencyKey: string, _spec?: ShardSpec): Promise<string | undefined> {
     assertIdempotencyKey('bittensor', idempotencyKey);
     const id = await this.journal.get(idempotencyKey);
     if (!id) return undefined;

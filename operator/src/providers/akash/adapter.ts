@@ -183,7 +183,9 @@ export class AkashAdapter implements ProviderAdapter {
 
   constructor(init: AdapterInit<AkashCredentials, AkashOptions>) {
     this.opts = { ...AKASH_DEFAULTS, ...(init.options ?? {}), usdPerToken: { ...AKASH_DEFAULTS.usdPerToken, ...(init.options?.usdPerToken ?? {}) } };
-    if (typeof this.opts.depositUsd === 'string') this.opts.depositUsd = Number(this.opts.depositUsd);
+    // ComputeProvider spec.options arrive as strings.
+    if (this.opts.depositUsd !== undefined) this.opts.depositUsd = Number(this.opts.depositUsd);
+    this.opts.manifestResendMs = Number(this.opts.manifestResendMs);
     this.clock = init.clock ?? systemClock;
     this.fetchFn = init.fetch ?? ((input, reqInit) => fetch(input, reqInit));
     this.timeoutMs = init.timeoutMs ?? 15_000;

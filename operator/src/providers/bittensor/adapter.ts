@@ -150,6 +150,8 @@ export class ChutesAdapter implements ProviderAdapter {
 
   constructor(init: ChutesInit) {
     this.opts = { ...CHUTES_DEFAULTS, ...(init.options ?? {}) };
+    // ComputeProvider spec.options arrive as strings.
+    this.opts.unreadableAfter = Number(this.opts.unreadableAfter);
     this.clock = init.clock ?? systemClock;
     this.journal = init.journal ?? memoryJournal();
     const apiKey = init.credentials.apiKey;

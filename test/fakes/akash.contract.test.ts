@@ -136,7 +136,10 @@ describe('Akash fake contract (console apps/api schemas)', () => {
 
     const list = await call('GET', '/v1/deployments?skip=0&limit=10');
     expect([list.status, check(ListDeployments, list.json)]).toEqual([200, []]);
-    for (let i = 0; i < 2; i++) expect(await call('DELETE', `/v1/deployments/${dseq}`)).toEqual({ status: 200, json: { data: { success: true } } });
+    for (let i = 0; i < 2; i++) {
+      const close = await call('DELETE', `/v1/deployments/${dseq}`);
+      expect([close.status, check(CloseDeployment, close.json), close.json]).toEqual([200, [], { data: { success: true } }]);
+    }
     const closed = await call('GET', `/v1/deployments/${dseq}`);
     expect(check(GetDeployment, closed.json)).toEqual([]);
     // Only active deployments are listed.

@@ -174,6 +174,18 @@ describe('Akash adapter against the Console fake', () => {
     expect(fake.jobs()).toEqual([{ id: remoteId, key: 'uid1-3-0', stage: 'running', provider: PRICEY, gpuUnits: 1 }]);
   });
 
+  test('read without its shard after a restart, a lease that never got its manifest is closed and Failed', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '2.50' });
+    fake.dropManifest(remoteId);
+    clock.manual.advance(15_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    const restarted = newAdapter();
+    expect((await restarted.getStatus(remoteId)).phase).toBe('Provisioning');
+    clock.manual.advance(60_000);
+    expect(await restarted.getStatus(remoteId)).toMatchObject({ phase: 'Failed', message: expect.stringContaining('never got the manifest') });
+    expect(fake.jobs()[0]?.stage).toBe('closed');
+  });
+
   test('the console closes a deployment left without a lease for 10 minutes; a second close is a quiet success', async () => {
     const slow = newAdapter();
     const { remoteId } = await slow.submit(makeShard({ gpuModels: ['nvidia-rtx-4090'] }), { idempotencyKey: 'uid1-3-0' });

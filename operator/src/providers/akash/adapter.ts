@@ -180,6 +180,8 @@ export class AkashAdapter implements ProviderAdapter {
   private readonly timeoutMs: number;
   private readonly submissions = new Map<string, Submission>();
   private readonly byKey = new Map<string, string>();
+  /** Leases of deployments this process has no shard for, first seen without a service. */
+  private readonly unknownUnready = new Map<string, number>();
 
   constructor(init: AdapterInit<AkashCredentials, AkashOptions>) {
     this.opts = { ...AKASH_DEFAULTS, ...(init.options ?? {}), usdPerToken: { ...AKASH_DEFAULTS.usdPerToken, ...(init.options?.usdPerToken ?? {}) } };
@@ -352,8 +354,20 @@ export class AkashAdapter implements ProviderAdapter {
     const service = Object.values(lease.status?.services ?? {})[0];
     if (!service || !service.ready_replicas) {
       if (!service && sub) await this.resendManifest(sub, lease);
+      if (!service && !sub) {
+        // Read without its shard (after a restart): the manifest cannot be rebuilt here. A lease
+        // whose service never comes up is closed after twice the resend wait, and the shard retried.
+        const since = this.unknownUnready.get(dseq) ?? this.clock.now();
+        this.unknownUnready.set(dseq, since);
+        if (this.clock.now() - since >= 2 * this.opts.manifestResendMs) {
+          await this.closeQuietly(dseq);
+          this.unknownUnready.delete(dseq);
+          return { ...base('Failed', 'the provider never got the manifest, and it cannot be rebuilt without the shard; closed it'), endedAt: new Date(this.clock.now()) };
+        }
+      }
       return base('Provisioning', `lease with ${lease.id.provider}; waiting for the service to be ready`);
     }
+    this.unknownUnready.delete(dseq);
     if (sub) sub.unreadySince = undefined;
     if (sub && sub.leasedAt === undefined) sub.leasedAt = this.clock.now();
     const report = await this.readShard(service.uris?.[0]);

@@ -136,6 +136,18 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect((await adapter.getResults(other.remoteId)).supported).toBe(true);
   });
 
+  test('a job cancelled while its outputs upload is Cancelled, not Succeeded: its files were deleted', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(5_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    clock.manual.advance(61_000);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Running', raw: 'uploading' });
+    await adapter.cancel(remoteId);
+    expect(fake.deletes()).toEqual([{ job_id: remoteId, at: clock.now(), finished: false }]);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Cancelled', raw: 'deleted' });
+    await expect(adapter.getResults(remoteId)).rejects.toMatchObject({ kind: 'invalid' });
+  });
+
   test('findByKey answers from the journal across a restart; without one it cannot', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     expect(await newAdapter().findByKey('uid1-3-0', makeShard())).toBe(remoteId);

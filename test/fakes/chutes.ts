@@ -382,7 +382,8 @@ export class ChutesFake extends ProviderFake {
       result = { outputs: this.outputs(j) };
       const signed = this.signedResult(j.job_id);
       if (signed) result.signed = signed;
-      const uploadedAll = finished !== undefined;
+      // Uploads end with the final PUT; a DELETE before that stopped them (and deleted the files).
+      const uploadedAll = finished !== undefined && (j.deletedAt === undefined || j.deletedAt >= (this.completeMs(j) ?? Infinity));
       outputFiles = Object.fromEntries(
         this.files(j).map((f) => [f.fileId, { filename: f.filename, path: `jobs/${j.chute.chute_id}/${naive(j.createdMs).slice(0, 10)}/${j.job_id}/outputs/${f.filename}`, uploaded: uploadedAll && f.uploads }]),
       );

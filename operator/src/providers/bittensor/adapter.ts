@@ -293,8 +293,9 @@ export class ChutesAdapter implements ProviderAdapter {
     }
     const missing = files.filter((f) => f.uploaded !== true).map((f) => f.filename);
     const report = outputsReport(job.result);
-    if (report?.state === 'succeeded' && missing.length === 0) return status('Succeeded', 'finished');
+    // A DELETE removed whatever outputs the job had: once sent, the job counts as cancelled.
     if (this.cancelled.has(id)) return status('Cancelled', 'deleted', 'job deleted by cancel');
+    if (report?.state === 'succeeded' && missing.length === 0) return status('Succeeded', 'finished');
     if (missing.length > 0) return status('Failed', 'finished', `Failed to upload files: ${missing.join(', ')}`);
     if (report?.state === 'failed') return status('Failed', 'finished', report.message ?? 'the shard reported failure');
     if (!job.result) return status('Failed', 'finished', 'finished without a result (the miner instance ended before the job reported)');

@@ -23,7 +23,8 @@ let op: OperatorProcess;
 let nsSpill: string;
 let nsBudget: string;
 let nsBill: string;
-const akash = new AkashFake({ provisionMs: 300, jobDurationMs: 3000, providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 8, bidDelayMs: 300 }] });
+// Half-second blocks, so a 3-second shard pays its lease for several blocks (escrow pays per block).
+const akash = new AkashFake({ provisionMs: 300, jobDurationMs: 3000, blockMs: 500, providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 8, bidDelayMs: 300 }] });
 const chutes = new ChutesFake({ claimDelayMs: 300, jobDurationMs: 3000, uploadMs: 300 });
 const render = new RenderFake({ assignDelayMs: 300, startMs: 300, jobDurationMs: 3000 });
 const PROVIDERS = ['fake-akash', 'fake-chutes', 'fake-render'];
@@ -151,6 +152,7 @@ test('a 4-shard ProviderOnly job succeeds on each of akash, render and bittensor
       expect(st.result.outputs).toHaveLength(1);
       expect(st.result.digest).toMatch(/^[0-9a-f]{64}$/);
       const cost = micros(st.remoteCost);
+      expect(cost).toBeGreaterThan(0n);
       const out = st.result.outputs[0]!;
       if (BILLED[name] === 'akash') {
         // Escrow pays per 6 s block: at least the blocks up to the shard's end, at most what the

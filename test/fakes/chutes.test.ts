@@ -136,6 +136,19 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect((await adapter.getResults(other.remoteId)).supported).toBe(true);
   });
 
+  test('a DELETE a gateway refused (502) did not reach the route: cancel throws, and the next one sends it again', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(5_000);
+    fake.inject({ kind: 'status', status: 502, count: 1, match: { method: 'DELETE' } });
+    expect(await thrown(() => adapter.cancel(remoteId))).toMatchObject({ kind: 'transient', status: 502 });
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    expect(fake.running()).toBe(1);
+    await adapter.cancel(remoteId);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Cancelled' });
+    expect(fake.running()).toBe(0);
+    expect(fake.deletes().map((d) => d.finished)).toEqual([false]);
+  });
+
   test('a job cancelled while its outputs upload is Cancelled, not Succeeded: its files were deleted', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     clock.manual.advance(5_000);

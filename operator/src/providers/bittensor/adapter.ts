@@ -36,8 +36,10 @@
 // which ends by itself: capabilities.findByKey = 'process' says so.
 //
 // cancel: DELETE removes a job's stored outputs (router.py:233) before answering, so a job with
-// finished_at set is never deleted. The DELETE itself answers 5xx (it returns a body its declared
-// model rejects), after its effects: a 5xx to it counts as sent, and it is never repeated.
+// finished_at set is never deleted (it is read right before each DELETE). The DELETE itself answers
+// 500 (it returns a body its declared model rejects) after its effects: a 500 counts as sent. Other
+// failures (a gateway's 502/503, no answer) are thrown, and the next cancel() sends it again while
+// the job is still unfinished, which is harmless.
 //
 // Quota: 429 "Daily job quota exceeded" comes with no Retry-After; the count restarts at 00:00 UTC
 // (router.py:114-134), so it is a QuotaExceededError until then, not a rate limit to retry through.
@@ -350,7 +352,6 @@ export class ChutesAdapter implements ProviderAdapter {
   }
 
   async cancel(id: string): Promise<void> {
-    if (this.cancelled.has(id)) return;
     let job: WireJob;
     try {
       job = await this.getJob(id);
@@ -362,11 +363,15 @@ export class ChutesAdapter implements ProviderAdapter {
     }
     // Deleting a finished job deletes its stored outputs: a finished job is left alone.
     if (job.finished_at) return;
+    // A pending job the DELETE reached is never claimed: nothing more to do.
+    if (this.cancelled.has(id) && !job.instance_id) return;
     try {
       await this.http.json({ method: 'DELETE', path: `/jobs/${encodeURIComponent(id)}` });
     } catch (err) {
-      // 404: gone already. 5xx: the route answers 500 after deleting (its body fails its model).
-      if (!(err instanceof ProviderError && (err.kind === 'notFound' || (err.status ?? 0) >= 500))) throw err;
+      // 404: gone already. 500: the route's own answer after it acted (its body fails its model).
+      // Anything else (a gateway's 502/503, no answer) may not have reached it: the caller tries again,
+      // and a job still unfinished then is sent another DELETE, which is harmless.
+      if (!(err instanceof ProviderError && (err.kind === 'notFound' || err.status === 500))) throw err;
     }
     this.cancelled.add(id);
   }

@@ -8,7 +8,7 @@
 
 import { ChutesAdapter, chutesGpuKey } from '../../operator/src/providers/bittensor/adapter.js';
 import { sha256Hex } from '../../operator/src/providers/results.js';
-import { QuotaExceededError, memoryJournal } from '../../operator/src/providers/types.js';
+import { InsufficientFundsError, QuotaExceededError, memoryJournal } from '../../operator/src/providers/types.js';
 import type { ResultSet, SubmissionJournal } from '../../operator/src/providers/types.js';
 import { ChutesFake } from './chutes.js';
 import { WRONG_RENDER_SUFFIX, testRenderContent } from './server.js';
@@ -320,5 +320,12 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect((await download(id, results)).toString()).toContain(WRONG_RENDER_SUFFIX);
     expect((await fetch(`${fake.url}/_fake/every-job`, { method: 'DELETE' })).status).toBe(204);
     expect(fake.opts.everyJob).toBeUndefined();
+  });
+  test('a 402 from the provider is an InsufficientFundsError, not retried', async () => {
+    fake.inject({ kind: 'status', status: 402, count: 1, match: { method: 'POST' } });
+    const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-7-0' }));
+    expect(err).toBeInstanceOf(InsufficientFundsError);
+    expect(err).toMatchObject({ provider: 'bittensor', kind: 'insufficientFunds', status: 402, retryable: false });
+    expect(fake.submissionsFor('uid1-7-0')).toBe(0);
   });
 });

@@ -8,6 +8,7 @@
 
 import { RenderAdapter, renderGpuName, splitImage } from '../../operator/src/providers/render/adapter.js';
 import { findResultInLog, sha256Hex, verifyOutputs } from '../../operator/src/providers/results.js';
+import { InsufficientFundsError } from '../../operator/src/providers/types.js';
 import type { ResultSet } from '../../operator/src/providers/types.js';
 import { RenderFake } from './render.js';
 import { WRONG_RENDER_SUFFIX, testRenderContent, usdToTokenUnits } from './server.js';
@@ -253,5 +254,12 @@ describe('Render adapter against the Compute Network fake', () => {
     } finally {
       await everyWrong.stop();
     }
+  });
+  test('a 402 from the provider is an InsufficientFundsError, not retried', async () => {
+    fake.inject({ kind: 'status', status: 402, count: 1, match: { method: 'POST' } });
+    const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-7-0' }));
+    expect(err).toBeInstanceOf(InsufficientFundsError);
+    expect(err).toMatchObject({ provider: 'render', kind: 'insufficientFunds', status: 402, retryable: false });
+    expect(fake.submissionsFor('uid1-7-0')).toBe(0);
   });
 });

@@ -321,6 +321,7 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect((await fetch(`${fake.url}/_fake/every-job`, { method: 'DELETE' })).status).toBe(204);
     expect(fake.opts.everyJob).toBeUndefined();
   });
+
   test('a 402 from the provider is an InsufficientFundsError, not retried', async () => {
     fake.inject({ kind: 'status', status: 402, count: 1, match: { method: 'POST' } });
     const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-7-0' }));

@@ -255,6 +255,7 @@ describe('Render adapter against the Compute Network fake', () => {
       await everyWrong.stop();
     }
   });
+
   test('a 402 from the provider is an InsufficientFundsError, not retried', async () => {
     fake.inject({ kind: 'status', status: 402, count: 1, match: { method: 'POST' } });
     const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-7-0' }));

@@ -27,7 +27,7 @@ function liveRemote(uid: string): string[] {
   const mine = (key?: string) => !!key?.startsWith(`${uid}-`);
   return [
     ...akash.jobs().filter((j) => mine(j.key) && ['waitingForBids', 'provisioning', 'running'].includes(j.stage)).map((j) => `delete-akash/${j.id}:${j.stage}`),
-    ...chutes.jobs().filter((j) => mine(j.key) && (j.active || j.status === 'pending' || j.status === 'complete_pending_uploads')).map((j) => `delete-chutes/${j.id}:${j.status}`),
+    ...chutes.jobs().filter((j) => mine(j.key) && (j.running || (!j.finished && !j.deleted))).map((j) => `delete-chutes/${j.id}:${j.status}`),
     ...render.jobs().filter((j) => mine(j.key) && ['PENDING', 'ASSIGNED', 'RUNNING', 'CANCELLING'].includes(j.status)).map((j) => `delete-render/${j.id}:${j.status}`),
   ];
 }
@@ -36,7 +36,7 @@ function runningOf(uid: string): Record<string, number> {
   const mine = (key?: string) => !!key?.startsWith(`${uid}-`);
   return {
     'delete-akash': akash.jobs().filter((j) => mine(j.key) && ['provisioning', 'running'].includes(j.stage)).length,
-    'delete-chutes': chutes.jobs().filter((j) => mine(j.key) && j.active).length,
+    'delete-chutes': chutes.jobs().filter((j) => mine(j.key) && j.running).length,
     'delete-render': render.jobs().filter((j) => mine(j.key) && ['ASSIGNED', 'RUNNING', 'CANCELLING'].includes(j.status)).length,
   };
 }

@@ -49,7 +49,7 @@ function remoteJobs(uid: string): { fake: string; id: string; key: string; index
   const index = (key: string) => Number(key.slice(uid.length + 1).split('-')[0]);
   for (const [name, fake] of Object.entries(FAKES)) {
     const akashGood = fake instanceof AkashFake ? akashRanToEnd(fake) : undefined;
-    for (const j of fake.jobs() as { id: string; key?: string; stage?: string; status?: string; active?: boolean }[]) {
+    for (const j of fake.jobs() as { id: string; key?: string; stage?: string; status?: string; running?: boolean; finished?: boolean; deleted?: boolean }[]) {
       if (!j.key?.startsWith(`${uid}-`)) continue;
       const id = runId(name, j.id);
       let succeeded: boolean;
@@ -59,7 +59,7 @@ function remoteJobs(uid: string): { fake: string; id: string; key: string; index
         live = ['waitingForBids', 'provisioning', 'running'].includes(j.stage!);
       } else if (fake instanceof ChutesFake) {
         succeeded = j.status === 'complete';
-        live = !!j.active || j.status === 'pending' || j.status === 'complete_pending_uploads';
+        live = !!j.running || (!j.finished && !j.deleted);
       } else {
         succeeded = j.status === 'COMPLETED';
         live = ['PENDING', 'ASSIGNED', 'RUNNING', 'CANCELLING'].includes(j.status!);

@@ -1,8 +1,12 @@
 // Bursting to the HTTP providers, through their contract fakes (test/fakes: real servers on loopback
 // that follow the providers' published API sources): shards go to the cheapest eligible offer first
 // and spill over to the next when its capacity is reached, a price cap excludes an expensive
-// provider, and a budget holds bursting at the limit with a clear condition. Nothing is left running
-// on any fake afterwards.
+// provider, and a budget holds bursting at the limit with a clear condition. A ProviderOnly job of
+// four shards succeeds on each of Akash, Render and Chutes with its outputs, and each shard's recorded
+// cost is what that provider bills for it, read from the fake's own billing record (Akash: escrow
+// transferred per block; Render: execution time at the configured price; Chutes: the job's instance
+// from activation to deletion). A finished Chutes job is never deleted. Nothing is left running on
+// any fake afterwards.
 import { createComputeProvider } from '../support/providers.js';
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
@@ -11,15 +15,21 @@ import { AkashFake } from '../fakes/akash.js';
 import { ChutesFake } from '../fakes/chutes.js';
 import { RenderFake } from '../fakes/render.js';
 import { cond, createJob, getJob, listShards, renderJob } from '../operator/helpers.js';
+import { createHash } from 'node:crypto';
+import { parseMicros } from '../../operator/src/money.js';
 
 let c: Clients;
 let op: OperatorProcess;
 let nsSpill: string;
 let nsBudget: string;
-const akash = new AkashFake({ provisionMs: 300, jobDurationMs: 3000, providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 8, bidDelayMs: 300 }] });
+let nsBill: string;
+// Half-second blocks, so a 3-second shard pays its lease for several blocks (escrow pays per block).
+const akash = new AkashFake({ provisionMs: 300, jobDurationMs: 3000, blockMs: 500, providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 8, bidDelayMs: 300 }] });
 const chutes = new ChutesFake({ claimDelayMs: 300, jobDurationMs: 3000, uploadMs: 300 });
 const render = new RenderFake({ assignDelayMs: 300, startMs: 300, jobDurationMs: 3000 });
 const PROVIDERS = ['fake-akash', 'fake-chutes', 'fake-render'];
+/** The same fakes, one ComputeProvider each for the billing test (Render priced as the fake charges). */
+const BILLED = { 'bill-akash': 'akash', 'bill-render': 'render', 'bill-chutes': 'chutes' } as const;
 
 type CP = { spec: { maxConcurrentShards?: number }; status?: { offers?: { gpuModel?: string; pricePerGpuHour?: string; available?: number }[]; conditions?: { type: string; status: string; reason: string }[] } };
 const getCP = async (name: string) => (await c.custom.getClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name })) as CP;
@@ -31,6 +41,7 @@ beforeAll(async () => {
   await Promise.all([akash.start(), chutes.start(), render.start()]);
   nsSpill = await freshNamespace(c, 'spill');
   nsBudget = await freshNamespace(c, 'budget');
+  nsBill = await freshNamespace(c, 'bill');
   await c.core.createNamespace({ body: { metadata: { name: 'atelier-system' } } }).catch(() => undefined);
   const provider = (name: string, type: string, endpoint: string, secret: string, options: Record<string, string>, extra: Record<string, unknown> = {}) =>
     createComputeProvider(c, name, type, endpoint, secret, options, extra);
@@ -38,9 +49,13 @@ beforeAll(async () => {
   // The cheapest (Chutes' published H100 price is below Akash's) takes two shards at a time.
   await provider('fake-chutes', 'bittensor', chutes.url, chutes.opts.apiKey, { chuteId: chutes.opts.chutes[0]!.chute_id, method: 'render' }, { maxConcurrentShards: 2 });
   await provider('fake-render', 'render', render.url, `${render.opts.publicKey}:${render.opts.secretKey}`, { pricePerGpuHour: '9.00' });
-  op = startOperator(testbed().kubeconfig, ['--namespace', `${nsSpill},${nsBudget}`, '--lease-name', 'atelier-http-burst', '--remote-poll', '1', '--provider-probe', '2']);
+  const only = { allowedNamespaces: [nsBill] };
+  await provider('bill-akash', 'akash', akash.url, akash.opts.apiKey, {}, only);
+  await provider('bill-chutes', 'bittensor', chutes.url, chutes.opts.apiKey, { chuteId: chutes.opts.chutes[0]!.chute_id, method: 'render' }, only);
+  await provider('bill-render', 'render', render.url, `${render.opts.publicKey}:${render.opts.secretKey}`, { pricePerGpuHour: render.opts.usdPerGpuHour['NVIDIA H100']! }, only);
+  op = startOperator(testbed().kubeconfig, ['--namespace', `${nsSpill},${nsBudget},${nsBill}`, '--lease-name', 'atelier-http-burst', '--remote-poll', '1', '--provider-probe', '2']);
   try {
-    await waitFor('all three providers probed', async () => (await Promise.all(PROVIDERS.map(getCP))).every((cp) => h100Price(cp) > 0), 90_000, 1000);
+    await waitFor('all providers probed', async () => (await Promise.all([...PROVIDERS, ...Object.keys(BILLED)].map(getCP))).every((cp) => h100Price(cp) > 0), 90_000, 1000);
   } catch (e) {
     console.log(JSON.stringify(await Promise.all(PROVIDERS.map(getCP)), null, 1), op.raw.filter((l) => /provider|probe|warn|error/i.test(l)).slice(-20).join('\n'));
     throw e;
@@ -49,7 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await op?.kill('SIGTERM');
-  for (const name of PROVIDERS) await c.custom.deleteClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name }).catch(() => undefined);
+  for (const name of [...PROVIDERS, ...Object.keys(BILLED)]) await c.custom.deleteClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', name }).catch(() => undefined);
   await Promise.all([akash.stop(), chutes.stop(), render.stop()]);
 });
 
@@ -105,4 +120,64 @@ test('a budget holds bursting at the limit with a BudgetExhausted condition', as
   // what was actually spent stays within the budget
   expect(Number(done.status!.cost!.remote)).toBeLessThanOrEqual(Number(budget));
   await waitFor('fakes idle', async () => akash.running() === 0 && chutes.running() === 0 && render.running() === 0, 60_000);
+});
+
+test('a 4-shard ProviderOnly job succeeds on each of akash, render and bittensor, each shard costing what the provider bills; no finished Chutes job is deleted', async () => {
+  const names = Object.keys(BILLED) as (keyof typeof BILLED)[];
+  for (const name of names) {
+    const job = renderJob(name, { count: 4, models: ['nvidia-h100'] });
+    (job.spec as Record<string, unknown>).placement = { policy: 'ProviderOnly', providers: [name], maxPricePerGpuHour: '5.00' };
+    await createJob(c, nsBill, job);
+  }
+  for (const name of names) {
+    const done = await waitFor(`${name} Succeeded`, async () => {
+      const j = await getJob(c, nsBill, name);
+      if (j.status?.phase === 'Failed') throw new Error(JSON.stringify(j.status.conditions));
+      return j.status?.phase === 'Succeeded' ? j : undefined;
+    }, 180_000, 1000);
+    expect(done.status!.shards).toMatchObject({ succeeded: 4, remote: 4, local: 0 });
+  }
+  await waitFor('fakes idle', async () => akash.running() === 0 && chutes.running() === 0 && render.running() === 0, 60_000);
+
+  const akashBills = new Map(akash.billing().map((b) => [b.dseq, b]));
+  const renderBills = new Map(render.billing().map((b) => [b.uuid, b]));
+  const chutesBills = new Map(chutes.billing().map((b) => [b.job_id, b]));
+  const micros = (v: string) => parseMicros(v);
+  for (const name of names) {
+    const shards = await listShards(c, nsBill, name);
+    expect(shards).toHaveLength(4);
+    for (const shard of shards) {
+      const st = shard.status as { provider: string; remoteId: string; remoteCost: string; attempts?: number; result: { outputs: { uri: string; sha256: string }[]; digest: string } };
+      expect(st.provider).toBe(name);
+      expect(st.result.outputs).toHaveLength(1);
+      expect(st.result.digest).toMatch(/^[0-9a-f]{64}$/);
+      const cost = micros(st.remoteCost);
+      expect(cost).toBeGreaterThan(0n);
+      const out = st.result.outputs[0]!;
+      if (BILLED[name] === 'akash') {
+        // Escrow pays per 6 s block: at least the blocks up to the shard's end, at most what the
+        // escrow had transferred when the operator closed the deployment after reading the cost.
+        const bill = akashBills.get(st.remoteId);
+        expect(bill?.denom).toBe('uact');
+        expect(cost).toBeGreaterThanOrEqual(micros(akash.meteredUsd(st.remoteId)));
+        expect(cost).toBeLessThanOrEqual(micros(bill!.usd));
+        expect(createHash('sha256').update(akash.readObject(out.uri)!).digest('hex')).toBe(out.sha256);
+      } else if (BILLED[name] === 'render') {
+        // Execution time at the price the ComputeProvider is configured with, which is the fake's.
+        expect(cost).toBe(micros(renderBills.get(st.remoteId)!.usd));
+        expect(createHash('sha256').update(render.readObject(out.uri)!).digest('hex')).toBe(out.sha256);
+      } else {
+        // The instance from activation to deletion; an adapter that never saw the instance start
+        // counts from created_at instead, at most the miner's claim delay more.
+        const billed = micros(chutesBills.get(st.remoteId)!.usd);
+        const claimSlack = BigInt(Math.ceil((chutes.opts.gpuHourlyUsd.h100! * chutes.opts.claimDelayMs) / 3.6)) + 1n; // micro-USD
+        expect(cost).toBeGreaterThanOrEqual(billed);
+        expect(cost).toBeLessThanOrEqual(billed + claimSlack);
+        expect(out.uri).toMatch(/^chutes:\/\/jobs\//);
+      }
+    }
+    console.log(`${name}: shard costs ${JSON.stringify(shards.map((sh) => (sh.status as { remoteCost: string }).remoteCost))}`);
+  }
+  // DELETE destroys a Chutes job's outputs: no finished job was ever sent one, in any test of this suite.
+  expect(chutes.deletes().filter((d) => d.finished)).toEqual([]);
 });

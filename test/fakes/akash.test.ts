@@ -1,12 +1,14 @@
 // The Akash adapter against the Console contract fake (test/fakes/akash.ts): offers and exact price
 // normalisation, the bid -> lease -> run -> result -> cost lifecycle on the fake's clock, idempotent
-// cancel, findByKey across an operator restart, and every injected failure the controller must
+// cancel, findByKey across an operator restart (the deployment hash recomputed from the shard's SDL
+// with chain-sdk), lease retries that re-send a lost manifest, prices in uact (micro-USD per block),
+// the console's own closing of lease-less deployments, 402 as InsufficientFundsError, and every injected failure the controller must
 // tell apart (429, 5xx, hangs, vanished deployments, failed and corrupted shards, bad requests);
 // signed results for settled shards, seeded test renders and consistent-but-wrong renders.
 
 import { AkashAdapter } from '../../operator/src/providers/akash/adapter.js';
 import { findResultInLog, sha256Hex, verifyOutputs } from '../../operator/src/providers/results.js';
-import { ProviderError } from '../../operator/src/providers/types.js';
+import { InsufficientFundsError, ProviderError } from '../../operator/src/providers/types.js';
 import type { ResultSet } from '../../operator/src/providers/types.js';
 import { AkashFake } from './akash.js';
 import { WRONG_RENDER_SUFFIX, testRenderContent } from './server.js';
@@ -22,7 +24,7 @@ describe('Akash adapter against the Console fake', () => {
   let adapter: AkashAdapter;
 
   const newAdapter = (apiKey = fake.opts.apiKey, timeoutMs = 2_000): AkashAdapter =>
-    new AkashAdapter({ endpoint: fake.url, credentials: { apiKey }, clock, timeoutMs, options: { usdPerToken: { uakt: '3.00' }, bidTimeoutMs: 120_000 } });
+    new AkashAdapter({ endpoint: fake.url, credentials: { apiKey }, clock, timeoutMs, options: { usdPerToken: { uakt: '3.00' }, bidTimeoutMs: 120_000, manifestResendMs: 30_000 } });
 
   beforeEach(async () => {
     clock = recordingClock();
@@ -30,8 +32,8 @@ describe('Akash adapter against the Console fake', () => {
       clock: clock.manual,
       providers: [
         // Cheapest, but full: it never bids.
-        { address: CHEAP, gpuModels: ['h100'], pricePerBlock: '500', capacity: 0, bidDelayMs: 10_000 },
-        { address: PRICEY, gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 4, bidDelayMs: 15_000 },
+        { address: CHEAP, gpuModels: ['h100'], pricePerBlock: '1500', capacity: 0, bidDelayMs: 10_000 },
+        { address: PRICEY, gpuModels: ['h100', 'a100'], pricePerBlock: '3000', capacity: 4, bidDelayMs: 15_000 },
       ],
     });
     await fake.start();
@@ -61,11 +63,12 @@ describe('Akash adapter against the Console fake', () => {
   });
 
   test.each([
+    [{ denom: 'uact', amount: '3000.000000000000000000' }, 1, '1.80'],
     [{ denom: 'uakt', amount: '1000.000000000000000000' }, 1, '1.80'],
     [{ denom: 'uakt', amount: '1000' }, 2, '0.90'],
     [{ denom: 'uakt', amount: '1.234567890123456789' }, 1, '0.002222'],
-    [{ denom: 'uusdc', amount: '2500' }, 1, '1.50'],
-    [{ denom: 'uusdc', amount: '4166.666666' }, 1, '2.50'],
+    [{ denom: 'uact', amount: '2500' }, 1, '1.50'],
+    [{ denom: 'uact', amount: '4166.666666' }, 1, '2.50'],
   ])('price per block %j for %d GPU(s) is %s USD/GPU-hour', (price, gpus, expected) => {
     expect(adapter.usdPerGpuHour(price, gpus)).toBe(expected);
   });
@@ -96,13 +99,14 @@ describe('Akash adapter against the Console fake', () => {
     expect(await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array())).toEqual([]);
     expect(await adapter.logs(remoteId, { tail: 1 })).toEqual([expect.stringContaining('ATELIER_RESULT')]);
 
-    // 65 s of lease at 1000 uakt per 6 s block = 10 blocks = 10000 uakt = 0.01 AKT = $0.03.
-    expect(await adapter.getCost(remoteId)).toEqual({ amount: '10000', currency: 'uakt', usd: '0.03', basis: 'estimated', seconds: 60 });
+    // 65 s of lease at 3000 uact (micro-USD) per 6 s block = 10 blocks = 30000 uact = $0.03, as the escrow paid.
+    expect(await adapter.getCost(remoteId)).toEqual({ amount: '30000', currency: 'uact', usd: '0.03', basis: 'estimated', seconds: 60 });
+    expect(fake.billing()).toEqual([{ dseq: remoteId, key: 'uid1-3-0', denom: 'uact', amount: '30000', usd: '0.03' }]);
 
     await adapter.cancel(remoteId);
     await adapter.cancel(remoteId);
     expect(fake.jobs()[0]?.stage).toBe('closed');
-    expect(await adapter.getCost(remoteId)).toMatchObject({ basis: 'settled', amount: '10000' });
+    expect(await adapter.getCost(remoteId)).toMatchObject({ basis: 'settled', amount: '30000' });
     expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
     expect(fake.running()).toBe(0);
   });
@@ -127,23 +131,98 @@ describe('Akash adapter against the Console fake', () => {
     expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
   });
 
-  test('findByKey finds an earlier submission after an operator restart', async () => {
+  test('findByKey finds an earlier submission after an operator restart by its manifest version', async () => {
     const dseq = await leased('uid1-3-0');
     const restarted = newAdapter();
-    expect(await restarted.findByKey('uid1-3-0')).toBe(dseq);
-    expect(await restarted.findByKey('uid1-3-1')).toBeUndefined();
+    // Without the shard, a fresh process knows nothing; with it, the recomputed hash finds it.
+    expect(await restarted.findByKey('uid1-3-0')).toBeUndefined();
+    expect(await restarted.findByKey('uid1-3-0', makeShard())).toBe(dseq);
+    expect(await restarted.findByKey('uid1-3-1', makeShard())).toBeUndefined();
+    expect(await newAdapter().findByKey('uid1-3-0', makeShard({ shardIndex: 4 }))).toBeUndefined();
     expect(fake.submissionsFor('uid1-3-0')).toBe(1);
+    // Closed deployments are not listed, so they are not found.
+    await restarted.cancel(dseq);
+    expect(await newAdapter().findByKey('uid1-3-0', makeShard())).toBeUndefined();
   });
 
-  test('a restart before any lease: findByKey closes the manifest-less deployment so the caller resubmits', async () => {
+  test('a restart before any lease: the rebuilt manifest gets the lease, nothing is submitted twice', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     const restarted = newAdapter();
-    expect(await restarted.findByKey('uid1-3-0')).toBeUndefined();
-    expect(fake.jobs().find((j) => j.id === remoteId)?.stage).toBe('closed');
-    const again = await restarted.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
-    expect(again.remoteId).not.toBe(remoteId);
-    expect(fake.submissionCounts()).toEqual({ 'uid1-3-0': 2 });
-    expect(await restarted.findByKey('uid1-3-0')).toBe(again.remoteId);
+    expect(await restarted.findByKey('uid1-3-0', makeShard())).toBe(remoteId);
+    clock.manual.advance(15_000);
+    expect((await restarted.getStatus(remoteId)).phase).toBe('Provisioning');
+    clock.manual.advance(5_000);
+    expect((await restarted.getStatus(remoteId)).phase).toBe('Running');
+    expect(fake.submissionCounts()).toEqual({ 'uid1-3-0': 1 });
+  });
+
+  test('a lost manifest is sent again by repeating POST /v1/leases', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '2.50' });
+    fake.dropManifest(remoteId);
+    clock.manual.advance(15_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    // The provider reports no service: first seen at 20 s, the manifest goes again 30 s later.
+    clock.manual.advance(5_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    clock.manual.advance(29_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    clock.manual.advance(1_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    clock.manual.advance(5_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    expect(fake.server.requests.filter((r) => r.method === 'POST' && r.path === '/v1/leases').map((r) => r.status)).toEqual([200, 200]);
+    expect(fake.jobs()).toEqual([{ id: remoteId, key: 'uid1-3-0', stage: 'running', provider: PRICEY, gpuUnits: 1 }]);
+  });
+
+  test('read without its shard after a restart, a lease that never got its manifest is closed and Failed', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '2.50' });
+    fake.dropManifest(remoteId);
+    clock.manual.advance(15_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    const restarted = newAdapter();
+    expect((await restarted.getStatus(remoteId)).phase).toBe('Provisioning');
+    clock.manual.advance(60_000);
+    expect(await restarted.getStatus(remoteId)).toMatchObject({ phase: 'Failed', message: expect.stringContaining('never got the manifest') });
+    expect(fake.jobs()[0]?.stage).toBe('closed');
+  });
+
+  test('the console closes a deployment left without a lease for 10 minutes; a second close is a quiet success', async () => {
+    const slow = newAdapter();
+    const { remoteId } = await slow.submit(makeShard({ gpuModels: ['nvidia-rtx-4090'] }), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(121_000);
+    expect(await slow.getStatus(remoteId)).toMatchObject({ phase: 'Failed', message: expect.stringContaining('no acceptable bid') });
+    const other = await newAdapter('akash-test-key-0000').submit(makeShard({ gpuModels: ['nvidia-rtx-4090'] }), { idempotencyKey: 'uid1-4-0' });
+    clock.manual.advance(600_000);
+    expect(await newAdapter().getStatus(other.remoteId)).toMatchObject({ phase: 'Cancelled', message: expect.stringContaining('10 minutes') });
+    await slow.cancel(remoteId);
+    const res = await fetch(`${fake.url}/v1/deployments/${remoteId}`, { method: 'DELETE', headers: { 'x-api-key': fake.opts.apiKey } });
+    expect([res.status, await res.json()]).toEqual([200, { data: { success: true } }]);
+  });
+
+  test('402 from the managed wallet is an InsufficientFundsError, not a crash of the shard', async () => {
+    fake.opts.walletEmpty = true;
+    const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' }));
+    expect(err).toBeInstanceOf(InsufficientFundsError);
+    expect(err).toMatchObject({ kind: 'insufficientFunds', status: 402, retryable: false, message: expect.stringContaining('Not enough balance') });
+    expect(fake.submissionsFor('uid1-3-0')).toBe(0);
+  });
+
+  test('the create body is {sdl} only; the SDL is checked by chain-sdk and its price denom rewritten to uact', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxDurationSec: 3600 });
+    const creates = fake.server.requests.filter((r) => r.method === 'POST' && r.path === '/v1/deployments');
+    expect(creates).toHaveLength(1);
+    expect(adapter.capabilities()).toMatchObject({ maxDuration: 'operator', findByKey: 'remote' });
+    const uakt = new AkashAdapter({ endpoint: fake.url, credentials: { apiKey: fake.opts.apiKey }, clock, options: { denom: 'uakt', usdPerToken: { uakt: '0.60' }, bidTimeoutMs: 120_000 } });
+    const other = await uakt.submit(makeShard({ shardIndex: 5 }), { idempotencyKey: 'uid1-5-0', maxUsdPerHour: '2.50' });
+    clock.manual.advance(15_000);
+    // Bids and leases come in the grant denom whatever the SDL said.
+    await uakt.getStatus(other.remoteId);
+    const d = (await (await fetch(`${fake.url}/v1/deployments/${other.remoteId}`, { headers: { 'x-api-key': fake.opts.apiKey } })).json()) as { data: { leases: { price: { denom: string } }[] } };
+    expect(d.data.leases.map((l) => l.price.denom)).toEqual(['uact']);
+    expect(remoteId).not.toBe(other.remoteId);
+    const bad = await fetch(`${fake.url}/v1/deployments`, { method: 'POST', headers: { 'x-api-key': fake.opts.apiKey, 'content-type': 'application/json' }, body: JSON.stringify({ data: { sdl: 'version: "2.0"\nservices: {}\n' } }) });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ error: 'BadRequestError', message: expect.stringMatching(/^Invalid SDL: /), code: 'bad_request', type: 'client_error' });
   });
 
   test('429 on POST surfaces as rateLimited with Retry-After; 429 on GET is waited out', async () => {
@@ -244,7 +323,7 @@ describe('Akash adapter against the Console fake', () => {
 
   test('a settled shard is signed by the payout key, for its job, shard, outputs and metered cost', async () => {
     const { dseq, results } = await finished();
-    // 10 blocks x 1000 uakt = 0.01 AKT x $3.00 = $0.03 = 30000 units of a 6-decimal token.
+    // 10 blocks x 3000 uact = $0.03 = 30000 units of a 6-decimal token.
     const cost = await adapter.getCost(dseq);
     expect(cost.usd).toBe('0.03');
     const signed = expectSettledSigned(results, fake.payoutAddress, cost.usd);

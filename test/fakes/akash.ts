@@ -1,26 +1,48 @@
-// Contract fake of the Akash Console managed-wallet API. Follows the server schemas in
-// `akash-network/console`: apps/api/src/deployment/http-schemas/deployment.schema.ts (create/get/
-// list/close deployment, every answer wrapped in `{data: …}`, `consoleSettings.sdl` re-serialized),
-// apps/api/src/deployment/http-schemas/lease.schema.ts (POST /v1/leases, lease status services),
-// apps/api/src/bid/http-schemas/bid.schema.ts (`bid.bid_id`, price per block as a DecCoin string)
-// and apps/api/src/gpu/http-schemas/gpu.schema.ts (GET /v1/gpu-prices, public), plus the routers
-// apps/api/src/deployment/routes/{deployments,leases}/*.router.ts. Errors use the console's
-// `{error: "<Name>Error", message}` shape. The chain is simulated: block height advances every
-// 6 s of the fake clock, bids appear only after each provider's bid delay, providers bid only with
-// free capacity, model and price that fit, and escrow `transferred` grows with the lease's price.
+// Contract fake of the Akash Console managed-wallet API. Follows `akash-network/console` @
+// d84c9e93d7904ec9cbbfd2d62b79994209bea297 (apps/api/src) and `@akashnetwork/chain-sdk` 1.0.0-alpha.45:
+// - deployment/http-schemas/deployment.schema.ts:9-153: create body `{data: {sdl, deposit?}}` (zod
+//   drops other keys) -> 201 `{data: {dseq, manifest, signTx}}`; GET /v1/deployments/{dseq} ->
+//   `{data: {deployment {id {owner, dseq}, state, hash, created_at}, leases[] (with status),
+//   escrow_account {id, state {owner, state, transferred[], settled_at, funds[], deposits[]}}}}`, no SDL;
+//   list `{data: {deployments (leases without status), pagination {total, skip, limit, hasMore}}}`;
+//   close -> `{data: {success}}`. lease.schema.ts:5-47 (POST /v1/leases {manifest, leases[]}, lease
+//   status {forwarded_ports, ips, services{name, available, total, uris, …, ready_replicas, …}}).
+// - deployment/services: sdl/sdl.service.ts:21-44 (the SDL is parsed with chain-sdk's yaml, every
+//   placement price denom is rewritten to DEPLOYMENT_GRANT_DENOM, `uact` on mainnet per
+//   env/.env.mainnet:3, then chain-sdk generateManifest validates it: 400 "Invalid SDL: …");
+//   deployment-writer/deployment-writer.service.ts:42-127 (dseq, manifest = manifestToSortedJSON(groups),
+//   hash = generateManifestVersion(groups) base64; "deposit is required" 400 without managed deposits;
+//   closing a closed deployment is a quiet success); deployment-reader/deployment-reader.service.ts:
+//   104-137 (lists only `state: "active"`, hasMore only when skip and limit are given, default limit
+//   1000; 404 "Deployment not found"); lease/lease.service.ts:24-57 (a repeated POST /v1/leases skips
+//   the lease when one is active and sends the manifest again); stale-managed-deployments-cleaner.
+//   service.ts:19 (a lease-less deployment is closed after 10 minutes of blocks).
+// - bid/http-schemas/bid.schema.ts:5-129 (`bid.id {owner, dseq, gseq, oseq, provider, bseq}`, price per
+//   block as a DecCoin string, resources_offer, escrow_account with the same state shape);
+//   gpu/http-schemas/gpu.schema.ts (GET /v1/gpu-prices, public).
+// - billing/services/chain-error/chain-error.service.ts:71-74 (a wallet that cannot pay: 402 "Not
+//   enough balance to cover the deployment deposit. …"); core/services/hono-error-handler/
+//   hono-error-handler.service.ts:38-138 (errors `{error: "<Name>", message, code, type}`).
+// Chosen here, not in the source: 400 "Manifest does not match the deployment" for a lease with a
+// manifest whose version is not the deployment's hash (the provider refuses it). The chain is
+// simulated: block height advances every 6 s of the fake clock, bids appear only after each provider's
+// bid delay, providers bid only with free capacity, model and price that fit, and escrow
+// `transferred` grows with the lease's price; that escrow is the fake's billing record (billing()).
 // Akash has no job API of its own: the fake also plays Atelier's shard agent, which serves
-// `/atelier/result` and `/atelier/log` behind the lease's service URI (see the adapter header).
-// Playing the shard (server.ts): its bytes are testRenderContent(seed, index) when the SDL env has
-// ATELIER_TEST_RENDER_SEED; when the env carries the settlement domain, the succeeded report (result
-// endpoint and ATELIER_RESULT log line) has `signed`, by `payoutKey` (default keccak256
+// `/atelier/result` and `/atelier/log` behind the lease's service URI (see the adapter header), and
+// it runs only once its provider has the manifest. Playing the shard (server.ts): its bytes are
+// testRenderContent(seed, index) when the SDL env has ATELIER_TEST_RENDER_SEED; when the env carries
+// the settlement domain, the succeeded report has `signed`, by `payoutKey` (default keccak256
 // ("atelier-fake-akash"), address 0x53Aeef6B27C9874d3ac42472D66e9bc58f438B62), claiming what the
 // escrow transferred up to the end of the shard at `usdPerToken`, in token units. Per-job actions:
-// fail, corrupt (reported hash is not the bytes'), wrong (other bytes, hashed and signed as if
-// right), vanish, starve; `everyJob` applies one to every new deployment.
+// fail, corrupt, wrong, vanish, starve, drop-manifest (the first manifest send is lost); `everyJob`
+// applies one to every new deployment; walletEmpty makes creates answer 402.
 
 import { createHash } from 'node:crypto';
 import { add, div, formatDecimal, mul, rational, usd } from '../../operator/src/money.js';
 import type { Rational } from '../../operator/src/money.js';
+import { generateManifest, generateManifestVersion, manifestToSortedJSON, yaml } from '@akashnetwork/chain-sdk';
+import type { SDLInput } from '@akashnetwork/chain-sdk';
 import { FakeServer, ManualClock, ProviderFake, check, fakePayoutKey, realClock, renderContent } from './server.js';
 import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
 
@@ -28,9 +50,8 @@ export interface AkashFakeProvider {
   address: string;
   /** Akash model names this provider has (`h100`, `a100`, `rtx4090`). */
   gpuModels: string[];
-  /** Price per block for the whole order, micro-denom DecCoin string. */
+  /** Price per block for the whole order, in the grant denom (micro-USD for uact), decimal string. */
   pricePerBlock: string;
-  denom?: string;
   /** Free GPUs; bids need gpuUnits <= capacity - in use. */
   capacity: number;
   bidDelayMs?: number;
@@ -59,8 +80,16 @@ export interface AkashFakeOptions {
   clock: FakeClock;
   /** 0x private key the provider signs results with (a test key; default derived, see the header). */
   payoutKey: string;
-  /** USD per whole token by micro-denom, for the amount a signed result claims (the adapter's defaults). */
+  /** USD per whole token by micro-denom, for the amount a signed result claims (uact = 1). */
   usdPerToken: Record<string, string>;
+  /** DEPLOYMENT_GRANT_DENOM: every SDL price is rewritten to it (uact on mainnet). */
+  grantDenom: string;
+  /** Managed deposits on: `deposit` is ignored; off: it is required. */
+  managedDeposit: boolean;
+  /** A lease-less deployment is closed by the console after this long (10 minutes of blocks). */
+  staleLeaselessMs: number;
+  /** The managed wallet cannot pay: creates answer 402. */
+  walletEmpty: boolean;
   /** A per-job action (`wrong`, `fail`, …) applied to every deployment when it is created. */
   everyJob?: string;
 }
@@ -73,6 +102,8 @@ interface FakeLease {
   createdHeight: number;
   createdMs: number;
   state: 'active' | 'insufficient_funds' | 'closed';
+  /** When the provider got the manifest (undefined: not yet, the service has not started). */
+  manifestMs?: number;
   closedHeight: number;
   closedMs?: number;
   gpuUnits: number;
@@ -85,7 +116,10 @@ interface FakeDeployment {
   createdHeight: number;
   sdl: string;
   manifest: string;
-  name: string;
+  /** generateManifestVersion(groups), base64: the on-chain `hash`. */
+  hash: string;
+  /** The next manifest send is lost (drop-manifest). */
+  dropManifest: boolean;
   image: string;
   gpuUnits: number;
   gpuModels: string[];
@@ -123,7 +157,7 @@ export class AkashFake extends ProviderFake {
     const opts: AkashFakeOptions = {
       apiKey: 'akash-test-key-0000',
       owner: 'akash1atelierowner0000000000000000000000000',
-      providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100', 'a100'], pricePerBlock: '1000', capacity: 8, bidDelayMs: 15_000 }],
+      providers: [{ address: 'akash1provider0000000000000000000000000000a', gpuModels: ['h100', 'a100'], pricePerBlock: '4500', capacity: 8, bidDelayMs: 15_000 }],
       gpuPrices: DEFAULT_PRICES,
       blockMs: 6_000,
       provisionMs: 5_000,
@@ -131,7 +165,11 @@ export class AkashFake extends ProviderFake {
       maxSdlLength: 100_000,
       clock: realClock,
       payoutKey: fakePayoutKey('akash'),
-      usdPerToken: { uakt: '3.00', uusdc: '1', uact: '1' },
+      usdPerToken: { uact: '1' },
+      grantDenom: 'uact',
+      managedDeposit: true,
+      staleLeaselessMs: 600_000,
+      walletEmpty: false,
       ...options,
     };
     super(opts.payoutKey);
@@ -223,8 +261,25 @@ export class AkashFake extends ProviderFake {
     return this.objects.get(uri);
   }
 
+  /** The provider does not get the manifest of the next lease (or manifest re-send) of this deployment. */
+  dropManifest(dseq: string): void {
+    this.mustGet(dseq).dropManifest = true;
+  }
+
   protected override moreActions(): Record<string, (id: string) => void> {
-    return { starve: (i) => this.starveFunds(i) };
+    return { starve: (i) => this.starveFunds(i), 'drop-manifest': (i) => this.dropManifest(i) };
+  }
+
+  /** Per deployment, what its escrow paid the provider so far: the fake's own billing record. */
+  billing(): { dseq: string; key?: string; denom: string; amount: string; usd: string }[] {
+    this.sweep();
+    return [...this.deployments.values()].map((d) => {
+      const { denom, amount } = this.transferredAt(d, Infinity);
+      const rate = this.opts.usdPerToken[denom] ?? '0';
+      const row: { dseq: string; key?: string; denom: string; amount: string; usd: string } = { dseq: d.dseq, denom, amount: formatDecimal(amount, 6), usd: usd(div(mul(amount, rate), 1_000_000)) };
+      if (d.key) row.key = d.key;
+      return row;
+    });
   }
 
   /**
@@ -234,7 +289,7 @@ export class AkashFake extends ProviderFake {
   meteredUsd(dseq: string): string {
     const d = this.mustGet(dseq);
     const lease = this.activeLease(d) ?? d.leases[d.leases.length - 1];
-    const end = lease ? lease.createdMs + this.opts.provisionMs + this.opts.jobDurationMs : this.now();
+    const end = lease ? (lease.manifestMs ?? lease.createdMs) + this.opts.provisionMs + this.opts.jobDurationMs : this.now();
     const { denom, amount } = this.transferredAt(d, end);
     const rate = this.opts.usdPerToken[denom];
     if (rate === undefined) throw new Error(`no USD rate for denom ${denom}`);
@@ -262,11 +317,20 @@ export class AkashFake extends ProviderFake {
     return d.leases.find((l) => l.state === 'active');
   }
 
+  /** The console's cleaner: lease-less active deployments older than staleLeaselessMs are closed. */
+  private sweep(): void {
+    for (const d of this.deployments.values()) {
+      if (d.state === 'active' && d.leases.length === 0 && this.now() - d.createdMs >= this.opts.staleLeaselessMs) this.close(d, 'closed');
+    }
+  }
+
   private stage(d: FakeDeployment): ShardStage {
+    this.sweep();
     const lease = this.activeLease(d);
     if (d.state === 'closed') return 'closed';
     if (!lease) return 'waitingForBids';
-    const elapsed = this.now() - lease.createdMs;
+    if (lease.manifestMs === undefined) return 'provisioning';
+    const elapsed = this.now() - lease.manifestMs;
     if (elapsed < this.opts.provisionMs) return 'provisioning';
     if (elapsed < this.opts.provisionMs + this.opts.jobDurationMs) return 'running';
     return d.outcome === 'fail' ? 'failed' : 'succeeded';
@@ -281,7 +345,7 @@ export class AkashFake extends ProviderFake {
   private providerFits(p: AkashFakeProvider, d: FakeDeployment): boolean {
     if (p.capacity - this.inUse(p.address) < d.gpuUnits) return false;
     if (d.gpuModels.length > 0 && !d.gpuModels.some((m) => p.gpuModels.includes(m))) return false;
-    if ((p.denom ?? 'uakt') !== d.pricing.denom) return false;
+    if (this.opts.grantDenom !== d.pricing.denom) return false;
     return Number(p.pricePerBlock) <= Number(d.pricing.amount);
   }
 
@@ -339,7 +403,9 @@ export class AkashFake extends ProviderFake {
       out.status =
         l.state !== 'active'
           ? null
-          : {
+          : l.manifestMs === undefined
+            ? { forwarded_ports: {}, ips: {}, services: {} }
+            : {
               forwarded_ports: {},
               ips: {},
               services: {
@@ -363,7 +429,7 @@ export class AkashFake extends ProviderFake {
   private deploymentJson(d: FakeDeployment, withStatus: boolean): Record<string, unknown> {
     const funds = { denom: d.pricing.denom, amount: '5000000.000000000000000000' };
     return {
-      deployment: { id: { owner: this.opts.owner, dseq: d.dseq }, state: d.state, hash: createHash('sha256').update(d.sdl).digest('base64'), created_at: String(d.createdHeight) },
+      deployment: { id: { owner: this.opts.owner, dseq: d.dseq }, state: d.state, hash: d.hash, created_at: String(d.createdHeight) },
       leases: d.leases.map((l) => this.leaseJson(d, l, withStatus)),
       escrow_account: {
         id: { scope: 'deployment', xid: `${this.opts.owner}/${d.dseq}` },
@@ -394,11 +460,11 @@ export class AkashFake extends ProviderFake {
         if (d.state !== 'active' || !this.providerFits(p, d)) continue;
         state = 'open';
       }
-      const denom = p.denom ?? 'uakt';
+      const denom = this.opts.grantDenom;
       const balance = { denom, amount: '0.000000000000000000' };
       out.push({
         bid: {
-          bid_id: { owner: this.opts.owner, dseq: d.dseq, gseq: 1, oseq: 1, provider: p.address },
+          id: { owner: this.opts.owner, dseq: d.dseq, gseq: 1, oseq: 1, provider: p.address, bseq: 0 },
           state,
           price: { denom, amount: decCoin(p.pricePerBlock) },
           created_at: String(this.height(appearsAt)),
@@ -416,14 +482,15 @@ export class AkashFake extends ProviderFake {
           ],
         },
         escrow_account: {
-          id: { scope: 'bid', xid: `${this.opts.owner}/${d.dseq}/1/1/${p.address}` },
-          owner: p.address,
-          state: 'open',
-          balance,
-          transferred: balance,
-          settled_at: String(this.height()),
-          depositor: p.address,
-          funds: balance,
+          id: { scope: 'bid', xid: `${this.opts.owner}/${d.dseq}/1/1/${p.address}/0` },
+          state: {
+            owner: p.address,
+            state: 'open',
+            transferred: [balance],
+            settled_at: String(this.height()),
+            funds: [balance],
+            deposits: [{ owner: p.address, height: String(this.height(appearsAt)), source: 'balance', balance }],
+          },
         },
       });
     }
@@ -467,29 +534,28 @@ export class AkashFake extends ProviderFake {
     return { status: 200, body: { availability: { total, available }, models } };
   }
 
-  private createDeployment(ctx: RequestContext): Reply {
+  private async createDeployment(ctx: RequestContext): Promise<Reply> {
     const body = ctx.body as { data?: Record<string, unknown> } | undefined;
     const data = body?.data;
     const problem =
       check.object(data, 'data') ??
       check.string(data?.sdl, 'data.sdl', { max: this.opts.maxSdlLength }) ??
-      (data?.name !== undefined ? check.string(typeof data.name === 'string' ? data.name.trim() : data.name, 'data.name', { min: 1, max: 128 }) : undefined) ??
-      (data?.runtimeLimitHours !== undefined ? check.int(data.runtimeLimitHours, 'data.runtimeLimitHours', { min: 1, max: 720 }) : undefined) ??
       (data?.deposit !== undefined && typeof data.deposit !== 'number' ? 'data.deposit: expected number' : undefined);
-    if (problem || !data) return err(400, `Validation error: ${problem}`);
-    const sdl = data.sdl as string;
-    const parsed = parseSdl(sdl);
+    if (problem || !data) return err(400, 'Validation error', { message: problem });
+    const parsed = await this.parseSdl(data.sdl as string);
     if (typeof parsed === 'string') return err(400, `Invalid SDL: ${parsed}`);
+    if (!this.opts.managedDeposit && data.deposit === undefined) return err(400, 'deposit is required');
+    if (this.opts.walletEmpty) return err(402, 'Not enough balance to cover the deployment deposit. Add credits or turn on auto recharge to continue.');
     const dseq = String(this.nextDseq++);
-    const manifest = JSON.stringify([{ name: 'dcloud', services: [{ name: 'shard', image: parsed.image, count: 1, gpu: parsed.gpuUnits }], sdl: createHash('sha256').update(sdl).digest('hex') }]);
     const d: FakeDeployment = {
       dseq,
       state: 'active',
       createdMs: this.now(),
       createdHeight: this.height(),
-      sdl,
-      manifest,
-      name: typeof data.name === 'string' ? data.name : 'shard',
+      sdl: data.sdl as string,
+      manifest: parsed.manifest,
+      hash: parsed.hash,
+      dropManifest: false,
       image: parsed.image,
       gpuUnits: parsed.gpuUnits,
       gpuModels: parsed.gpuModels,
@@ -511,29 +577,74 @@ export class AkashFake extends ProviderFake {
     }
     this.deployments.set(dseq, d);
     this.applyEveryJob(dseq);
-    return { status: 201, body: { data: { dseq, manifest, signTx: { code: 0, transactionHash: createHash('sha256').update(`tx-${dseq}`).digest('hex').toUpperCase(), rawLog: '[]' } } } };
+    return { status: 201, body: { data: { dseq, manifest: d.manifest, signTx: { code: 0, transactionHash: createHash('sha256').update(`tx-${dseq}`).digest('hex').toUpperCase(), rawLog: '[]' } } } };
+  }
+
+  /**
+   * What the console does with an SDL (sdl.service.ts:21-44): parse it with chain-sdk's yaml, rewrite
+   * every price denom to the grant denom, validate and build the manifest with generateManifest; then
+   * what the fake needs to play the shard (image, env, GPU units and models, price).
+   */
+  private async parseSdl(sdl: string): Promise<ParsedSdl | string> {
+    let input: SDLInput;
+    try {
+      input = yaml.raw<SDLInput>(sdl);
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+    const placement = (input?.profiles?.placement ?? {}) as Record<string, { pricing?: Record<string, { denom: string; amount: string | number }> }>;
+    for (const profile of Object.values(placement)) for (const price of Object.values(profile?.pricing ?? {})) if (price && typeof price === 'object') price.denom = this.opts.grantDenom;
+    const result = generateManifest(input);
+    if (!result.ok) return result.value.map((e) => e.message).join(', ');
+    const version = await generateManifestVersion(result.value.groups);
+    const service = Object.values((input.services ?? {}) as Record<string, { image: string; env?: string[] }>)[0];
+    const compute = Object.values((input.profiles?.compute ?? {}) as Record<string, { resources: { gpu?: { units: number | string; attributes?: { vendor?: { nvidia?: { model: string }[] | null } } } } }>)[0];
+    const gpuUnits = Number(compute?.resources.gpu?.units ?? 0);
+    if (gpuUnits < 1) return 'profiles.compute.*.resources.gpu.units: must be >= 1 for a GPU shard';
+    const price = Object.values(Object.values(placement)[0]?.pricing ?? {})[0];
+    const env: Record<string, string> = {};
+    for (const e of service?.env ?? []) {
+      const i = e.indexOf('=');
+      if (i > 0) env[e.slice(0, i)] = e.slice(i + 1);
+    }
+    return {
+      image: service?.image ?? '',
+      gpuUnits,
+      gpuModels: (compute?.resources.gpu?.attributes?.vendor?.nvidia ?? []).map((m) => m.model),
+      pricing: { denom: this.opts.grantDenom, amount: String(price?.amount ?? '0') },
+      env,
+      manifest: manifestToSortedJSON(result.value.groups),
+      hash: Buffer.from(version).toString('base64'),
+    };
   }
 
   private listDeployments(ctx: RequestContext): Reply {
-    const skip = Number(ctx.query.get('skip') ?? '0');
-    const limit = Number(ctx.query.get('limit') ?? '1000');
-    if (!Number.isInteger(skip) || skip < 0 || !Number.isInteger(limit) || limit < 1) return err(400, 'Validation error: skip/limit');
-    const all = [...this.deployments.values()].filter((d) => !d.vanished);
+    const skipRaw = ctx.query.get('skip');
+    const limitRaw = ctx.query.get('limit');
+    const skip = Number(skipRaw ?? '0');
+    const limit = Number(limitRaw ?? '1000');
+    if (!Number.isInteger(skip) || skip < 0 || !Number.isInteger(limit) || limit < 1) return err(400, 'Validation error');
+    this.sweep();
+    // Only active deployments, in dseq order (the chain's key order).
+    const all = [...this.deployments.values()].filter((d) => !d.vanished && d.state === 'active');
     const page = all.slice(skip, skip + limit).map((d) => this.deploymentJson(d, false));
-    return { status: 200, body: { data: { deployments: page, pagination: { total: all.length, skip, limit, hasMore: skip + limit < all.length } } } };
+    const hasMore = skipRaw !== null && limitRaw !== null ? all.length > skip + limit : false;
+    return { status: 200, body: { data: { deployments: page, pagination: { total: all.length, skip, limit, hasMore } } } };
   }
 
   private getDeployment(ctx: RequestContext): Reply {
     const d = this.find(ctx.params[0] ?? '');
     if (!d) return err(404, 'Deployment not found');
-    return { status: 200, body: { data: { ...this.deploymentJson(d, true), consoleSettings: { sdl: reserialize(d.sdl), manifestVersion: Buffer.from(d.manifest).toString('base64').slice(0, 44) } } } };
+    this.sweep();
+    return { status: 200, body: { data: this.deploymentJson(d, true) } };
   }
 
   private closeDeployment(ctx: RequestContext): Reply {
     const d = this.find(ctx.params[0] ?? '');
     if (!d) return err(404, 'Deployment not found');
-    if (d.state === 'closed') return err(400, 'Deployment already closed');
-    this.close(d, 'closed');
+    this.sweep();
+    // A second close is a quiet success (deployment-writer.service.ts:116-118).
+    if (d.state !== 'closed') this.close(d, 'closed');
     return { status: 200, body: { data: { success: true } } };
   }
 
@@ -546,37 +657,34 @@ export class AkashFake extends ProviderFake {
 
   private createLease(ctx: RequestContext): Reply {
     const body = ctx.body as { manifest?: unknown; leases?: unknown } | undefined;
-    if (!body || typeof body.manifest !== 'string' || !Array.isArray(body.leases) || body.leases.length === 0) {
-      return err(400, 'Validation error: manifest: Required; leases: Required');
-    }
-    const created: FakeDeployment[] = [];
-    for (const item of body.leases as Record<string, unknown>[]) {
+    if (!body || typeof body.manifest !== 'string' || !Array.isArray(body.leases) || body.leases.length === 0) return err(400, 'Validation error');
+    this.sweep();
+    const items = body.leases as Record<string, unknown>[];
+    for (const item of items) {
       const problem = check.string(item?.dseq, 'leases.dseq') ?? check.int(item?.gseq, 'leases.gseq') ?? check.int(item?.oseq, 'leases.oseq') ?? check.string(item?.provider, 'leases.provider', { min: 1 });
-      if (problem) return err(400, `Validation error: ${problem}`);
-      const d = this.find(item.dseq as string);
-      if (!d) return err(404, 'Deployment not found');
-      if (d.state !== 'active') return err(400, 'Deployment is closed');
-      if (body.manifest !== d.manifest) return err(400, 'Manifest does not match the deployment');
-      if (this.activeLease(d)) return err(400, 'Lease already exists for this order');
+      if (problem) return err(400, 'Validation error', { message: problem });
+    }
+    const d = this.find(items[0]?.dseq as string);
+    if (!d) return err(404, 'Deployment not found');
+    // With a lease on-chain the creation is skipped and only the manifest is sent (lease.service.ts:28-54).
+    const existing = this.activeLease(d);
+    if (!existing) {
+      if (d.state !== 'active') return err(400, 'Cannot create lease: The associated order has already been matched or closed. Re-create the deployment to generate a new order and try again.');
+      const item = items[0] as Record<string, unknown>;
       const provider = this.opts.providers.find((p) => p.address === item.provider);
-      const open = this.bidsJson(d).find((b) => (b.bid as { bid_id: { provider: string }; state: string }).bid_id.provider === item.provider && (b.bid as { state: string }).state === 'open');
-      if (!provider || !open) return err(400, `No open bid from ${String(item.provider)}`);
+      const open = this.bidsJson(d).find((b) => (b.bid as { id: { provider: string }; state: string }).id.provider === item.provider && (b.bid as { state: string }).state === 'open');
+      if (!provider || !open) return err(400, 'Cannot create lease: The selected bid is no longer open. Please refresh and select an available bid.');
       for (const b of this.bidsJson(d)) {
-        const bidder = (b.bid as { bid_id: { provider: string } }).bid_id.provider;
+        const bidder = (b.bid as { id: { provider: string } }).id.provider;
         if (bidder !== provider.address) d.lost.add(bidder);
       }
-      d.leases.push({
-        provider: provider.address,
-        price: { denom: provider.denom ?? 'uakt', amount: decCoin(provider.pricePerBlock) },
-        createdHeight: this.height(),
-        createdMs: this.now(),
-        state: 'active',
-        closedHeight: 0,
-        gpuUnits: d.gpuUnits,
-      });
-      created.push(d);
+      d.leases.push({ provider: provider.address, price: { denom: this.opts.grantDenom, amount: decCoin(provider.pricePerBlock) }, createdHeight: this.height(), createdMs: this.now(), state: 'active', closedHeight: 0, gpuUnits: d.gpuUnits });
     }
-    return { status: 200, body: { data: this.deploymentJson(created[0] as FakeDeployment, true) } };
+    const lease = this.activeLease(d) as FakeLease;
+    if (body.manifest !== d.manifest) return err(400, 'Manifest does not match the deployment');
+    if (d.dropManifest) d.dropManifest = false;
+    else lease.manifestMs ??= this.now();
+    return { status: 200, body: { data: this.deploymentJson(d, true) } };
   }
 
   /** The succeeded shard's report, signed once and cached when the env carries the settlement domain. */
@@ -608,9 +716,18 @@ export class AkashFake extends ProviderFake {
   }
 }
 
-function err(status: number, message: string): Reply {
-  const names: Record<number, string> = { 400: 'BadRequestError', 401: 'UnauthorizedError', 403: 'ForbiddenError', 404: 'NotFoundError', 405: 'MethodNotAllowedError', 429: 'TooManyRequestsError' };
-  return { status, body: { error: names[status] ?? (status >= 500 ? 'InternalServerError' : 'HttpError'), message } };
+/** The console's error body (hono-error-handler.service.ts:38-54,105-138). */
+function err(status: number, message: string, data?: unknown): Reply {
+  const names: Record<number, string> = { 400: 'BadRequestError', 401: 'UnauthorizedError', 402: 'PaymentRequiredError', 403: 'ForbiddenError', 404: 'NotFoundError', 405: 'MethodNotAllowedError', 429: 'TooManyRequestsError' };
+  const codes: Record<number, string> = { 400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 429: 'rate_limited', 502: 'service_unavailable', 503: 'service_unavailable' };
+  const body: Record<string, unknown> = {
+    error: names[status] ?? (status >= 500 ? 'InternalServerError' : 'HttpError'),
+    message: status === 500 ? 'Internal server error' : message,
+    code: status === 500 ? 'internal_server_error' : (codes[status] ?? 'unknown_error'),
+    type: status >= 500 ? 'server_error' : 'client_error',
+  };
+  if (data !== undefined) body.data = data;
+  return { status, body };
 }
 
 /** Chain DecCoin amounts carry 18 decimals. */
@@ -625,35 +742,8 @@ interface ParsedSdl {
   gpuModels: string[];
   pricing: { denom: string; amount: string };
   env: Record<string, string>;
-}
-
-/**
- * Enough of an SDL reader for a fake (the real console uses the chain SDK): checks the top-level
- * sections and pulls image, env, GPU units/models and the placement price out line by line.
- */
-function parseSdl(sdl: string): ParsedSdl | string {
-  if (!/^version:\s*"?2\.\d"?\s*$/m.test(sdl)) return 'version: expected "2.0" or "2.1"';
-  for (const section of ['services', 'profiles', 'deployment']) if (!new RegExp(`^${section}:\\s*$`, 'm').test(sdl)) return `${section}: missing`;
-  const image = /^\s+image:\s*"?([^"\s]+)"?\s*$/m.exec(sdl)?.[1];
-  if (!image) return 'services.*.image: missing';
-  const gpu = /^(\s+)gpu:\s*\n\s+units:\s*"?(\d+)"?/m.exec(sdl);
-  const gpuUnits = gpu ? Number(gpu[2]) : 0;
-  if (gpuUnits < 1) return 'profiles.compute.*.resources.gpu.units: must be >= 1 for a GPU shard';
-  const gpuModels = [...sdl.matchAll(/^\s+-?\s*model:\s*"?([\w.-]+)"?\s*$/gm)].map((m) => m[1] as string);
-  const denom = /^\s+denom:\s*"?([\w/.-]+)"?\s*$/m.exec(sdl)?.[1];
-  const amount = /^\s+amount:\s*"?([\d.]+)"?\s*$/m.exec(sdl)?.[1];
-  if (!denom || !amount) return 'profiles.placement.*.pricing: denom and amount required';
-  const env: Record<string, string> = {};
-  for (const m of sdl.matchAll(/^\s+-\s*"([A-Za-z_][A-Za-z0-9_]*)=((?:[^"\\]|\\.)*)"\s*$/gm)) env[m[1] as string] = JSON.parse(`"${m[2] as string}"`) as string;
-  return { image, gpuUnits, gpuModels, pricing: { denom, amount }, env };
-}
-
-/** The console stores a re-serialized SDL: same meaning, different bytes. */
-function reserialize(sdl: string): string {
-  return sdl
-    .replace(/^---\n/, '')
-    .replace(/"([A-Za-z0-9_./:=-]*)"/g, '$1')
-    .replace(/\n{2,}/g, '\n');
+  manifest: string;
+  hash: string;
 }
 
 export function createAkashFake(options: Partial<AkashFakeOptions> = {}): AkashFake {

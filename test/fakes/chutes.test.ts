@@ -1,12 +1,14 @@
 // The Chutes (Bittensor subnet 64) adapter against its contract fake (test/fakes/chutes.ts):
-// pricing as offers, pending -> complete_pending_uploads -> complete on the fake clock, results
-// verified by downloading the output files, cost from run time, cancel that never deletes a
-// finished job, findByKey through the submission journal, and the injected failures; signed results
-// for settled shards, seeded test renders and consistent-but-wrong renders.
+// pricing as offers, states read from instance_id / result / finished_at / output_files (JobResponse
+// has no status word) on the fake clock, results verified by downloading the output files, cost as
+// the fake bills the job's instance, cancel that never deletes a finished job (and counts the 500
+// DELETE answers with as sent), a failed job's unreadable 500s, the daily quota until 00:00 UTC,
+// findByKey through the submission journal, and the injected failures; signed results for settled
+// shards, seeded test renders and consistent-but-wrong renders.
 
 import { ChutesAdapter, chutesGpuKey } from '../../operator/src/providers/bittensor/adapter.js';
 import { sha256Hex } from '../../operator/src/providers/results.js';
-import { memoryJournal } from '../../operator/src/providers/types.js';
+import { InsufficientFundsError, QuotaExceededError, memoryJournal } from '../../operator/src/providers/types.js';
 import type { ResultSet, SubmissionJournal } from '../../operator/src/providers/types.js';
 import { ChutesFake } from './chutes.js';
 import { WRONG_RENDER_SUFFIX, testRenderContent } from './server.js';
@@ -52,27 +54,38 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect(await adapter.listOffers({ gpuCount: 2 })).toEqual([]);
   });
 
-  test('submit -> pending -> running -> uploading -> complete; results verified by download; cost', async () => {
+  test('submit -> pending -> running -> uploading -> finished; results verified by download; cost as billed', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
-    expect(await adapter.getStatus(remoteId)).toEqual({ phase: 'Pending', raw: 'pending' });
+    expect(await adapter.getStatus(remoteId)).toEqual({ phase: 'Pending', raw: 'pending', message: 'waiting for a miner' });
     clock.manual.advance(5_000);
     const running = await adapter.getStatus(remoteId);
-    expect(running).toMatchObject({ phase: 'Running', raw: 'pending' });
+    expect(running).toMatchObject({ phase: 'Running', raw: 'running' });
     expect(running.startedAt?.getTime()).toBe(clock.now());
     expect(fake.running()).toBe(1);
     clock.manual.advance(60_000);
-    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Running', raw: 'complete_pending_uploads', message: 'uploading outputs' });
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Running', raw: 'uploading', message: 'uploading outputs' });
     clock.manual.advance(2_000);
     const done = await adapter.getStatus(remoteId);
-    expect(done).toMatchObject({ phase: 'Succeeded', raw: 'complete' });
+    expect(done).toMatchObject({ phase: 'Succeeded', raw: 'finished' });
     expect(done.endedAt!.getTime() - done.startedAt!.getTime()).toBe(62_000);
+    expect(fake.running()).toBe(0);
 
     const results = await adapter.getResults(remoteId);
     if (!results.supported) throw new Error('expected results');
     expect(results).toMatchObject({ integrity: 'verified', digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    // 62 s at $1.86/GPU-hour = $0.0320333… -> 0.032033.
-    expect(await adapter.getCost(remoteId)).toEqual({ amount: '0.032033', currency: 'USD', usd: '0.032033', basis: 'estimated', seconds: 62 });
-    expect(await adapter.logs()).toEqual([]);
+    // 62 s at $1.86/GPU-hour = $0.0320333… -> 0.032033, what the fake billed the instance.
+    const cost = await adapter.getCost(remoteId);
+    expect(cost).toEqual({ amount: '0.032033', currency: 'USD', usd: '0.032033', basis: 'estimated', seconds: 62 });
+    expect(fake.billing()).toEqual([{ job_id: remoteId, instance_id: expect.any(String), activatedMs: done.startedAt!.getTime(), stoppedMs: done.endedAt!.getTime(), usd: cost.usd }]);
+    // The SDK's own log is an output file, read once the job finished.
+    expect(await adapter.logs(remoteId)).toEqual([`chute job ${remoteId} started`, 'Job finished successfully.']);
+  });
+
+  test('a job found again by a fresh process costs from created_at (an upper bound: it never saw the instance start)', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(67_000);
+    // 5 s waiting for a miner + 62 s of instance time.
+    expect(await newAdapter().getCost(remoteId)).toMatchObject({ usd: '0.034617', seconds: 67 });
   });
 
   test('the job args carry the shard envelope and the idempotency marker', async () => {
@@ -99,41 +112,81 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect((await adapter.getStatus(b.remoteId)).phase).toBe('Running');
   });
 
-  test('cancel deletes a live job once, and never a finished one', async () => {
+  test('cancel deletes a live job once (its 500 answer counts as sent), and never a finished one', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     clock.manual.advance(5_000);
     await adapter.cancel(remoteId);
     await adapter.cancel(remoteId);
+    // The miner shut the instance down: finished_at set, no result.
     expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Cancelled', raw: 'deleted' });
-    expect(fake.server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    expect(fake.server.requests.filter((r) => r.method === 'DELETE')).toEqual([{ method: 'DELETE', path: `/jobs/${remoteId}`, status: 500 }]);
+
+    const pending = await adapter.submit(makeShard({ shardIndex: 5 }), { idempotencyKey: 'uid1-5-0' });
+    await adapter.cancel(pending.remoteId);
+    expect(await adapter.getStatus(pending.remoteId)).toMatchObject({ phase: 'Cancelled', message: expect.stringContaining('before a miner took it') });
+    clock.manual.advance(10_000);
+    expect(fake.jobs().find((j) => j.id === pending.remoteId)).toMatchObject({ running: false, deleted: true });
 
     const other = await adapter.submit(makeShard({ shardIndex: 4 }), { idempotencyKey: 'uid1-4-0' });
     clock.manual.advance(70_000);
     expect((await adapter.getStatus(other.remoteId)).phase).toBe('Succeeded');
     await adapter.cancel(other.remoteId);
-    expect(fake.server.requests.filter((r) => r.method === 'DELETE')).toHaveLength(1);
+    await newAdapter().cancel(other.remoteId);
+    expect(fake.deletes().map((d) => [d.job_id, d.finished])).toEqual([[remoteId, false], [pending.remoteId, false]]);
     expect((await adapter.getResults(other.remoteId)).supported).toBe(true);
+  });
+
+  test('a DELETE a gateway refused (502) did not reach the route: cancel throws, and the next one sends it again', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(5_000);
+    fake.inject({ kind: 'status', status: 502, count: 1, match: { method: 'DELETE' } });
+    expect(await thrown(() => adapter.cancel(remoteId))).toMatchObject({ kind: 'transient', status: 502 });
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    expect(fake.running()).toBe(1);
+    await adapter.cancel(remoteId);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Cancelled' });
+    expect(fake.running()).toBe(0);
+    expect(fake.deletes().map((d) => d.finished)).toEqual([false]);
+  });
+
+  test('a job cancelled while its outputs upload is Cancelled, not Succeeded: its files were deleted', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(5_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    clock.manual.advance(61_000);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Running', raw: 'uploading' });
+    await adapter.cancel(remoteId);
+    expect(fake.deletes()).toEqual([{ job_id: remoteId, at: clock.now(), finished: false }]);
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Cancelled', raw: 'deleted' });
+    await expect(adapter.getResults(remoteId)).rejects.toMatchObject({ kind: 'invalid' });
   });
 
   test('findByKey answers from the journal across a restart; without one it cannot', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
-    expect(await newAdapter().findByKey('uid1-3-0')).toBe(remoteId);
+    expect(await newAdapter().findByKey('uid1-3-0', makeShard())).toBe(remoteId);
     expect(await newAdapter(fake.opts.apiKey, memoryJournal()).findByKey('uid1-3-0')).toBeUndefined();
     expect(adapter.capabilities().findByKey).toBe('process');
     fake.vanish(remoteId);
     expect(await newAdapter().findByKey('uid1-3-0')).toBeUndefined();
   });
 
-  test('429: quota exhaustion and Retry-After are rateLimited; GETs wait it out', async () => {
+  test('429 "Daily job quota exceeded" (no Retry-After) is a quota until 00:00 UTC; Retry-After is a rate limit; GETs wait it out', async () => {
     for (let i = 0; i < 5; i++) await adapter.submit(makeShard({ shardIndex: i }), { idempotencyKey: `uid1-${i}-0` });
+    clock.manual.advance(3_600_000);
     const quota = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-9-0' }));
-    expect(quota).toMatchObject({ kind: 'rateLimited', status: 429, message: expect.stringContaining('Daily job quota exceeded') });
-    expect((quota as { retryAfterMs?: number }).retryAfterMs).toBeUndefined();
+    expect(quota).toBeInstanceOf(QuotaExceededError);
+    // The fake clock is 2026-06-01T01:00Z: the count restarts in 23 hours.
+    expect(quota).toMatchObject({ kind: 'rateLimited', status: 429, retryAfterMs: 23 * 3_600_000, message: expect.stringContaining('Daily job quota exceeded') });
+    expect((quota as QuotaExceededError).resetsAt.toISOString()).toBe('2026-06-02T00:00:00.000Z');
+    clock.manual.advance(23 * 3_600_000);
+    expect((await adapter.submit(makeShard(), { idempotencyKey: 'uid1-9-0' })).remoteId).toMatch(/^[0-9a-f-]{36}$/);
 
     fake.inject({ kind: 'rateLimit', retryAfterSec: 4, count: 1, match: { method: 'POST' } });
-    expect(await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-9-0' }))).toMatchObject({ kind: 'rateLimited', retryAfterMs: 4_000 });
+    const limited = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-8-0' }));
+    expect(limited).not.toBeInstanceOf(QuotaExceededError);
+    expect(limited).toMatchObject({ kind: 'rateLimited', retryAfterMs: 4_000 });
 
-    const id = fake.jobs()[0]!.id;
+    const id = fake.jobs().at(-1)!.id;
     fake.inject({ kind: 'rateLimit', retryAfterSec: 2, count: 1, match: { method: 'GET' } });
     expect((await adapter.getStatus(id)).phase).toBe('Pending');
     expect(clock.sleeps).toEqual([2_000]);
@@ -153,7 +206,7 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect((await quick.getStatus(remoteId)).phase).toBe('Pending');
   });
 
-  test('vanished jobs are notFound; failures and partial uploads are Failed', async () => {
+  test('vanished jobs are notFound; a failed job answers 500 and is Failed once the API is otherwise up; partial uploads are Failed', async () => {
     const a = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-1-0' });
     fake.vanish(a.remoteId);
     expect(await thrown(() => adapter.getStatus(a.remoteId))).toMatchObject({ kind: 'notFound', status: 404 });
@@ -161,13 +214,29 @@ describe('Chutes adapter against the chutes-api fake', () => {
     const b = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-2-0' });
     fake.failJob(b.remoteId, 'CUDA error: out of memory');
     clock.manual.advance(70_000);
-    expect(await adapter.getStatus(b.remoteId)).toMatchObject({ phase: 'Failed', raw: 'error', message: 'CUDA error: out of memory' });
-    await expect(adapter.getResults(b.remoteId)).rejects.toMatchObject({ kind: 'invalid' });
+    const raw = await fetch(`${fake.url}/jobs/${b.remoteId}`, { headers: { authorization: `Bearer ${fake.opts.apiKey}` } });
+    expect([raw.status, await raw.text()]).toEqual([500, 'Internal Server Error']);
+    for (let i = 1; i < 3; i++) expect(await thrown(() => adapter.getStatus(b.remoteId))).toMatchObject({ kind: 'transient', status: 500 });
+    expect(await adapter.getStatus(b.remoteId)).toMatchObject({ phase: 'Failed', raw: 'unreadable' });
+    // Still found under its key, never deleted, no results.
+    expect(await adapter.findByKey('uid1-2-0')).toBe(b.remoteId);
+    await adapter.cancel(b.remoteId);
+    expect(fake.deletes()).toEqual([]);
+    await expect(adapter.getResults(b.remoteId)).rejects.toMatchObject({ kind: 'transient' });
 
     const c = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     fake.failUploads(c.remoteId);
-    clock.manual.advance(70_000);
-    expect(await adapter.getStatus(c.remoteId)).toMatchObject({ phase: 'Failed', raw: 'partial_failure', message: expect.stringContaining('Failed to upload files') });
+    clock.manual.advance(140_000);
+    expect(await adapter.getStatus(c.remoteId)).toMatchObject({ phase: 'Failed', raw: 'finished', message: 'Failed to upload files: shard-3.png' });
+    await expect(adapter.getResults(c.remoteId)).rejects.toMatchObject({ kind: 'invalid' });
+  });
+
+  test('a 500 on every route is an outage, not a failed job', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.inject({ kind: 'status', status: 502, count: 40 });
+    for (let i = 0; i < 5; i++) expect(await thrown(() => adapter.getStatus(remoteId))).toMatchObject({ kind: 'transient', status: 502 });
+    fake.server.clearFaults();
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Pending');
   });
 
   test('a corrupted result is caught: downloaded bytes do not hash as reported', async () => {
@@ -204,7 +273,10 @@ describe('Chutes adapter against the chutes-api fake', () => {
 
   async function complete(shard = settledShard(), before?: (id: string) => void): Promise<{ id: string; results: ResultSet }> {
     const { remoteId } = await adapter.submit(shard, { idempotencyKey: 'uid1-3-0' });
-    return { id: remoteId, results: await resultsAfter(adapter, clock, remoteId, 67_000, before) };
+    // One look while a miner's instance runs it: the adapter reads when the instance started.
+    clock.manual.advance(5_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    return { id: remoteId, results: await resultsAfter(adapter, clock, remoteId, 62_000, before) };
   }
 
   async function download(id: string, results: ResultSet): Promise<Buffer> {
@@ -248,5 +320,13 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect((await download(id, results)).toString()).toContain(WRONG_RENDER_SUFFIX);
     expect((await fetch(`${fake.url}/_fake/every-job`, { method: 'DELETE' })).status).toBe(204);
     expect(fake.opts.everyJob).toBeUndefined();
+  });
+
+  test('a 402 from the provider is an InsufficientFundsError, not retried', async () => {
+    fake.inject({ kind: 'status', status: 402, count: 1, match: { method: 'POST' } });
+    const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-7-0' }));
+    expect(err).toBeInstanceOf(InsufficientFundsError);
+    expect(err).toMatchObject({ provider: 'bittensor', kind: 'insufficientFunds', status: 402, retryable: false });
+    expect(fake.submissionsFor('uid1-7-0')).toBe(0);
   });
 });

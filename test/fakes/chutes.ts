@@ -1,24 +1,44 @@
-// Contract fake of the Chutes API (Bittensor subnet 64) job surface. Follows `chutesai/chutes-api`
-// api/job/router.py (POST /jobs/{chute_id}/{method} with a free-form JSON object as job_args, 404
-// "Chute … not found", 429 "Daily job quota exceeded", `_disk_gb` checked 10 < x < 1000 -> 400;
-// GET /jobs/{job_id} and DELETE /jobs/{job_id} -> 404 "Job not found, or does not belong to you";
-// DELETE answers `{deleted: true, job_id}` and removes the job and its files; GET
-// /jobs/{job_id}/download/{file_id}; status pending -> complete_pending_uploads -> complete, or
-// partial_failure / error), api/job/response.py and api/job/schemas.py (JobResponse fields;
-// output_files keyed by file_id = uuid5(job_id, filename); naive UTC datetimes; `status`, `result`,
-// `error_detail`, `started_at` from the Job row), and api/payment/router.py (GET /pricing:
-// tao_usd, compute_unit_estimate, gpu_price_estimates{gpu: {usd: {hour, second}, tao: {…}}}).
-// FastAPI error shapes: `{detail: "…"}`, and 422 `{detail: [{loc, msg, type}]}` for a body that is
-// not a JSON object. Auth is `Authorization: Bearer <key>`. The fake plays the chute's job method
-// too: a finished job's `result` is `{"outputs":[{"uri","sha256","filename"}]}`, whose files are
-// downloadable, so the adapter can verify bytes against hashes. Playing the shard (server.ts): the
-// file is testRenderContent(seed, index) when job_args.env has ATELIER_TEST_RENDER_SEED; when that
-// env carries the settlement domain, a successful `result` has `signed` next to `outputs`, by
-// `payoutKey` (default keccak256("atelier-fake-chutes"), address
-// 0xc206dA590239a648E4FA62ef96834E2A58B9FfB6), claiming /pricing's usd.hour for the chute's GPU x
-// its GPU count x (finished_at - started_at) whole seconds (what the adapter's getCost reports), in
-// token units. Per-job actions: fail, fail-uploads, corrupt (reported hash is not the bytes'), wrong
-// (other bytes, hashed and signed as if right), vanish; `everyJob` applies one to every new job.
+// Contract fake of the Chutes API (Bittensor subnet 64) job surface. Follows `chutesai/chutes-api` @
+// d390a53bc4888a180da7acea326772173848c1d8 and the SDK `chutesai/chutes` @ 08d79872854a664de16b32b14cd0bf947e427517:
+// - api/job/response.py:12-41 `JobResponse`, the only fields any job route sends (job_id, user_id,
+//   chute_id, version, chutes_version, method, instance_id, active, verified, last_queried_at,
+//   created_at, updated_at, finished_at, job_args, result, output_files, host, port_mappings, chute,
+//   instance, output_storage_urls). No `status`, `started_at` or `error_detail`: those live only on the
+//   database row (api/job/schemas.py:45-57) and are kept here as internal state. `active` is never set
+//   on a job row (its default False, schemas.py:40), so it stays false. Datetimes are naive UTC.
+// - api/job/router.py: POST /jobs/{chute_id}/{method} (80-206): 404 "Chute … not found"; 429
+//   "Daily job quota exceeded: …" with no Retry-After, counted since 00:00 UTC (114-134); `_disk_gb`
+//   checked 10 < x < 1000 -> 400, else set to 10 (140-151). GET /jobs/{id} (420-446) -> 404 "Job not
+//   found, or does not belong to you". GET /jobs/{id}/download/{file_id} (449-474). DELETE /jobs/{id}
+//   (209-262): deletes the stored files, tells the miner to shut the instance down, and then returns
+//   `{deleted, job_id}` against `response_model=JobResponse`, which fails response validation: the
+//   answer is 500 "Internal Server Error" (plain text, Starlette) and the row deletion is rolled back
+//   by get_db_session (api/database/__init__.py:67-77), while the files stay deleted. The miner's
+//   instance deletion then ends a running job (api/instance/router.py:1213-1219: finished_at set,
+//   result untouched). A job whose SDK reported failure stores result = "error" (router.py:287), which
+//   `result: Optional[dict]` cannot carry: every GET of it answers 500 too. Finish protocol
+//   (router.py:265-417): the SDK posts {status, result|detail, output_filenames}; output_files keyed by
+//   uuid5(job_id, filename) = {filename, path, uploaded:false}; uploads flip `uploaded`; the final PUT
+//   sets finished_at and deletes the instance (instance_id -> null). The SDK (chute/job.py:196-247)
+//   returns the job function's value as `result` and always uploads `_chute.log` besides the outputs.
+// - api/instance/router.py:630-643,1060 (a claimed job gets instance_id when the miner's instance
+//   launches; `instance.last_verified_at` is when it was verified and started);
+//   api/instance/response.py:29-34 (MinimalInstanceResponse), api/chute/response.py:15-23
+//   (MinimalChuteResponse), api/image/response.py:12-17 (MinimalImageResponse).
+// - Billing (api/migrations/20250829115200_instance_billing.sql:43-50): a job's instance is billed
+//   hourly_rate x (deletion - activated_at) when it is deleted. The fake keeps these records
+//   (billing()), its own ledger, which is what tests compare the adapter's cost against.
+// - api/payment/router.py:113-152 (GET /pricing: tao_usd, compute_unit_estimate,
+//   gpu_price_estimates{gpu: {usd: {hour, second}, tao: {hour, second}}}).
+// FastAPI error shapes: `{detail: "…"}`, 422 `{detail: [{loc, msg, type}]}`. Auth `Authorization:
+// Bearer <key>` (api/user/service.py). The fake plays the chute's job too: a successful job's result is
+// `{"outputs":[{"uri","sha256","filename"}]}` (plus `signed` when the shard env carries the settlement
+// domain: signed by `payoutKey`, default keccak256("atelier-fake-chutes"), address
+// 0xc206dA590239a648E4FA62ef96834E2A58B9FfB6, claiming what its instance is billed, in token units).
+// The file is testRenderContent(seed, index) when job_args.env has ATELIER_TEST_RENDER_SEED. Per-job
+// actions: fail, fail-uploads, corrupt, wrong, vanish; `everyJob` applies one to every new job. Every
+// DELETE is recorded (deletes()) with whether the job had finished, which the real server would
+// have answered by destroying its outputs.
 
 import { createHash } from 'node:crypto';
 import { div, mul, rational, usd } from '../../operator/src/money.js';
@@ -53,7 +73,8 @@ export interface ChutesFakeOptions {
   everyJob?: string;
 }
 
-type ChutesStatus = 'pending' | 'complete_pending_uploads' | 'complete' | 'partial_failure' | 'error';
+/** The database row's `status` (api/job/schemas.py:55): internal, never sent. */
+export type ChutesRowStatus = 'pending' | 'complete_pending_uploads' | 'complete' | 'partial_failure' | 'error';
 
 interface FakeJob {
   job_id: string;
@@ -68,7 +89,34 @@ interface FakeJob {
   corrupt: boolean;
   wrong: boolean;
   vanished: boolean;
+  /** A DELETE was received: its files are gone; a pending job is never claimed; a running one stops. */
+  deletedAt?: number;
   key?: string;
+}
+
+export interface ChutesJobRow {
+  id: string;
+  key?: string;
+  status: ChutesRowStatus;
+  running: boolean;
+  finished: boolean;
+  deleted: boolean;
+}
+
+export interface ChutesBilling {
+  job_id: string;
+  instance_id: string;
+  activatedMs: number;
+  stoppedMs: number;
+  /** hourly_rate x hours, exact micro-USD decimal string. */
+  usd: string;
+}
+
+export interface ChutesDelete {
+  job_id: string;
+  at: number;
+  /** finished_at was already set: the real DELETE would have destroyed a finished job's outputs. */
+  finished: boolean;
 }
 
 export class ChutesFake extends ProviderFake {
@@ -77,6 +125,7 @@ export class ChutesFake extends ProviderFake {
   private readonly jobsById = new Map<string, FakeJob>();
   private readonly order: FakeJob[] = [];
   private readonly submissions = new Map<string, number>();
+  private readonly deleteLog: ChutesDelete[] = [];
   private seq = 0;
 
   constructor(options: Partial<ChutesFakeOptions> = {}) {
@@ -99,11 +148,11 @@ export class ChutesFake extends ProviderFake {
       routes: this.routes(),
       authenticate: (ctx) => (ctx.headers.authorization === `Bearer ${this.opts.apiKey}` ? undefined : { status: 401, body: { detail: 'Invalid or missing credentials' } }),
       admin: {
-        state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts() }),
+        state: () => ({ running: this.running(), jobs: this.jobs(), submissions: this.submissionCounts(), deletes: this.deletes(), billing: this.billing() }),
         jobAction: (id, action) => this.jobAction(id, action),
         everyJob: (action) => this.setEveryJob(action),
       },
-      errorReply: (status, message) => ({ status, body: { detail: message } }),
+      errorReply: (status, message) => (status >= 500 ? internalError(status) : { status, body: { detail: message } }),
     });
   }
 
@@ -125,15 +174,17 @@ export class ChutesFake extends ProviderFake {
 
   // ---- introspection and per-job faults -------------------------------------------------------
 
+  /** Jobs whose instance is up (claimed, not finished). */
   running(): number {
-    return this.order.filter((j) => !j.vanished && this.jobsById.has(j.job_id) && this.isActive(j)).length;
+    return this.order.filter((j) => !j.vanished && this.instanceUp(j)).length;
   }
 
-  jobs(): { id: string; key?: string; status: ChutesStatus; active: boolean }[] {
+  /** Per job: its row status, whether an instance runs it, finished_at set, a DELETE received. */
+  jobs(): ChutesJobRow[] {
     return this.order
-      .filter((j) => !j.vanished && this.jobsById.has(j.job_id))
+      .filter((j) => !j.vanished)
       .map((j) => {
-        const row: { id: string; key?: string; status: ChutesStatus; active: boolean } = { id: j.job_id, status: this.status(j), active: this.isActive(j) };
+        const row: ChutesJobRow = { id: j.job_id, status: this.rowStatus(j), running: this.instanceUp(j), finished: this.finishedAt(j) !== undefined, deleted: j.deletedAt !== undefined };
         if (j.key) row.key = j.key;
         return row;
       });
@@ -147,13 +198,29 @@ export class ChutesFake extends ProviderFake {
     return Object.fromEntries(this.submissions);
   }
 
+  /** Every DELETE /jobs/{id} received, in order. */
+  deletes(): ChutesDelete[] {
+    return this.deleteLog.map((d) => ({ ...d }));
+  }
+
+  /** What each job's instance was billed (instances deleted so far), the fake's own ledger. */
+  billing(): ChutesBilling[] {
+    const out: ChutesBilling[] = [];
+    for (const j of this.order) {
+      const stopped = this.instanceStopMs(j);
+      if (j.claimedMs === undefined || j.instanceId === undefined || stopped === undefined || stopped > this.now()) continue;
+      out.push({ job_id: j.job_id, instance_id: j.instanceId, activatedMs: j.claimedMs, stoppedMs: stopped, usd: this.billedUsd(j, stopped) });
+    }
+    return out;
+  }
+
   failJob(id: string, message = 'CUDA error: out of memory'): void {
     const j = this.mustGet(id);
     j.outcome = 'fail';
     j.message = message;
   }
 
-  /** Some output files never arrive: partial_failure. */
+  /** The shard's output file never arrives: partial_failure. */
   failUploads(id: string): void {
     this.mustGet(id).outcome = 'partial';
   }
@@ -175,20 +242,12 @@ export class ChutesFake extends ProviderFake {
     return { 'fail-uploads': (i) => this.failUploads(i) };
   }
 
-  /**
-   * What the finished job cost in USD, as the adapter's getCost reports it: gpuHourlyUsd[chute gpu]
-   * (as /pricing serves it) x the chute's GPU count x whole seconds from started_at to finished_at.
-   */
+  /** What the job's instance is billed, or will be when the job runs to its end (the signed claim). */
   meteredUsd(id: string): string {
     const j = this.mustGet(id);
-    const gpu = j.chute.gpu ?? 'h100';
-    const hour = this.opts.gpuHourlyUsd[gpu];
-    if (hour === undefined) throw new Error(`no price for GPU ${gpu}`);
-    const done = this.doneMs(j);
-    const seconds = j.claimedMs !== undefined && done !== undefined ? Math.max(0, Math.floor((done - j.claimedMs) / 1000)) : 0;
-    return usd(div(mul(rational(hour), j.chute.gpuCount ?? 1, seconds), 3600));
+    const stopped = this.instanceStopMs(j);
+    return stopped === undefined ? '0' : this.billedUsd(j, stopped);
   }
-
 
   // ---- simulation ---------------------------------------------------------------------------
 
@@ -202,52 +261,91 @@ export class ChutesFake extends ProviderFake {
     return j;
   }
 
-  private finishMs(j: FakeJob): number | undefined {
+  private hourly(j: FakeJob): number {
+    const gpu = j.chute.gpu ?? 'h100';
+    const hour = this.opts.gpuHourlyUsd[gpu];
+    if (hour === undefined) throw new Error(`no price for GPU ${gpu}`);
+    return hour;
+  }
+
+  /** hourly_rate (the GPU's price x the chute's GPUs) x (stop - activation), exact to the millisecond. */
+  private billedUsd(j: FakeJob, stoppedMs: number): string {
+    const ms = Math.max(0, stoppedMs - (j.claimedMs ?? stoppedMs));
+    return usd(div(mul(rational(this.hourly(j)), j.chute.gpuCount ?? 1, ms), 3_600_000));
+  }
+
+  /** When the SDK posts the job's outcome (the job function returned or raised). */
+  private runEndMs(j: FakeJob): number | undefined {
     return j.claimedMs === undefined ? undefined : j.claimedMs + this.opts.jobDurationMs;
   }
 
-  private doneMs(j: FakeJob): number | undefined {
-    const f = this.finishMs(j);
-    return f === undefined ? undefined : f + (j.outcome === 'fail' ? 0 : this.opts.uploadMs);
+  /** When the final PUT sets finished_at and deletes the instance, had nothing interrupted it. */
+  private completeMs(j: FakeJob): number | undefined {
+    const end = this.runEndMs(j);
+    return end === undefined ? undefined : end + this.opts.uploadMs;
   }
 
-  /** Miners claim pending jobs FIFO per chute when a slot is free. */
+  /** When the instance goes away: the final PUT, or the miner's shutdown after a DELETE. */
+  private instanceStopMs(j: FakeJob): number | undefined {
+    const complete = this.completeMs(j);
+    if (j.deletedAt !== undefined && j.claimedMs !== undefined && (complete === undefined || j.deletedAt < complete)) return Math.max(j.claimedMs, j.deletedAt);
+    return complete;
+  }
+
+  private finishedAt(j: FakeJob): number | undefined {
+    this.tick();
+    const stop = this.instanceStopMs(j);
+    return stop !== undefined && this.now() >= stop ? stop : undefined;
+  }
+
+  private instanceUp(j: FakeJob): boolean {
+    this.tick();
+    return j.claimedMs !== undefined && this.finishedAt(j) === undefined;
+  }
+
+  /** The SDK has posted its outcome (result and output_files are set). */
+  private reported(j: FakeJob): boolean {
+    this.tick();
+    const end = this.runEndMs(j);
+    if (end === undefined || this.now() < end) return false;
+    return j.deletedAt === undefined || j.deletedAt >= end;
+  }
+
+  /** Miners claim pending jobs FIFO per chute when a slot is free; a deleted pending job is dropped. */
   private tick(): void {
     const now = this.now();
     for (const j of this.order) {
-      if (j.claimedMs !== undefined || j.vanished || !this.jobsById.has(j.job_id)) continue;
-      const holders = this.order.filter((o) => o !== j && o.chute === j.chute && !o.vanished && this.jobsById.has(o.job_id) && o.claimedMs !== undefined);
-      const used = (at: number): number => holders.filter((o) => (o.claimedMs as number) <= at && (this.doneMs(o) ?? Infinity) > at).length;
-      const ends = holders.map((o) => this.doneMs(o) ?? Infinity).sort((a, b) => a - b);
+      if (j.claimedMs !== undefined || j.vanished) continue;
+      const holders = this.order.filter((o) => o !== j && o.chute === j.chute && !o.vanished && o.claimedMs !== undefined);
+      const used = (at: number): number => holders.filter((o) => (o.claimedMs as number) <= at && (this.instanceStopMs(o) ?? Infinity) > at).length;
+      const ends = holders.map((o) => this.instanceStopMs(o) ?? Infinity).sort((a, b) => a - b);
       let t = j.createdMs + this.opts.claimDelayMs;
       while (t <= now && used(t) >= j.chute.capacity) {
         const next = ends.find((e) => e > t);
         t = next ?? Infinity;
       }
-      if (t > now) continue;
+      if (t > now || (j.deletedAt !== undefined && j.deletedAt <= t)) continue;
       j.claimedMs = t;
       j.instanceId = uuidFrom(`instance-${j.job_id}`);
     }
   }
 
-  private isActive(j: FakeJob): boolean {
-    this.tick();
-    const finish = this.finishMs(j);
-    return finish !== undefined && this.now() < finish;
-  }
-
-  private status(j: FakeJob): ChutesStatus {
-    this.tick();
-    const finish = this.finishMs(j);
-    if (finish === undefined || this.now() < finish) return 'pending';
+  private rowStatus(j: FakeJob): ChutesRowStatus {
+    if (!this.reported(j)) return this.finishedAt(j) !== undefined ? 'error' : 'pending';
     if (j.outcome === 'fail') return 'error';
-    if (this.now() < finish + this.opts.uploadMs) return 'complete_pending_uploads';
+    if (this.finishedAt(j) === undefined) return 'complete_pending_uploads';
     return j.outcome === 'partial' ? 'partial_failure' : 'complete';
   }
 
-  private files(j: FakeJob): { fileId: string; filename: string; content: Buffer }[] {
-    const filename = `shard-${String((j.job_args.atelier as { shard_index?: number } | undefined)?.shard_index ?? 0)}.png`;
-    return [{ fileId: uuidFrom(`${j.job_id}/${filename}`), filename, content: renderContent(this.env(j), `chutes image bytes for ${j.job_id}`, j.wrong) }];
+  private files(j: FakeJob): { fileId: string; filename: string; content: Buffer; uploads: boolean }[] {
+    const out: { fileId: string; filename: string; content: Buffer; uploads: boolean }[] = [];
+    if (j.outcome !== 'fail') {
+      const filename = `shard-${String((j.job_args.atelier as { shard_index?: number } | undefined)?.shard_index ?? 0)}.png`;
+      out.push({ fileId: uuidFrom5(j.job_id, filename), filename, content: renderContent(this.env(j), `chutes image bytes for ${j.job_id}`, j.wrong), uploads: j.outcome !== 'partial' });
+    }
+    const log = `chute job ${j.job_id} started\n${j.outcome === 'fail' ? `Job failed: ${j.message ?? 'error'}` : 'Job finished successfully.'}\n`;
+    out.push({ fileId: uuidFrom5(j.job_id, '_chute.log'), filename: '_chute.log', content: Buffer.from(log, 'utf8'), uploads: true });
+    return out;
   }
 
   /** The shard env the adapter sends in job_args.env (string values only). */
@@ -258,59 +356,68 @@ export class ChutesFake extends ProviderFake {
   }
 
   private outputs(j: FakeJob): { uri: string; filename: string; sha256: string }[] {
-    return this.files(j).map((f) => ({
-      uri: `chutes://jobs/${j.job_id}/files/${f.fileId}`,
-      filename: f.filename,
-      sha256: createHash('sha256').update(j.corrupt ? Buffer.from('tampered') : f.content).digest('hex'),
-    }));
+    return this.files(j)
+      .filter((f) => f.filename !== '_chute.log')
+      .map((f) => ({ uri: `chutes://jobs/${j.job_id}/files/${f.fileId}`, filename: f.filename, sha256: createHash('sha256').update(j.corrupt ? Buffer.from('tampered') : f.content).digest('hex') }));
   }
 
-  /** A successful job's result is signed once, when first read after the job finished. */
+  /** A successful job's result is signed once, when the SDK reports it. */
   private async ensureSigned(j: FakeJob): Promise<void> {
-    this.tick();
-    const finish = this.finishMs(j);
-    if (j.outcome !== 'succeed' || finish === undefined || this.now() < finish) return;
+    if (j.outcome === 'fail' || !this.reported(j)) return;
     await this.signResult(j.job_id, () => ({ env: this.env(j), outputs: this.outputs(j), costUsd: () => this.meteredUsd(j.job_id) }));
   }
 
   // ---- wire shapes ----------------------------------------------------------------------------
 
-  private jobJson(j: FakeJob): Record<string, unknown> {
-    const status = this.status(j);
-    const finish = this.finishMs(j);
-    const finished = status !== 'pending' && finish !== undefined;
-    const files = this.files(j);
-    const uploaded = status === 'complete' || status === 'partial_failure';
+  /** The JobResponse of a readable job (response.py:12-41); undefined when it would fail validation. */
+  private jobJson(j: FakeJob): Record<string, unknown> | undefined {
+    const reported = this.reported(j);
+    // result = "error" (router.py:287) cannot be serialised as Optional[dict]: the route answers 500.
+    if (reported && j.outcome === 'fail') return undefined;
+    const finished = this.finishedAt(j);
+    const up = this.instanceUp(j);
     let result: Record<string, unknown> | null = null;
-    if (finished && status !== 'error') {
+    let outputFiles: Record<string, unknown> = {};
+    if (reported) {
       result = { outputs: this.outputs(j) };
       const signed = this.signedResult(j.job_id);
       if (signed) result.signed = signed;
+      // Uploads end with the final PUT; a DELETE before that stopped them (and deleted the files).
+      const uploadedAll = finished !== undefined && (j.deletedAt === undefined || j.deletedAt >= (this.completeMs(j) ?? Infinity));
+      outputFiles = Object.fromEntries(
+        this.files(j).map((f) => [f.fileId, { filename: f.filename, path: `jobs/${j.chute.chute_id}/${naive(j.createdMs).slice(0, 10)}/${j.job_id}/outputs/${f.filename}`, uploaded: uploadedAll && f.uploads }]),
+      );
     }
     return {
       job_id: j.job_id,
       user_id: 'c0ffee00-0000-4000-8000-000000000001',
       chute_id: j.chute.chute_id,
-      version: 'a1b2c3',
+      version: 'a1b2c3d4-0000-4000-8000-000000000001',
       chutes_version: '0.3.40',
       method: j.method,
-      instance_id: this.isActive(j) ? (j.instanceId ?? null) : null,
-      active: this.isActive(j),
-      verified: finished,
+      instance_id: up ? (j.instanceId ?? null) : null,
+      active: false,
+      verified: false,
       last_queried_at: null,
       created_at: naive(j.createdMs),
-      updated_at: finished ? naive(finish) : null,
-      started_at: j.claimedMs === undefined ? null : naive(j.claimedMs),
-      finished_at: finished ? naive(status === 'error' ? finish : (this.doneMs(j) as number)) : null,
+      updated_at: finished !== undefined ? naive(finished) : null,
+      finished_at: finished !== undefined ? naive(finished) : null,
       job_args: j.job_args,
-      status,
       result,
-      final_result: result,
-      error_detail: status === 'error' ? (j.message ?? 'error') : status === 'partial_failure' ? `Failed to upload files: ${files.map((f) => f.filename).join(', ')}` : null,
-      output_files: finished && status !== 'error' ? Object.fromEntries(files.map((f) => [f.fileId, { filename: f.filename, path: `jobs/${j.chute.chute_id}/${naive(j.createdMs).slice(0, 10)}/${j.job_id}/outputs/${f.filename}`, uploaded: uploaded && j.outcome !== 'partial' }])) : {},
+      output_files: outputFiles,
+      host: null,
       port_mappings: [],
-      chute: { chute_id: j.chute.chute_id, name: j.chute.name, public: true },
-      instance: null,
+      chute: {
+        chute_id: j.chute.chute_id,
+        name: j.chute.name,
+        public: true,
+        version: 'a1b2c3d4-0000-4000-8000-000000000001',
+        slug: `atelier-${j.chute.name}`,
+        chutes_version: '0.3.40',
+        preemptible: false,
+        image: { image_id: uuidFrom(`image-${j.chute.chute_id}`), name: j.chute.name, tag: '1.0', public: true, patch_version: null },
+      },
+      instance: up && j.instanceId && j.claimedMs !== undefined ? { instance_id: j.instanceId, region: 'n/a', active: true, verified: true, last_verified_at: naive(j.claimedMs) } : null,
       output_storage_urls: {},
     };
   }
@@ -335,7 +442,8 @@ export class ChutesFake extends ProviderFake {
           const j = this.find(ctx.params[0] ?? '');
           if (!j) return notFound;
           await this.ensureSigned(j);
-          return { status: 200, body: this.jobJson(j) };
+          const body = this.jobJson(j);
+          return body ? { status: 200, body } : internalError();
         },
       },
       { method: 'DELETE', pattern: /^\/jobs\/([^/]+)$/, handle: (ctx) => this.deleteJob(ctx) },
@@ -344,16 +452,15 @@ export class ChutesFake extends ProviderFake {
 
   private pricing(): Reply {
     const estimates: Record<string, unknown> = {};
-    for (const [gpu, usd] of Object.entries(this.opts.gpuHourlyUsd)) {
-      const tao = usd / this.opts.taoUsd;
-      estimates[gpu] = { usd: { hour: usd, second: usd / 3600 }, tao: { hour: tao, second: tao / 3600 } };
+    for (const [gpu, usdHour] of Object.entries(this.opts.gpuHourlyUsd)) {
+      const tao = usdHour / this.opts.taoUsd;
+      estimates[gpu] = { usd: { hour: usdHour, second: usdHour / 3600 }, tao: { hour: tao, second: tao / 3600 } };
     }
     const cu = 0.0001;
     return {
       status: 200,
       body: {
         tao_usd: this.opts.taoUsd,
-        first_payment_bonus: { minimum_payment_usd: 50, bonus_amount_usd: 10 },
         compute_unit_estimate: { usd: cu, tao: cu / this.opts.taoUsd, description: "a single compute unit is considered one second of compute time on the 'worst' currently supported GPU" },
         gpu_price_estimates: estimates,
       },
@@ -364,8 +471,13 @@ export class ChutesFake extends ProviderFake {
     const [chuteId = '', method = ''] = ctx.params;
     const chute = this.opts.chutes.find((c) => c.chute_id === chuteId && c.methods.includes(method));
     if (!chute) return { status: 404, body: { detail: `Chute ${chuteId} not found` } };
-    const today = this.order.filter((j) => j.chute === chute && naive(j.createdMs).slice(0, 10) === naive(this.now()).slice(0, 10)).length;
-    if (today >= chute.dailyQuota) return { status: 429, body: { detail: `Daily job quota exceeded: chute_job_count=${today} of job_quota=${chute.dailyQuota}` } };
+    const day = naive(this.now()).slice(0, 10);
+    const today = this.order.filter((j) => naive(j.createdMs).slice(0, 10) === day);
+    const chuteCount = today.filter((j) => j.chute === chute).length;
+    const total = 10 * chute.dailyQuota;
+    if (chuteCount >= chute.dailyQuota || today.length >= total) {
+      return { status: 429, body: { detail: `Daily job quota exceeded: chute_job_count=${chuteCount} total_job_count=${today.length} of job_quota=${chute.dailyQuota} and total_quota=${total}` } };
+    }
     const args = ctx.body;
     if (!args || typeof args !== 'object' || Array.isArray(args)) {
       return { status: 422, body: { detail: [{ loc: ['body'], msg: 'Input should be a valid dictionary', type: 'dict_type' }] } };
@@ -393,26 +505,46 @@ export class ChutesFake extends ProviderFake {
     const id = ctx.params[0] ?? '';
     const j = this.find(id);
     if (!j) return { status: 404, body: { detail: `Job ${id} not found or does not belong to you` } };
-    this.jobsById.delete(id);
-    return { status: 200, body: { deleted: true, job_id: id } };
+    this.deleteLog.push({ job_id: id, at: this.now(), finished: this.finishedAt(j) !== undefined });
+    // batch_delete_stored_files and the miner's shutdown happen; the row's deletion is rolled back.
+    j.deletedAt ??= this.now();
+    return internalError();
   }
 
   private download(ctx: RequestContext): Reply {
     const [id = '', fileId = ''] = ctx.params;
     const j = this.find(id);
     if (!j) return { status: 404, body: { detail: 'Job not found, or does not belong to you' } };
-    const file = this.status(j) === 'complete' ? this.files(j).find((f) => f.fileId === fileId) : undefined;
+    const file = this.reported(j) ? this.files(j).find((f) => f.fileId === fileId) : undefined;
     if (!file) return { status: 404, body: { detail: `Job output file not found job_id='${id}' file_id='${fileId}'` } };
+    // Not uploaded (yet), or deleted by a DELETE: the blob store has no such key, the route raises.
+    if (this.finishedAt(j) === undefined || !file.uploads || j.deletedAt !== undefined) return internalError();
     return { status: 200, raw: file.content, headers: { 'content-disposition': `attachment; filename="${file.filename}"` } };
   }
 }
 
-/** Pydantic serialises the naive UTC datetimes of the Job row without a zone. */
+/** Starlette's answer to an unhandled exception (e.g. FastAPI's ResponseValidationError). */
+function internalError(status = 500): Reply {
+  return { status, raw: Buffer.from('Internal Server Error', 'utf8'), headers: { 'content-type': 'text/plain; charset=utf-8' } };
+}
+
+/** Pydantic serialises a naive datetime like Python's isoformat: no zone, microseconds when not zero. */
 function naive(ms: number): string {
-  return new Date(ms).toISOString().replace('Z', '');
+  const iso = new Date(ms).toISOString().slice(0, 23);
+  return iso.endsWith('.000') ? iso.slice(0, 19) : `${iso}000`;
 }
 
 function uuidFrom(seed: string): string {
   const h = createHash('sha256').update(seed).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-9${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-9${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** uuid.uuid5(uuid.UUID(job_id), filename), as router.py:291-293 keys output_files. */
+export function uuidFrom5(namespace: string, name: string): string {
+  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
+  const h = createHash('sha1').update(Buffer.concat([ns, Buffer.from(name, 'utf8')])).digest();
+  h[6] = ((h[6] as number) & 0x0f) | 0x50;
+  h[8] = ((h[8] as number) & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }

@@ -1,11 +1,14 @@
 // The Render Compute Network adapter against its contract fake (test/fakes/render.ts): signed
 // requests accepted, configured prices as offers, the PENDING -> ASSIGNED -> RUNNING -> COMPLETED
-// lifecycle with capacity queueing, results from the run logs, cost from run time, idempotent
-// cancel, findByKey after a restart, and the injected failures the controller must tell apart;
+// lifecycle with capacity queueing, results from the run logs, times and cost from the job's
+// started_at/completed_at (runs carry only uuid, status, started_at_ms, node_urls), status_reason as
+// the failure message, idempotent cancel with a reason, the assignment timeout, findByKey after a
+// restart (best effort: the list order is not published), and the injected failures the controller must tell apart;
 // signed results for settled shards, seeded test renders and consistent-but-wrong renders.
 
 import { RenderAdapter, renderGpuName, splitImage } from '../../operator/src/providers/render/adapter.js';
 import { findResultInLog, sha256Hex, verifyOutputs } from '../../operator/src/providers/results.js';
+import { InsufficientFundsError } from '../../operator/src/providers/types.js';
 import type { ResultSet } from '../../operator/src/providers/types.js';
 import { RenderFake } from './render.js';
 import { WRONG_RENDER_SUFFIX, testRenderContent, usdToTokenUnits } from './server.js';
@@ -79,7 +82,17 @@ describe('Render adapter against the Compute Network fake', () => {
     expect((await adapter.logs(remoteId, { tail: 1 }))[0]).toMatch(/^ATELIER_RESULT /);
     // 60 s at $2.20/GPU-hour = $0.036666… -> 0.036667.
     expect(await adapter.getCost(remoteId)).toEqual({ amount: '0.036667', currency: 'USD', usd: '0.036667', basis: 'estimated', seconds: 60 });
+    expect(fake.billing()).toEqual([{ uuid: remoteId, key: 'uid1-3-0', seconds: 60, usd: '0.036667' }]);
     expect(fake.running()).toBe(0);
+    expect(adapter.capabilities()).toMatchObject({ findByKey: 'bestEffort', maxDuration: 'provider' });
+  });
+
+  test('a job no node takes within max_timeout_assign_ms fails with its status_reason', async () => {
+    const slow = new RenderAdapter({ endpoint: fake.url, credentials: { publicKey: fake.opts.publicKey, secretKey: fake.opts.secretKey }, clock, options: { prices: { 'nvidia-h100': '2.20' }, maxAssignMs: 300_000 } });
+    const a = await slow.submit(makeShard({ gpuCount: 8 }), { idempotencyKey: 'uid1-1-0' });
+    clock.manual.advance(300_001);
+    expect(await slow.getStatus(a.remoteId)).toMatchObject({ phase: 'Failed', raw: 'FAILED', message: 'no node assigned within max_timeout_assign_ms' });
+    expect(await slow.getCost(a.remoteId)).toMatchObject({ usd: '0.00', seconds: 0 });
   });
 
   test('a full GPU pool keeps the next job PENDING until capacity frees', async () => {
@@ -101,7 +114,7 @@ describe('Render adapter against the Compute Network fake', () => {
     expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Running', raw: 'CANCELLING' });
     await adapter.cancel(remoteId);
     clock.manual.advance(2_000);
-    expect((await adapter.getStatus(remoteId)).phase).toBe('Cancelled');
+    expect(await adapter.getStatus(remoteId)).toMatchObject({ phase: 'Cancelled', message: 'cancelled by Atelier' });
     await adapter.cancel(remoteId);
     expect(fake.server.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
 
@@ -154,7 +167,7 @@ describe('Render adapter against the Compute Network fake', () => {
     const a = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     fake.failJob(a.remoteId, 'CUDA out of memory');
     clock.manual.advance(80_000);
-    expect(await adapter.getStatus(a.remoteId)).toMatchObject({ phase: 'Failed', raw: 'FAILED', message: 'error: CUDA out of memory' });
+    expect(await adapter.getStatus(a.remoteId)).toMatchObject({ phase: 'Failed', raw: 'FAILED', message: 'CUDA out of memory' });
     await expect(adapter.getResults(a.remoteId)).rejects.toMatchObject({ kind: 'invalid' });
 
     const b = await adapter.submit(makeShard({ gpuModels: ['nvidia-rtx-4090'] }), { idempotencyKey: 'uid1-4-0', maxDurationSec: 30 });
@@ -163,7 +176,7 @@ describe('Render adapter against the Compute Network fake', () => {
     const c = await adapter.submit(makeShard({ gpuModels: ['nvidia-rtx-4090'] }), { idempotencyKey: 'uid1-5-0', maxDurationSec: 60 });
     fake.opts.jobDurationMs = 120_000;
     clock.manual.advance(200_000);
-    expect((await adapter.getStatus(c.remoteId)).phase).toBe('Failed');
+    expect(await adapter.getStatus(c.remoteId)).toMatchObject({ phase: 'Failed', message: 'run exceeded max_timeout_run_ms' });
   });
 
   test('a corrupted result is detectable by hashing the output', async () => {
@@ -241,5 +254,13 @@ describe('Render adapter against the Compute Network fake', () => {
     } finally {
       await everyWrong.stop();
     }
+  });
+
+  test('a 402 from the provider is an InsufficientFundsError, not retried', async () => {
+    fake.inject({ kind: 'status', status: 402, count: 1, match: { method: 'POST' } });
+    const err = await thrown(() => adapter.submit(makeShard(), { idempotencyKey: 'uid1-7-0' }));
+    expect(err).toBeInstanceOf(InsufficientFundsError);
+    expect(err).toMatchObject({ provider: 'render', kind: 'insufficientFunds', status: 402, retryable: false });
+    expect(fake.submissionsFor('uid1-7-0')).toBe(0);
   });
 });

@@ -1,24 +1,31 @@
-// Contract fake of the Render Compute Network (Dispersed) job API. Follows the published docs at
-// otoyinc.mintlify.app: api-reference/jobs/create-job (POST /v1/jobs body: task BATCH|PERSISTENT,
-// title, max_timeout_run_ms >= 60000 for BATCH, gpu_count, gpu_name, min_vram_gb, cpu_count,
-// min_ram_gb, min_storage_gb, parameters {type: "docker", parameters {image, tag, env, ports,
-// volumes}}; answer an `object: "job"` with `uuid` and `status`), service-consumers/authenticate-
-// requests (headers X-API-Key, X-Time ms, X-Nonce 32 hex, X-Signature = hex HMAC-SHA256 of
-// `publicKey|timestamp|nonce|METHOD|pathname|sortedQuery|sha256(canonical JSON body)`), and
-// service-consumers/job-monitoring (GET /v1/job-runs?filter[job_uuid]=, GET /v1/job-runs/{uuid}
-// with `logs`; lifecycle PENDING -> ASSIGNED -> RUNNING -> COMPLETED | FAILED, CANCELLING ->
-// CANCELLED via PUT /v1/jobs/{uuid}/cancel). Not published, so chosen here: the error body
-// `{statusCode, error, message}`, list pagination `{data, page, limit, total}` on /v1/jobs as on
-// /v1/job-runs, `ended_at_ms` on runs, and a 5-minute clock-skew window with nonce replay refusal.
-// Capacity is per GPU name; a job waits PENDING until enough GPUs are free. The fake plays the
-// container too: a finished run's logs end with the `ATELIER_RESULT {…}` line the adapter reads.
-// Playing the shard (server.ts): its bytes are testRenderContent(seed, index) when the job env has
-// ATELIER_TEST_RENDER_SEED; when the env carries the settlement domain, the ATELIER_RESULT line has
-// `signed`, by `payoutKey` (default keccak256("atelier-fake-render"), address
-// 0xb0201C306a6044930033fF3266C5855F7b867f29), claiming usdPerGpuHour[gpu_name] x gpu_count x run
-// seconds (what the adapter's getCost reports with the same prices), in token units. Per-job
-// actions: fail, corrupt (reported hash is not the bytes'), wrong (other bytes, hashed and signed as
-// if right), vanish; `everyJob` applies one to every new job.
+// Contract fake of the Render Compute Network (Dispersed) job API. Render publishes no server source;
+// this follows its published pages (read 2026-12-05, provider-audit.md "Render"): otoyinc.mintlify.app
+// api-reference/jobs/create-job (POST /v1/jobs body: task BATCH|PERSISTENT, title, max_timeout_run_ms
+// >= 60000 for BATCH, max_timeout_assign_ms >= 300000 (default 5 minutes), max_retry_count (default 0),
+// gpu_count, gpu_name, min_vram_gb, cpu_count, min_ram_gb, min_storage_gb, parameters {type: "docker",
+// parameters {image, tag, env, ports, volumes}}; answer an `object: "job"` with `uuid` and `status`),
+// api-reference/jobs/stop-job (PUT /v1/jobs/{uuid}/cancel with body {reason}; the job carries
+// `started_at`, `completed_at` and `status_reason`), service-consumers/authenticate-requests (headers
+// X-API-Key, X-Time ms, X-Nonce 32 hex, X-Signature = hex HMAC-SHA256 of
+// `publicKey|timestamp|nonce|METHOD|pathname|sortedQuery|sha256(canonical JSON body)`, 5-minute
+// window), service-consumers/job-monitoring (GET /v1/job-runs?filter[job_uuid]=; a run has exactly
+// `uuid, status, started_at_ms, node_urls`, and GET /v1/job-runs/{uuid} adds its `logs`; lifecycle
+// PENDING -> ASSIGNED -> RUNNING -> COMPLETED | FAILED, CANCELLING -> CANCELLED) and
+// service-consumers/job-types (BATCH jobs are charged for actual execution time). Not published, so
+// chosen here and marked as such: the error body `{statusCode, error, message}`, list pagination
+// `{data, page, limit, total}` on /v1/jobs (newest first, limit <= 100) as on /v1/job-runs, ISO 8601
+// strings for started_at/completed_at, nonce replay refusal, and a job that waits for GPUs longer than
+// max_timeout_assign_ms ending FAILED with status_reason "no node assigned within
+// max_timeout_assign_ms". Capacity is per GPU name; a job waits PENDING until enough GPUs are free. The
+// fake keeps its own billing record (billing(): usdPerGpuHour[gpu_name] x gpu_count x (completed_at -
+// started_at)). The fake plays the container too: a finished run's logs end with the
+// `ATELIER_RESULT {…}` line the adapter reads. Playing the shard (server.ts): its bytes are
+// testRenderContent(seed, index) when the job env has ATELIER_TEST_RENDER_SEED; when the env carries
+// the settlement domain, the ATELIER_RESULT line has `signed`, by `payoutKey` (default
+// keccak256("atelier-fake-render"), address 0xb0201C306a6044930033fF3266C5855F7b867f29), claiming what
+// the billing record says, in token units. Per-job actions: fail, corrupt (reported hash is not the
+// bytes'), wrong (other bytes, hashed and signed as if right), vanish; `everyJob` applies one to every
+// new job.
 
 import { createHash, createHmac } from 'node:crypto';
 import { div, mul, usd } from '../../operator/src/money.js';
@@ -56,6 +63,8 @@ interface FakeJob {
   stoppedMs?: number;
   stoppedAs?: RenderStatus;
   message?: string;
+  /** The reason a cancel gave. */
+  cancelReason?: string;
   outcome: 'succeed' | 'fail';
   corrupt: boolean;
   wrong: boolean;
@@ -169,6 +178,28 @@ export class RenderFake extends ProviderFake {
    * What the job's run cost in USD, as the adapter's getCost reports it with the same prices:
    * usdPerGpuHour[gpu_name] x gpu_count x whole run seconds / 3600, rounded to micro-USD.
    */
+  /** What each job that ran has been charged (its execution time so far), the fake's own ledger. */
+  billing(): { uuid: string; key?: string; seconds: number; usd: string }[] {
+    this.tick();
+    return this.order
+      .filter((j) => j.assignedMs !== undefined)
+      .map((j) => {
+        const start = (j.assignedMs as number) + this.opts.startMs;
+        const end = Math.min(this.endMs(j) ?? this.now(), this.now());
+        const row: { uuid: string; key?: string; seconds: number; usd: string } = { uuid: j.uuid, seconds: Math.max(0, Math.floor((end - start) / 1000)), usd: this.meteredUsdUntil(j, end) };
+        if (j.key) row.key = j.key;
+        return row;
+      });
+  }
+
+  private meteredUsdUntil(j: FakeJob, end: number): string {
+    const price = this.opts.usdPerGpuHour[j.gpuName];
+    if (price === undefined) throw new Error(`no price for ${j.gpuName}`);
+    const start = j.assignedMs === undefined ? end : j.assignedMs + this.opts.startMs;
+    const seconds = Math.max(0, Math.floor((end - start) / 1000));
+    return usd(div(mul(price, j.gpuCount, seconds), 3600));
+  }
+
   meteredUsd(uuid: string): string {
     const j = this.mustGet(uuid);
     const price = this.opts.usdPerGpuHour[j.gpuName];
@@ -217,7 +248,13 @@ export class RenderFake extends ProviderFake {
         }
         t = next;
       }
-      if (t <= now && j.gpuCount <= capacity) j.assignedMs = t;
+      const deadline = j.createdMs + Number(j.body.max_timeout_assign_ms ?? 300_000);
+      if (t <= now && t <= deadline && j.gpuCount <= capacity) j.assignedMs = t;
+      else if (now > deadline && (t > deadline || j.gpuCount > capacity)) {
+        j.stoppedAs = 'FAILED';
+        j.stoppedMs = deadline;
+        j.message = 'no node assigned within max_timeout_assign_ms';
+      }
     }
   }
 
@@ -262,20 +299,36 @@ export class RenderFake extends ProviderFake {
       min_vram_gb: b.min_vram_gb ?? 0,
       min_storage_gb: b.min_storage_gb ?? 0,
       max_timeout_run_ms: b.max_timeout_run_ms ?? null,
+      max_timeout_assign_ms: b.max_timeout_assign_ms ?? 300_000,
+      max_retry_count: b.max_retry_count ?? 0,
       parameters: b.parameters,
+      started_at: j.assignedMs === undefined ? null : new Date(j.assignedMs + this.opts.startMs).toISOString(),
+      completed_at: this.completedMs(j) === undefined ? null : new Date(this.completedMs(j) as number).toISOString(),
+      status_reason: this.statusReason(j),
     };
+  }
+
+  /** When the job reached its terminal state, once it has. */
+  private completedMs(j: FakeJob): number | undefined {
+    if (!TERMINAL.includes(this.status(j))) return undefined;
+    return this.endMs(j) ?? j.stoppedMs ?? this.now();
+  }
+
+  private statusReason(j: FakeJob): string | null {
+    const status = this.status(j);
+    if (status === 'CANCELLED' || status === 'CANCELLING') return j.cancelReason ?? 'cancelled by the consumer';
+    if (status !== 'FAILED') return null;
+    if (j.message) return j.message;
+    return 'run exceeded max_timeout_run_ms';
   }
 
   private runJson(j: FakeJob, withLogs: boolean): Record<string, unknown> | undefined {
     if (j.assignedMs === undefined) return undefined;
     const status = this.status(j);
-    const ended = TERMINAL.includes(status) ? (this.endMs(j) ?? this.now()) : undefined;
     const run: Record<string, unknown> = {
       uuid: j.runUuid,
-      job_uuid: j.uuid,
       status,
       started_at_ms: j.assignedMs + this.opts.startMs,
-      ended_at_ms: ended ?? null,
       node_urls: [],
     };
     if (withLogs) {
@@ -284,7 +337,7 @@ export class RenderFake extends ProviderFake {
         const signed = this.signedResult(j.uuid);
         lines.push(`ATELIER_RESULT ${JSON.stringify(signed ? { state: 'succeeded', outputs: this.outputs(j), signed } : { state: 'succeeded', outputs: this.outputs(j) })}`);
       }
-      if (status === 'FAILED') lines.push(`error: ${j.message ?? 'run exceeded max_timeout_run_ms'}`);
+      if (status === 'FAILED') lines.push(`error: ${this.statusReason(j) ?? 'failed'}`);
       run.logs = lines.join('\n');
     }
     return run;
@@ -342,6 +395,8 @@ export class RenderFake extends ProviderFake {
       (b.task !== 'BATCH' && b.task !== 'PERSISTENT' ? 'task must be one of BATCH, PERSISTENT' : undefined) ??
       check.string(b.title, 'title', { min: 1, max: 255 }) ??
       (b.task === 'BATCH' ? check.int(b.max_timeout_run_ms, 'max_timeout_run_ms', { min: 60_000 }) : undefined) ??
+      (b.max_timeout_assign_ms !== undefined ? check.int(b.max_timeout_assign_ms, 'max_timeout_assign_ms', { min: 300_000 }) : undefined) ??
+      (b.max_retry_count !== undefined ? check.int(b.max_retry_count, 'max_retry_count', { min: 0 }) : undefined) ??
       (b.description !== undefined ? check.string(b.description, 'description', { max: 2000 }) : undefined) ??
       check.int(b.gpu_count ?? 0, 'gpu_count', { min: 0 }) ??
       check.int(b.cpu_count ?? 0, 'cpu_count', { min: 0 }) ??
@@ -402,7 +457,10 @@ export class RenderFake extends ProviderFake {
     if (!j) return err(404, 'Job not found');
     const status = this.status(j);
     if (TERMINAL.includes(status)) return err(409, `Job is already ${status}`);
+    const reason = (ctx.body as { reason?: unknown } | undefined)?.reason;
+    if (reason !== undefined && typeof reason !== 'string') return err(400, 'reason must be a string');
     if (status !== 'CANCELLING') {
+      if (typeof reason === 'string') j.cancelReason = reason;
       j.stoppedAs = 'CANCELLED';
       // Cancelling takes a moment once a node holds the job.
       j.stoppedMs = this.now() + (j.assignedMs === undefined ? 0 : 2_000);

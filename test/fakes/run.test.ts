@@ -47,7 +47,7 @@ describe('standalone fakes', () => {
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(Object.keys(credentials).length).toBeGreaterThan(1);
     expect(credentials.payoutAddress).toBe(payoutAddress);
-    expect(await (await fetch(`${url}/_fake/state`)).json()).toEqual({ running: 0, jobs: [], submissions: {} });
+    expect(await (await fetch(`${url}/_fake/state`)).json()).toMatchObject({ running: 0, jobs: [], submissions: {} });
 
     const inject = await fetch(`${url}/_fake/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ kind: 'status', status: 503, count: 1, match: { path: probe } }) });
     expect(inject.status).toBe(204);

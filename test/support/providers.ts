@@ -35,14 +35,16 @@ export async function deleteComputeProviders(c: Clients, names: string[]): Promi
 /**
  * Akash deployments whose shard ran to a good end. A deployment never ends by itself and the
  * operator closes it once it has read the result, so its stage says `closed` either way: this reads
- * the fake's state instead — a lease that lasted provisioning + the shard's duration, outcome good.
+ * the fake's state instead — a lease that lasted provisioning + the shard's duration after its
+ * manifest arrived, outcome good.
  */
 export function akashRanToEnd(fake: AkashFake): Set<string> {
-  type Lease = { createdMs: number; closedMs?: number };
+  type Lease = { createdMs: number; manifestMs?: number; closedMs?: number };
   const state = fake as unknown as { deployments: Map<string, { outcome: string; leases: Lease[] }> };
   const need = fake.opts.provisionMs + fake.opts.jobDurationMs;
   const now = fake.opts.clock.now();
   const out = new Set<string>();
-  for (const [dseq, d] of state.deployments) if (d.outcome === 'succeed' && d.leases.some((l) => (l.closedMs ?? now) - l.createdMs >= need)) out.add(dseq);
+  // The shard starts when the provider has the manifest (the lease's manifestMs).
+  for (const [dseq, d] of state.deployments) if (d.outcome === 'succeed' && d.leases.some((l) => l.manifestMs !== undefined && (l.closedMs ?? now) - l.manifestMs >= need)) out.add(dseq);
   return out;
 }

@@ -104,7 +104,7 @@ export function createMetrics(): OperatorMetrics {
     leader: new prom.Gauge({ name: 'atelier_leader', help: '1 while this replica holds the leader Lease, else 0.', registers }),
     providerRequests: new prom.Histogram({
       name: 'atelier_provider_request_duration_seconds',
-      help: 'Provider API calls, by provider (ComputeProvider name), operation (listOffers, submit, findByKey, getStatus, getResults, cancel, getCost, logs) and result (ok, or the error kind: transient, rateLimited, notFound, invalid, auth, fatal).',
+      help: 'Provider API calls, by provider (ComputeProvider name), operation (listOffers, submit, findByKey, getStatus, getResults, cancel, getCost, logs) and result (ok, or the error kind: transient, rateLimited, notFound, invalid, auth, insufficientFunds, fatal).',
       labelNames: ['provider', 'operation', 'result'],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,

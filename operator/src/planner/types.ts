@@ -1,7 +1,7 @@
 // The planner's vocabulary: the snapshot it decides over (a job's pending shards, local GPU capacity,
 // provider offers and limits, price caps, budget, deadline, expected shard duration) and the plan it
 // returns (per shard Local / Remote / Wait, totals, and a reason fit for the job's `Bursting`
-// condition). Plain data only — money as bigint micro-USD (util/money.ts), time as epoch/duration
+// condition). Plain data only — money as bigint micro-USD (money.ts), time as epoch/duration
 // milliseconds — so a snapshot can be built from informer caches, from a test builder, or from a
 // benchmark generator alike, and the planner never performs I/O or reads the clock.
 import type { PlacementPolicy } from '../api/index.js';

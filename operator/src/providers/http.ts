@@ -2,8 +2,8 @@
 // applies a per-attempt timeout, maps HTTP outcomes to ProviderError kinds, honours 429
 // Retry-After, and retries with bounded exponential backoff only requests marked idempotent (GETs,
 // and cancels that are safe to repeat). A non-idempotent POST is sent exactly once: on an ambiguous
-// failure the adapter's findByKey is the way back. Every error message passes through redaction
-// so that the credentials this client holds never reach an error, a log line or an event.
+// failure the adapter's findByKey is the way back. A 402 becomes an InsufficientFundsError. Every
+// error message passes through redaction so that the credentials this client holds never reach an error, a log line or an event.
 
 import type { Clock, FetchLike, ProviderType, RetryPolicy } from './types.js';
 import { InsufficientFundsError, ProviderError } from './types.js';
@@ -168,8 +168,9 @@ export class HttpClient {
     const message = `${req.method} ${req.path} -> ${res.status}${detail ? `: ${detail}` : ''}`;
     const s = res.status;
     if (s === 429) return this.error('rateLimited', message, s, parseRetryAfter(res.headers.get('retry-after'), this.cfg.clock.now()));
-    if (s === 402) return new InsufficientFundsError(this.cfg.provider, this.redact(message));
     if (s === 401 || s === 403) return this.error('auth', message, s);
+    // 402: the account cannot pay; a distinct error so the caller can hold the provider, not the shard.
+    if (s === 402) return new InsufficientFundsError(this.cfg.provider, this.redact(message), { status: s });
     if (s === 404 || s === 410) return this.error('notFound', message, s);
     if (s === 400 || s === 409 || s === 413 || s === 422) return this.error('invalid', message, s);
     if (s === 408 || s >= 500) return this.error('transient', message, s);

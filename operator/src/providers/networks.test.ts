@@ -47,7 +47,8 @@ describe('402 from a provider', () => {
     const err = await http.json({ method: 'GET', path: '/x', idempotent: true }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InsufficientFundsError);
     expect(isInsufficientFunds(err)).toBe(true);
-    expect(err).toMatchObject({ name: 'InsufficientFundsError', provider: 'vastai', status: 402, kind: 'fatal', retryable: false });
+    expect(err).toMatchObject({ name: 'InsufficientFundsError', provider: 'vastai', status: 402, kind: 'insufficientFunds' });
+    expect((err as InsufficientFundsError).retryable).toBe(false);
     expect((err as Error).message).toContain('balance too low');
     expect((err as Error).message).not.toContain('sk_live_secret');
     expect(calls).toBe(1);

@@ -4,7 +4,7 @@
 // digests (the same as settlement's resultDigest), SDL building, and the factory.
 
 import { createHash, createHmac } from 'node:crypto';
-import { buildSdl, akashGpu, sdlHasMarker } from './akash/sdl.js';
+import { buildSdl, akashGpu, manifestOf } from './akash/sdl.js';
 import { canonicalJson, canonicalQuery, errorDetail, parseRetryAfter } from './http.js';
 import { createProviderAdapter } from './index.js';
 import { compare, div, formatDecimal, mul, parseUsd, rational, toMicros, usd } from '../money.js';
@@ -164,16 +164,21 @@ describe('Akash SDL', () => {
     expect(akashGpu('nvidia-rtx-4090')).toEqual({ model: 'rtx4090' });
   });
 
-  test('user values are quoted, the Atelier env wins over user env, the marker is findable after re-serialization', () => {
-    const sdl = buildSdl({ spec: shard, env: shardEnv(shard, 'key-1'), denom: 'uakt', amountPerBlock: '1388.888888', exposePort: 8080, cpu: 4, memoryGi: 24, storageGi: 20 });
+  test('user values are quoted, the Atelier env wins over user env; chain-sdk accepts it; its manifest version depends on the key, not the price', async () => {
+    const input = { spec: shard, env: shardEnv(shard, 'key-1'), denom: 'uact', amountPerBlock: '1388.888888', exposePort: 8080, cpu: 4, memoryGi: 24, storageGi: 20 };
+    const sdl = buildSdl(input);
     expect(sdl).toContain('      - "echo \\"hi\\""');
     expect(sdl).toContain('      - "ATELIER_SHARD_INDEX=2"');
     expect(sdl).not.toContain('user-set');
     expect(sdl).toContain('          units: 2');
     expect(sdl).toContain('                - model: "a100"\n                  ram: "80Gi"');
     expect(sdl).toContain('          amount: "1388.888888"');
-    expect(sdlHasMarker(sdl.replace(/"/g, ''), 'ATELIER_IDEMPOTENCY_KEY', 'key-1')).toBe(true);
-    expect(sdlHasMarker(sdl, 'ATELIER_IDEMPOTENCY_KEY', 'key')).toBe(false);
+    const m = await manifestOf(sdl);
+    expect(m.version).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(JSON.parse(m.manifest)[0].services[0].env).toContain('ATELIER_IDEMPOTENCY_KEY=key-1');
+    expect(await manifestOf(buildSdl({ ...input, amountPerBlock: '1', denom: 'uakt' }))).toEqual(m);
+    expect((await manifestOf(buildSdl({ ...input, env: shardEnv(shard, 'key-2') }))).version).not.toBe(m.version);
+    await expect(manifestOf(sdl.replace('units: 2', 'units: -1'))).rejects.toThrow(/Invalid SDL/);
   });
 });
 

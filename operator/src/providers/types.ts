@@ -57,8 +57,20 @@ export interface ProviderCapabilities {
   maxGpusPerJob: number;
   /** False when the remote workload keeps running after the shard finishes (Akash): call cancel() after results. */
   endsByItself: boolean;
-  /** `remote`: findByKey asks the provider and survives an operator restart; `process`: only this process's memory (plus an injected journal). */
-  findByKey: 'remote' | 'process';
+  /**
+   * `remote`: findByKey asks the provider and survives an operator restart; `bestEffort`: it asks the
+   * provider, but through a listing whose order or size the provider does not publish, so a miss is not
+   * proof of absence (Render); `process`: only this process's memory plus an injected journal (Chutes:
+   * the caller must record the intent before submit() and the remote id right after it).
+   */
+  findByKey: 'remote' | 'bestEffort' | 'process';
+  /**
+   * Who stops a shard at SubmitOptions.maxDurationSec: `provider` (the provider takes the limit and ends
+   * the job itself, Render's max_timeout_run_ms) or `operator` (the provider has no such field, as on
+   * Akash, whose create body is only {sdl, deposit?}: the caller must cancel() the shard once it ran
+   * that long). Absent means `operator`.
+   */
+  maxDuration?: 'provider' | 'operator';
   /** False when the provider runs a pre-deployed model rather than an arbitrary image (Chutes). */
   runsArbitraryImages: boolean;
 }
@@ -160,7 +172,13 @@ export interface ProviderAdapter {
   listOffers(req: OfferRequest): Promise<Offer[]>;
   /** Not retried internally: on an ambiguous failure call findByKey before submitting again. */
   submit(spec: ShardSpec, opts: SubmitOptions): Promise<SubmitResult>;
-  findByKey(idempotencyKey: string): Promise<string | undefined>;
+  /**
+   * The remote id submitted under this key, if the provider (or this process) knows one. `spec`, the
+   * shard the key was submitted for, lets an adapter that finds submissions by their content find one
+   * made by an earlier process (Akash recomputes the deployment's manifest version from it); without
+   * it such an adapter knows only what this process submitted.
+   */
+  findByKey(idempotencyKey: string, spec?: ShardSpec): Promise<string | undefined>;
   getStatus(remoteId: string): Promise<RemoteStatus>;
   logs(remoteId: string, opts?: LogOptions): Promise<string[]>;
   getResults(remoteId: string): Promise<ResultSet | ResultsUnsupported>;
@@ -213,12 +231,14 @@ export function memoryJournal(): SubmissionJournal {
   };
 }
 
-export type ProviderErrorKind = 'transient' | 'rateLimited' | 'notFound' | 'invalid' | 'auth' | 'fatal';
+export type ProviderErrorKind = 'transient' | 'rateLimited' | 'notFound' | 'invalid' | 'auth' | 'insufficientFunds' | 'fatal';
 
 /**
- * The only error adapters throw. `transient`/`rateLimited`: try again later (after retryAfterMs);
- * `notFound`: the remote job is gone; `invalid`: this request can never succeed as written;
- * `auth`: credentials wrong or lacking rights; `fatal`: anything else that retrying won't fix.
+ * The only error adapters throw (or one of its subclasses below). `transient`/`rateLimited`: try again
+ * later (after retryAfterMs); `notFound`: the remote job is gone; `invalid`: this request can never
+ * succeed as written; `auth`: credentials wrong or lacking rights; `insufficientFunds`: the wallet or
+ * account behind the credentials cannot pay (HTTP 402, InsufficientFundsError); `fatal`: anything
+ * else that retrying won't fix.
  * Messages never contain credentials (http.ts redacts them before an error is built).
  */
 export class ProviderError extends Error {
@@ -248,19 +268,34 @@ export class ProviderError extends Error {
 }
 
 /**
- * HTTP 402 from a provider: the account or wallet there is out of funds. A condition of the
- * provider (nothing sent there can run until it is topped up), not a fault of the shard; kind
- * `fatal` because retrying the same call will not help, told apart by its class and name.
+ * HTTP 402 from a provider: the wallet or account behind the credentials is out of funds (the Akash
+ * console's managed wallet answers 402 "insufficient balance"). Not a fault of the shard: the caller
+ * stops sending work to this provider (condition InsufficientFunds) until it clears, and retrying the
+ * same call later may succeed once the account is topped up.
  */
 export class InsufficientFundsError extends ProviderError {
-  constructor(provider: ProviderType, message: string, extra: { cause?: unknown } = {}) {
-    super(provider, 'fatal', message, { ...extra, status: 402 });
+  constructor(provider: ProviderType, message: string, extra: { status?: number; cause?: unknown } = {}) {
+    super(provider, 'insufficientFunds', message, extra);
     this.name = 'InsufficientFundsError';
   }
 }
 
 export function isInsufficientFunds(err: unknown): err is InsufficientFundsError {
   return err instanceof InsufficientFundsError;
+}
+
+/**
+ * A quota that resets at a known time, not a rate limit to retry through (Chutes answers 429 "Daily
+ * job quota exceeded" with no Retry-After; the count restarts at 00:00 UTC). Kind `rateLimited`, with
+ * retryAfterMs until `resetsAt`, so a caller that only reads retryAfterMs waits the whole way.
+ */
+export class QuotaExceededError extends ProviderError {
+  readonly resetsAt: Date;
+  constructor(provider: ProviderType, message: string, resetsAt: Date, now: number, extra: { status?: number; cause?: unknown } = {}) {
+    super(provider, 'rateLimited', message, { ...extra, retryAfterMs: Math.max(0, resetsAt.getTime() - now) });
+    this.name = 'QuotaExceededError';
+    this.resetsAt = resetsAt;
+  }
 }
 
 export function isProviderError(err: unknown): err is ProviderError {

@@ -167,7 +167,8 @@ export class RemoteShards {
     if (!adapter) throw new NoAnswer(`ComputeProvider ${st.provider} is not available`);
     // The search is bounded like a status call; the submit is not: given up on while in flight, it
     // might still be made, and only findByKey can tell.
-    let remoteId = await this.within(budgetMs, `${st.provider} findByKey`, adapter.findByKey(key));
+    // The spec lets an adapter that finds submissions by content (Akash's manifest version) find one an earlier process made.
+    let remoteId = await this.within(budgetMs, `${st.provider} findByKey`, adapter.findByKey(key, spec));
     if (!remoteId && !this.ownIntents.has(key)) {
       this.log.warn('submission of an earlier process not found: starting a new attempt', {
         shard: rec.name, provider: st.provider, attempt: st.attempts, searchable: adapter.capabilities().findByKey,

@@ -1,13 +1,19 @@
 // Akash Network adapter over the Console managed-wallet API (`x-api-key`, every answer wrapped in
-// `{data: …}`; schemas in akash-network/console apps/api/src/{deployment,bid,gpu}/http-schemas).
+// `{data: …}`), following akash-network/console apps/api/src/deployment (http-schemas/
+// {deployment,lease}.schema.ts, services/{deployment-writer,deployment-reader,lease,sdl}), bid/ and gpu/.
 // A shard becomes one deployment whose SDL (sdl.ts) carries the shard env and the marker
-// `ATELIER_IDEMPOTENCY_KEY=<key>`. Bids arrive only after a while, so submit() only creates the
-// deployment; each getStatus() while there is no lease reads the bids and accepts the cheapest that
-// fits the ceiling with POST /v1/leases (or gives up after bidTimeoutMs and closes it).
+// `ATELIER_IDEMPOTENCY_KEY=<key>`; the create body is `{sdl, deposit?}` only (deposit sent when
+// options.depositUsd is set: without the console's managed-deposit flag it is required). Bids arrive
+// only after a while, so submit() only creates the deployment; each getStatus() while there is no
+// lease reads the bids and accepts the cheapest that fits the ceiling with POST /v1/leases (or gives
+// up after bidTimeoutMs and closes it; the console itself closes a lease-less deployment after 10
+// minutes, stale-managed-deployments-cleaner.service.ts:19).
 //
-// Prices: a bid is micro-denom per block for the whole order. USD per GPU-hour =
-// amount x (3600 / blockSeconds) / 10^6 x usdPerToken[denom] / gpuCount, computed exactly (money.ts)
-// with ~6 s blocks and a configured token->USD rate. Offers come from GET /v1/gpu-prices (USD/hour).
+// Prices: the console rewrites every placement price denom to its DEPLOYMENT_GRANT_DENOM, `uact` on
+// mainnet (services/sdl/sdl.service.ts:32-44, env/.env.mainnet:3), so bids, leases and escrow are in
+// uact: micro-USD per block, blocks of ~6 s (utils/constants.ts:4). USD per GPU-hour = amount x
+// (3600 / blockSeconds) / 10^6 x usdPerToken[denom] / gpuCount, exact (money.ts); usdPerToken has
+// uact = 1, and uakt only when configured. Offers come from GET /v1/gpu-prices (USD/hour).
 //
 // State mapping: no lease + deployment active -> Pending (waiting for bids); lease active, no
 // ready replica -> Provisioning; ready -> Running until the shard reports; report state
@@ -21,21 +27,27 @@
 // /atelier/log?tail=N` -> `{"lines":[…]}`. `signed` is the provider's EIP-712 signature over the
 // result when the job settles on-chain (results.ts), passed on as ResultSet.signed. The adapter reads
 // them through the lease's service URI. After reading the results the caller must call cancel()
-// (capabilities.endsByItself = false) to stop paying.
+// (capabilities.endsByItself = false) to stop paying. Nor does Akash take a run-time limit: the
+// caller stops a shard at its maximum duration (capabilities.maxDuration = 'operator').
 //
-// Restart safety: the Console returns the manifest only when the deployment is created, and a lease
-// needs it. A deployment found after a restart without a lease and without its manifest has run
-// nothing; findByKey closes it and reports nothing found (so the caller submits again), getStatus
-// closes it and reports Failed.
+// Restart safety: the same shard and key always give the same SDL, so the same manifest and manifest
+// version (chain-sdk, sdl.ts), and the console stores that version as the deployment's `hash`
+// (deployment-writer.service.ts:52-60). findByKey(key, spec) recomputes it and looks for it among
+// the active deployments (GET /v1/deployments lists only active ones, deployment-reader.service.ts:
+// 115-119), and the rebuilt manifest lets a lease be made or its manifest re-sent after a restart.
+// POST /v1/leases may be repeated: with a lease on-chain it only re-sends the manifest
+// (services/lease/lease.service.ts:28-54), so a lease whose service never comes up gets its
+// manifest again after manifestResendMs. A deployment read without its shard (getStatus after a
+// restart, no findByKey with the spec) that has no lease cannot get one: it is closed and Failed.
+// A second close is a quiet success on the console (deployment-writer.service.ts:110-127).
 
 import { HttpClient, retryPolicy } from '../http.js';
 import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../../money.js';
 import type { Rational } from '../../money.js';
 import { outputsDigest, parseResultReport } from '../results.js';
 import type { ResultReport } from '../results.js';
-import { akashGpu, atelierGpuName, buildSdl, sdlHasMarker } from './sdl.js';
+import { akashGpu, atelierGpuName, buildSdl, manifestOf } from './sdl.js';
 import {
-  IDEMPOTENCY_ENV,
   ProviderError,
   assertIdempotencyKey,
   shardEnv,
@@ -64,10 +76,14 @@ export interface AkashCredentials {
 }
 
 export interface AkashOptions {
-  /** Denom of the placement price written into the SDL. */
+  /** Denom of the placement price written into the SDL (the console rewrites it to its grant denom). */
   denom: string;
-  /** USD price of one whole token (10^6 micro-denom), per micro-denom name. */
+  /** USD price of one whole token (10^6 micro-denom), per micro-denom name; uact is USD itself. */
   usdPerToken: Record<string, string>;
+  /** Deposit in USD sent with the create (required by a console without managed deposits). */
+  depositUsd?: number;
+  /** A lease whose service has not come up for this long gets its manifest sent again. */
+  manifestResendMs: number;
   blockSeconds: string;
   /** Ceiling when submit() gets no maxUsdPerHour. */
   defaultMaxUsdPerGpuHour: string;
@@ -84,8 +100,9 @@ export interface AkashOptions {
 }
 
 export const AKASH_DEFAULTS: AkashOptions = {
-  denom: 'uakt',
-  usdPerToken: { uakt: '3.00', uusdc: '1', uact: '1' },
+  denom: 'uact',
+  usdPerToken: { uact: '1' },
+  manifestResendMs: 60_000,
   blockSeconds: '6',
   defaultMaxUsdPerGpuHour: '5.00',
   bidTimeoutMs: 5 * 60_000,
@@ -115,16 +132,14 @@ interface WireLease {
 }
 
 interface WireDeployment {
-  deployment: { id: { owner: string; dseq: string }; state: string; created_at: string };
+  deployment: { id: { owner: string; dseq: string }; state: string; hash: string; created_at: string };
   leases: WireLease[];
-  escrow_account?: { state?: { state?: string; transferred?: DecCoin[] | DecCoin } };
-  consoleSettings?: { sdl: string } | null;
+  escrow_account?: { state?: { state?: string; transferred?: DecCoin[] } };
 }
 
 interface WireBid {
   bid: {
-    bid_id?: { owner: string; dseq: string; gseq: number; oseq: number; provider: string };
-    id?: { owner: string; dseq: string; gseq: number; oseq: number; provider: string };
+    id: { owner: string; dseq: string; gseq: number; oseq: number; provider: string; bseq: number };
     state: string;
     price: DecCoin;
     resources_offer?: { resources?: { gpu?: { units?: { val?: string } } }; count?: number }[];
@@ -146,6 +161,9 @@ interface WireGpuPrices {
 interface Submission {
   key: string;
   manifest: string;
+  /** When this process first saw the lease without a ready service, and when it last sent the manifest. */
+  unreadySince?: number;
+  manifestSentAt?: number;
   gpuCount: number;
   ceilingMicrosPerGpuHour: bigint;
   createdAt: number;
@@ -162,9 +180,14 @@ export class AkashAdapter implements ProviderAdapter {
   private readonly timeoutMs: number;
   private readonly submissions = new Map<string, Submission>();
   private readonly byKey = new Map<string, string>();
+  /** Leases of deployments this process has no shard for, first seen without a service. */
+  private readonly unknownUnready = new Map<string, number>();
 
   constructor(init: AdapterInit<AkashCredentials, AkashOptions>) {
     this.opts = { ...AKASH_DEFAULTS, ...(init.options ?? {}), usdPerToken: { ...AKASH_DEFAULTS.usdPerToken, ...(init.options?.usdPerToken ?? {}) } };
+    // ComputeProvider spec.options arrive as strings.
+    if (this.opts.depositUsd !== undefined) this.opts.depositUsd = Number(this.opts.depositUsd);
+    this.opts.manifestResendMs = Number(this.opts.manifestResendMs);
     this.clock = init.clock ?? systemClock;
     this.fetchFn = init.fetch ?? ((input, reqInit) => fetch(input, reqInit));
     this.timeoutMs = init.timeoutMs ?? 15_000;
@@ -192,6 +215,7 @@ export class AkashAdapter implements ProviderAdapter {
       endsByItself: false,
       findByKey: 'remote',
       runsArbitraryImages: true,
+      maxDuration: 'operator',
     };
   }
 
@@ -232,18 +256,17 @@ export class AkashAdapter implements ProviderAdapter {
     return offers.sort((a, b) => compare(a.usdPerGpuHour, b.usdPerGpuHour));
   }
 
-  async submit(spec: ShardSpec, opts: SubmitOptions): Promise<SubmitResult> {
-    assertIdempotencyKey('akash', opts.idempotencyKey);
+  /** The shard's deterministic SDL and its manifest; the ceiling only sets the price, which is not in the manifest. */
+  private async sdlFor(spec: ShardSpec, key: string, ceilingPerHour?: string): Promise<{ sdl: string; manifest: string; version: string; ceilingPerHour: string }> {
     validateSpec(spec, this.http);
-    const gpuCount = spec.gpuCount;
-    const ceilingPerHour = opts.maxUsdPerHour ?? formatMicros(parseUsd(this.opts.defaultMaxUsdPerGpuHour) * BigInt(gpuCount));
+    const ceiling = ceilingPerHour ?? formatMicros(parseUsd(this.opts.defaultMaxUsdPerGpuHour) * BigInt(spec.gpuCount));
     const rate = this.opts.usdPerToken[this.opts.denom];
     if (rate === undefined) throw this.http.error('invalid', `no USD rate configured for denom ${this.opts.denom}`);
     // The highest per-block price a provider may bid, rounded down so the ceiling is never exceeded.
-    const amountPerBlock = formatDecimal(div(mul(ceilingPerHour, 1_000_000, this.opts.blockSeconds), mul(rate, 3600)), 6, 'floor');
+    const amountPerBlock = formatDecimal(div(mul(ceiling, 1_000_000, this.opts.blockSeconds), mul(rate, 3600)), 6, 'floor');
     const sdl = buildSdl({
       spec,
-      env: shardEnv(spec, opts.idempotencyKey),
+      env: shardEnv(spec, key),
       denom: this.opts.denom,
       amountPerBlock,
       exposePort: this.opts.exposePort,
@@ -251,28 +274,42 @@ export class AkashAdapter implements ProviderAdapter {
       memoryGi: spec.resources?.memoryGi ?? this.opts.memoryGi,
       storageGi: spec.resources?.storageGi ?? this.opts.storageGi,
     });
-    const data: Record<string, unknown> = { sdl, name: `atelier-${spec.jobName}-${spec.shardIndex}`.slice(0, 128) };
-    if (opts.maxDurationSec !== undefined) data.runtimeLimitHours = Math.min(720, Math.max(1, Math.ceil(opts.maxDurationSec / 3600)));
+    try {
+      return { sdl, ceilingPerHour: ceiling, ...(await manifestOf(sdl)) };
+    } catch (err) {
+      throw this.http.error('invalid', err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  private remember(dseq: string, key: string, manifest: string, gpuCount: number, ceilingPerHour: string): void {
+    this.submissions.set(dseq, { key, manifest, gpuCount, ceilingMicrosPerGpuHour: parseUsd(ceilingPerHour) / BigInt(gpuCount), createdAt: this.clock.now() });
+    this.byKey.set(key, dseq);
+  }
+
+  async submit(spec: ShardSpec, opts: SubmitOptions): Promise<SubmitResult> {
+    assertIdempotencyKey('akash', opts.idempotencyKey);
+    const built = await this.sdlFor(spec, opts.idempotencyKey, opts.maxUsdPerHour);
+    const data: Record<string, unknown> = { sdl: built.sdl };
+    if (this.opts.depositUsd !== undefined) data.deposit = this.opts.depositUsd;
     const res = await this.http.json<{ data: { dseq: string; manifest: string } }>({ method: 'POST', path: '/v1/deployments', body: { data } });
     const dseq = res?.data?.dseq;
     if (!dseq || typeof res.data.manifest !== 'string') throw this.http.error('fatal', 'POST /v1/deployments: answer without dseq/manifest');
-    this.submissions.set(dseq, {
-      key: opts.idempotencyKey,
-      manifest: res.data.manifest,
-      gpuCount,
-      ceilingMicrosPerGpuHour: parseUsd(ceilingPerHour) / BigInt(gpuCount),
-      createdAt: this.clock.now(),
-    });
-    this.byKey.set(opts.idempotencyKey, dseq);
+    this.remember(dseq, opts.idempotencyKey, res.data.manifest, spec.gpuCount, built.ceilingPerHour);
     return { remoteId: dseq };
   }
 
-  async findByKey(idempotencyKey: string): Promise<string | undefined> {
+  /**
+   * The active deployment whose hash is the manifest version of this shard's SDL under the key.
+   * Without the spec only this process's own submissions can be found.
+   */
+  async findByKey(idempotencyKey: string, spec?: ShardSpec): Promise<string | undefined> {
     assertIdempotencyKey('akash', idempotencyKey);
     const known = this.byKey.get(idempotencyKey);
     if (known) return known;
-    const dseqs: string[] = [];
-    for (let skip = 0; dseqs.length < this.opts.findByKeyScanLimit; ) {
+    if (!spec) return undefined;
+    const built = await this.sdlFor(spec, idempotencyKey);
+    let seen = 0;
+    for (let skip = 0; seen < this.opts.findByKeyScanLimit; ) {
       const page = await this.http.json<{ data: { deployments: WireDeployment[]; pagination: { hasMore: boolean } } }>({
         method: 'GET',
         path: '/v1/deployments',
@@ -280,30 +317,15 @@ export class AkashAdapter implements ProviderAdapter {
         idempotent: true,
       });
       const items = page?.data?.deployments ?? [];
-      for (const d of items) {
-        // A closed deployment that never got a lease ran nothing: it is not an earlier submission.
-        if (d.deployment.state === 'closed' && d.leases.length === 0) continue;
-        dseqs.push(d.deployment.id.dseq);
+      seen += items.length;
+      const hit = items.find((d) => d.deployment.hash === built.version && d.deployment.state === 'active');
+      if (hit) {
+        const dseq = hit.deployment.id.dseq;
+        this.remember(dseq, idempotencyKey, built.manifest, spec.gpuCount, built.ceilingPerHour);
+        return dseq;
       }
       if (!page?.data?.pagination?.hasMore || items.length === 0) break;
       skip += items.length;
-    }
-    dseqs.sort((a, b) => (BigInt(b) > BigInt(a) ? 1 : BigInt(b) < BigInt(a) ? -1 : 0));
-    for (const dseq of dseqs.slice(0, this.opts.findByKeyScanLimit)) {
-      let d: WireDeployment;
-      try {
-        d = await this.getDeployment(dseq);
-      } catch (err) {
-        if (err instanceof ProviderError && err.kind === 'notFound') continue;
-        throw err;
-      }
-      if (!d.consoleSettings?.sdl || !sdlHasMarker(d.consoleSettings.sdl, IDEMPOTENCY_ENV, idempotencyKey)) continue;
-      if (d.deployment.state === 'active' && d.leases.length === 0 && !this.submissions.has(dseq)) {
-        await this.closeQuietly(dseq);
-        continue;
-      }
-      this.byKey.set(idempotencyKey, dseq);
-      return dseq;
     }
     return undefined;
   }
@@ -324,13 +346,29 @@ export class AkashAdapter implements ProviderAdapter {
     if (lease?.state === 'insufficient_funds') return { ...base('Failed', lease.reason ?? 'lease closed: insufficient funds'), endedAt: new Date(this.clock.now()) };
     if (d.deployment.state !== 'active') {
       if (sub?.final) return base(sub.final.phase, sub.final.message);
-      return base('Cancelled', 'deployment closed');
+      return base('Cancelled', d.leases.length === 0 ? 'deployment closed without a lease (the console closes lease-less deployments after 10 minutes)' : 'deployment closed');
     }
     if (!lease) return this.awaitBids(dseq, sub, base);
     if (lease.state !== 'active') return base('Failed', `lease ${lease.state} by provider ${lease.id.provider}`);
 
     const service = Object.values(lease.status?.services ?? {})[0];
-    if (!service || !service.ready_replicas) return base('Provisioning', `lease with ${lease.id.provider}; waiting for the service to be ready`);
+    if (!service || !service.ready_replicas) {
+      if (!service && sub) await this.resendManifest(sub, lease);
+      if (!service && !sub) {
+        // Read without its shard (after a restart): the manifest cannot be rebuilt here. A lease
+        // whose service never comes up is closed after twice the resend wait, and the shard retried.
+        const since = this.unknownUnready.get(dseq) ?? this.clock.now();
+        this.unknownUnready.set(dseq, since);
+        if (this.clock.now() - since >= 2 * this.opts.manifestResendMs) {
+          await this.closeQuietly(dseq);
+          this.unknownUnready.delete(dseq);
+          return { ...base('Failed', 'the provider never got the manifest, and it cannot be rebuilt without the shard; closed it'), endedAt: new Date(this.clock.now()) };
+        }
+      }
+      return base('Provisioning', `lease with ${lease.id.provider}; waiting for the service to be ready`);
+    }
+    this.unknownUnready.delete(dseq);
+    if (sub) sub.unreadySince = undefined;
     if (sub && sub.leasedAt === undefined) sub.leasedAt = this.clock.now();
     const report = await this.readShard(service.uris?.[0]);
     if (!report) return base('Running', 'shard agent not reachable yet');
@@ -344,13 +382,26 @@ export class AkashAdapter implements ProviderAdapter {
     return base('Running');
   }
 
+  /**
+   * A lease the provider reports no service for has not got its manifest (a send that failed, or a
+   * restart between the lease and the send): POST /v1/leases again, which re-sends it.
+   */
+  private async resendManifest(sub: Submission, lease: WireLease): Promise<void> {
+    const now = this.clock.now();
+    sub.unreadySince ??= now;
+    const since = Math.max(sub.unreadySince, sub.manifestSentAt ?? 0);
+    if (now - since < this.opts.manifestResendMs) return;
+    sub.manifestSentAt = now;
+    await this.http.json({ method: 'POST', path: '/v1/leases', body: { manifest: sub.manifest, leases: [{ dseq: lease.id.dseq, gseq: lease.id.gseq, oseq: lease.id.oseq, provider: lease.id.provider }] } });
+  }
+
   private async awaitBids(dseq: string, sub: Submission | undefined, base: (p: RemoteStatus['phase'], m?: string) => RemoteStatus): Promise<RemoteStatus> {
     if (!sub) {
       await this.closeQuietly(dseq);
       return base('Failed', 'deployment has no lease and its manifest was lost (operator restarted before a bid was accepted); closed it, submit again');
     }
     const res = await this.http.json<{ data: WireBid[] }>({ method: 'GET', path: '/v1/bids', query: { dseq }, idempotent: true });
-    const bids = (res?.data ?? []).map((b) => ({ id: b.bid.bid_id ?? b.bid.id, state: b.bid.state, price: b.bid.price, gpus: offeredGpus(b) }));
+    const bids = (res?.data ?? []).map((b) => ({ id: b.bid.id, state: b.bid.state, price: b.bid.price, gpus: offeredGpus(b) }));
     const fitting = bids
       .filter((b) => b.id && b.state === 'open' && (b.gpus === undefined || b.gpus >= sub.gpuCount) && this.opts.usdPerToken[b.price.denom] !== undefined)
       .map((b) => ({ ...b, micros: this.microsPerGpuHour(b.price, sub.gpuCount) }))
@@ -419,8 +470,7 @@ export class AkashAdapter implements ProviderAdapter {
   async getCost(dseq: string): Promise<CostReport> {
     const d = await this.getDeployment(dseq);
     const lease = pickLease(d.leases);
-    const transferredRaw = d.escrow_account?.state?.transferred;
-    const transferred = Array.isArray(transferredRaw) ? transferredRaw : transferredRaw ? [transferredRaw] : [];
+    const transferred = d.escrow_account?.state?.transferred ?? [];
     const denom = lease?.price.denom ?? transferred[0]?.denom ?? this.opts.denom;
     const amount = transferred.filter((t) => t.denom === denom).reduce<Rational>((sum, t) => add(sum, t.amount), rational(0));
     const rate = this.opts.usdPerToken[denom];
@@ -450,7 +500,8 @@ export class AkashAdapter implements ProviderAdapter {
       await this.http.json({ method: 'DELETE', path: `/v1/deployments/${dseq}`, idempotent: true });
     } catch (err) {
       // Closing twice is fine: the first close won, or the deployment is already gone.
-      if (err instanceof ProviderError && (err.kind === 'notFound' || (err.kind === 'invalid' && /closed/i.test(err.message)))) return;
+      // (The console answers a second close with success; 404 means it is gone.)
+      if (err instanceof ProviderError && err.kind === 'notFound') return;
       throw err;
     }
   }

@@ -1,10 +1,19 @@
 // Builds the Akash SDL (YAML text) for one shard: one service `shard` with the shard's image,
-// command, args and env (`"K=V"` strings, including the idempotency marker that findByKey searches
-// for), one compute profile with GPU units and `vendor.nvidia[{model, ram}]` attributes, and a
-// placement price per block in micro-denom (the most any provider may bid). Every scalar the user
-// controls is written as a JSON string, which is a valid YAML double-quoted scalar, so no YAML
-// library is needed and no value can break the document. Also maps Atelier GPU names to Akash's.
+// command, args and env (`"K=V"` strings, including the idempotency marker), one compute profile with
+// GPU units and `vendor.nvidia[{model, ram}]` attributes, and a placement price per block in
+// micro-denom (the most any provider may bid). Every scalar the user controls is written as a JSON
+// string, which is a valid YAML double-quoted scalar, so no value can break the document. The same
+// shard, key and options always give the same SDL, hence the same manifest and manifest version:
+// manifestOf() validates it and derives both with Akash's own @akashnetwork/chain-sdk
+// (generateManifest, manifestToSortedJSON, generateManifestVersion), exactly as the console does
+// (akash-network/console apps/api/src/deployment/services/deployment-writer/deployment-writer.service.ts:44-68,
+// services/sdl/sdl.service.ts). The version is the deployment's on-chain `hash`, which is how a
+// deployment is found again by its key, and the manifest is what a lease needs, so both survive an
+// operator restart. Pricing is not part of the manifest, so the console's denom rewrite (to uact on
+// mainnet) changes neither. Also maps Atelier GPU names to Akash's.
 
+import { generateManifest, generateManifestVersion, manifestToSortedJSON, yaml } from '@akashnetwork/chain-sdk';
+import type { SDLInput } from '@akashnetwork/chain-sdk';
 import type { EnvVar, ShardSpec } from '../types.js';
 
 export interface AkashGpu {
@@ -101,8 +110,20 @@ export function buildSdl(input: SdlInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** True when an SDL (possibly re-serialized by the console) carries this idempotency marker. */
-export function sdlHasMarker(sdl: string, envName: string, key: string): boolean {
-  const escaped = key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`${envName}=${escaped}(?![A-Za-z0-9._-])`).test(sdl);
+export interface SdlManifest {
+  /** What POST /v1/leases takes: manifestToSortedJSON(groups). */
+  manifest: string;
+  /** base64 of generateManifestVersion(groups): the deployment's `hash`. */
+  version: string;
+}
+
+/**
+ * The manifest and manifest version of an SDL, as the console computes them; an Error with the SDK's
+ * validation messages when the SDL is not valid.
+ */
+export async function manifestOf(sdl: string): Promise<SdlManifest> {
+  const result = generateManifest(yaml.raw<SDLInput>(sdl));
+  if (!result.ok) throw new Error(`Invalid SDL: ${result.value.map((e) => e.message).join(', ')}`);
+  const version = await generateManifestVersion(result.value.groups);
+  return { manifest: manifestToSortedJSON(result.value.groups), version: Buffer.from(version).toString('base64') };
 }

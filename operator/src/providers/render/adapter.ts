@@ -1,24 +1,33 @@
-// Render Network adapter over the Render Compute Network (Dispersed) REST API: HMAC-signed
-// requests (signing.ts), POST /v1/jobs as a BATCH docker job, GET /v1/jobs/{uuid} for status,
-// PUT /v1/jobs/{uuid}/cancel, and job runs (GET /v1/job-runs?filter[job_uuid]=, GET
-// /v1/job-runs/{uuid} with `logs`) for start/end times and container output. The rendering network
+// Render Network adapter over the Render Compute Network (Dispersed) REST API, following its
+// published pages (otoyinc.mintlify.app api-reference/jobs, service-consumers; docs.compute.x.io):
+// HMAC-signed requests (signing.ts), POST /v1/jobs as a BATCH docker job, GET /v1/jobs/{uuid} for
+// status and times (`started_at`, `completed_at`, `status_reason`), PUT /v1/jobs/{uuid}/cancel with
+// `{reason}`, and job runs (GET /v1/job-runs?filter[job_uuid]= gives `uuid, status, started_at_ms,
+// node_urls`; GET /v1/job-runs/{uuid} adds `logs`) for container output. The rendering network
 // (OctaneRender) itself has no public job API; this is the compute side of Render.
 //
 // State mapping: PENDING -> Pending, ASSIGNED -> Provisioning, RUNNING -> Running, CANCELLING ->
 // Running (still billed until it stops), COMPLETED -> Succeeded (Failed if the shard's own report
-// says so), FAILED -> Failed, CANCELLED -> Cancelled, anything else -> Unknown.
+// says so), FAILED -> Failed, CANCELLED -> Cancelled, anything else -> Unknown. The message of a
+// failed or cancelled job is its `status_reason`.
 //
 // Prices: Render publishes no prices, so offers and cost estimates come from the ComputeProvider's
-// configured USD per GPU-hour per model (`options.prices`); cost = price x gpu_count x run seconds
-// (basis `estimated`, billing per second).
+// configured USD per GPU-hour per model (`options.prices`); BATCH jobs are charged for actual
+// execution time, so cost = price x gpu_count x (completed_at, or now, - started_at) in whole seconds
+// (basis `estimated`, billing per second). The run limit is Render's own (max_timeout_run_ms from
+// SubmitOptions.maxDurationSec: capabilities.maxDuration = 'provider'); the wait for a node is
+// max_timeout_assign_ms (options.maxAssignMs, Render's default 5 minutes when unset).
 //
 // The docker parameters have no command field: the shard's command and args travel as JSON arrays
 // in ATELIER_COMMAND / ATELIER_ARGS, which the shard image's entrypoint runs. Result channel: the
 // container prints `ATELIER_RESULT {"outputs":[{"uri","sha256"}]}` as its last report line
 // (results.ts), with the provider's EIP-712 `signed` result next to `outputs` when the job settles
-// on-chain; getResults reads it from the job run's logs and passes `signed` on as ResultSet.signed. findByKey: the job title is
-// `atelier-<idempotencyKey>` (and the env carries ATELIER_IDEMPOTENCY_KEY); GET /v1/jobs is paged
-// newest first until a title matches.
+// on-chain; getResults reads it from the job run's logs and passes `signed` on as ResultSet.signed.
+//
+// findByKey: the job title is `atelier-<idempotencyKey>` (and the env carries
+// ATELIER_IDEMPOTENCY_KEY); GET /v1/jobs is read page by page (findByKeyMaxPages of 100) until a title
+// matches. Render does not publish that list's order or page size, so a key past the pages read is
+// not found: capabilities.findByKey = 'bestEffort'.
 
 import { HttpClient, retryPolicy } from '../http.js';
 import { compare, div, formatMicros, mul, parseUsd, usd } from '../../money.js';
@@ -57,6 +66,10 @@ export interface RenderOptions {
   minStorageGb: number;
   /** Pages of GET /v1/jobs findByKey reads (100 jobs each). */
   findByKeyMaxPages: number;
+  /** max_timeout_assign_ms sent with each job (>= 300000); unset: Render's default of 5 minutes. */
+  maxAssignMs?: number;
+  /** The reason sent with a cancel. */
+  cancelReason: string;
 }
 
 export const RENDER_DEFAULTS: RenderOptions = {
@@ -67,6 +80,7 @@ export const RENDER_DEFAULTS: RenderOptions = {
   minRamGb: 16,
   minStorageGb: 20,
   findByKeyMaxPages: 10,
+  cancelReason: 'cancelled by Atelier',
 };
 
 interface WireJob {
@@ -78,14 +92,18 @@ interface WireJob {
   gpu_name?: string;
   created_at?: string;
   updated_at?: string;
+  started_at?: string | null;
+  completed_at?: string | null;
+  status_reason?: string | null;
   parameters?: { parameters?: { env?: Record<string, string> } };
 }
 
+/** A job run: `uuid, status, started_at_ms, node_urls`, plus `logs` when read by its uuid. */
 interface WireRun {
   uuid: string;
   status: string;
   started_at_ms?: number | null;
-  ended_at_ms?: number | null;
+  node_urls?: string[];
   logs?: string | string[];
 }
 
@@ -140,8 +158,9 @@ export class RenderAdapter implements ProviderAdapter {
       billing: 'perSecond',
       maxGpusPerJob: 8,
       endsByItself: true,
-      findByKey: 'remote',
+      findByKey: 'bestEffort',
       runsArbitraryImages: true,
+      maxDuration: 'provider',
     };
   }
 
@@ -193,6 +212,7 @@ export class RenderAdapter implements ProviderAdapter {
       parameters: { type: 'docker', parameters: { image, tag, env } },
     };
     if (model) body.gpu_name = renderGpuName(model, this.opts.gpuNames);
+    if (this.opts.maxAssignMs !== undefined) body.max_timeout_assign_ms = Math.max(300_000, Number(this.opts.maxAssignMs));
     if (spec.resources?.minVramGb !== undefined) body.min_vram_gb = spec.resources.minVramGb;
     const job = await this.http.json<WireJob>({ method: 'POST', path: '/v1/jobs', body });
     if (!job?.uuid) throw this.http.error('fatal', 'POST /v1/jobs: answer without uuid');
@@ -231,21 +251,24 @@ export class RenderAdapter implements ProviderAdapter {
 
   async getStatus(uuid: string): Promise<RemoteStatus> {
     const job = await this.getJob(uuid);
-    const run = await this.latestRun(uuid);
     let phase = STATES[job.status] ?? 'Unknown';
     const status: RemoteStatus = { phase, raw: job.status };
     if (job.status === 'CANCELLING') status.message = 'cancel requested';
-    if (run?.started_at_ms) status.startedAt = new Date(run.started_at_ms);
-    if (run?.ended_at_ms) status.endedAt = new Date(run.ended_at_ms);
-    if (job.status === 'FAILED' || job.status === 'COMPLETED') {
-      const detail = run ? await this.getRun(run.uuid) : undefined;
-      const lines = logLines(detail?.logs);
-      const report = findResultInLog(lines);
-      if (job.status === 'COMPLETED' && report?.state === 'failed') phase = 'Failed';
-      const message = report?.message ?? (job.status === 'FAILED' ? lines.filter((l) => /error/i.test(l)).pop() : undefined);
-      if (message) status.message = message;
+    const started = parseTime(job.started_at);
+    const completed = parseTime(job.completed_at);
+    if (started) status.startedAt = started;
+    if (completed && TERMINAL.has(job.status)) status.endedAt = completed;
+    if (job.status === 'FAILED' || job.status === 'CANCELLED') {
+      if (job.status_reason) status.message = job.status_reason;
+    }
+    if (job.status === 'COMPLETED') {
+      const run = await this.latestRun(uuid);
+      const report = run ? findResultInLog(logLines((await this.getRun(run.uuid)).logs)) : undefined;
+      if (report?.state === 'failed') {
+        phase = 'Failed';
+        status.message = report.message ?? 'the shard reported failure';
+      }
       status.phase = phase;
-      if (!status.endedAt && job.updated_at) status.endedAt = new Date(job.updated_at);
     }
     return status;
   }
@@ -278,7 +301,7 @@ export class RenderAdapter implements ProviderAdapter {
     }
     if (TERMINAL.has(job.status) || job.status === 'CANCELLING') return;
     try {
-      await this.http.json({ method: 'PUT', path: `/v1/jobs/${encodeURIComponent(uuid)}/cancel`, idempotent: true });
+      await this.http.json({ method: 'PUT', path: `/v1/jobs/${encodeURIComponent(uuid)}/cancel`, body: { reason: this.opts.cancelReason }, idempotent: true });
     } catch (err) {
       // 409: it finished between our read and the cancel; 404: it is gone. Either way nothing runs.
       if (err instanceof ProviderError && (err.kind === 'notFound' || err.status === 409)) return;
@@ -288,12 +311,11 @@ export class RenderAdapter implements ProviderAdapter {
 
   async getCost(uuid: string): Promise<CostReport> {
     const job = await this.getJob(uuid);
-    const run = await this.latestRun(uuid);
     const model = Object.keys(this.opts.prices).find((m) => renderGpuName(m, this.opts.gpuNames) === job.gpu_name);
     const price = model ? this.opts.prices[model] : undefined;
     if (price === undefined) throw this.http.error('invalid', `no configured price for gpu_name ${JSON.stringify(job.gpu_name ?? '')}`);
-    const start = run?.started_at_ms ?? undefined;
-    const end = run?.ended_at_ms ?? (TERMINAL.has(job.status) ? start : this.clock.now());
+    const start = parseTime(job.started_at)?.getTime();
+    const end = parseTime(job.completed_at)?.getTime() ?? (TERMINAL.has(job.status) ? start : this.clock.now());
     const seconds = start !== undefined && end !== undefined ? Math.max(0, Math.floor((end - start) / 1000)) : 0;
     const amount = usd(div(mul(price, job.gpu_count ?? 1, seconds), 3600));
     return { amount, currency: 'USD', usd: amount, basis: 'estimated', seconds };
@@ -317,6 +339,12 @@ export class RenderAdapter implements ProviderAdapter {
   private async getRun(runUuid: string): Promise<WireRun> {
     return this.http.json<WireRun>({ method: 'GET', path: `/v1/job-runs/${encodeURIComponent(runUuid)}`, idempotent: true });
   }
+}
+
+function parseTime(value: string | null | undefined): Date | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : new Date(t);
 }
 
 function titleFor(key: string): string {

@@ -350,7 +350,8 @@ const defaultIo = (): SubmitIo => ({
   readStdin: () => readFileSync(0, 'utf8'),
 });
 
-export async function submitCommand(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void, io: SubmitIo = defaultIo()): Promise<number> {
+/** The flags of `atelier submit`, parsed and checked (the pipeline examples' tests parse their command lines with it). */
+export function parseSubmitArgs(argv: string[]) {
   const { values } = parseArgs({
     args: argv, strict: true,
     options: {
@@ -360,10 +361,16 @@ export async function submitCommand(argv: string[], env: Record<string, string |
     },
   });
   if (!values.file) throw new Error('-f JOB.yaml is required');
-  const format = values.output ?? 'table';
-  if (!['table', 'json', 'yaml'].includes(format)) throw new Error(`-o must be table, json or yaml, not ${JSON.stringify(format)}`);
+  const output = values.output ?? 'table';
+  if (!['table', 'json', 'yaml'].includes(output)) throw new Error(`-o must be table, json or yaml, not ${JSON.stringify(output)}`);
   const timeoutMs = values.timeout !== undefined ? parseGoDuration(values.timeout) : undefined;
   if (values.timeout !== undefined && !(timeoutMs! > 0)) throw new Error(`--timeout wants a positive duration such as 30m, got ${JSON.stringify(values.timeout)}`);
+  return { ...values, file: values.file, output, timeoutMs };
+}
+
+export async function submitCommand(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void, io: SubmitIo = defaultIo()): Promise<number> {
+  const values = parseSubmitArgs(argv);
+  const { output: format, timeoutMs } = values;
   const intervalMs = values['poll-interval'] !== undefined ? parseGoDuration(values['poll-interval']) : 1000;
   const print = (r: SubmitResult) => out(format === 'json' ? JSON.stringify(r, null, 2) : format === 'yaml' ? dump(r, { noRefs: true, lineWidth: -1 }).trimEnd() : renderResult(r));
 

@@ -139,3 +139,12 @@ test('a job that outlives --timeout: exit 3, the result says TimedOut, and the j
   await c.custom.deleteNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'slow' });
   await waitFor('slow deleted', async () => getJob(c, ns, 'slow').then(() => false, (e: { code?: number }) => e.code === 404), 60000);
 });
+
+test('atelier help lists submit and mcp with their usage', async () => {
+  const help = await runCli(['help']);
+  expect(help.code).toBe(0);
+  expect(help.stdout).toMatch(/^ {2}submit {2}create a RenderJob/m);
+  expect(help.stdout).toMatch(/^ {2}mcp {5}serve the Model Context Protocol/m);
+  expect(help.stdout).toContain('Usage: atelier submit -f JOB.yaml');
+  expect(help.stdout).toContain('Usage: atelier mcp [--kubeconfig PATH]');
+});

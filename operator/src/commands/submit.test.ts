@@ -123,4 +123,5 @@ test('apiMessage returns the API server\'s Status message as it is, from a JSON 
   expect(apiMessage({ code: 422, body: JSON.stringify({ kind: 'Status', message: msg }) })).toBe(msg);
   expect(apiMessage({ code: 403, body: { message: 'forbidden' } })).toBe('forbidden');
   expect(apiMessage(new Error('connect ECONNREFUSED 127.0.0.1:6443\nmore'))).toBe('connect ECONNREFUSED 127.0.0.1:6443');
+  expect(apiMessage(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') }))).toBe('fetch failed: connect ECONNREFUSED 127.0.0.1:1');
 });

@@ -18,7 +18,7 @@ import { loadKubeConfig } from '../kube/client.js';
 import { parseGoDuration } from '../planner/index.js';
 import { settling } from './status.js';
 
-export const submitUsage = `Usage: atelier submit -f JOB.yaml [-n NAMESPACE] [--kubeconfig PATH] [--wait] [--timeout 30m] [-o table|json|yaml] [--force-conflicts]
+export const submitUsage = `Usage: atelier submit -f JOB.yaml [-n NAMESPACE] [--kubeconfig PATH] [--wait] [--timeout 30m] [-o table|json|yaml] [--force-conflicts] [--poll-interval 1s]
 
 Creates a RenderJob by server-side apply (field manager atelier-submit); running it again with the same
 job attaches to the existing one. With --wait, follows it until it finishes (progress on stderr) and
@@ -56,7 +56,11 @@ export function apiMessage(e: unknown): string {
   if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') return (body as { message: string }).message;
   const code = (e as { code?: unknown } | undefined)?.code;
   if (code === 401) return 'Unauthorized: the kubeconfig\'s credentials were not accepted';
-  return e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  if (!(e instanceof Error)) return String(e);
+  const first = e.message.split('\n')[0]!;
+  // undici says only "fetch failed"; the reason (refused, DNS, TLS) is in its cause
+  const cause = (e as { cause?: unknown }).cause;
+  return cause instanceof Error && cause.message && !first.includes(cause.message) ? `${first}: ${cause.message.split('\n')[0]}` : first;
 }
 
 /** HTTP status of a client-node ApiException, undefined for transport errors. */

@@ -2,14 +2,15 @@
 // the operator running, judged by its exit code, its -o json result and what the cluster shows
 // afterwards (RenderJobs, RenderShards, shard pods) — a good job (0, and a second run attaches), a job
 // the CRD schema rejects (2, the API server's message as is, nothing created), a failing job (1) and
-// a job that outlives --timeout (3).
+// a job that outlives --timeout (3); and on a terminal (a pty from util-linux `script`), the bar.
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dump } from 'js-yaml';
 import type { SubmitResult } from '../../operator/src/commands/submit.js';
 import { installCrds } from '../support/crds.js';
-import { startOperator, type OperatorProcess } from '../support/operator.js';
+import { cliPath, startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, testbed, waitFor, type Clients } from '../support/testbed.js';
 import { getJob, listPods, listShards } from '../operator/helpers.js';
 import { jobManifest, runCli, testRenderSha, type TestJob } from './helpers.js';
@@ -101,11 +102,11 @@ test('a job the CRD schema rejects: exit 2 with the API server\'s message as is,
   expect(run.stderr).toMatch(/^RenderJob\.atelier\.dev "bad" is invalid: /m);
   await expect(getJob(c, ns, 'bad')).rejects.toMatchObject({ code: 404 });
 
-  // strict field validation: a misspelled field is refused, not silently dropped
+  // a misspelled field is refused (server-side apply checks fields against the schema), not silently dropped
   const typo = jobFile({ name: 'typo', shards: { count: 1, paralelism: 2 } });
   const run2 = await submit(typo);
   expect(run2.code).toBe(2);
-  expect(run2.stderr).toContain('unknown field "spec.shards.paralelism"');
+  expect(run2.stderr).toContain('.spec.shards.paralelism: field not declared in schema');
   await expect(getJob(c, ns, 'typo')).rejects.toMatchObject({ code: 404 });
 });
 
@@ -147,4 +148,20 @@ test('atelier help lists submit and mcp with their usage', async () => {
   expect(help.stdout).toMatch(/^ {2}mcp {5}serve the Model Context Protocol/m);
   expect(help.stdout).toContain('Usage: atelier submit -f JOB.yaml');
   expect(help.stdout).toContain('Usage: atelier mcp [--kubeconfig PATH]');
+});
+
+test('on a terminal: one progress bar redrawn in place, then the summary table', async () => {
+  const file = jobFile({ name: 'tty', count: 2 });
+  const q = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const cmd = [process.execPath, cliPath, 'submit', '-f', file, '--kubeconfig', kubeconfig, '--wait', '--timeout', '2m', '--poll-interval', '250ms'].map(q).join(' ');
+  // script gives the command a pseudo-terminal (stdout and stderr both on it) and exits with its code
+  const out = await new Promise<{ code: number; text: string }>((resolve) => {
+    execFile('script', ['-qec', cmd, '/dev/null'], { env: { ...process.env, NODE_OPTIONS: '' }, timeout: 150_000 }, (err, stdout) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, text: stdout }));
+  });
+  expect(out.code).toBe(0);
+  expect(out.text).toContain(`\r\x1b[2K${ns}/tty [`);
+  expect(out.text).toMatch(/\[#{24}\] 2\/2 Succeeded {2}0 running/);
+  expect(out.text).not.toMatch(/phase=/); // no plain log lines on a terminal
+  expect(out.text).toContain(`RenderJob ${ns}/tty created  Succeeded  2/2`);
 });

@@ -44,8 +44,8 @@ async function guarded(fn: () => Promise<CallToolResult>): Promise<CallToolResul
 
 /** What follow_renderjob returns: the status without the per-shard outputs (get_renderjob_results has those). */
 function summary(r: SubmitResult): Record<string, unknown> {
-  const { outputs, failures, conditions, ...rest } = r;
-  return { ...rest, outputCount: outputs.length, failedShards: failures.length, conditions: conditions.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })) };
+  const { outputs: _outputs, failures: _failures, conditions, ...rest } = r;
+  return { ...rest, conditions: conditions.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })) };
 }
 
 export interface McpOptions {

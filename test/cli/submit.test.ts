@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { dump } from 'js-yaml';
-import type { SubmitResult } from '../../operator/src/commands/submit.js';
+import type { RejectedResult, SubmitResult } from '../../operator/src/commands/submit.js';
 import { installCrds } from '../support/crds.js';
 import { cliPath, startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, testbed, waitFor, type Clients } from '../support/testbed.js';
@@ -97,9 +97,11 @@ test('a job the CRD schema rejects: exit 2 with the API server\'s message as is,
   const both = jobFile({ name: 'bad', shards: { count: 4, frames: { start: 1, end: 8 } } });
   const run = await submit(both);
   expect(run.code).toBe(2);
-  expect(run.stdout).toBe('');
   expect(run.stderr).toContain('set exactly one of shards.count or shards.frames'); // the CEL rule's message in crds/
   expect(run.stderr).toMatch(/^RenderJob\.atelier\.dev "bad" is invalid: /m);
+  // -o json still prints one result: the refusal, with the same message
+  const r = JSON.parse(run.stdout) as RejectedResult;
+  expect(r).toEqual({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderJob', namespace: ns, name: 'bad', outcome: 'Rejected', exitCode: 2, message: run.stderr.trim() });
   await expect(getJob(c, ns, 'bad')).rejects.toMatchObject({ code: 404 });
 
   // a misspelled field is refused (server-side apply checks fields against the schema), not silently dropped

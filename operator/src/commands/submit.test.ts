@@ -2,7 +2,7 @@
 // which exit code that is, the -o json result built from a job and its RenderShards, and the
 // progress lines. test/cli/submit.test.ts runs the command itself against the test-bed.
 import type { RenderJob, RenderShard } from '../api/index.js';
-import { apiMessage, buildResult, EXIT, outcomeOf, parseJobManifest, progressLine, Rejected, renderResult } from './submit.js';
+import { apiMessage, buildResult, EXIT, outcomeOf, parseJobManifest, progressLine, Rejected, renderResult, submitCommand } from './submit.js';
 
 type JobStatus = NonNullable<RenderJob['status']>;
 
@@ -124,4 +124,33 @@ test('apiMessage returns the API server\'s Status message as it is, from a JSON 
   expect(apiMessage({ code: 403, body: { message: 'forbidden' } })).toBe('forbidden');
   expect(apiMessage(new Error('connect ECONNREFUSED 127.0.0.1:6443\nmore'))).toBe('connect ECONNREFUSED 127.0.0.1:6443');
   expect(apiMessage(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') }))).toBe('fetch failed: connect ECONNREFUSED 127.0.0.1:1');
+});
+
+describe('submitCommand before the cluster is asked', () => {
+  const run = async (argv: string[], stdin = '') => {
+    const out: string[] = [], err: string[] = [];
+    const code = await submitCommand(argv, {}, (s) => out.push(s), { err: (s) => err.push(s), tty: false, readStdin: () => stdin });
+    return { code, out: out.join('\n'), err: err.join('') };
+  };
+
+  test('an unreadable file or a manifest that is not one RenderJob exits 2, with one Rejected result for -o json', async () => {
+    const missing = await run(['-f', '/nonexistent/job.yaml', '-o', 'json']);
+    expect(missing.code).toBe(EXIT.rejected);
+    expect(missing.err).toMatch(/^cannot read \/nonexistent\/job\.yaml: ENOENT/);
+    expect(JSON.parse(missing.out)).toEqual({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderJob', outcome: 'Rejected', exitCode: 2, message: missing.err.trim() });
+
+    const pod = await run(['-f', '-', '-o', 'yaml'], 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n');
+    expect(pod.code).toBe(2);
+    expect(pod.err).toBe('stdin: kind is "Pod", not RenderJob\n');
+    expect(pod.out).toContain('outcome: Rejected');
+    const table = await run(['-f', '-'], 'kind: Pod\n');
+    expect(table).toMatchObject({ code: 2, out: '' }); // a person reads the message on stderr
+  });
+
+  test('bad flags throw (the CLI prints them with the usage and exits 2)', async () => {
+    await expect(run(['-o', 'json'])).rejects.toThrow('-f JOB.yaml is required');
+    await expect(run(['-f', 'x', '-o', 'xml'])).rejects.toThrow('-o must be table, json or yaml');
+    await expect(run(['-f', 'x', '--timeout', 'soon'])).rejects.toThrow('not a duration');
+    await expect(run(['-f', 'x', '--bogus'])).rejects.toThrow(/Unknown option '--bogus'/);
+  });
 });

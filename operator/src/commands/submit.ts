@@ -218,6 +218,18 @@ export interface SubmitResult {
   completionTime?: string;
 }
 
+/** What -o json prints when the job never got in: the manifest, the API server or RBAC refused it. */
+export interface RejectedResult {
+  apiVersion: string;
+  kind: 'RenderJob';
+  namespace?: string;
+  name?: string;
+  outcome: 'Rejected';
+  exitCode: number;
+  /** The refusal as its author wrote it (the API server's Status message, or what is wrong with the file). */
+  message: string;
+}
+
 /** Builds the result from the job and its RenderShards; a pure function, so it is tested without a cluster. */
 export function buildResult(job: RenderJob, shards: RenderShard[], extra: { action?: Applied['action']; timedOut?: boolean } = {}): SubmitResult {
   const st = job.status ?? {};
@@ -380,6 +392,7 @@ export async function submitCommand(argv: string[], env: Record<string, string |
 
   let custom: k8s.CustomObjectsApi;
   let applied: Applied;
+  const target: { namespace?: string; name?: string } = {};
   try {
     const source = values.file === '-' ? 'stdin' : values.file;
     let text: string;
@@ -391,11 +404,16 @@ export async function submitCommand(argv: string[], env: Record<string, string |
     const manifest = parseJobManifest(text, source);
     const kc = loadKubeConfig(values.kubeconfig ?? env.KUBECONFIG?.split(':')[0]);
     const namespace = values.namespace ?? manifest.metadata.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+    Object.assign(target, { namespace, name: manifest.metadata.name });
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     applied = await applyJob(custom, manifest, { namespace, force: !!values['force-conflicts'] });
   } catch (e) {
     if (!(e instanceof Rejected)) throw e;
     io.err(`${e.message}\n`);
+    // a machine reader gets one result whatever happened: here, the refusal and its message
+    const r: RejectedResult = { apiVersion: RenderJobResource.apiVersion, kind: 'RenderJob', ...target, outcome: 'Rejected', exitCode: EXIT.rejected, message: e.message };
+    if (format === 'json') out(JSON.stringify(r, null, 2));
+    else if (format === 'yaml') out(dump(r, { lineWidth: -1 }).trimEnd());
     return EXIT.rejected;
   }
   const { namespace, name } = applied.job.metadata as { namespace: string; name: string };

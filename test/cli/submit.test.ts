@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { dump } from 'js-yaml';
 import type { RejectedResult, SubmitResult } from '../../operator/src/commands/submit.js';
 import { installCrds } from '../support/crds.js';
@@ -91,6 +92,37 @@ test('a good job: exit 0, and the JSON result is what the cluster shows; a secon
   expect(await listPods(c, ns, 'good')).toHaveLength(3);
   const jobs = await c.custom.listNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns }) as { items: unknown[] };
   expect(jobs.items).toHaveLength(1);
+});
+
+test('re-running attaches only to the same job: a changed template is refused, another manager\'s field needs --force-conflicts', async () => {
+  const base = { name: 'reapply', count: 1 };
+  const file = jobFile(base);
+  expect((await submit(file)).code).toBe(0);
+  // someone else (kubectl, another tool) takes over spec.shards.parallelism with server-side apply
+  await c.custom.patchNamespacedCustomObject(
+    { group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'reapply', fieldManager: 'other-tool', force: true,
+      body: { apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderJob', metadata: { name: 'reapply' }, spec: { shards: { parallelism: 3 } } } },
+    setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply),
+  );
+  const mine = jobManifest({ namespace: ns, ...base }) as { spec: { shards: Record<string, unknown>; template: { image: string } } };
+  mine.spec.shards.parallelism = 5;
+  const conflicting = path.join(dir, 'reapply-conflict.yaml');
+  writeFileSync(conflicting, dump(mine));
+  const refused = await submit(conflicting);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toMatch(/conflict with "other-tool".*\.spec\.shards\.parallelism/s);
+  const forced = await submit(conflicting, '--force-conflicts');
+  expect(forced.code).toBe(0);
+  expect(JSON.parse(forced.stdout)).toMatchObject({ action: 'configured', outcome: 'Succeeded' });
+  expect((await getJob(c, ns, 'reapply')).spec.shards).toMatchObject({ count: 1, parallelism: 5 });
+
+  // what the shards run is immutable: the CRD's rule says so, and submit passes its message on
+  mine.spec.template.image = 'ghcr.io/acme/sdxl-batch:2.0';
+  writeFileSync(conflicting, dump(mine));
+  const changed = await submit(conflicting);
+  expect(changed.code).toBe(2);
+  expect(changed.stderr).toContain('template is immutable; create a new RenderJob to change what the shards run');
+  expect(await listPods(c, ns, 'reapply')).toHaveLength(1);
 });
 
 test('a job the CRD schema rejects: exit 2 with the API server\'s message as is, and nothing is created', async () => {

@@ -1,7 +1,7 @@
 // `atelier mcp` as an agent uses it: the built CLI spawned over stdio by the MCP SDK's own client,
 // against the test-bed with the operator running. The agent lists the tools, plans, submits (and
-// re-submits: it attaches), follows, reads results and costs, and cancels (suspend, then delete);
-// every answer is checked against the cluster. A second server started with a read-only
+// re-submits: it attaches), follows with progress notifications, reads results and costs, and
+// cancels (suspend, then delete); every answer is checked against the cluster. A second server started with a read-only
 // ServiceAccount's kubeconfig shows the tools are bound by the caller's RBAC.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -40,8 +40,10 @@ async function connect(kubeconfig: string): Promise<Client> {
   return client;
 }
 
-const call = async (client: Client, name: string, args: Record<string, unknown>) =>
-  (await client.callTool({ name, arguments: args }, undefined, { timeout: 150_000 })) as ToolAnswer;
+interface Progress { progress: number; total?: number; message?: string }
+
+const call = async (client: Client, name: string, args: Record<string, unknown>, onprogress?: (p: Progress) => void) =>
+  (await client.callTool({ name, arguments: args }, undefined, { timeout: 150_000, ...(onprogress ? { onprogress, resetTimeoutOnProgress: true } : {}) })) as ToolAnswer;
 
 /** The structured answer, failing with the tool's text when it is an error. */
 function ok<T = Record<string, unknown>>(a: ToolAnswer): T {
@@ -81,7 +83,11 @@ test('an agent lists the tools, plans, submits twice (one job), follows and read
   expect(plan).toMatchObject({ shards: 2, policy: 'LocalOnly', local: 2, unplaced: 0 }); // the test-bed has free GPUs for both
   await expect(getJob(c, ns, 'agent-job')).rejects.toMatchObject({ code: 404 }); // planning submits nothing
 
-  const done = ok<SubmitResult>(await call(agent, 'submit_renderjob', { manifest, wait: true, timeoutSeconds: 120 }));
+  const progress: Progress[] = [];
+  const done = ok<SubmitResult>(await call(agent, 'submit_renderjob', { manifest, wait: true, timeoutSeconds: 120 }, (p) => progress.push(p)));
+  // the wait reported progress as it went (the client asked with a progress token), ending at 2 of 2
+  expect(progress.length).toBeGreaterThan(0);
+  expect(progress[progress.length - 1]).toEqual({ progress: 2, total: 2, message: expect.stringMatching(new RegExp(`^${ns}/agent-job phase=Succeeded succeeded=2/2 `)) });
   const job = await getJob(c, ns, 'agent-job');
   expect(done).toMatchObject({ namespace: ns, name: 'agent-job', uid: job.metadata.uid, action: 'created', outcome: 'Succeeded', exitCode: 0, phase: 'Succeeded' });
   expect(done.shards).toEqual(job.status!.shards);

@@ -13,12 +13,13 @@ import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
 import { RenderJobResource, type RenderJob } from '../api/index.js';
 import { loadKubeConfig, mergePatch } from '../kube/client.js';
 import { planCommand } from './plan.js';
-import { apiMessage, applyJob, buildResult, follow, getJob, listJobShards, outcomeOf, parseJobManifest, readResult, Rejected, type SubmitResult } from './submit.js';
+import { apiMessage, applyJob, buildResult, follow, getJob, listJobShards, outcomeOf, parseJobManifest, progressLine, readResult, Rejected, type SubmitResult } from './submit.js';
 
 export const mcpUsage = `Usage: atelier mcp [--kubeconfig PATH] [-n NAMESPACE]
 
@@ -40,6 +41,26 @@ async function guarded(fn: () => Promise<CallToolResult>): Promise<CallToolResul
   } catch (e) {
     return failure(e instanceof Rejected ? e.message : apiMessage(e));
   }
+}
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+/**
+ * While a tool waits for a job: MCP progress notifications (succeeded of total shards, and the same
+ * line `atelier submit` logs) when the caller asked for them with a progressToken, one per change,
+ * so a client can show progress and keep a long wait from timing out (resetTimeoutOnProgress).
+ */
+function progressTo(extra: Extra): ((job: RenderJob) => void) | undefined {
+  const token = extra._meta?.progressToken;
+  if (token === undefined) return undefined;
+  let last = '';
+  return (job) => {
+    const message = progressLine(job, false);
+    if (message === last) return;
+    last = message;
+    const s = job.status?.shards;
+    void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: s?.succeeded ?? 0, total: s?.total ?? 0, message } }).catch(() => undefined);
+  };
 }
 
 /** What follow_renderjob returns: the status without the per-shard outputs (get_renderjob_results has those). */
@@ -103,11 +124,14 @@ export function buildMcpServer(o: McpOptions): McpServer {
       wait: z.boolean().optional().describe('follow until the job finishes'),
       timeoutSeconds: z.number().positive().optional().describe('with wait: stop waiting after this long (the job keeps running)'),
     },
-  }, async (a) => guarded(async () => {
+  }, async (a, extra) => guarded(async () => {
     const manifest = parseJobManifest(a.manifest, 'manifest');
     const applied = await applyJob(custom, manifest, { namespace: nsOf(a.namespace, manifest) });
     if (!a.wait) return structured(await readResult(custom, applied.job, { action: applied.action }));
-    const f = await follow(custom, applied.job.metadata.namespace!, applied.job.metadata.name!, a.timeoutSeconds ? { timeoutMs: a.timeoutSeconds * 1000 } : {});
+    const onUpdate = progressTo(extra);
+    const f = await follow(custom, applied.job.metadata.namespace!, applied.job.metadata.name!, {
+      signal: extra.signal, ...(a.timeoutSeconds ? { timeoutMs: a.timeoutSeconds * 1000 } : {}), ...(onUpdate ? { onUpdate } : {}),
+    });
     const r = await readResult(custom, f.job, { action: applied.action, timedOut: f.timedOut });
     return r.outcome === 'Rejected' ? { ...structured(r), isError: true } : structured(r);
   }));
@@ -117,9 +141,12 @@ export function buildMcpServer(o: McpOptions): McpServer {
     description: 'Status of a RenderJob: phase, outcome once final, shard counts, cost by provider, escrows and conditions. waitSeconds > 0 waits up to that long for the job to finish (returning as soon as it does).',
     inputSchema: { ...jobRef, waitSeconds: z.number().min(0).max(3600).optional() },
     annotations: { readOnlyHint: true },
-  }, async (a) => guarded(async () => {
+  }, async (a, extra) => guarded(async () => {
     const ns = nsOf(a.namespace);
-    const f = a.waitSeconds ? await follow(custom, ns, a.name, { timeoutMs: a.waitSeconds * 1000 }) : { job: await getJob(custom, ns, a.name), timedOut: false };
+    const onUpdate = progressTo(extra);
+    const f = a.waitSeconds
+      ? await follow(custom, ns, a.name, { timeoutMs: a.waitSeconds * 1000, signal: extra.signal, ...(onUpdate ? { onUpdate } : {}) })
+      : { job: await getJob(custom, ns, a.name), timedOut: false };
     return structured(summary(buildResult(f.job, [], { timedOut: f.timedOut && !outcomeOf(f.job) })));
   }));
 

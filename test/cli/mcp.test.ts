@@ -1,8 +1,8 @@
 // `atelier mcp` as an agent uses it: the built CLI spawned over stdio by the MCP SDK's own client,
 // against the test-bed with the operator running. The agent lists the tools, plans, submits (and
 // re-submits: it attaches), follows with progress notifications, reads results and costs, and
-// cancels (suspend, then delete); every answer is checked against the cluster. A second server started with a read-only
-// ServiceAccount's kubeconfig shows the tools are bound by the caller's RBAC.
+// cancels (suspend, then delete); every answer is checked against the cluster. A second server,
+// started with a read-only ServiceAccount's kubeconfig, shows the tools are bound by the caller's RBAC.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -90,6 +90,16 @@ test('a good job: exit 0, and the JSON result is what the cluster shows; a secon
   expect(r2).toMatchObject({ uid: r.uid, action: 'unchanged', outcome: 'Succeeded', generation: r.generation });
   expect(r2.outputs).toEqual(r.outputs);
   expect(await listPods(c, ns, 'good')).toHaveLength(3);
+  // so does the object as the cluster shows it (kubectl get -o yaml): server-owned fields, status and
+  // the operator's finalizer are left out of the apply
+  const exported = path.join(dir, 'good-exported.yaml');
+  const live = await getJob(c, ns, 'good');
+  expect(live.metadata.finalizers).toContain('atelier.dev/cleanup');
+  writeFileSync(exported, dump({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderJob', ...live }));
+  const third = await submit(exported);
+  expect(third.code).toBe(0);
+  expect(JSON.parse(third.stdout)).toMatchObject({ uid: r.uid, action: 'unchanged' });
+  expect((await getJob(c, ns, 'good')).metadata.managedFields!.find((m) => m.manager === 'atelier-submit')!.fieldsV1).not.toHaveProperty(['f:metadata', 'f:finalizers']);
   const jobs = await c.custom.listNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns }) as { items: unknown[] };
   expect(jobs.items).toHaveLength(1);
 });

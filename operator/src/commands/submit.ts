@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { dump, loadAll } from 'js-yaml';
 import {
-  JOB_LABEL, RenderJobResource, RenderShardResource,
+  CLEANUP_FINALIZER, JOB_LABEL, RenderJobResource, RenderShardResource,
   type Condition, type EscrowStatus, type RenderJob, type RenderShard, type ShardCounts,
 } from '../api/index.js';
 import { loadKubeConfig } from '../kube/client.js';
@@ -109,8 +109,17 @@ export async function applyJob(custom: k8s.CustomObjectsApi, manifest: RenderJob
   if (manifest.metadata.namespace && manifest.metadata.namespace !== o.namespace) {
     throw new Rejected(`the job names namespace ${manifest.metadata.namespace} but ${o.namespace} was asked for`);
   }
-  // Server-side apply takes the intent only: fields the server owns would be rejected or clobbered.
-  const { resourceVersion: _rv, uid: _uid, managedFields: _mf, creationTimestamp: _ct, generation: _g, ...meta } = manifest.metadata as Record<string, unknown>;
+  // Server-side apply takes the intent only (a file saved with `kubectl get -o yaml` works too):
+  // fields the server owns would be rejected or clobbered, and status is the operator's.
+  const {
+    resourceVersion: _rv, uid: _uid, managedFields: _mf, creationTimestamp: _ct, generation: _g,
+    deletionTimestamp: _dt, deletionGracePeriodSeconds: _dg, selfLink: _sl, ...meta
+  } = manifest.metadata as Record<string, unknown>;
+  // the operator's own finalizer is its to add and remove; applying it would keep re-adding it
+  if (Array.isArray(meta.finalizers)) {
+    meta.finalizers = (meta.finalizers as string[]).filter((f) => f !== CLEANUP_FINALIZER);
+    if ((meta.finalizers as string[]).length === 0) delete meta.finalizers;
+  }
   const body = { apiVersion: manifest.apiVersion, kind: manifest.kind, metadata: { ...meta, name, namespace: o.namespace }, spec: manifest.spec };
   let before: RenderJob | undefined;
   try {

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The `atelier` command. `atelier run` starts the operator; later subcommands (plan, status,
-// escrow) live here too. Bad flags exit 2 with a message and the usage, never a stack trace.
+// submit, mcp, escrow) live here too. Bad flags exit 2 with a message and the usage, never a stack trace.
 import os from 'node:os';
 import { escrowCommand, escrowUsage } from './commands/escrow.js';
+import { mcpCommand, mcpUsage } from './commands/mcp.js';
 import { planCommand, planUsage } from './commands/plan.js';
 import { statusCommand, statusUsage } from './commands/status.js';
+import { submitCommand, submitUsage } from './commands/submit.js';
 import { parseConfig, usage } from './config.js';
 import { runOperator } from './manager.js';
 
@@ -22,10 +24,18 @@ async function main(argv: string[]): Promise<number> {
       await runOperator(cfg);
       return -1; // keeps running until a signal
     }
+    case 'mcp':
+      try {
+        return await mcpCommand(rest, process.env);
+      } catch (e) {
+        process.stderr.write(`atelier mcp: ${(e as Error).message}\n\n${mcpUsage}`);
+        return 2;
+      }
     case 'plan':
     case 'status':
+    case 'submit':
     case 'escrow': {
-      const [run, help] = cmd === 'plan' ? [planCommand, planUsage] : cmd === 'status' ? [statusCommand, statusUsage] : [escrowCommand, escrowUsage];
+      const [run, help] = cmd === 'plan' ? [planCommand, planUsage] : cmd === 'status' ? [statusCommand, statusUsage] : cmd === 'submit' ? [submitCommand, submitUsage] : [escrowCommand, escrowUsage];
       try {
         return await run(rest, process.env, (s) => process.stdout.write(`${s}\n`));
       } catch (e) {
@@ -37,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(`atelier — GPU render jobs on Kubernetes, bursting to decentralized compute\n\nCommands:\n  run     start the operator\n  plan    print the plan for a RenderJob against the live cluster, submitting nothing\n  status  show a RenderJob's progress, cost, ETA and events (--watch)\n  escrow  deploy the escrow contract (escrow deploy)\n\n${usage}\n${planUsage}\n${statusUsage}\n${escrowUsage}`);
+      process.stdout.write(`atelier — GPU render jobs on Kubernetes, bursting to decentralized compute\n\nCommands:\n  run     start the operator\n  plan    print the plan for a RenderJob against the live cluster, submitting nothing\n  status  show a RenderJob's progress, cost, ETA and events (--watch)\n  submit  create a RenderJob (server-side apply) and, with --wait, follow it; exit 0 Succeeded, 1 Failed, 2 rejected, 3 timed out\n  mcp     serve the Model Context Protocol on stdio: agents plan, submit, follow, cancel RenderJobs\n  escrow  deploy the escrow contract (escrow deploy)\n\n${usage}\n${planUsage}\n${statusUsage}\n${submitUsage}\n${mcpUsage}\n${escrowUsage}`);
       return cmd === undefined ? 2 : 0;
     default:
       process.stderr.write(`atelier: unknown command ${JSON.stringify(cmd)}; try \`atelier help\`\n`);

@@ -153,7 +153,7 @@ export class ComputeProviderReconciler {
     const next = computeProviderStatus({
       prev: p.status, generation, now: clock.now(), paused: p.spec.paused === true,
       ...(this.unavailable.has(name) && !p.spec.paused ? { unavailable: this.unavailable.get(name)! }
-        : st.insufficientFunds && !p.spec.paused ? { unavailable: { reason: 'InsufficientFunds', message: `the provider refused a submission with 402 (wallet out of funds): ${st.insufficientFunds.message}; no new shards until ${new Date(st.insufficientFunds.until).toISOString()}` } } : {}),
+        : st.hold && !p.spec.paused ? { unavailable: { reason: st.hold.reason, message: `${st.hold.reason === 'InsufficientFunds' ? 'the provider refused a submission with 402 (wallet out of funds)' : 'the provider\'s quota is used up'}: ${st.hold.message}; no new shards until ${new Date(st.hold.until).toISOString()}` } } : {}),
       breaker: st.breaker, offers: st.offers, inFlight: st.inFlight, ...(st.verification ? { verification: st.verification } : {}),
       ...(st.lastProbeTime !== undefined ? { lastProbe: { at: st.lastProbeTime, ok: st.lastProbeOk === true, ...(st.breaker.lastError ? { error: st.breaker.lastError } : {}) } } : {}),
     });

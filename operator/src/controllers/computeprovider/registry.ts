@@ -89,6 +89,13 @@ function safeMicros(v: string | undefined): bigint | undefined {
   try { return parseMicros(v); } catch { return undefined; }
 }
 
+/** Why a provider takes no new shards for a while, though nothing is broken. */
+export interface ProviderHold {
+  reason: 'InsufficientFunds' | 'QuotaExceeded';
+  message: string;
+  until: number;
+}
+
 /** One provider's state, as the RenderJob controller reads it. */
 export interface ProviderState {
   name: string;
@@ -102,8 +109,8 @@ export interface ProviderState {
   /** Set while the provider cannot be used for a reason the breaker does not cover (credentials, adapter). */
   unavailable?: string;
   verification?: { failures: number; last?: string };
-  /** Out of funds (a 402) until this time. */
-  insufficientFunds?: { message: string; until: number };
+  /** Held (out of funds, or out of quota) until `until`. */
+  hold?: ProviderHold;
   /** May new shards be sent here now? */
   accepting: boolean;
   /** Why not, when not. */
@@ -120,8 +127,8 @@ interface Entry {
   lastProbeTime?: number;
   lastProbeOk?: boolean;
   unavailable?: string;
-  /** Set by a 402 (the provider's wallet is out of funds): no new shards until `until`. */
-  insufficientFunds?: { message: string; until: number };
+  /** Set by a 402 (wallet out of funds) or a daily quota (429 without Retry-After): no new shards until `until`. */
+  hold?: ProviderHold;
   /** Results that failed verification (absolute, seeded from the status after a restart). */
   verification?: { failures: number; last?: string };
 }
@@ -164,7 +171,7 @@ export class ProviderRegistry implements ProviderSnapshot {
       ...(e.lastProbeOk !== undefined ? { lastProbeOk: e.lastProbeOk } : {}),
       ...(e.unavailable ? { unavailable: e.unavailable } : {}),
       ...(e.verification ? { verification: e.verification } : {}),
-      ...(e.insufficientFunds && e.insufficientFunds.until > now ? { insufficientFunds: e.insufficientFunds } : {}),
+      ...(e.hold && e.hold.until > now ? { hold: e.hold } : {}),
       accepting: why === undefined,
       ...(why !== undefined ? { pausedReason: why } : {}),
     };
@@ -228,15 +235,20 @@ export class ProviderRegistry implements ProviderSnapshot {
   }
 
   /**
-   * The provider answered 402: its wallet is out of funds. No new shard goes there for `pauseMs`
-   * (then one submission tries again); it does not count against the circuit breaker.
+   * The provider cannot take work for a reason that is not a fault: a 402 (its wallet is out of
+   * funds; held for 5 minutes, then one submission tries again) or a quota that resets at a known
+   * time. No new shard goes there until `until`; the circuit breaker is not charged.
    */
-  recordInsufficientFunds(provider: string, message: string, pauseMs = 5 * 60_000): void {
+  hold(provider: string, reason: ProviderHold['reason'], message: string, until = this.clock.now() + 5 * 60_000): void {
     const e = this.entries.get(provider);
     if (!e) return;
-    const was = e.insufficientFunds;
-    e.insufficientFunds = { message, until: this.clock.now() + pauseMs };
-    if (!was) this.changed(provider);
+    const was = e.hold;
+    e.hold = { reason, message, until };
+    if (!was || was.reason !== reason) this.changed(provider);
+  }
+
+  recordInsufficientFunds(provider: string, message: string): void {
+    this.hold(provider, 'InsufficientFunds', message);
   }
 
   /** Restores the verification failure count written before a restart (only before any new failure). */
@@ -328,7 +340,7 @@ export class ProviderRegistry implements ProviderSnapshot {
   private pausedReason(e: Entry, state: BreakerState): string | undefined {
     if (e.spec.paused) return 'spec.paused';
     if (e.unavailable) return e.unavailable;
-    if (e.insufficientFunds && e.insufficientFunds.until > this.clock.now()) return 'InsufficientFunds';
+    if (e.hold && e.hold.until > this.clock.now()) return e.hold.reason;
     if (state === 'Open') return 'CircuitOpen';
     if (state === 'HalfOpen') return 'CircuitHalfOpen';
     if (!e.adapter) return 'NotProbed';

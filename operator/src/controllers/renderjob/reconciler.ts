@@ -341,7 +341,7 @@ export class RenderJobReconciler {
     const remote = this.d.remote;
     if (!remote) return;
     await pool(pass.decision.cancelRemote, config.writeConcurrency, async (r) => {
-      if (!(await remote.stop(pass.record, r))) { pass.remoteStopping++; pass.wake(2000); }
+      if (!(await remote.stop(pass.record, r, this.specFor(pass.job, r.index, this.framesOf(pass, r.index), pass.total, pass.domain)))) { pass.remoteStopping++; pass.wake(2000); }
     });
   }
 

@@ -8,7 +8,7 @@
 // by what is left of providerTimeout, so a provider that never answers is failed over in time.
 import { API_VERSION, type RenderJob } from '../../api/index.js';
 import { ProviderError, type ProviderAdapter, type ShardSpec } from '../../providers/index.js';
-import { isInsufficientFunds } from '../../providers/types.js';
+import { isInsufficientFunds, QuotaExceededError } from '../../providers/types.js';
 import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
 import { formatMicros, parseMicros } from '../../money.js';
 import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordStatus } from './decide.js';
@@ -98,6 +98,8 @@ export class RemoteShards {
   private readonly ownIntents = new Set<string>();
   /** Failed reads of a bill in a row, per `cost/<provider>/<remoteId>`. */
   private readonly costFailures = new Map<string, number>();
+  /** Keys of earlier processes' submissions this process has looked up once (track). */
+  private readonly seenAgain = new Set<string>();
 
   constructor(
     private readonly adapters: AdapterSource,
@@ -110,22 +112,23 @@ export class RemoteShards {
     private readonly onOutcome: (provider: string, ok: boolean, message?: string) => void = () => {},
     /** A result was checked (failed: its signature was rejected; skipped: not chosen for a spot check). */
     private readonly onVerification: VerificationHook = () => {},
-    /** The provider answered 402 (its wallet is out of funds): the planner stops sending there for a while. */
-    private readonly onInsufficientFunds: (provider: string, message: string) => void = () => {},
+    /** The provider refused a submission for want of funds (402) or quota (until `until`): the planner stops sending there for a while. */
+    private readonly onHold: (provider: string, reason: 'InsufficientFunds' | 'QuotaExceeded', message: string, until?: number) => void = () => {},
   ) {}
 
   /**
-   * A submission refused with 402 made nothing at the provider: the attempt is given up without
-   * charge (the shard is placed again, elsewhere while the provider is paused) and the provider is
-   * reported out of funds. A 402 on a later call is left to the usual failover.
+   * A submission refused with 402 (out of funds) or for a used-up quota made nothing at the
+   * provider: the attempt is given up without charge (the shard is placed again, elsewhere while the
+   * provider is held) and the provider is held. Such an answer to a later call is left to failover.
    */
   private async fundsOut(record: RecordFn, rec: ShardRecord, e: unknown): Promise<boolean> {
     const st = rec.status;
-    if (!isInsufficientFunds(e) || st.remoteId) return false;
-    this.onInsufficientFunds(st.provider!, (e as Error).message);
+    if (st.remoteId || !(isInsufficientFunds(e) || e instanceof QuotaExceededError)) return false;
+    if (e instanceof QuotaExceededError) this.onHold(st.provider!, 'QuotaExceeded', e.message, e.resetsAt.getTime());
+    else this.onHold(st.provider!, 'InsufficientFunds', (e as Error).message);
     await record(rec.name, { ...st, phase: 'Pending', idempotencyKey: undefined, remoteId: undefined });
     this.forget(st.idempotencyKey!);
-    this.log.warn('provider out of funds (402): shard placed again', { shard: rec.name, provider: st.provider });
+    this.log.warn('provider out of funds or quota: shard placed again', { shard: rec.name, provider: st.provider, error: (e as Error).message });
     return true;
   }
 
@@ -191,6 +194,7 @@ export class RemoteShards {
     this.nextPoll.delete(key);
     this.failingSince.delete(key);
     this.ownIntents.delete(key);
+    this.seenAgain.delete(key);
   }
 
   /**
@@ -227,6 +231,13 @@ export class RemoteShards {
       }
       const due = this.nextPoll.get(key) ?? 0;
       if (due > now) return due - now;
+      if (!this.ownIntents.has(key) && !this.seenAgain.has(key)) {
+        // A submission an earlier process made: the adapter is told of it once (findByKey with the
+        // shard's spec), so one that keeps state per submission (Akash: the manifest to re-send) has it
+        // again before the first status call.
+        await this.within(budget, `${st.provider} findByKey`, adapter.findByKey(key, spec));
+        this.seenAgain.add(key);
+      }
       const status = await this.within(budget, `${st.provider} status of ${st.remoteId}`, adapter.getStatus(st.remoteId));
       this.failingSince.delete(key);
       this.nextPoll.set(key, now + this.cfg.pollIntervalMs);
@@ -433,11 +444,11 @@ export class RemoteShards {
    * Stops a live remote shard without charging an attempt (suspend, job failure, deletion). Returns
    * true once it is confirmed stopped and the intent cleared.
    */
-  async stop(record: RecordFn, rec: ShardRecord): Promise<boolean> {
+  async stop(record: RecordFn, rec: ShardRecord, spec?: ShardSpec): Promise<boolean> {
     const st = rec.status;
     const adapter = await this.adapters.get(st.provider!);
     if (!adapter) return false;
-    const remoteId = st.remoteId ?? (await this.within(this.callTimeoutMs(), `${st.provider} findByKey`, adapter.findByKey(st.idempotencyKey!)));
+    const remoteId = st.remoteId ?? (await this.within(this.callTimeoutMs(), `${st.provider} findByKey`, adapter.findByKey(st.idempotencyKey!, spec)));
     if (remoteId && !(await this.cancelConfirmed(adapter, remoteId))) return false;
     // The attempt number stays used: its idempotency key names a cancelled submission now.
     await record(rec.name, { ...st, phase: 'Pending', idempotencyKey: undefined, remoteId: undefined });

@@ -35,7 +35,7 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
     if (result === 'failed') registry.recordVerificationFailure(provider, message ?? 'verification failed');
   };
   const remote = new RemoteShards(registry, clock, log, recorder, remoteConfig, metrics.jobs, (provider, ok, message) => registry.recordOutcome(provider, ok, message), onVerification,
-    (provider, message) => registry.recordInsufficientFunds(provider, message));
+    (provider, reason, message, until) => registry.hold(provider, reason, message, until));
   const capacity = () => gpuCapacity(caches.nodes.values(), caches.busyPods.values());
   const expectations = new Expectations({ clock, onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
   const reconciler = new RenderJobReconciler({

@@ -180,6 +180,8 @@ export interface ShardsSpec {
    * @default 3
    */
   maxRetries?: number;
+  /** Longest one attempt of a shard may run (Go duration, e.g. 30m, 2h), wherever it runs: a local pod gets it as activeDeadlineSeconds, a provider that enforces limits gets it with the submission, and for one that does not (Akash, Chutes) the operator cancels the attempt itself (ShardTimeout) and retries it. Unset: no limit. */
+  maxDuration?: string;
 }
 
 /** LocalOnly never bursts; Burst uses providers when local GPUs are short; ProviderOnly never runs locally. */

@@ -24,6 +24,12 @@ export interface ShardSpec {
   gpuModels: string[];
   outputUri: string;
   frames?: { start: number; end: number };
+  /**
+   * The longest one attempt may run (spec.shards.maxDuration), seconds. The operator passes it to
+   * submit as SubmitOptions.maxDurationSec; where capabilities().maxDuration is `operator`, the
+   * operator itself cancels an attempt that runs longer.
+   */
+  maxDurationSec?: number;
   /** Optional sizing; adapters fall back to their own defaults. */
   resources?: { cpu?: number; memoryGi?: number; storageGi?: number; minVramGb?: number };
   /**

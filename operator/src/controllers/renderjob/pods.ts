@@ -22,6 +22,8 @@ export interface PodInput {
   index: number;
   attempt: number;
   total: number;
+  /** spec.shards.maxDuration in seconds: the pod's activeDeadlineSeconds. */
+  maxDurationSec?: number;
   frames?: { start: number; end: number };
 }
 
@@ -65,6 +67,7 @@ export function buildPod(i: PodInput): k8s.V1Pod {
     },
     spec: {
       restartPolicy: 'Never',
+      ...(i.maxDurationSec ? { activeDeadlineSeconds: i.maxDurationSec } : {}),
       serviceAccountName: t.serviceAccountName,
       nodeSelector: t.nodeSelector,
       tolerations: t.tolerations as k8s.V1Toleration[] | undefined,

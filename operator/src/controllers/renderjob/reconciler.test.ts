@@ -104,7 +104,9 @@ class FakeProvider implements ProviderAdapter {
     return { provider: 'render' as const, logs: 'none' as const, results: 'native' as const, resultChannel: 'test', billing: 'perSecond' as const, maxGpusPerJob: 8, endsByItself: true, findByKey: 'remote' as const, runsArbitraryImages: true };
   }
   async listOffers() { return []; }
-  async submit(spec: ShardSpec, opts: { idempotencyKey: string }) {
+  readonly limits: (number | undefined)[] = [];
+  async submit(spec: ShardSpec, opts: { idempotencyKey: string; maxDurationSec?: number }) {
+    this.limits.push(opts.maxDurationSec);
     if (this.broke) throw new InsufficientFundsError('render', 'HTTP 402: insufficient balance');
     this.submissions.set(opts.idempotencyKey, (this.submissions.get(opts.idempotencyKey) ?? 0) + 1);
     const id = `r-${this.jobs.length}`;
@@ -230,6 +232,23 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
     await r.reconcile(`${NS}/job`);
     expect(w.api.jobs.get('job')!.status?.conditions?.find((c) => c.type === 'CostsKnown')).toMatchObject({ status: 'True' });
     expect([...w.provider.submissions.values()].every((n) => n === 1)).toBe(true);
+  });
+
+  test('shards.maxDuration on a provider that does not enforce it: the operator cancels the run past the limit and retries (ShardTimeout)', async () => {
+    const w = world(1);
+    w.api.jobs.get('job')!.spec.shards.maxDuration = '10s';
+    const r = w.operator();
+    for (let i = 0; i < 200 && w.api.jobs.get('job')?.status?.phase !== 'Failed'; i++) {
+      const res = await r.reconcile(`${NS}/job`);
+      w.clock.advance(Math.max(1000, Math.min(res.requeueAfterMs ?? 5000, 5000)));
+    }
+    const s = w.api.shards.get('job-0')!;
+    expect(s.status).toMatchObject({ phase: 'Failed', attempts: 3, lastFailure: { reason: 'ShardTimeout' } });
+    // the provider's records: three runs (maxRetries 2), each told the limit, each cancelled, none left running
+    expect(w.provider.jobs).toHaveLength(3);
+    expect(w.provider.limits).toEqual([10, 10, 10]);
+    expect(w.provider.jobs.every((j) => j.cancelled)).toBe(true);
+    expect(w.provider.liveAt(w.clock.now())).toEqual([]);
   });
 
   test('a 402 on submission gives the attempt up without a remote run, reports the provider out of funds, and the shard is placed again', async () => {

@@ -11,7 +11,7 @@ import { gpusPerShard, shardCount, type RenderJob, type RenderShard } from '../.
 import { decide, type Candidate, type Decision, type DecideOptions, type JobSnapshot, type PlaceInfo, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import type { PlanReason } from '../../planner/index.js';
 import type { Placer } from './placement.js';
-import { shardSpecFor, type RecordFn, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
+import { maxDurationSecOf, shardSpecFor, type RecordFn, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
 import type { SettlementView } from '../ports.js';
 import { verifiedCondition } from '../../verification/index.js';
 import { buildPod, podView, toMs } from './pods.js';
@@ -381,6 +381,7 @@ export class RenderJobReconciler {
         job: { name: job.metadata.name!, namespace: pass.namespace, uid: job.metadata.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
         template: job.spec.template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
         index: p.index, attempt: p.attempt, total: pass.total, frames: p.frames,
+        ...(maxDurationSecOf(job) ? { maxDurationSec: maxDurationSecOf(job)! } : {}),
       }));
     } catch (e) {
       expectations.observeCreate(pass.key, p.name); // it was never created

@@ -11,6 +11,7 @@ import { ProviderError, type ProviderAdapter, type ShardSpec } from '../../provi
 import { isInsufficientFunds, QuotaExceededError } from '../../providers/types.js';
 import { nopJobMetrics, type JobMetrics } from '../../metrics/metrics.js';
 import { formatMicros, parseMicros } from '../../money.js';
+import { parseGoDuration } from '../../planner/duration.js';
 import { retryDelayMs, type DecideOptions, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import { gpusOf } from './pods.js';
 import { checkSignedResult, spotCheckSelected } from '../../verification/index.js';
@@ -45,8 +46,20 @@ export type RecordFn = (recordName: string, status: ShardRecordStatus) => Promis
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** spec.shards.maxDuration in whole seconds (at least 1), or undefined when unset or unreadable (the schema checks it). */
+export function maxDurationSecOf(job: RenderJob): number | undefined {
+  const d = job.spec.shards.maxDuration;
+  if (!d) return undefined;
+  try {
+    return Math.max(1, Math.ceil(parseGoDuration(d) / 1000));
+  } catch {
+    return undefined;
+  }
+}
+
 export function shardSpecFor(job: RenderJob, index: number, frames: { start: number; end: number } | undefined, total: number): ShardSpec {
   const t = job.spec.template;
+  const maxDurationSec = maxDurationSecOf(job);
   const env = (t.env ?? []).filter((e) => typeof e.value === 'string').map((e) => ({ name: e.name, value: e.value as string }));
   return {
     jobUid: job.metadata.uid!, jobNamespace: job.metadata.namespace!, jobName: job.metadata.name!,
@@ -55,6 +68,7 @@ export function shardSpecFor(job: RenderJob, index: number, frames: { start: num
     gpuCount: gpusOf(t), gpuModels: job.spec.gpu?.models ?? [],
     outputUri: job.spec.output?.uri ?? '',
     ...(frames ? { frames } : {}),
+    ...(maxDurationSec ? { maxDurationSec } : {}),
   };
 }
 
@@ -181,7 +195,7 @@ export class RemoteShards {
       return undefined;
     }
     if (!remoteId) {
-      remoteId = (await adapter.submit(spec, { idempotencyKey: key })).remoteId;
+      remoteId = (await adapter.submit(spec, { idempotencyKey: key, ...(spec.maxDurationSec ? { maxDurationSec: spec.maxDurationSec } : {}) })).remoteId;
       this.log.info('shard submitted', { shard: rec.name, provider: st.provider, remoteId });
     }
     await record(rec.name, { ...st, remoteId });
@@ -246,9 +260,18 @@ export class RemoteShards {
         case 'Provisioning':
         case 'Unknown':
           return this.cfg.pollIntervalMs;
-        case 'Running':
-          if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime: st.startTime ?? iso(status.startedAt?.getTime() ?? now) });
+        case 'Running': {
+          const startTime = st.startTime ?? iso(status.startedAt?.getTime() ?? now);
+          if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime });
+          // A provider that does not stop shards at their limit (capabilities().maxDuration 'operator'): the operator does.
+          const limitMs = (spec.maxDurationSec ?? 0) * 1000;
+          if (limitMs > 0 && adapter.capabilities().maxDuration !== 'provider' && now - Date.parse(startTime) > limitMs) {
+            this.forget(key);
+            await this.failAttempt(record, ns, { ...rec, status: { ...st, phase: 'Running', startTime } }, maxRetries, 'ShardTimeout', `${st.provider} ${st.remoteId}: ran longer than shards.maxDuration (${spec.maxDurationSec}s); cancelled`, false, adapter);
+            return undefined;
+          }
           return this.cfg.pollIntervalMs;
+        }
         case 'Succeeded':
           await this.succeed(record, ns, rec, adapter, maxRetries, budget, check);
           this.forget(key);

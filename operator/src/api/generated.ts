@@ -400,7 +400,9 @@ export type ShardPlacement = 'Local' | 'Remote';
 
 export interface RenderShardStatusStaleRemote {
   provider: string;
-  remoteId: string;
+  remoteId?: string;
+  /** A submission whose answer was lost (no remote id known) is found by this key and cancelled. */
+  idempotencyKey?: string;
   reason?: string;
 }
 

@@ -99,6 +99,10 @@ class FakeProvider implements ProviderAdapter {
   costFailures = 0;
   /** The wallet is out of funds: submissions are refused with 402. */
   broke = false;
+  /** The next submission is made, but its answer is lost (a transient error instead). */
+  loseAnswer = false;
+  /** The provider does not answer lookups and status calls. */
+  silent = false;
   constructor(private readonly clock: FakeClock, private readonly runMs = 30_000) {}
   capabilities() {
     return { provider: 'render' as const, logs: 'none' as const, results: 'native' as const, resultChannel: 'test', billing: 'perSecond' as const, maxGpusPerJob: 8, endsByItself: true, findByKey: 'remote' as const, runsArbitraryImages: true };
@@ -111,9 +115,13 @@ class FakeProvider implements ProviderAdapter {
     this.submissions.set(opts.idempotencyKey, (this.submissions.get(opts.idempotencyKey) ?? 0) + 1);
     const id = `r-${this.jobs.length}`;
     this.jobs.push({ id, key: opts.idempotencyKey, shard: spec.shardIndex, createdMs: this.clock.now(), cancelled: false, billedUsd: '0.10' });
+    if (this.loseAnswer) { this.loseAnswer = false; throw new ProviderError('render', 'transient', 'socket hang up'); }
     return { remoteId: id };
   }
-  async findByKey(key: string) { return this.jobs.find((j) => j.key === key)?.id; }
+  async findByKey(key: string) {
+    if (this.silent) throw new ProviderError('render', 'transient', 'connect ETIMEDOUT');
+    return this.jobs.find((j) => j.key === key)?.id;
+  }
   private job(id: string) {
     const j = this.jobs.find((x) => x.id === id);
     if (!j) throw new ProviderError('render', 'notFound', `no job ${id}`, { status: 404 });
@@ -122,6 +130,7 @@ class FakeProvider implements ProviderAdapter {
   /** Live: created, not cancelled, not yet finished. */
   liveAt(t: number): RemoteJob[] { return this.jobs.filter((j) => !j.cancelled && j.createdMs <= t && t < j.createdMs + this.runMs); }
   async getStatus(id: string): Promise<RemoteStatus> {
+    if (this.silent) throw new ProviderError('render', 'transient', 'connect ETIMEDOUT');
     const j = this.job(id);
     if (j.cancelled) return { phase: 'Cancelled', raw: 'CANCELLED' };
     return this.clock.now() >= j.createdMs + this.runMs ? { phase: 'Succeeded', raw: 'COMPLETED' } : { phase: 'Running', raw: 'RUNNING', startedAt: new Date(j.createdMs) };
@@ -213,7 +222,7 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
   test('a bill that cannot be read is retried and surfaced, never recorded as 0', async () => {
     // Before: getCost().catch(() => undefined) left remoteCost at 0 and settlement paid min(claim, 0).
     const w = world(2);
-    w.provider.costFailures = 3;
+    w.provider.costFailures = 1_000_000; // the billing endpoint is down until further notice
     const r = w.operator();
     for (let i = 0; i < 200 && w.api.jobs.get('job')?.status?.phase !== 'Succeeded'; i++) {
       const res = await r.reconcile(`${NS}/job`);
@@ -226,6 +235,7 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
     expect(w.events.every((e) => e.namespace === NS)).toBe(true);
     await r.reconcile(`${NS}/job`);
     expect(w.api.jobs.get('job')!.status?.conditions?.find((c) => c.type === 'CostsKnown')).toMatchObject({ status: 'False', reason: 'CostUnavailable' });
+    w.provider.costFailures = 0; // billing answers again
     await drive(w, r);
     for (const j of w.provider.jobs) expect(w.api.shards.get(`job-${j.shard}`)!.status).toMatchObject({ remoteCost: j.billedUsd });
     expect([...w.api.shards.values()].some((s) => s.status?.costPending)).toBe(false);
@@ -249,6 +259,29 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
     expect(w.provider.limits).toEqual([10, 10, 10]);
     expect(w.provider.jobs.every((j) => j.cancelled)).toBe(true);
     expect(w.provider.liveAt(w.clock.now())).toEqual([]);
+  });
+
+  test('a submission whose answer was lost, then failover: the orphan is kept by its key, found and cancelled once the provider answers', async () => {
+    const w = world(1);
+    w.provider.loseAnswer = true;
+    const r = w.operator();
+    await r.reconcile(`${NS}/job`);
+    expect(w.provider.jobs).toHaveLength(1); // made at the provider; the operator never heard its id
+    w.provider.silent = true;
+    for (let i = 0; i < 40 && !w.api.shards.get('job-0')!.status?.staleRemotes?.length; i++) {
+      await r.reconcile(`${NS}/job`);
+      w.clock.advance(10_000);
+    }
+    const orphan = w.provider.jobs[0]!;
+    expect(w.api.shards.get('job-0')!.status?.staleRemotes).toEqual([{ provider: 'prov', idempotencyKey: orphan.key, reason: 'ProviderUnreachable' }]);
+    expect(orphan.cancelled).toBe(false);
+    w.provider.silent = false;
+    await drive(w, r).catch(() => undefined); // the orphan and the retry may overlap while the provider was dark
+    for (let i = 0; i < 10 && w.api.shards.get('job-0')!.status?.staleRemotes?.length; i++) { await r.reconcile(`${NS}/job`); w.clock.advance(10_000); }
+    expect(orphan.cancelled).toBe(true);
+    expect(w.api.shards.get('job-0')!.status?.staleRemotes).toBeUndefined();
+    expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 2, idempotencyKey: w.provider.jobs[1]!.key });
+    expect(w.provider.jobs).toHaveLength(2); // the intent of attempt 2 was never lost to a stale write (a third run)
   });
 
   test('a 402 on submission gives the attempt up without a remote run, reports the provider out of funds, and the shard is placed again', async () => {

@@ -407,7 +407,10 @@ export class RenderJobReconciler {
       pass.wake(await remote.track(pass.record, pass.namespace, r, this.specFor(pass.job, r.index, this.framesOf(pass, r.index), pass.total, pass.domain), maxRetries, pass.check));
     });
     let stale = 0;
-    for (const r of pass.records.values()) {
+    for (const snap of pass.records.values()) {
+      // The status as this pass left it: a shard started again above has a new intent recorded that
+      // the snapshot does not show, and writing the snapshot back would lose it.
+      const r = { ...snap, status: this.written.get(`${pass.namespace}/${snap.name}`) ?? snap.status };
       if (r.status.staleRemotes?.length && !(await remote.sweepStale(pass.record, r))) stale++;
       if (r.status.costPending) pass.wake(await remote.retryCost(pass.record, pass.namespace, r));
     }

@@ -86,6 +86,9 @@ const CALL_TIMEOUT_MS = 60_000;
 /** A bill that could not be read is asked for again after this long, doubling per failure up to the cap. */
 const COST_RETRY_MAX_MS = 60_000;
 
+/** The key of a stale submission in this process's cancel table. */
+const staleId = (s: { provider: string; remoteId?: string; idempotencyKey?: string }) => `${s.provider}/${s.remoteId ?? `key:${s.idempotencyKey}`}`;
+
 /** A provider call given up on after its time budget. */
 class NoAnswer extends Error {}
 
@@ -437,6 +440,9 @@ export class RemoteShards {
       if (!gone) unconfirmed = true;
     }
     if (unconfirmed && st.remoteId) stale = [...stale, { provider: st.provider!, remoteId: st.remoteId, reason }].slice(-32);
+    // A submission whose answer never came (no remote id): it may exist at the provider. It is kept
+    // by its idempotency key, so the sweep finds it (findByKey) once the provider answers, and cancels it.
+    else if (unconfirmed && st.idempotencyKey && adapter && adapter.capabilities().findByKey !== 'process') stale = [...stale, { provider: st.provider!, idempotencyKey: st.idempotencyKey, reason }].slice(-32);
     this.onOutcome(st.provider!, false, `${reason}: ${message}`);
     const attempts = st.attempts ?? 1;
     const final = attempts > maxRetries;
@@ -449,6 +455,13 @@ export class RemoteShards {
     });
     // The shard's namespace: without it the event lands in `default`, away from the job it is about.
     this.recorder.event({ apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name: rec.name, namespace: ns } }, 'Warning', final ? 'ShardFailed' : 'ShardRetrying', `${message}; ${final ? `no retries left (maxRetries=${maxRetries})` : `retrying in ${(delay / 1000).toFixed(1)}s`}`);
+  }
+
+  /** Cancels a stale submission, finding it by key first when its remote id was never known. */
+  private async cancelStale(adapter: ProviderAdapter, remoteId: string | undefined, key: string | undefined): Promise<boolean> {
+    const id = remoteId ?? (key ? await this.within(this.callTimeoutMs(), 'findByKey', adapter.findByKey(key)) : undefined);
+    if (!id) return true; // the provider answers and knows no such submission
+    return this.cancelConfirmed(adapter, id);
   }
 
   /** Cancels and confirms: true once the provider reports the submission terminal or gone. */
@@ -491,28 +504,32 @@ export class RemoteShards {
     if (stale.length === 0) return true;
     const started: Promise<void>[] = [];
     for (const s of stale) {
-      const before = this.staleCancels.get(`${s.provider}/${s.remoteId}`)?.running;
-      const c = this.startCancel(s.provider, s.remoteId);
+      const before = this.staleCancels.get(staleId(s))?.running;
+      const c = this.startCancel(s.provider, s.remoteId, s.idempotencyKey);
       if (c.running && c.running !== before) started.push(c.running);
     }
     if (started.length > 0) await this.within(STALE_GRACE_MS, 'stale cancels', Promise.all(started)).catch(() => undefined);
-    const left = stale.filter((s) => !this.staleCancels.get(`${s.provider}/${s.remoteId}`)?.gone);
+    const left = stale.filter((s) => !this.staleCancels.get(staleId(s))?.gone);
     if (left.length !== stale.length) {
       await record(rec.name, { ...rec.status, staleRemotes: left.length ? left : undefined });
-      for (const s of stale) if (!left.includes(s)) this.staleCancels.delete(`${s.provider}/${s.remoteId}`);
+      for (const s of stale) if (!left.includes(s)) this.staleCancels.delete(staleId(s));
     }
     return left.length === 0;
   }
 
-  /** Starts the cancel of a stale submission unless it is confirmed, in flight, or backing off. */
-  private startCancel(provider: string, remoteId: string): StaleCancel {
-    const id = `${provider}/${remoteId}`;
+  /**
+   * Starts the cancel of a stale submission unless it is confirmed, in flight, or backing off. One
+   * known only by its key is looked up first: not found (the provider answering) means it was never
+   * made, or is gone.
+   */
+  private startCancel(provider: string, remoteId: string | undefined, key?: string): StaleCancel {
+    const id = staleId({ provider, remoteId, idempotencyKey: key });
     const c = this.staleCancels.get(id) ?? { at: 0, failures: 0 };
     this.staleCancels.set(id, c);
     if (c.gone || c.running || c.at > this.clock.now()) return c;
     c.running = (async () => {
       const adapter = await this.adapters.get(provider);
-      const gone = adapter ? await this.cancelConfirmed(adapter, remoteId).catch(() => false) : false;
+      const gone = adapter ? await this.cancelStale(adapter, remoteId, key).catch(() => false) : false;
       c.running = undefined;
       if (gone) c.gone = true;
       else {

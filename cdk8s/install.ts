@@ -57,7 +57,6 @@ export const CLUSTER_RULES: Rule[] = [
   { apiGroup: 'atelier.dev', resource: 'computeproviders/status', verbs: ['get', 'patch', 'update'] },
   { apiGroup: '', resource: 'nodes', verbs: ['list', 'watch'] },
   { apiGroup: '', resource: 'pods', verbs: ['list', 'watch'] },
-  { apiGroup: '', resource: 'secrets', verbs: ['get'] },
   { apiGroup: '', resource: 'events', verbs: ['create', 'patch'] },
 ];
 
@@ -75,6 +74,8 @@ export function leaseRules(leaseName: string): Rule[] {
     { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['create'] },
     { apiGroup: 'coordination.k8s.io', resource: 'leases', resourceName: leaseName, verbs: ['get', 'update'] },
     { apiGroup: '', resource: 'events', verbs: ['create', 'patch'] },
+    // Secrets only in the operator's own namespace (provider credentials, kubeconfigs, keys).
+    { apiGroup: '', resource: 'secrets', verbs: ['get'] },
   ];
 }
 
@@ -206,6 +207,29 @@ export class AtelierInstall extends Chart {
     });
     for (const [k, v] of Object.entries(selector)) service.selectLabel(k, v);
     ApiObject.of(service).addJsonPatch(JsonPatch.add('/spec/ports/0/targetPort', kplus.k8s.IntOrString.fromString('metrics')));
+
+    // The same apply-time refusal of Secret references outside the operator's namespace as the chart's
+    // secretrefpolicy.yaml (the operator refuses them anyway: Ready=False SecretNamespaceNotAllowed).
+    const policy = `${name}-secret-refs`;
+    const sameNs = (path: string, field: string) => ({
+      expression: `${path} || ${field}.namespace == '${namespace}'`,
+      message: `${field.replace('object.', '')}.namespace must be ${namespace}: Atelier reads Secrets only from its own namespace; create the Secret there`,
+    });
+    new ApiObject(this, 'secret-ref-policy', {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: policy },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: ['atelier.dev'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['computeproviders'] }] },
+        validations: [
+          sameNs('!has(object.spec.credentialsSecretRef)', 'object.spec.credentialsSecretRef'),
+          sameNs('!has(object.spec.subnet) || !has(object.spec.subnet.kubeconfigSecretRef)', 'object.spec.subnet.kubeconfigSecretRef'),
+        ],
+      },
+    });
+    new ApiObject(this, 'secret-ref-policy-binding', {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: policy },
+      spec: { policyName: policy, validationActions: ['Deny'] },
+    });
 
     new ApiObject(this, 'pdb', {
       apiVersion: 'policy/v1',

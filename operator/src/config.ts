@@ -10,6 +10,12 @@ export interface OperatorConfig {
   metricsAddr: string; // host:port serving /metrics, /healthz, /readyz
   leaderElect: boolean;
   leaseNamespace: string;
+  /**
+   * The operator's own namespace: the only one it reads Secrets from (provider credentials, peer
+   * kubeconfigs, wallet and payout keys), as cert-manager reads ClusterIssuer Secrets only from its
+   * cluster resource namespace. A reference to another namespace is refused.
+   */
+  secretsNamespace: string;
   leaseName: string;
   identity: string;
   workers: number;
@@ -63,6 +69,7 @@ Flags (environment variable in brackets):
   --metrics-addr HOST:PORT      /metrics, /healthz and /readyz (default 0.0.0.0:8080) [ATELIER_METRICS_ADDR]
   --leader-elect BOOL           elect a leader through a Lease (default true) [ATELIER_LEADER_ELECT]
   --lease-namespace NS          namespace of the Lease (default: POD_NAMESPACE or atelier-system) [ATELIER_LEASE_NAMESPACE]
+  --secrets-namespace NS        the only namespace Secrets are read from (default: POD_NAMESPACE or atelier-system) [ATELIER_SECRETS_NAMESPACE]
   --lease-name NAME             name of the Lease (default atelier-operator)
   --workers N                   concurrent reconciles (default 32) [ATELIER_WORKERS]
   --local-gpu-hour-price USD    price of one local GPU-hour, decimal (default 0.00) [ATELIER_LOCAL_GPU_HOUR_PRICE]
@@ -126,6 +133,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       'metrics-addr': { type: 'string' },
       'leader-elect': { type: 'string' },
       'lease-namespace': { type: 'string' },
+      'secrets-namespace': { type: 'string' },
       'lease-name': { type: 'string' },
       workers: { type: 'string' },
       'local-gpu-hour-price': { type: 'string' },
@@ -162,6 +170,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     metricsAddr,
     leaderElect: bool('leader-elect', values['leader-elect'] ?? env.ATELIER_LEADER_ELECT ?? 'true'),
     leaseNamespace: values['lease-namespace'] ?? env.ATELIER_LEASE_NAMESPACE ?? env.POD_NAMESPACE ?? 'atelier-system',
+    secretsNamespace: values['secrets-namespace'] ?? env.ATELIER_SECRETS_NAMESPACE ?? env.POD_NAMESPACE ?? 'atelier-system',
     leaseName: values['lease-name'] ?? 'atelier-operator',
     identity: `${env.POD_NAME ?? hostname}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`,
     workers: int('workers', values.workers ?? env.ATELIER_WORKERS ?? '32', 1, 256),

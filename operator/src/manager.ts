@@ -50,7 +50,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   const renderjobs = setupRenderJobController(ctx, providers.registry, settlement?.settlement);
   // With --payout-key-secret: sign the results of settled shards peers send here (controllers/subnetsigner.ts).
   const signer = cfg.payoutKeySecret ? await createSubnetSigner({
-    ref: cfg.payoutKeySecret, readSecret: secretReader(clients.core), custom: clients.custom, shards: caches.shardLister, jobs: caches.jobLister,
+    ref: cfg.payoutKeySecret, readSecret: secretReader(clients.core, cfg.secretsNamespace), custom: clients.custom, shards: caches.shardLister, jobs: caches.jobLister,
     recorder, log, queueMetrics: ctx.metrics.queues.forQueue('subnetsigner'), metrics: ctx.metrics.controllers.forController('subnetsigner'),
   }) : undefined;
   if (signer) for (const i of caches.shards) i.addEventHandler(signer.handler);

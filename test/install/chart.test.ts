@@ -183,7 +183,10 @@ describe('against the API server', () => {
   test('helm install creates the operator, RBAC, Service and PDB; the Deployment carries the security settings', async () => {
     const ns = await namespace('chart-install');
     const rel = `atelier-${suffix}`;
-    await helmOk('install', rel, chartDir, '--namespace', ns);
+    // The Secret-reference admission policy is cluster-wide (ComputeProviders are cluster-scoped): it
+    // is installed here without it, so the other suites' ComputeProviders are not judged against this
+    // release's namespace; its own test below applies it to labelled objects only.
+    await helmOk('install', rel, chartDir, '--namespace', ns, '--set', 'admissionPolicy.enabled=false');
     releases.push([rel, ns]);
 
     await c.core.readNamespacedServiceAccount({ name: rel, namespace: ns });
@@ -237,10 +240,12 @@ describe('against the API server', () => {
       ['create', 'rendershards.atelier.dev', '-n', other], ['deletecollection', 'rendershards.atelier.dev', '-n', other],
       ['patch', 'rendershards.atelier.dev', '--subresource=status', '-n', other],
       ['list', 'computeproviders.atelier.dev'], ['patch', 'computeproviders.atelier.dev', '--subresource=status'],
-      ['list', 'nodes'], ['get', 'secrets', '-n', other], ['create', 'events', '-n', other], ['patch', 'events', '-n', 'default'],
+      ['list', 'nodes'], ['get', 'secrets', '-n', ns], ['create', 'events', '-n', other], ['patch', 'events', '-n', 'default'],
       ['create', 'leases.coordination.k8s.io', '-n', ns], ['update', 'leases.coordination.k8s.io/atelier-operator', '-n', ns],
     ];
     const denied: string[][] = [
+      // Secrets only in its own namespace: no ComputeProvider can make it read another namespace's.
+      ['get', 'secrets', '-n', other], ['get', 'secrets', '-n', 'kube-system'], ['list', 'secrets', '-n', ns],
       ['list', 'secrets', '-n', other], ['watch', 'secrets', '-n', other], ['update', 'pods', '-n', other], ['get', 'pods/exec', '-n', other],
       ['update', 'rendershards.atelier.dev', '-n', other], ['create', 'renderjobs.atelier.dev', '-n', other],
       ['delete', 'renderjobs.atelier.dev', '-n', other], ['update', 'computeproviders.atelier.dev'],
@@ -249,6 +254,35 @@ describe('against the API server', () => {
     ];
     const got = await Promise.all([...allowed, ...denied].map(async (a) => `${a.join(' ')} -> ${await can(...a)}`));
     expect(got).toEqual([...allowed.map((a) => `${a.join(' ')} -> yes`), ...denied.map((a) => `${a.join(' ')} -> no`)]);
+  });
+
+  test('a ComputeProvider naming Secrets in kube-system is refused at apply time with a message saying where they belong', async () => {
+    const ns = 'atelier-system';
+    const tag = `policy-${suffix}`;
+    // The chart's policy as rendered, its binding narrowed to objects labelled for this test.
+    const rendered = docs(await helmOk('template', `vap-${suffix}`, chartDir, '--namespace', ns, '--show-only', 'templates/secretrefpolicy.yaml'));
+    const binding = rendered.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding')!;
+    binding.spec.matchResources = { objectSelector: { matchLabels: { 'atelier.dev/test': tag } } };
+    const file = path.join(os.tmpdir(), `${tag}.yaml`);
+    writeFileSync(file, rendered.map((o) => dump(o)).join('---\n'));
+    await kubectlOk(['apply', '-f', file]);
+    const cp = (secretNs: string, subnet: boolean) => ({
+      apiVersion: 'atelier.dev/v1alpha1', kind: 'ComputeProvider', metadata: { name: `steal-${suffix}`, labels: { 'atelier.dev/test': tag } },
+      spec: subnet
+        ? { type: 'subnet', subnet: { kubeconfigSecretRef: { namespace: secretNs, name: 'bootstrap-token-abcdef', key: 'token-secret' }, namespace: 'x' } }
+        : { type: 'render', endpoint: 'https://api.example.invalid', credentialsSecretRef: { namespace: secretNs, name: 'bootstrap-token-abcdef', key: 'token-secret' } },
+    });
+    const apply = (o: Obj) => c.custom.createClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders', body: o, dryRun: 'All' }).then(() => 'accepted', (e: unknown) => String((e as { body?: unknown }).body ?? e));
+    try {
+      // A policy takes a moment to be enforced after it is created.
+      const refused = await waitFor('the policy to refuse kube-system', async () => { const r = await apply(cp('kube-system', false)); return r === 'accepted' ? undefined : r; }, 30_000, 500);
+      expect(refused).toContain(`spec.credentialsSecretRef.namespace must be ${ns}: Atelier reads Secrets only from its own namespace`);
+      expect(await apply(cp('kube-system', true))).toContain(`spec.subnet.kubeconfigSecretRef.namespace must be ${ns}`);
+      expect(await apply(cp(ns, false))).toBe('accepted');
+      expect(await apply(cp(ns, true))).toBe('accepted');
+    } finally {
+      await kubectl(['delete', '-f', file, '--ignore-not-found']);
+    }
   });
 
   test('helm upgrade rolls new values through', async () => {

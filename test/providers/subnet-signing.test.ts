@@ -55,7 +55,7 @@ beforeAll(async () => {
       secretNs = secrets;
       // As `kubectl create secret generic payout --from-file=privateKey=key.txt` would hold it: no 0x, a newline.
       await c.core.createNamespacedSecret({ namespace: secretNs, body: { metadata: { name: 'payout' }, stringData: { privateKey: `${KEY_HEX}\n` } } });
-      return { namespace, args: ['--payout-key-secret', `${secretNs}/payout`] };
+      return { namespace, args: ['--payout-key-secret', `${secretNs}/payout`, '--secrets-namespace', secretNs] };
     },
   }));
 }, 300_000);
@@ -135,7 +135,7 @@ test('a payout key Secret that cannot be used stops the operator at start, namin
     [['--payout-key-secret', `${secretNs}/junk`, '--payout-key-secret-key', 'wallet'], `Secret ${secretNs}/junk key wallet does not hold a private key`],
     [['--payout-key-secret', `${secretNs}/absent`], `reading the payout key Secret ${secretNs}/absent`],
   ] as const) {
-    const bad = startOperator(kubeconfigB, ['--namespace', ns, '--leader-elect', 'false', ...args]);
+    const bad = startOperator(kubeconfigB, ['--namespace', ns, '--leader-elect', 'false', '--secrets-namespace', secretNs, ...args]);
     expect(await bad.exited).toBe(1);
     const text = bad.raw.join('\n');
     expect(text).toContain(msg);

@@ -162,7 +162,7 @@ test('the ComputeProvider controller probes the peer through a Secret, writes st
   const r = new ComputeProviderReconciler({
     providers: { get: (n) => cache.get(n), list: () => [...cache.values()] },
     adapterFor: defaultAdapterFor({ clusterId: 'site-a' }),
-    readSecret: secretReader(a.core),
+    readSecret: secretReader(a.core, secretNs),
     writer: apiProviderStatusWriter(a.custom),
     clock: realClock, recorder: { event: () => undefined }, log,
     config: { probeIntervalMs: 0, probeTimeoutMs: 20_000 },

@@ -62,9 +62,9 @@ app.kubernetes.io/part-of: atelier
 {{/*
 Permissions granted cluster-wide whatever watchNamespaces says: cluster-scoped objects; pods
 everywhere, read-only, because free GPU capacity is what nodes hold minus what every pod in every
-namespace uses; Secrets read by name (ComputeProvider credentials and kubeconfigs, the wallet key),
-which may live in any namespace; and Events, because those about cluster-scoped ComputeProviders go
-to the default namespace.
+namespace uses; and Events, because those about cluster-scoped ComputeProviders go to the default
+namespace. No Secrets: those are read only in the release namespace (atelier.leaseRules), so whoever
+may write a ComputeProvider cannot make the operator read a Secret of another namespace.
 */}}
 {{- define "atelier.clusterRules" -}}
 - apiGroups: ["atelier.dev"]
@@ -79,9 +79,6 @@ to the default namespace.
 - apiGroups: [""]
   resources: ["pods"]
   verbs: ["list", "watch"]
-- apiGroups: [""]
-  resources: ["secrets"]
-  verbs: ["get"]
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
@@ -125,4 +122,7 @@ and creating and deleting their pods.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
 {{- end }}

@@ -7,6 +7,7 @@ import type { Offer, ProviderAdapter } from '../../providers/types.js';
 import { FakeClock, flushMicrotasks } from '../../runtime/clock.js';
 import { ComputeProviderReconciler, scrubSecret, type ProviderLister } from './reconciler.js';
 import { ProviderRegistry } from './registry.js';
+import { SecretNamespaceNotAllowed, secretReader } from './kube.js';
 import { inFlightChanges } from './setup.js';
 import { inFlightAt } from '../../kube/cache.js';
 
@@ -316,4 +317,20 @@ describe('ProviderRegistry', () => {
 test('scrubSecret removes the value and its long pieces', () => {
   expect(scrubSecret('token abcdefgh12345 in a message', 'user: x\n  token: abcdefgh12345\n')).toBe('token [REDACTED] in a message');
   expect(scrubSecret('nothing here', undefined)).toBe('nothing here');
+});
+
+test('a Secret reference outside the operator namespace is refused before any API call, and the provider says why (SecretNamespaceNotAllowed)', async () => {
+  let calls = 0;
+  const read = secretReader({ readNamespacedSecret: async () => { calls++; return { data: { apiKey: Buffer.from('x').toString('base64') } }; } } as never, 'atelier-system');
+  await expect(read('kube-system', 'bootstrap-token-abcdef', 'token-secret')).rejects.toBeInstanceOf(SecretNamespaceNotAllowed);
+  expect(calls).toBe(0);
+  expect(await read('atelier-system', 'akash-api', 'apiKey')).toBe('x');
+  expect(calls).toBe(1);
+  const t = setup();
+  (t.r as unknown as { d: { readSecret: typeof read } }).d.readSecret = read;
+  t.cache.objects.set('akash', provider('akash', { credentialsSecretRef: { namespace: 'kube-system', name: 'bootstrap-token-abcdef', key: 'token-secret' } }));
+  await t.r.reconcile('akash');
+  expect(t.status().conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'SecretNamespaceNotAllowed' });
+  expect(t.status().conditions?.find((c) => c.type === 'Ready')?.message).toMatch(/only from the operator's namespace "atelier-system", not "kube-system"/);
+  expect(t.built).toEqual([]);
 });

@@ -184,7 +184,8 @@ export class ComputeProviderReconciler {
       credential = await this.d.readSecret(ref.namespace, ref.name, ref.key);
       if (!credential.trim()) throw new Error(`key ${ref.key} is empty`);
     } catch (e) {
-      this.setUnavailable(p, { reason: ReadyReason.CredentialsUnavailable, message: `reading Secret ${ref.namespace}/${ref.name} key ${ref.key}: ${describeError(e)}` });
+      if ((e as Error).name === 'SecretNamespaceNotAllowed') this.setUnavailable(p, { reason: ReadyReason.SecretNamespaceNotAllowed, message: (e as Error).message });
+      else this.setUnavailable(p, { reason: ReadyReason.CredentialsUnavailable, message: `reading Secret ${ref.namespace}/${ref.name} key ${ref.key}: ${describeError(e)}` });
       return;
     }
     // A new adapter only when what it is built from changes: adapters keep process-local state

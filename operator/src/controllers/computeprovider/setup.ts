@@ -36,7 +36,7 @@ export function setupComputeProviderController(ctx: OperatorContext): ComputePro
   const reconciler = new ComputeProviderReconciler({
     providers: { get: (n) => caches.providers.getByName(n), list: () => caches.providers.list() },
     adapterFor: (p, credential) => instrumentAdapter(baseAdapterFor(p, credential), p.metadata.name!, metrics.providerRequests),
-    readSecret: secretReader(ctx.clients.core),
+    readSecret: secretReader(ctx.clients.core, ctx.cfg.secretsNamespace),
     writer: apiProviderStatusWriter(ctx.clients.custom),
     clock, recorder: ctx.recorder, log: ctx.log, registry,
     config: { probeIntervalMs: cfg.providerProbeMs },

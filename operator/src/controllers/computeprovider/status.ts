@@ -18,6 +18,8 @@ export const ReadyReason = {
   NotProbed: 'NotProbed',
   CredentialsMissing: 'CredentialsMissing',
   CredentialsUnavailable: 'CredentialsUnavailable',
+  /** A Secret reference outside the operator's namespace (refused; nothing was read). */
+  SecretNamespaceNotAllowed: 'SecretNamespaceNotAllowed',
   AdapterUnavailable: 'AdapterUnavailable',
 } as const;
 

@@ -34,7 +34,7 @@ export function setupSettlementController(ctx: OperatorContext, cfg: SettlementC
   const { caches, clients, metrics, log, clock } = ctx;
   const settlement = new SettlementController({
     cfg, jobs: caches.jobLister, shards: caches.shardLister,
-    providers: { get: (n) => caches.providers.getByName(n) }, readSecret: secretReader(clients.core),
+    providers: { get: (n) => caches.providers.getByName(n) }, readSecret: secretReader(clients.core, ctx.cfg.secretsNamespace),
     writeStatus: async (namespace, name, body, settled) => {
       metrics.apiWrites.inc({ kind: 'jobSettlement' });
       const patch = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: { name, namespace }, status: { settlement: body, conditions: [settled] } };

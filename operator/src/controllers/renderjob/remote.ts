@@ -263,18 +263,8 @@ export class RemoteShards {
         case 'Provisioning':
         case 'Unknown':
           return this.cfg.pollIntervalMs;
-        case 'Running': {
-          const startTime = st.startTime ?? iso(status.startedAt?.getTime() ?? now);
-          if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime });
-          // A provider that does not stop shards at their limit (capabilities().maxDuration 'operator'): the operator does.
-          const limitMs = (spec.maxDurationSec ?? 0) * 1000;
-          if (limitMs > 0 && adapter.capabilities().maxDuration !== 'provider' && now - Date.parse(startTime) > limitMs) {
-            this.forget(key);
-            await this.failAttempt(record, ns, { ...rec, status: { ...st, phase: 'Running', startTime } }, maxRetries, 'ShardTimeout', `${st.provider} ${st.remoteId}: ran longer than shards.maxDuration (${spec.maxDurationSec}s); cancelled`, false, adapter);
-            return undefined;
-          }
-          return this.cfg.pollIntervalMs;
-        }
+        case 'Running':
+          return await this.running(record, ns, rec, adapter, spec, maxRetries, status.startedAt);
         case 'Succeeded':
           await this.succeed(record, ns, rec, adapter, maxRetries, budget, check);
           this.forget(key);
@@ -286,30 +276,56 @@ export class RemoteShards {
           return undefined;
       }
     } catch (e) {
-      // Only the provider's silence or errors are the provider's: a failed API write (a conflict, the
-      // API server down) goes back to the work queue as an error, and counts nothing against the provider.
-      if (e instanceof WriteFailed) throw e.cause;
-      if (await this.fundsOut(record, rec, e)) return undefined;
-      if (e instanceof ProviderError && e.kind === 'notFound' && st.remoteId) {
-        this.forget(key);
-        await this.failAttempt(record, ns, rec, maxRetries, 'RemoteVanished', `${st.provider} no longer knows ${st.remoteId}`, false);
-        return undefined;
-      }
-      // Silent since the start of the first call that failed, measured now that this one gave up
-      // (a call that hangs until its timeouts counts in full).
-      const since = this.failingSince.get(key) ?? now;
-      this.failingSince.set(key, since);
-      const silentMs = this.clock.now() - since;
-      if (silentMs >= this.cfg.providerTimeoutMs) {
-        this.forget(key);
-        await this.failAttempt(record, ns, rec, maxRetries, 'ProviderUnreachable', `${st.provider} did not answer for ${Math.round(silentMs / 1000)}s: ${(e as Error).message}`, true, adapter);
-        return undefined;
-      }
-      const wait = e instanceof ProviderError && e.retryAfterMs ? e.retryAfterMs : this.cfg.pollIntervalMs;
-      this.log.warn('provider call failed, will retry', { shard: rec.name, provider: st.provider, error: (e as Error).message });
-      return wait;
+      return this.trackFailed(record, ns, rec, adapter, maxRetries, e);
     }
     return this.cfg.pollIntervalMs;
+  }
+
+  /** A running remote attempt: its start recorded once; past shards.maxDuration on a provider that does not stop it, cancelled (ShardTimeout). */
+  private async running(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, spec: ShardSpec, maxRetries: number, startedAt?: Date): Promise<number | undefined> {
+    const st = rec.status;
+    const now = this.clock.now();
+    const startTime = st.startTime ?? iso(startedAt?.getTime() ?? now);
+    if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime });
+    const limitMs = (spec.maxDurationSec ?? 0) * 1000;
+    if (limitMs > 0 && adapter.capabilities().maxDuration !== 'provider' && now - Date.parse(startTime) > limitMs) {
+      this.forget(st.idempotencyKey!);
+      await this.failAttempt(record, ns, { ...rec, status: { ...st, phase: 'Running', startTime } }, maxRetries, 'ShardTimeout', `${st.provider} ${st.remoteId}: ran longer than shards.maxDuration (${spec.maxDurationSec}s); cancelled`, false, adapter);
+      return undefined;
+    }
+    return this.cfg.pollIntervalMs;
+  }
+
+  /**
+   * A provider call of track() failed. Only the provider's silence or errors are the provider's: a
+   * failed API write (a conflict, the API server down) goes back to the work queue as an error and
+   * counts nothing against the provider. Out of funds or quota: placed again. A remote id the
+   * provider no longer knows: the attempt failed. Silence past providerTimeout: failed over.
+   */
+  private async trackFailed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, e: unknown): Promise<number | undefined> {
+    const st = rec.status;
+    const key = st.idempotencyKey!;
+    const now = this.clock.now();
+    if (e instanceof WriteFailed) throw e.cause;
+    if (await this.fundsOut(record, rec, e)) return undefined;
+    if (e instanceof ProviderError && e.kind === 'notFound' && st.remoteId) {
+      this.forget(key);
+      await this.failAttempt(record, ns, rec, maxRetries, 'RemoteVanished', `${st.provider} no longer knows ${st.remoteId}`, false);
+      return undefined;
+    }
+    // Silent since the start of the first call that failed, measured now that this one gave up
+    // (a call that hangs until its timeouts counts in full).
+    const since = this.failingSince.get(key) ?? now;
+    this.failingSince.set(key, since);
+    const silentMs = this.clock.now() - since;
+    if (silentMs >= this.cfg.providerTimeoutMs) {
+      this.forget(key);
+      await this.failAttempt(record, ns, rec, maxRetries, 'ProviderUnreachable', `${st.provider} did not answer for ${Math.round(silentMs / 1000)}s: ${(e as Error).message}`, true, adapter);
+      return undefined;
+    }
+    const wait = e instanceof ProviderError && e.retryAfterMs ? e.retryAfterMs : this.cfg.pollIntervalMs;
+    this.log.warn('provider call failed, will retry', { shard: rec.name, provider: st.provider, error: (e as Error).message });
+    return wait;
   }
 
   private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, budgetMs: number, check?: ResultCheck): Promise<void> {

@@ -44,7 +44,7 @@ import type { Rational } from '../../operator/src/money.js';
 import { generateManifest, generateManifestVersion, manifestToSortedJSON, yaml } from '@akashnetwork/chain-sdk';
 import type { SDLInput } from '@akashnetwork/chain-sdk';
 import { FakeServer, ManualClock, ProviderFake, check, fakePayoutKey, realClock, renderContent } from './server.js';
-import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
+import type { FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface AkashFakeProvider {
   address: string;
@@ -186,22 +186,6 @@ export class AkashFake extends ProviderFake {
       },
       errorReply: (status, message) => err(status, message),
     });
-  }
-
-  start(port = 0): Promise<string> {
-    return this.server.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  inject(fault: Fault): void {
-    this.server.inject(fault);
   }
 
   // ---- introspection and per-job faults -------------------------------------------------------

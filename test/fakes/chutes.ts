@@ -43,7 +43,7 @@
 import { createHash } from 'node:crypto';
 import { div, mul, rational, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, fakePayoutKey, realClock, renderContent } from './server.js';
-import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
+import type { FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface FakeChute {
   chute_id: string;
@@ -154,22 +154,6 @@ export class ChutesFake extends ProviderFake {
       },
       errorReply: (status, message) => (status >= 500 ? internalError(status) : { status, body: { detail: message } }),
     });
-  }
-
-  start(port = 0): Promise<string> {
-    return this.server.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  inject(fault: Fault): void {
-    this.server.inject(fault);
   }
 
   // ---- introspection and per-job faults -------------------------------------------------------

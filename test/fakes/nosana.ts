@@ -39,7 +39,7 @@
 import { validateJobDefinition } from '@nosana/types';
 import { div, mul, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent, sleep } from './server.js';
-import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
+import type { FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface NosanaFakeOptions {
   apiKey: string;
@@ -127,22 +127,6 @@ export class NosanaFake extends ProviderFake {
       },
       errorReply: (status, message) => ({ status, body: { error: message } }),
     });
-  }
-
-  start(port = 0): Promise<string> {
-    return this.server.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  inject(fault: Fault): void {
-    this.server.inject(fault);
   }
 
   // ---- the oracle: what ran, what it cost ------------------------------------------------------

@@ -30,7 +30,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { div, mul, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, check, fakePayoutKey, realClock, renderContent } from './server.js';
-import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
+import type { FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface RenderFakeOptions {
   publicKey: string;
@@ -111,22 +111,6 @@ export class RenderFake extends ProviderFake {
       },
       errorReply: (status, message) => err(status, message),
     });
-  }
-
-  start(port = 0): Promise<string> {
-    return this.server.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  inject(fault: Fault): void {
-    this.server.inject(fault);
   }
 
   // ---- introspection and per-job faults -------------------------------------------------------

@@ -430,6 +430,25 @@ export interface ShardReport {
  */
 export abstract class ProviderFake {
   abstract readonly opts: { payoutKey: string; everyJob?: string };
+  /** The HTTP server speaking the provider's API (each fake builds it with its routes). */
+  abstract readonly server: FakeServer;
+
+  start(port = 0): Promise<string> {
+    return this.server.start(port);
+  }
+
+  stop(): Promise<void> {
+    return this.server.stop();
+  }
+
+  get url(): string {
+    return this.server.url;
+  }
+
+  inject(fault: Fault): void {
+    this.server.inject(fault);
+  }
+
   private readonly wallet: Wallet;
   private readonly signed = new Map<string, SignedShardResult | undefined>();
   private readonly signing = new Map<string, Promise<void>>();

@@ -30,7 +30,7 @@
 
 import { div, mul, rational, usd } from '../../operator/src/money.js';
 import { FakeServer, ProviderFake, createHash, fakePayoutKey, realClock, renderContent, sleep } from './server.js';
-import type { Fault, FakeClock, Reply, RequestContext, Route } from './server.js';
+import type { FakeClock, Reply, RequestContext, Route } from './server.js';
 
 export interface VastOffer {
   id: number;
@@ -123,22 +123,6 @@ export class VastFake extends ProviderFake {
       },
       errorReply: (status, message) => err(status, status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : 'error', message),
     });
-  }
-
-  start(port = 0): Promise<string> {
-    return this.server.start(port);
-  }
-
-  stop(): Promise<void> {
-    return this.server.stop();
-  }
-
-  get url(): string {
-    return this.server.url;
-  }
-
-  inject(fault: Fault): void {
-    this.server.inject(fault);
   }
 
   // ---- the oracle -----------------------------------------------------------------------------

@@ -30,11 +30,9 @@ contract EscrowFuzz is CheatCodes {
         escrow.open(ID, address(token), PROVIDER, amount, deadline);
     }
 
-    function _selector(bytes memory err) internal pure returns (bytes4 s) {
+    function _selector(bytes memory err) internal pure returns (bytes4) {
         require(err.length >= 4, "reverted without a custom error");
-        assembly ("memory-safe") {
-            s := mload(add(err, 32))
-        }
+        return bytes4(err);
     }
 
     function testFuzz_releaseSplitsExactlyOnce(uint256 amount, uint256 toProvider) public {

@@ -66,8 +66,20 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
   rm -rf "$work/base.tar" "$work/npm"
 fi
 
+# Where npm reaches its registry through a TLS proxy with its own CA (NODE_EXTRA_CA_CERTS, or npm's
+# `cafile`), the build stages' npm trusts the host's CAs through bind mounts that exist only while a RUN
+# step runs: nothing of them lands in a layer, and a host without such a CA mounts nothing.
+mounts=()
+extra="${NODE_EXTRA_CA_CERTS:-}"
+[ -n "$extra" ] || { extra="$(PATH=/usr/bin:/bin npm config get cafile 2>/dev/null || true)"; [ "$extra" != null ] || extra=; }
+if [ -n "$extra" ] && [ -f "$extra" ]; then
+  cat /etc/ssl/certs/ca-certificates.crt "$extra" > "$work/build-ca.crt" 2>/dev/null || cp "$extra" "$work/build-ca.crt"
+  printf 'cafile=/run/atelier-build-ca.crt\n' > "$work/npmrc"
+  mounts=(--volume "$work/build-ca.crt:/run/atelier-build-ca.crt:ro" --volume "$work/npmrc:/root/.npmrc:ro")
+fi
+
 echo "build-image: buildah bud $IMAGE (base $BASE)"
-buildah bud --quiet --isolation chroot --layers --timestamp "$SOURCE_DATE_EPOCH" \
+buildah bud --quiet --isolation chroot --layers --timestamp "$SOURCE_DATE_EPOCH" "${mounts[@]}" \
   --build-arg "NODE_IMAGE=$BASE" -t "$IMAGE" -f Dockerfile . >/dev/null
 
 archive="$repo/dist/atelier-$version.oci.tar"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `make image`: builds the operator image from the Dockerfile without a Docker engine or a registry,
 # and writes it as an OCI archive to dist/atelier-<version>.oci.tar, printing its digest and size.
-#   1. A base image from Debian's packages: mmdebstrap (bookworm, minbase, ca-certificates; no docs,
-#      man pages or locales) plus Node from the npm `node` package in node_modules and npm from the
-#      npm registry, both in /usr/local as in the official node image; imported into buildah's local
-#      storage as localhost/atelier-base:bookworm-node<version> (cached: rebuilt only when missing).
+#   1. A base image from Debian's packages: mmdebstrap (bookworm, minbase; no docs, man pages,
+#      locales or iconv modules; no ca-certificates, since Node trusts its own bundled CA store) plus
+#      Node from the npm `node` package in node_modules and npm from the npm registry, both in
+#      /usr/local as in the official node image; imported into buildah's local storage as
+#      localhost/atelier-base:bookworm-node<version>-<recipe hash> (rebuilt only when missing).
 #   2. `buildah bud --isolation chroot` of the Dockerfile with NODE_IMAGE naming that base, tagged
 #      as the chart's default image (ghcr.io/atelier-dev/atelier:<Chart appVersion>), every timestamp
 #      set to the last commit's time (SOURCE_DATE_EPOCH), so a clean clone of the same commit builds
@@ -27,7 +28,9 @@ node_bin="$repo/node_modules/node/bin/node"
 [ -x "$node_bin" ] || { echo "build-image: $node_bin missing: run make deps" >&2; exit 1; }
 node_version="$("$node_bin" --version)"; node_version="${node_version#v}"
 case "$node_version" in 24.*) ;; *) echo "build-image: expected Node 24 in node_modules, got $node_version" >&2; exit 1 ;; esac
-BASE="localhost/atelier-base:$SUITE-node$node_version-npm$NPM_VERSION"
+# The base's tag names everything it is made of: a change to its recipe below makes a new one.
+recipe_hash="$(sed -n '/^if ! buildah inspect/,/^fi$/p' "$0" | cat - <(echo "$SUITE $MIRROR $NPM_VERSION") | sha256sum | cut -c1-12)"
+BASE="localhost/atelier-base:$SUITE-node$node_version-$recipe_hash"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}"
 
 need=()
@@ -46,11 +49,11 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
   echo "build-image: base $BASE from Debian $SUITE (mmdebstrap, minbase)"
   rm -rf "$work/npm" && mkdir -p "$work/npm"
   (cd "$work/npm" && npm pack --silent "npm@$NPM_VERSION" >/dev/null && tar -xzf "npm-$NPM_VERSION.tgz" && mv package npm && rm "npm-$NPM_VERSION.tgz")
-  mmdebstrap --quiet --variant=minbase --include=ca-certificates \
+  mmdebstrap --quiet --variant=minbase \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
-    --dpkgopt='path-include=/usr/share/doc/*/copyright' \
-    --customize-hook='mkdir -p "$1/usr/local/bin" "$1/usr/local/lib/node_modules"' \
+    --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*' \
+    --customize-hook='mkdir -p "$1/usr/local/bin" "$1/usr/local/etc" "$1/usr/local/lib/node_modules"' \
     --customize-hook="copy-in $node_bin /usr/local/bin" \
     --customize-hook="copy-in $work/npm/npm /usr/local/lib/node_modules" \
     --customize-hook='ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"' \
@@ -67,15 +70,17 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
 fi
 
 # Where npm reaches its registry through a TLS proxy with its own CA (NODE_EXTRA_CA_CERTS, or npm's
-# `cafile`), the build stages' npm trusts the host's CAs through bind mounts that exist only while a RUN
-# step runs: nothing of them lands in a layer, and a host without such a CA mounts nothing.
+# `cafile`), the build stages' npm trusts the host's CAs: a directory holding that bundle and an npmrc
+# naming it is bind-mounted over /usr/local/etc (npm's global config directory, empty in the base)
+# while each RUN step runs, so nothing of it lands in a layer; a host without such a CA mounts nothing.
 mounts=()
 extra="${NODE_EXTRA_CA_CERTS:-}"
 [ -n "$extra" ] || { extra="$(PATH=/usr/bin:/bin npm config get cafile 2>/dev/null || true)"; [ "$extra" != null ] || extra=; }
 if [ -n "$extra" ] && [ -f "$extra" ]; then
-  cat /etc/ssl/certs/ca-certificates.crt "$extra" > "$work/build-ca.crt" 2>/dev/null || cp "$extra" "$work/build-ca.crt"
-  printf 'cafile=/run/atelier-build-ca.crt\n' > "$work/npmrc"
-  mounts=(--volume "$work/build-ca.crt:/run/atelier-build-ca.crt:ro" --volume "$work/npmrc:/root/.npmrc:ro")
+  rm -rf "$work/npm-etc" && mkdir -p "$work/npm-etc"
+  cat /etc/ssl/certs/ca-certificates.crt "$extra" > "$work/npm-etc/build-ca.crt" 2>/dev/null || cp "$extra" "$work/npm-etc/build-ca.crt"
+  printf 'cafile=/usr/local/etc/build-ca.crt\n' > "$work/npm-etc/npmrc"
+  mounts=(--volume "$work/npm-etc:/usr/local/etc:ro")
 fi
 
 echo "build-image: buildah bud $IMAGE (base $BASE)"

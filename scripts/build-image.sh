@@ -2,12 +2,14 @@
 # `make image`: builds the operator image from the Dockerfile without a Docker engine or a registry,
 # and writes it as an OCI archive to dist/atelier-<version>.oci.tar, printing its digest and size.
 #   1. A base image from Debian's packages: mmdebstrap (bookworm, minbase; no docs, man pages,
-#      locales or iconv modules; no ca-certificates, since Node trusts its own bundled CA store) plus
-#      Node from the npm `node` package in node_modules and npm from the npm registry, both in
-#      /usr/local as in the official node image; imported into buildah's local storage as
-#      localhost/atelier-base:bookworm-node<version>-<recipe hash> (rebuilt only when missing).
+#      locales or iconv modules; no ca-certificates, since Node trusts its own bundled CA store; the
+#      full perl, usrmerge and apt, which minbase brings and nothing at run time or in the build
+#      stages uses, purged after the install) plus Node from the npm `node` package in node_modules
+#      and npm from the npm registry, both in /usr/local as in the official node image; imported
+#      into buildah's local storage as localhost/atelier-base:bookworm-node<version>-<recipe hash>
+#      (rebuilt only when missing).
 #   2. `buildah bud --isolation chroot` of the Dockerfile with NODE_IMAGE naming that base, tagged
-#      as the chart's default image (ghcr.io/atelier-dev/atelier:<Chart appVersion>), every timestamp
+#      as the chart's default image (values.yaml image.repository : Chart appVersion), every timestamp
 #      set to the last commit's time (SOURCE_DATE_EPOCH), so a clean clone of the same commit builds
 #      the same files.
 #   3. `buildah push` to oci-archive:dist/…; the digest printed is the image manifest's.
@@ -23,7 +25,8 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' charts/atelier/Chart.yaml)"
 pkg_version="$(node -p 'require("./package.json").version')"
 [ "$version" = "$pkg_version" ] || { echo "build-image: Chart appVersion $version differs from package.json version $pkg_version" >&2; exit 1; }
-IMAGE="${IMAGE:-ghcr.io/atelier-dev/atelier:$version}"
+repository="$(sed -n '/^image:/,/^[^ #]/ s/^  repository: *//p' charts/atelier/values.yaml)"
+IMAGE="${IMAGE:-$repository:$version}" # the chart's default image: values image.repository, tag appVersion
 node_bin="$repo/node_modules/node/bin/node"
 [ -x "$node_bin" ] || { echo "build-image: $node_bin missing: run make deps" >&2; exit 1; }
 node_version="$("$node_bin" --version)"; node_version="${node_version#v}"
@@ -58,7 +61,8 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
     --customize-hook="copy-in $work/npm/npm /usr/local/lib/node_modules" \
     --customize-hook='ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"' \
     --customize-hook='ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"' \
-    --customize-hook='rm -rf "$1/var/cache/apt"/*.bin "$1/var/lib/apt/lists"/* "$1/var/log"/*' \
+    --customize-hook='chroot "$1" dpkg --purge usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl perl libperl5.36 perl-modules-5.36 apt libapt-pkg6.0 >/dev/null' \
+    --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt" "$1/etc/apt" "$1/var/log"/*' \
     "$SUITE" "$work/base.tar" "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
     "deb ${MIRROR%/debian}/debian-security $SUITE-security main"
   ctr="$(buildah from scratch)"

@@ -3,8 +3,8 @@
 # and writes it as an OCI archive to dist/atelier-<version>.oci.tar, printing its digest and size.
 #   1. A base image from Debian's packages: mmdebstrap (bookworm, minbase; no docs, man pages,
 #      locales or iconv modules; no ca-certificates, since Node trusts its own bundled CA store; the
-#      full perl, usrmerge and apt, which minbase brings and nothing at run time or in the build
-#      stages uses, purged after the install) plus Node from the npm `node` package in node_modules
+#      full perl (usr-is-merged stands in for usrmerge, which needs it) and apt, which minbase
+#      brings and nothing at run time or in the build stages uses, purged after the install) plus Node from the npm `node` package in node_modules
 #      and npm from the npm registry, both in /usr/local as in the official node image; imported
 #      into buildah's local storage as localhost/atelier-base:bookworm-node<version>-<recipe hash>
 #      (rebuilt only when missing).
@@ -13,7 +13,8 @@
 #      set to the last commit's time (SOURCE_DATE_EPOCH), so a clean clone of the same commit builds
 #      the same files.
 #   3. `buildah push` to oci-archive:dist/…; the digest printed is the image manifest's.
-# Needs root (apt-get installs buildah and mmdebstrap when missing). IMAGE overrides the tag.
+# Needs root (apt-get installs buildah and mmdebstrap when missing). IMAGE overrides the tag;
+# NO_CACHE=1 rebuilds every layer (buildah bud --no-cache; the base is kept), to check reproducibility.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -52,7 +53,7 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
   echo "build-image: base $BASE from Debian $SUITE (mmdebstrap, minbase)"
   rm -rf "$work/npm" && mkdir -p "$work/npm"
   (cd "$work/npm" && npm pack --silent "npm@$NPM_VERSION" >/dev/null && tar -xzf "npm-$NPM_VERSION.tgz" && mv package npm && rm "npm-$NPM_VERSION.tgz")
-  mmdebstrap --quiet --variant=minbase \
+  mmdebstrap --quiet --variant=minbase --include=usr-is-merged \
     --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/info/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
     --dpkgopt='path-include=/usr/share/doc/*/copyright' --dpkgopt='path-exclude=/usr/lib/x86_64-linux-gnu/gconv/*' \
@@ -62,7 +63,7 @@ if ! buildah inspect --type image "$BASE" >/dev/null 2>&1; then
     --customize-hook='ln -s ../lib/node_modules/npm/bin/npm-cli.js "$1/usr/local/bin/npm"' \
     --customize-hook='ln -s ../lib/node_modules/npm/bin/npx-cli.js "$1/usr/local/bin/npx"' \
     --customize-hook='chroot "$1" dpkg --purge usrmerge libfile-find-rule-perl libnumber-compare-perl libtext-glob-perl perl libperl5.36 perl-modules-5.36 apt libapt-pkg6.0 >/dev/null' \
-    --customize-hook='rm -rf "$1/var/cache/apt" "$1/var/lib/apt" "$1/etc/apt" "$1/var/log"/*' \
+    --customize-hook='rm -rf "$1/var/log"/*' \
     "$SUITE" "$work/base.tar" "deb $MIRROR $SUITE main" "deb $MIRROR $SUITE-updates main" \
     "deb ${MIRROR%/debian}/debian-security $SUITE-security main"
   ctr="$(buildah from scratch)"
@@ -88,7 +89,9 @@ if [ -n "$extra" ] && [ -f "$extra" ]; then
 fi
 
 echo "build-image: buildah bud $IMAGE (base $BASE)"
-buildah bud --quiet --isolation chroot --layers --timestamp "$SOURCE_DATE_EPOCH" "${mounts[@]}" \
+cache=(--layers)
+[ "${NO_CACHE:-}" != 1 ] || cache=(--no-cache)
+buildah bud --quiet --isolation chroot "${cache[@]}" --timestamp "$SOURCE_DATE_EPOCH" "${mounts[@]}" \
   --build-arg "NODE_IMAGE=$BASE" -t "$IMAGE" -f Dockerfile . >/dev/null
 
 archive="$repo/dist/atelier-$version.oci.tar"

@@ -215,7 +215,7 @@ export async function loadArtifacts(opts: CompileOptions = {}): Promise<Settleme
   return pick(await compileSources(await readContractSources(opts.contractsDir), opts));
 }
 
-/** Compiles the settlement contracts and writes their artifacts (every contract, by name) to `file`. */
+/** Compiles the settlement contracts and writes the escrow's and the test token's artifacts, by name, to `file`. */
 export async function writeArtifacts(file: string): Promise<void> {
   const all = await compileSources(await readContractSources());
   pick(all); // fails here, at build time, if either contract is missing

@@ -2,10 +2,10 @@
 # The Atelier operator image. Three stages: `build` compiles the TypeScript (tsconfig.build.json) to
 # dist/ and the settlement contracts (with solc-js and OpenZeppelin) to dist/…/settlement/artifacts.json;
 # `deps` installs production dependencies only (npm ci --omit=dev) and drops what the operator never
-# loads (solc: the contracts are compiled already; source maps, type declarations, docs); the final
-# stage holds node, those dependencies and dist/, and compiles nothing at run time. It runs as uid/gid
-# 65532 (non-root) and writes nothing outside /tmp, so it works with readOnlyRootFilesystem (the Helm
-# chart mounts an emptyDir there).
+# loads (solc: the contracts are compiled already; ethers' browser bundles; TypeScript sources and
+# declarations, source maps, tests, docs); the final stage holds node, those dependencies and dist/,
+# and compiles nothing at run time. It runs as uid/gid 65532 (non-root) and writes nothing outside
+# /tmp, so it works with readOnlyRootFilesystem (the Helm chart mounts an emptyDir there).
 # NODE_IMAGE names the base: any Debian bookworm with Node 24 in /usr/local (node and npm). Where Docker
 # runs, the official image does:
 #   docker build -t ghcr.io/atelier-dev/atelier:0.1.0 .
@@ -20,7 +20,7 @@ COPY package.json package-lock.json ./
 # Install scripts and optional (platform binary) packages are skipped: the build needs only typescript,
 # type packages, solc-js and OpenZeppelin, not the dev-only binaries (the `node` package, anvil, forge,
 # swc) whose packages are large or whose scripts download more.
-RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund --loglevel=error
+RUN npm ci --ignore-scripts --omit=optional --no-audit --no-fund --no-update-notifier --loglevel=error
 COPY tsconfig.json tsconfig.build.json ./
 COPY operator/ operator/
 # The image's own node runs tsc, not node_modules/.bin/node (left uninstalled by --ignore-scripts).
@@ -30,9 +30,11 @@ RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && \
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error && npm cache clean --force && \
-    rm -rf node_modules/solc && \
-    find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=error && \
+    npm cache clean --force && \
+    rm -rf node_modules/solc node_modules/ethers/dist node_modules/ethers/src.ts && \
+    find node_modules -type d \( -name test -o -name tests -o -name __tests__ \) -prune -exec rm -rf {} + && \
+    find node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \
       -o -iname '*.md' -o -iname 'CHANGELOG*' \) -delete
 
 FROM ${NODE_IMAGE}

@@ -7,7 +7,8 @@
 # /proc and a few device nodes; the process runs as the image's user (uid/gid 65532), a real
 # non-root uid, not a user-namespace mapping. Checks:
 #   1. `help` prints the usage; the process is uid 65532; the root is read-only, /tmp writable.
-#   2. settlement needs no compiler: no solc in the image, and the escrow artifacts load (prebuilt).
+#   2. settlement needs no compiler: no solc in the image, the escrow artifacts load (prebuilt), and
+#      a result is signed and verified with the image's ethers.
 #   3. `run` against a fresh test-bed (test/testbed/cluster.sh, NAME image-test) becomes ready
 #      (/readyz answers 200) and runs a two-shard RenderJob to Succeeded.
 # SKIP_RUN=1 skips 3 (no test-bed binaries needed).
@@ -105,7 +106,14 @@ got="$(sandbox -- node --input-type=module -e '
   const a = await loadArtifacts();
   console.log(a.escrow.abi.some((f) => f.name === "release") && /^0x[0-9a-f]{200,}$/.test(a.escrow.bytecode) && /^0x[0-9a-f]{200,}$/.test(a.token.bytecode));')"
 [ "$got" = true ] || fail "settlement artifacts did not load: $got"
-ok "no solc or Solidity source in the image; the escrow and token artifacts load from artifacts.json"
+got="$(sandbox -- node --input-type=module -e '
+  const { signResult, verifyResult } = await import("/app/dist/operator/src/settlement/results.js");
+  const { Wallet } = await import("ethers");
+  const w = new Wallet("0x" + "11".repeat(32));
+  const s = await signResult(w, { chainId: 8453n, verifyingContract: "0x" + "5f".repeat(20) }, { jobUid: "u", shardIndex: 1, resultDigest: "0x" + "ab".repeat(32), amountClaimed: 5n });
+  console.log(verifyResult(s, w.address).ok);')"
+[ "$got" = true ] || fail "signing and verifying a result failed in the image: $got"
+ok "no solc or Solidity source in the image; the escrow and token artifacts load from artifacts.json; results sign and verify"
 
 # 3. run against a test-bed: ready, and a job runs to Succeeded.
 if [ "${SKIP_RUN:-}" != 1 ]; then

@@ -95,18 +95,18 @@ contract EscrowFuzz is CheatCodes {
         amount = bound(amount, 1, 1e27);
         uint64 deadline = uint64(block.timestamp + 1 days);
         _open(amount, deadline);
-        uint256 at = bound(wait, 0, 60 days) + block.timestamp;
-        vm.warp(at);
+        uint256 when = bound(wait, 0, 60 days) + block.timestamp;
+        vm.warp(when);
         uint256 payerBefore = token.balanceOf(PAYER);
         uint256 callerBefore = token.balanceOf(caller);
         vm.prank(caller);
         try escrow.refund(ID) {
-            require(at > deadline, "refunded before the deadline");
+            require(when > deadline, "refunded before the deadline");
             require(token.balanceOf(PAYER) - payerBefore == amount, "payer not refunded in full");
             require(token.balanceOf(caller) == callerBefore, "the caller got tokens");
             require(token.balanceOf(PROVIDER) == 0, "the provider got tokens");
         } catch (bytes memory err) {
-            require(at <= deadline, "refund refused after the deadline");
+            require(when <= deadline, "refund refused after the deadline");
             require(_selector(err) == AtelierEscrow.DeadlineNotReached.selector, "wrong error");
         }
     }

@@ -36,7 +36,8 @@ node_modules/.atelier-deps: package.json package-lock.json
 binaries:
 	@bash test/testbed/build-binaries.sh
 
-# Test tools from Debian's packages: Prometheus scrapes the operator in the metrics suite.
+# Test tools from Debian's packages: Prometheus scrapes the operator in the metrics suite, and its
+# promtool checks the /metrics exposition and the dashboard's queries there.
 tools:
 	@command -v prometheus >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null; \

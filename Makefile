@@ -57,6 +57,9 @@ crds-check: deps
 # The escrow contract checked by the field's tools: solhint (contracts, then the forge tests), and
 # Foundry's forge running the fuzz and invariant tests in operator/src/settlement/contracts/test/
 # through its solc-js shim (forge downloads nothing; its output stays under .testbed/forge).
+# solhint's rules (JSON, so without comments): solhint:recommended, without NatSpec tags, strict
+# inequalities or indexed event values (indexing would change the event ABI the operator decodes);
+# the tests' file also allows what forge tests do (require strings, testFuzz_ names, empty catches).
 SETTLEMENT_CONTRACTS := operator/src/settlement/contracts
 check-contracts: deps
 	solhint -c $(SETTLEMENT_CONTRACTS)/.solhint.json --max-warnings 0 --disc '$(SETTLEMENT_CONTRACTS)/*.sol'

@@ -12,12 +12,17 @@ NODE_SPEC ?=
 JEST_FLAGS ?=
 export NODES GPUS GPU_MODEL NODE_SPEC
 
-.PHONY: help bench deps binaries tools build typecheck crds-check test test-unit test-integration testbed-up testbed-down dev clean
+.PHONY: help bench deps binaries tools build typecheck crds-check check-contracts check-tools test test-unit test-integration testbed-up testbed-down dev image image-test synth clean
 
 help:
 	@echo "make dev           bring up a local cluster with fake GPU nodes, a chain, the operator and an example job"
 	@echo "make test          type checks, CRD/type drift check and every test suite (unit + integration)"
 	@echo "make build         compile the operator to dist/"
+	@echo "make image         build the operator image with buildah (no Docker engine) to dist/atelier-VERSION.oci.tar"
+	@echo "make image-test    run the image as the chart does (uid 65532, read-only root): help, then run against a test-bed"
+	@echo "make synth         cdk8s synth: the install and the example jobs as YAML in dist/cdk8s/"
+	@echo "make check-tools   the field's tools on the contract: forge fuzz/invariant tests, solhint (promtool and"
+	@echo "                   kubeconform run in the metrics and install suites of make test)"
 	@echo "make bench         benchmark Atelier against direct pod creation and the Job controller (NODES JOBS SHARDS)"
 	@echo "make testbed-up    start test-bed NAME=$(NAME) (NODES, GPUS, GPU_MODEL or NODE_SPEC) and a chain"
 	@echo "make testbed-down  stop test-bed NAME=$(NAME) and its chain"
@@ -31,7 +36,8 @@ node_modules/.atelier-deps: package.json package-lock.json
 binaries:
 	@bash test/testbed/build-binaries.sh
 
-# Test tools from Debian's packages: Prometheus scrapes the operator in the metrics suite.
+# Test tools from Debian's packages: Prometheus scrapes the operator in the metrics suite, and its
+# promtool checks the /metrics exposition and the dashboard's queries there.
 tools:
 	@command -v prometheus >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null; \
@@ -48,7 +54,25 @@ crds-check: deps
 	node operator/src/api/generate.ts --check
 	bash charts/atelier/sync-crds.sh --check
 
-test: deps binaries tools typecheck crds-check build
+# The escrow contract checked by the field's tools: solhint (contracts, then the forge tests), and
+# Foundry's forge running the fuzz and invariant tests in operator/src/settlement/contracts/test/
+# through its solc-js shim (forge downloads nothing; its output stays under .testbed/forge).
+# solhint's rules (JSON, so without comments): solhint:recommended, without NatSpec tags, strict
+# inequalities or indexed event values (indexing would change the event ABI the operator decodes);
+# the tests' file also allows what forge tests do (require strings, testFuzz_ names, empty catches).
+SETTLEMENT_CONTRACTS := operator/src/settlement/contracts
+check-contracts: deps
+	solhint -c $(SETTLEMENT_CONTRACTS)/.solhint.json --max-warnings 0 --disc '$(SETTLEMENT_CONTRACTS)/*.sol'
+	solhint -c $(SETTLEMENT_CONTRACTS)/test/.solhint.json --max-warnings 0 --disc '$(SETTLEMENT_CONTRACTS)/test/*.sol'
+	cd $(SETTLEMENT_CONTRACTS) && FOUNDRY_OUT=$(CURDIR)/.testbed/forge/out FOUNDRY_CACHE_PATH=$(CURDIR)/.testbed/forge/cache \
+	  forge test --summary
+
+# Every tool check installs what it needs: promtool (Debian's prometheus, `tools`), kubeconform
+# (`binaries`), forge and solhint (npm). promtool and kubeconform run inside the jest suites
+# test/metrics/prometheus.test.ts and test/install/kubeconform.test.ts; viem in test/fakes.
+check-tools: tools binaries check-contracts
+
+test: deps binaries tools typecheck crds-check build check-contracts
 	@mkdir -p .testbed
 	NODE_OPTIONS=--experimental-vm-modules jest --ci $(JEST_FLAGS)
 
@@ -74,6 +98,18 @@ bench: deps binaries build
 
 dev: deps binaries
 	@bash test/testbed/dev.sh $(NAME)
+
+# The operator image, built without a Docker engine (scripts/build-image.sh): prints the archive's
+# digest and size. Not part of `make test`: see README.md, "The operator image".
+image: deps
+	@bash scripts/build-image.sh
+
+image-test: image
+	@bash scripts/test-image.sh
+
+# cdk8s as its users run it: cdk8s.yaml names the app (cdk8s/app.ts) and the output directory.
+synth: deps
+	cdk8s synth
 
 clean:
 	rm -rf dist .testbed

@@ -1,14 +1,19 @@
 // What cdk8s/ synthesizes, handed to the real API server: the TypeScript example's RenderJobs are
 // created for real (the CRD's OpenAPI schema and CEL rules accept them and fill in defaults), a
 // RenderJob the construct would refuse is also refused by the API server (the two agree), and the
-// cdk8s installation passes a server-side dry run just as the chart's output does.
-import { dump } from 'js-yaml';
+// cdk8s installation passes a server-side dry run just as the chart's output does. `cdk8s synth` (the
+// cdk8s-cli, as users run it, with cdk8s.yaml) writes exactly the objects synthInstall() and
+// synthExampleJobs() return, object by object (cdk8s/install.test.ts compares those with the chart).
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { dump, loadAll } from 'js-yaml';
 import { synthInstall } from '../../cdk8s/install.js';
 import { synthExampleJobs } from '../../cdk8s/example-job.js';
 import { GROUP, RENDER_JOB_PLURAL, VERSION, type RenderJob } from '../../operator/src/api/index.js';
 import { apiErrorMessage, installCrds } from '../support/crds.js';
-import { clients, freshNamespace, type Clients } from '../support/testbed.js';
-import { kubectl } from './tools.js';
+import { clients, freshNamespace, repoRoot, type Clients } from '../support/testbed.js';
+import { kubectl, runOk } from './tools.js';
 
 let c: Clients;
 let ns: string;
@@ -57,3 +62,21 @@ test('the cdk8s installation passes a server-side dry run', async () => {
   expect(r.stdout.trim().split('\n')).toHaveLength(objs.length);
   expect(r.stdout).toMatch(new RegExp(`deployment\\.apps/atelier-cdk8s-${suffix} created \\(server dry run\\)`));
 });
+
+test('cdk8s synth (the CLI, with cdk8s.yaml) writes the installation and the example jobs, object by object', async () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'atelier-cdk8s-synth-'));
+  try {
+    await runOk(path.join(repoRoot, 'node_modules/.bin/cdk8s'), ['synth', '--output', out]);
+    expect(readdirSync(out).sort()).toEqual(['atelier.k8s.yaml', 'flythrough.k8s.yaml']);
+    const read = (f: string) => (loadAll(readFileSync(path.join(out, f), 'utf8')) as object[]).filter(Boolean);
+    const key = (o: Record<string, any>) => `${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+    const byKey = (objs: Record<string, any>[]) => new Map(objs.map((o) => [key(o), o]));
+    for (const [file, want] of [['atelier.k8s.yaml', synthInstall()], ['flythrough.k8s.yaml', synthExampleJobs('studio')]] as const) {
+      const got = byKey(read(file) as Record<string, any>[]);
+      expect([...got.keys()].sort()).toEqual([...byKey(want).keys()].sort());
+      for (const [k, o] of byKey(want)) expect({ object: k, manifest: got.get(k) }).toEqual({ object: k, manifest: o });
+    }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}, 120_000);

@@ -285,7 +285,7 @@ describe('AtelierEscrow contract', () => {
       await quirky.getFunction('setMode').send(2);
       await quirky.getFunction('approve').send(escrowAddr, units('10'));
       const deadline = (await chainNow()) + 3600n;
-      await reverts(escrow.getFunction('open').send(freshId(), await quirky.getAddress(), payee.address, units('10'), deadline), 'TokenCallFailed');
+      await reverts(escrow.getFunction('open').send(freshId(), await quirky.getAddress(), payee.address, units('10'), deadline), 'SafeERC20FailedOperation');
     });
 
     it('refuses a token that delivers less than asked (fee on transfer)', async () => {
@@ -307,7 +307,7 @@ describe('AtelierEscrow contract', () => {
       await escrow.getFunction('release').send(escrowId, units('4'), ZeroHash);
       expect(await quirky.getFunction('reenterSucceeded').staticCall()).toBe(false);
       const data = (await quirky.getFunction('reenterRevertData').staticCall()) as string;
-      expect(escrow.interface.parseError(data)?.name).toBe('Reentrancy');
+      expect(escrow.interface.parseError(data)?.name).toBe('ReentrancyGuardReentrantCall');
       expect(await balance(payee.address, quirky)).toBe(q0 + units('4'));
     });
   });

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test-bed binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-# etcd, kwok, helm) from their Go modules at the versions pinned in versions.env, and caches them
-# outside the repository keyed by version. A second run finds them and returns at once.
+# etcd, kwok, helm, and kubeconform, the manifest linter) from their Go modules at the versions
+# pinned in versions.env, and caches them outside the repository keyed by version. A second run finds them and returns at once.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=versions.env
@@ -79,12 +79,14 @@ build_simple() { # name version module-path package-path binary
 build_simple etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 etcd
 build_simple kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok kwok
 build_simple helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm helm
+build_simple kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform github.com/yannh/kubeconform/cmd/kubeconform kubeconform
 build_kubernetes
 
 # A stable directory of links, so scripts need not know versions.
 link="$CACHE/bin/current"
 mkdir -p "$link"
-for f in "$k8s_dir"/* "$CACHE/bin/etcd-$ETCD_VERSION/etcd" "$CACHE/bin/kwok-$KWOK_VERSION/kwok" "$CACHE/bin/helm-$HELM_VERSION/helm"; do
+for f in "$k8s_dir"/* "$CACHE/bin/etcd-$ETCD_VERSION/etcd" "$CACHE/bin/kwok-$KWOK_VERSION/kwok" "$CACHE/bin/helm-$HELM_VERSION/helm" \
+  "$CACHE/bin/kubeconform-$KUBECONFORM_VERSION/kubeconform"; do
   ln -sf "$f" "$link/$(basename "$f")"
 done
 end=$(date +%s)

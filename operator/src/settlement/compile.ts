@@ -1,11 +1,14 @@
-// Compiles the settlement contracts (contracts/*.sol) with solc-js through its standard JSON interface
-// whenever they are needed, so that the bytecode deployed is always the bytecode of the source in this
-// tree: nothing is hand-copied and no artifact is committed. Compiling costs seconds, so results are
-// cached twice, both keyed by a hash of compiler version, settings and sources: in this process, and on
-// disk under `${ATELIER_CACHE:-~/.cache/atelier}/solc/<hash>.json`, which keeps repeated test runs fast.
-// solc itself (an 8 MB emscripten module) is loaded only on a cache miss.
+// Compiles the settlement contracts (contracts/*.sol, with the OpenZeppelin files they import resolved
+// from node_modules) with solc-js through its standard JSON interface whenever they are needed, so that
+// the bytecode deployed is always the bytecode of the source in this tree: nothing is hand-copied and no
+// artifact is committed. Compiling costs seconds, so results are cached twice, both keyed by a hash of
+// compiler version, settings and sources (imports included): in this process, and on disk under
+// `${ATELIER_CACHE:-~/.cache/atelier}/solc/<hash>.json`, which keeps repeated test runs fast. solc itself
+// (an 8 MB emscripten module) is loaded only on a cache miss. The operator image compiles nothing at
+// run time: its build writes the artifacts once (`node compile.js --write FILE`) to artifacts.json
+// beside this module, and the image ships that file instead of the sources, solc and OpenZeppelin.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -137,25 +140,98 @@ async function fromDiskOrSolc(key: string, sources: Record<string, string>, dir:
   return artifacts;
 }
 
-/** Reads every .sol file in the contracts directory. */
-export async function readContractSources(dir: string = contractsDir()): Promise<Record<string, string>> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith('.sol')).sort();
-  const entries = await Promise.all(names.map(async (n) => [n, await readFile(path.join(dir, n), 'utf8')] as const));
-  return Object.fromEntries(entries);
+// `import "x";`, `import {A} from "x";`, `import * as A from "x";`, `import "x" as A;`.
+const IMPORT = /^\s*import\s+(?:[^"';]*?\s+from\s+)?["']([^"']+)["']/gm;
+
+/** The import paths a Solidity source names, as written. */
+export function importsOf(source: string): string[] {
+  return [...source.matchAll(IMPORT)].map((m) => m[1]!);
 }
 
-/** The escrow and test-token artifacts, compiled from the sources in this tree. */
-export async function loadArtifacts(opts: CompileOptions = {}): Promise<SettlementArtifacts> {
-  const all = await compileSources(await readContractSources(opts.contractsDir), opts);
-  const pick = (name: string): Artifact => {
+/**
+ * Reads every .sol file in the contracts directory and, transitively, every file they import: a package
+ * path (`@openzeppelin/contracts/…`) is read from node_modules, a relative one against its importer's
+ * source unit name, which is how solc names units, so the input needs no import callback.
+ */
+export async function readContractSources(dir: string = contractsDir()): Promise<Record<string, string>> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.sol')).sort();
+  const sources: Record<string, string> = {};
+  const queue: Array<[unit: string, file: string]> = names.map((n) => [n, path.join(dir, n)]);
+  for (let next = queue.shift(); next; next = queue.shift()) {
+    const [unit, file] = next;
+    if (unit in sources) continue;
+    const text = await readFile(file, 'utf8');
+    sources[unit] = text;
+    for (const spec of importsOf(text)) {
+      if (spec.startsWith('./') || spec.startsWith('../')) {
+        const target = path.posix.join(path.posix.dirname(unit), spec);
+        queue.push([target, path.join(path.dirname(file), spec)]);
+      } else {
+        queue.push([spec, resolvePackageFile(spec)]);
+      }
+    }
+  }
+  return sources;
+}
+
+/** `@scope/pkg/dir/File.sol` -> the file in that package as node resolves it from here. */
+function resolvePackageFile(spec: string): string {
+  const parts = spec.split('/');
+  const pkgName = spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+  const rest = parts.slice(spec.startsWith('@') ? 2 : 1).join('/');
+  const pkgJson = fileURLToPath(import.meta.resolve(`${pkgName}/package.json`));
+  return path.join(path.dirname(pkgJson), rest);
+}
+
+/** artifacts.json beside this module (written into dist/ by the image build), if there is one. */
+export function prebuiltArtifactsFile(): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), 'artifacts.json');
+}
+
+function pick(all: Record<string, Artifact>): SettlementArtifacts {
+  const one = (name: string): Artifact => {
     const a = all[name];
     if (!a) throw new Error(`solc: no artifact for contract ${name}`);
     return a;
   };
-  return { escrow: pick('AtelierEscrow'), token: pick('TestToken') };
+  return { escrow: one('AtelierEscrow'), token: one('TestToken') };
+}
+
+/**
+ * The escrow and test-token artifacts, compiled from the sources in this tree; where the sources are
+ * absent (the operator image), read from the prebuilt artifacts.json beside this module instead.
+ */
+export async function loadArtifacts(opts: CompileOptions = {}): Promise<SettlementArtifacts> {
+  if (!opts.contractsDir) {
+    const prebuilt = prebuiltArtifactsFile();
+    let dir: string | undefined;
+    try {
+      dir = contractsDir();
+    } catch {
+      // No sources here: only the prebuilt artifacts can serve.
+    }
+    if (!dir && existsSync(prebuilt)) return pick(JSON.parse(readFileSync(prebuilt, 'utf8')) as Record<string, Artifact>);
+  }
+  return pick(await compileSources(await readContractSources(opts.contractsDir), opts));
+}
+
+/** Compiles the settlement contracts and writes the escrow's and the test token's artifacts, by name, to `file`. */
+export async function writeArtifacts(file: string): Promise<void> {
+  const all = await compileSources(await readContractSources());
+  pick(all); // fails here, at build time, if either contract is missing
+  const wanted = Object.fromEntries(Object.entries(all).filter(([name]) => name === 'AtelierEscrow' || name === 'TestToken'));
+  await writeFile(file, JSON.stringify(wanted));
 }
 
 /** Forgets the in-process cache (tests of the disk cache use it). */
 export function clearMemoryCache(): void {
   memory.clear();
+}
+
+// `node dist/operator/src/settlement/compile.js --write FILE`: the image build's artifact step.
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1]) && process.argv[2] === '--write' && process.argv[3]) {
+  writeArtifacts(process.argv[3]).catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
 }

@@ -5,17 +5,22 @@
 // operator retry any transaction after a crash without ever paying twice. The payer decides the
 // amount released; the contract only guarantees custody, exact-once settlement and that unspent funds
 // return to the payer (refund is callable by anyone after the deadline, but always pays the payer).
-// Token calls follow checks-effects-interactions behind a transient-storage reentrancy lock, accept
-// tokens whose transfer functions return nothing, and reject tokens that deliver less than asked
-// (fee-on-transfer), which would otherwise leave other escrows of the same token short. Ids are first
-// come, first served: the first opener of an id is its payer, which the client checks (ESCROW_CONFLICT).
+// Token calls go through OpenZeppelin's SafeERC20 (tokens whose transfer functions return nothing are
+// accepted, `false` reverts with SafeERC20FailedOperation, a token's own revert passes through) and
+// follow checks-effects-interactions behind OpenZeppelin's transient-storage reentrancy guard
+// (ReentrancyGuardReentrantCall). Tokens that deliver less than asked (fee-on-transfer) are rejected,
+// since they would leave other escrows of the same token short. Ids are first come, first served: the
+// first opener of an id is its payer, which the client checks (ESCROW_CONFLICT). Fuzz and invariant
+// tests with Foundry's forge: contracts/test/ (make check-contracts).
 pragma solidity ^0.8.28;
 
-interface IERC20Balance {
-    function balanceOf(address account) external view returns (uint256);
-}
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
-contract AtelierEscrow {
+contract AtelierEscrow is ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
     enum State {
         None,
         Open,
@@ -35,7 +40,6 @@ contract AtelierEscrow {
     }
 
     mapping(bytes32 => Escrow) private _escrows;
-    bool private transient _locked;
 
     event EscrowOpened(
         bytes32 indexed escrowId,
@@ -65,16 +69,7 @@ contract AtelierEscrow {
     error AmountExceedsFunded(bytes32 escrowId, uint256 requested, uint256 funded);
     error AmountNotIncreased(bytes32 escrowId, uint256 current, uint256 requested);
     error TokenNotContract(address token);
-    error TokenCallFailed(address token);
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
-    error Reentrancy();
-
-    modifier nonReentrant() {
-        if (_locked) revert Reentrancy();
-        _locked = true;
-        _;
-        _locked = false;
-    }
 
     /// Opens escrow `escrowId`, pulling `amount` of `token` from the caller (who becomes the payer).
     function open(bytes32 escrowId, address token, address provider, uint256 amount, uint64 deadline)
@@ -186,35 +181,16 @@ contract AtelierEscrow {
     }
 
     function _pull(address token, address from, uint256 amount) private {
-        uint256 before = IERC20Balance(token).balanceOf(address(this));
-        _tokenCall(token, abi.encodeWithSelector(0x23b872dd, from, address(this), amount)); // transferFrom
-        uint256 afterwards = IERC20Balance(token).balanceOf(address(this));
+        IERC20 t = IERC20(token);
+        uint256 before = t.balanceOf(address(this));
+        t.safeTransferFrom(from, address(this), amount);
+        uint256 afterwards = t.balanceOf(address(this));
         if (afterwards < before || afterwards - before != amount) {
             revert TransferAmountMismatch(token, amount, afterwards < before ? 0 : afterwards - before);
         }
     }
 
     function _push(address token, address to, uint256 amount) private {
-        _tokenCall(token, abi.encodeWithSelector(0xa9059cbb, to, amount)); // transfer
-    }
-
-    // Succeeds if the call succeeded and returned either true or nothing at all (older tokens such as
-    // USDT); nothing at all from an address without code is a failure. A token's own revert data is
-    // passed through so that the caller sees why (e.g. its insufficient-allowance error).
-    function _tokenCall(address token, bytes memory data) private {
-        (bool ok, bytes memory ret) = token.call(data);
-        if (!ok) {
-            if (ret.length != 0) {
-                assembly ("memory-safe") {
-                    revert(add(ret, 32), mload(ret))
-                }
-            }
-            revert TokenCallFailed(token);
-        }
-        if (ret.length == 0) {
-            if (token.code.length == 0) revert TokenCallFailed(token);
-        } else if (ret.length < 32 || abi.decode(ret, (uint256)) != 1) {
-            revert TokenCallFailed(token);
-        }
+        IERC20(token).safeTransfer(to, amount);
     }
 }

@@ -8,8 +8,12 @@ pragma solidity ^0.8.28;
 contract TestToken {
     string public name;
     string public symbol;
+    // ERC-20 names this getter decimals().
+    // solhint-disable-next-line const-name-snakecase
     uint8 public constant decimals = 6;
     uint256 public totalSupply;
+    // The public getter owner() is part of the ABI.
+    // solhint-disable-next-line immutable-vars-naming
     address public immutable owner;
 
     mapping(address => uint256) public balanceOf;

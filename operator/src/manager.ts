@@ -82,6 +82,8 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
       if (!shutdown.signal.aborted) { log.error('lost leadership, exiting', {}); process.exit(1); }
     },
     onNewLeader: (id) => log.info('leader observed', { leader: id ?? '' }),
+    // The Lease's namespace missing (or the Lease forbidden): say how to fix it and exit, not loop.
+    onFatal: (e) => { log.error('leader election cannot proceed, exiting', { error: e.message }); process.exit(2); },
   }) : undefined;
   if (elector) void elector.run();
   else { ctx.metrics.leader.set(1); log.info('became leader', { lease: 'disabled' }); await startControllers(); }

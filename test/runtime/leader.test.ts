@@ -3,7 +3,8 @@
 // (partitioned) steps down and the other takes over within the lease duration. Timings are shortened.
 import type * as k8s from '@kubernetes/client-node';
 import { coordinationLeaseClient, LeaderElector, type LeaseClient } from '../../operator/src/runtime/index.js';
-import { clients, freshNamespace, waitFor } from '../support/testbed.js';
+import { clients, freshNamespace, testbed, waitFor } from '../support/testbed.js';
+import { startOperator } from '../support/operator.js';
 
 const c = clients();
 const timing = { leaseDurationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 };
@@ -92,3 +93,14 @@ describe('LeaderElector (real API server)', () => {
     await a.done;
   });
 });
+
+test('`atelier run` with a Lease namespace that does not exist says so, naming the fix, and exits non-zero (no endless "lease update failed")', async () => {
+  const missing = `no-such-ns-${Math.random().toString(36).slice(2, 8)}`;
+  const op = startOperator(testbed().kubeconfig, ['--namespace', 'default', '--leader-elect', 'true', '--lease-namespace', missing]);
+  const code = await Promise.race([op.exited, new Promise<string>((r) => setTimeout(() => r('still running after 60 s'), 60_000))]);
+  await op.kill('SIGKILL');
+  expect(code).toBe(2);
+  const text = op.raw.join('\n');
+  expect(text).toContain(`the Lease's namespace \\"${missing}\\" does not exist: create it (kubectl create namespace ${missing})`);
+  expect(op.raw.filter((l) => l.includes('lease update failed'))).toEqual([]);
+}, 90_000);

@@ -18,6 +18,7 @@ class FakeChain {
   readonly escrows = new Map<string, EscrowRecord>();
   readonly balances = new Map<string, bigint>();
   readonly releases = new Map<string, number>();
+  allowance = 0n;
   private n = 0;
   /** Broadcasts seen; a kill after broadcast number `killAfter` (the transaction is mined anyway). */
   broadcasts = 0;
@@ -43,8 +44,12 @@ class FakeChain {
       ensureOpen: async (req: { escrowId: string; provider: string; amount: string }, hooks: SendHooks): Promise<StepResult> => {
         const e = this.record(req.escrowId);
         if (e.state !== 'None') return { escrow: e, sent: [] };
-        const t = await this.tx('open', hooks, () => this.escrows.set(req.escrowId, { ...e, provider: req.provider, amount: units(req.amount), state: 'Open' }));
-        return { escrow: this.record(req.escrowId), sent: [t] };
+        // As the client does with allowance 'exact': approve exactly this amount, then open, which
+        // pulls it (an approve of another step in between overwrites it, and the open reverts).
+        const a = await this.tx('approve', hooks, () => { this.allowance = units(req.amount); });
+        if (this.allowance < units(req.amount)) throw Object.assign(new Error(`reverted: InsufficientAllowance(${this.allowance}, ${units(req.amount)})`), { reverted: true });
+        const t = await this.tx('open', hooks, () => { this.allowance -= units(req.amount); this.escrows.set(req.escrowId, { ...e, provider: req.provider, amount: units(req.amount), state: 'Open' }); });
+        return { escrow: this.record(req.escrowId), sent: [a, t] };
       },
       ensureFunded: async (id: string, amount: string, hooks: SendHooks): Promise<StepResult> => {
         const e = this.record(id);
@@ -130,6 +135,15 @@ function world(shards = [shard(0), shard(1), shard(2)]) {
 const owed = (p: string) => Object.values(BILLED).filter((b) => b.provider === p).reduce((n, b) => n + BigInt(Math.round(Number(b.usd) * 1e6)), 0n);
 
 describe('SettlementController in-process', () => {
+  test('escrows of two providers opened while the job runs: funding steps do not overwrite each other\'s allowance', async () => {
+    const w = world([shard(0, { phase: 'Running', idempotencyKey: 'uid-job-0-1' }), shard(2, { phase: 'Running', idempotencyKey: 'uid-job-2-1' })]);
+    w.job.status = { phase: 'Running' };
+    const c = w.controller();
+    await c.reconcile(`${NS}/job`); // both escrows need opening in the same round
+    expect([...w.chain.escrows.values()].map((e) => e.state)).toEqual(['Open', 'Open']);
+    expect(w.job.status?.conditions?.find((x) => x.type === 'Settled')).toMatchObject({ status: 'False', reason: 'EscrowOpen' });
+  });
+
   test('each provider is paid exactly what it billed, once; the Settled condition is written by the controller', async () => {
     const w = world();
     await w.settleUntilDone();

@@ -63,6 +63,8 @@ export class SettlementController implements SettlementView {
   private readonly caughtUp = new Set<string>();
   /** Jobs with a step in progress (an escrow may be opening that the status does not show yet). */
   private readonly busy = new Set<string>();
+  /** The funding step in progress (open, topUp): one at a time per wallet. */
+  private fundingChain: Promise<unknown> = Promise.resolve();
   /** The last status write per job (writes of one job are chained). */
   private readonly writes = new Map<string, Promise<void>>();
 
@@ -199,12 +201,24 @@ export class SettlementController implements SettlementView {
       const perProvider = new Map<string, Step[]>();
       for (const step of steps) perProvider.set(step.provider, [...(perProvider.get(step.provider) ?? []), step]);
       const results = await Promise.allSettled([...perProvider.values()].map(async (list) => {
-        for (const step of list) await this.execute(client, job, key, escrows, step, decimals, signal);
+        for (const step of list) {
+          // Funding steps approve the escrow contract for exactly their amount first: two of them at
+          // once would overwrite each other's allowance (one open reverting with InsufficientAllowance),
+          // so they go one at a time across all jobs; releases and refunds need no allowance.
+          if (step.kind === 'open' || step.kind === 'topUp') await this.funding(() => this.execute(client, job, key, escrows, step, decimals, signal));
+          else await this.execute(client, job, key, escrows, step, decimals, signal);
+        }
       }));
       const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failure) throw failure.reason;
     }
     return false;
+  }
+
+  private funding<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.fundingChain.then(fn, fn);
+    this.fundingChain = run.catch(() => undefined);
+    return run;
   }
 
   /** Records the failure as Settled=False with its reason (and an Event when the reason is new), then hands it to the work queue's backoff. */

@@ -2,14 +2,16 @@
 // each provider, when the job would finish and what it would cost — and the same for LocalOnly, for
 // comparison. It replays the per-round planner (place.ts) over simulated time instead of inventing a
 // second policy: at each event (shards finishing, the local GPUs that are busy now freeing up,
-// waiting shards passing burstAfter) it asks planWithSlots what to start, and starts it. Each shard
-// takes the expected shard duration wherever it runs. Local GPUs: the free ones at the start, and
+// waiting shards passing burstAfter) it asks planWithSlots what to start, and starts it. A shard
+// takes the expected duration on the offer's GPU model at a provider (expectedShardMsByModel), the
+// job-wide expected duration locally. It also lists, per offer, the expected seconds and cost per
+// shard and how many shards the offer could finish by the deadline. Local GPUs: the free ones at the start, and
 // after one expected duration all of them (free and busy), the same local-rate model the per-round
 // deadline rule uses. Offers, prices and provider limits stay as they are at the start.
 import { gpusPerShard, shardCount, type PlacementPolicy, type RenderJobSpec } from '../api/index.js';
 import { costOfGpuMillis, parseMicros } from '../money.js';
 import { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, parseGoDuration } from './duration.js';
-import { localSlots, planShards, planWithSlots, type LocalSlots } from './place.js';
+import { localSlots, planShards, planWithSlots, shardCostMicros, type LocalSlots } from './place.js';
 import { BurstReason, type LocalCapacity, type OfferView, type PendingShard, type Plan, type PlanInput, type ProviderTotal, type ProviderView } from './types.js';
 
 /** The planning parameters of a RenderJob spec, parsed once (money exact, durations in ms). */
@@ -104,6 +106,8 @@ export interface JobPlanInput {
   providers: ProviderView[];
   /** Expected shard wall time; default DEFAULT_SHARD_MS. */
   expectedShardMs?: number;
+  /** Expected shard wall time per GPU model (duration.ts shardMsByModel). */
+  expectedShardMsByModel?: Record<string, number>;
   /** Remote cost already committed by this job (subtracted from budget.maxCost). */
   committedRemoteMicros?: bigint;
   /** Price of a local GPU-hour (the operator's --local-gpu-hour-price), for the local cost figure. */
@@ -126,8 +130,28 @@ export interface JobPlanOutcome {
   meetsDeadline?: boolean;
 }
 
+/** One offer as the job would see it: what a shard takes and costs there. */
+export interface OfferEstimate {
+  provider: string;
+  offerId: string;
+  gpuModel: string;
+  pricePerGpuHourMicros: bigint;
+  /** Expected wall time of one shard on this offer's model, ms. */
+  expectedShardMs: number;
+  /** price × GPUs per shard × expected time, exact micro-USD. */
+  costPerShardMicros: bigint;
+  /** Shards this offer alone could finish by the deadline (its free GPUs and the provider's concurrency, in waves); undefined without a deadline or a bound. */
+  shardsByDeadline?: number;
+  /** The job may not use it (filters, caps, paused provider), and why. */
+  ineligible?: string;
+}
+
 export interface JobPlan extends JobPlanOutcome {
   expectedShardMs: number;
+  /** Per GPU model, as used for the offers. */
+  expectedShardMsByModel: Record<string, number>;
+  /** Every offer, lowest expected cost per shard first. */
+  offers: OfferEstimate[];
   /** The first round's plan: what the controller would do right at the start, with its reason. */
   firstRound: Plan;
   /** The same job under LocalOnly, for comparison. */
@@ -140,10 +164,43 @@ export function planJob(input: JobPlanInput): JobPlan {
   const D = Math.max(1, Math.round(input.expectedShardMs ?? DEFAULT_SHARD_MS));
   const own = simulate(input, params, params.policy, D);
   const localOnly = params.policy === 'LocalOnly' ? own.outcome : simulate(input, params, 'LocalOnly', D).outcome;
-  return { ...own.outcome, expectedShardMs: D, firstRound: own.first, localOnly };
+  const byModel = input.expectedShardMsByModel ?? {};
+  return { ...own.outcome, expectedShardMs: D, expectedShardMsByModel: { ...byModel }, offers: offerEstimates(input, params, D), firstRound: own.first, localOnly };
 }
 
-/** Run ends, as (end time, count) batches in start order; every run lasts D, so ends are non-decreasing. */
+function offerEstimates(input: JobPlanInput, params: JobPlanParams, D: number): OfferEstimate[] {
+  const g = Math.max(1, params.gpusPerShard);
+  const provs = new Map(input.providers.map((p) => [p.name, p]));
+  const out = input.offers.map((o): OfferEstimate => {
+    const ms = Math.max(1, Math.round(input.expectedShardMsByModel?.[o.gpuModel] ?? D));
+    const p = provs.get(o.provider);
+    const e: OfferEstimate = {
+      provider: o.provider, offerId: o.offerId, gpuModel: o.gpuModel, pricePerGpuHourMicros: o.pricePerGpuHourMicros,
+      expectedShardMs: ms, costPerShardMicros: shardCostMicros(o.pricePerGpuHourMicros, g, ms),
+    };
+    const why = !p ? 'no such ComputeProvider'
+      : params.allowedProviders?.length && !params.allowedProviders.includes(p.name) ? 'not in placement.providers'
+      : p.allowedNamespaces?.length && !p.allowedNamespaces.includes(input.namespace) ? `does not allow namespace ${input.namespace}`
+      : p.paused ? 'paused'
+      : params.gpuModels?.length && !params.gpuModels.includes(o.gpuModel) ? 'GPU model not in gpu.models'
+      : p.gpuModels?.length && !p.gpuModels.includes(o.gpuModel) ? 'GPU model not in the provider\'s gpuModels'
+      : (params.maxPricePerGpuHourMicros !== undefined && o.pricePerGpuHourMicros > params.maxPricePerGpuHourMicros) || (p.maxPricePerGpuHourMicros !== undefined && o.pricePerGpuHourMicros > p.maxPricePerGpuHourMicros) ? 'above a price cap'
+      : undefined;
+    if (why) e.ineligible = why;
+    if (params.deadline !== undefined) {
+      const waves = Math.max(0, Math.floor((params.deadline - input.now) / ms));
+      const slots = Math.min(o.available === undefined ? Infinity : Math.floor(Math.max(0, o.available) / g), p?.maxConcurrentShards === undefined ? Infinity : Math.max(0, p.maxConcurrentShards - p.inFlight));
+      const n = waves === 0 ? 0 : slots * waves;
+      if (Number.isFinite(n)) e.shardsByDeadline = why ? 0 : n;
+    }
+    return e;
+  });
+  return out.sort((a, b) => (a.ineligible === undefined) !== (b.ineligible === undefined) ? (a.ineligible === undefined ? -1 : 1)
+    : a.costPerShardMicros !== b.costPerShardMicros ? (a.costPerShardMicros < b.costPerShardMicros ? -1 : 1)
+    : a.provider < b.provider ? -1 : a.provider > b.provider ? 1 : 0);
+}
+
+/** Run ends, as (end time, count) batches kept in end order (runs on different GPU models last differently). */
 class Ends {
   private ends: number[] = [];
   private counts: number[] = [];
@@ -151,11 +208,12 @@ class Ends {
   running = 0;
   add(end: number, count: number): void {
     if (count <= 0) return;
-    const last = this.ends.length - 1;
-    if (last >= this.head && this.ends[last] === end) this.counts[last]! += count;
+    let at = this.ends.length;
+    while (at > this.head && this.ends[at - 1]! > end) at--;
+    if (at > this.head && this.ends[at - 1] === end) this.counts[at - 1]! += count;
     else {
-      this.ends.push(end);
-      this.counts.push(count);
+      this.ends.splice(at, 0, end);
+      this.counts.splice(at, 0, count);
     }
     this.running += count;
   }
@@ -206,6 +264,7 @@ function simulate(input: JobPlanInput, params: JobPlanParams, policy: PlacementP
       offers: input.offers.map((o) => (o.available === undefined ? o : { ...o, available: o.available - g * (remoteByOffer.get(offerKey(o))?.running ?? 0) })),
       providers: input.providers.map((p) => ({ ...p, inFlight: p.inFlight + (remoteByProvider.get(p.name)?.running ?? 0) })),
       gpusPerShard: g, expectedShardMs: D,
+      ...(input.expectedShardMsByModel ? { expectedShardMsByModel: input.expectedShardMsByModel } : {}),
       ...(params.allowedProviders ? { allowedProviders: params.allowedProviders } : {}),
       ...(params.gpuModels ? { gpuModels: params.gpuModels } : {}),
       ...(params.maxPricePerGpuHourMicros !== undefined ? { maxPricePerGpuHourMicros: params.maxPricePerGpuHourMicros } : {}),
@@ -225,17 +284,18 @@ function simulate(input: JobPlanInput, params: JobPlanParams, policy: PlacementP
         lastEnd = Math.max(lastEnd, t + D);
       } else if (s.placement === 'Remote') {
         const key = offerKey(s.offer!);
+        const end = t + (s.expectedShardMs ?? D);
         if (!remoteByOffer.has(key)) remoteByOffer.set(key, new Ends());
-        remoteByOffer.get(key)!.add(t + D, 1);
+        remoteByOffer.get(key)!.add(end, 1);
         if (!remoteByProvider.has(s.provider!)) remoteByProvider.set(s.provider!, new Ends());
-        remoteByProvider.get(s.provider!)!.add(t + D, 1);
+        remoteByProvider.get(s.provider!)!.add(end, 1);
         const tot = totals.get(s.provider!) ?? { provider: s.provider!, shards: 0, costMicros: 0n };
         tot.shards++;
         tot.costMicros += s.expectedCostMicros!;
         totals.set(s.provider!, tot);
         remoteCost += s.expectedCostMicros!;
         if (budget !== undefined) budget -= s.expectedCostMicros!;
-        lastEnd = Math.max(lastEnd, t + D);
+        lastEnd = Math.max(lastEnd, end);
       } else {
         still.push(pending[i]!);
       }

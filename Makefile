@@ -46,6 +46,7 @@ typecheck: deps
 # The CRDs are the source of truth: the TypeScript types and the chart's copies must match them.
 crds-check: deps
 	node operator/src/api/generate.ts --check
+	node scripts/gen-gpus.ts --check
 	bash charts/atelier/sync-crds.sh --check
 
 test: deps binaries tools typecheck crds-check build

@@ -10,7 +10,8 @@
 // deadline rule uses. Offers, prices and provider limits stay as they are at the start.
 import { gpusPerShard, shardCount, type PlacementPolicy, type RenderJobSpec } from '../api/index.js';
 import { costOfGpuMillis, parseMicros } from '../money.js';
-import { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, parseGoDuration } from './duration.js';
+import { canonicalGpuName, gpuInfo, selectGpuModels } from '../gpus/index.js';
+import { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, parseGoDuration, shardMsByModel, type DurationsByModel } from './duration.js';
 import { localSlots, planShards, planWithSlots, shardCostMicros, type LocalSlots } from './place.js';
 import { BurstReason, type LocalCapacity, type OfferView, type PendingShard, type Plan, type PlanInput, type ProviderTotal, type ProviderView } from './types.js';
 
@@ -19,7 +20,10 @@ export interface JobPlanParams {
   policy: PlacementPolicy;
   burstAfterMs: number;
   allowedProviders?: string[];
+  /** gpu.models (canonical catalog names) narrowed by gpu.minMemory; undefined = any. */
   gpuModels?: string[];
+  /** gpu.expectedShardSeconds in ms, by canonical model. */
+  priorShardMs: Record<string, number>;
   gpusPerShard: number;
   maxPricePerGpuHourMicros?: bigint;
   /** budget.maxCost; undefined = no cap. */
@@ -45,9 +49,18 @@ export function planParamsFromSpec(spec: RenderJobSpec): JobPlanParams {
     policy: p.policy ?? 'LocalOnly',
     burstAfterMs: p.burstAfter !== undefined ? field('placement.burstAfter', () => parseGoDuration(p.burstAfter!)) : DEFAULT_BURST_AFTER_MS,
     gpusPerShard: gpusPerShardOf(spec),
+    priorShardMs: {},
   };
   if (p.providers?.length) params.allowedProviders = [...p.providers];
-  if (spec.gpu?.models?.length) params.gpuModels = [...spec.gpu.models];
+  const models = field('gpu.models', () => selectGpuModels(spec.gpu?.models, spec.gpu?.minMemory));
+  if (models) {
+    if (models.length === 0) throw new Error(`gpu.minMemory: no GPU model${spec.gpu?.models?.length ? ' in gpu.models' : ''} has ${spec.gpu!.minMemory} of memory`);
+    params.gpuModels = models;
+  }
+  for (const [m, s] of Object.entries(spec.gpu?.expectedShardSeconds ?? {})) {
+    if (!gpuInfo(m)) throw new Error(`gpu.expectedShardSeconds: unknown GPU model ${m}`);
+    params.priorShardMs[canonicalGpuName(m)] = s * 1000;
+  }
   if (p.maxPricePerGpuHour !== undefined) params.maxPricePerGpuHourMicros = field('placement.maxPricePerGpuHour', () => parseMicros(p.maxPricePerGpuHour!));
   if (spec.budget?.maxCost !== undefined) params.budgetMicros = field('budget.maxCost', () => parseMicros(spec.budget!.maxCost!));
   if (spec.deadline !== undefined) {
@@ -70,6 +83,8 @@ export interface JobRoundInput {
   providers: ProviderView[];
   /** Learned with expectedShardDurationMs; default DEFAULT_SHARD_MS. */
   expectedShardMs?: number;
+  /** Wall times (ms) of the job's finished shards per GPU model, for per-model expected durations. */
+  finishedByModel?: DurationsByModel;
   /** Expected plus recorded cost of this job's remote attempts so far (subtracted from budget.maxCost). */
   committedRemoteMicros?: bigint;
   runningLocal?: number;
@@ -78,13 +93,35 @@ export interface JobRoundInput {
   maxStarts?: number;
 }
 
+/** Local capacity and offers under the catalog's canonical model names (nodes may carry the GPU feature discovery label values). */
+function canonical<T extends { model?: string; gpuModel?: string }>(xs: T[]): T[] {
+  return xs.map((x) => {
+    if (x.model !== undefined && canonicalGpuName(x.model) !== x.model) return { ...x, model: canonicalGpuName(x.model) };
+    if (x.gpuModel !== undefined && canonicalGpuName(x.gpuModel) !== x.gpuModel) return { ...x, gpuModel: canonicalGpuName(x.gpuModel) };
+    return x;
+  });
+}
+
+/**
+ * Expected shard time per GPU model for the offers' and the job's models: learned from finished
+ * shards, else the job's prior, else scaled by the catalog's relative speeds (duration.ts).
+ */
+export function expectedShardMsByModelFor(params: JobPlanParams, offers: readonly OfferView[], finished: DurationsByModel = {}): Record<string, number> {
+  const models = [...new Set([...offers.map((o) => o.gpuModel), ...(params.gpuModels ?? []), ...Object.keys(finished)])];
+  const canonFinished: Record<string, number[]> = {};
+  for (const [m, xs] of Object.entries(finished)) (canonFinished[canonicalGpuName(m)] ??= []).push(...xs);
+  return shardMsByModel(models, canonFinished, params.priorShardMs, (m) => gpuInfo(m)?.relativeSpeed);
+}
+
 export function planRound(input: JobRoundInput): Plan {
   const params = planParamsFromSpec(input.spec);
   const budget = params.budgetMicros === undefined ? undefined : params.budgetMicros - (input.committedRemoteMicros ?? 0n);
+  const offers = canonical(input.offers);
   return planShards({
     now: input.now, namespace: input.namespace, policy: params.policy, burstAfterMs: params.burstAfterMs,
-    pending: input.pending, local: input.local, offers: input.offers, providers: input.providers,
+    pending: input.pending, local: canonical(input.local), offers, providers: input.providers,
     gpusPerShard: params.gpusPerShard, expectedShardMs: input.expectedShardMs ?? DEFAULT_SHARD_MS,
+    expectedShardMsByModel: expectedShardMsByModelFor(params, offers, input.finishedByModel),
     ...(params.allowedProviders ? { allowedProviders: params.allowedProviders } : {}),
     ...(params.gpuModels ? { gpuModels: params.gpuModels } : {}),
     ...(params.maxPricePerGpuHourMicros !== undefined ? { maxPricePerGpuHourMicros: params.maxPricePerGpuHourMicros } : {}),
@@ -159,8 +196,13 @@ export interface JobPlan extends JobPlanOutcome {
 }
 
 /** Plans a whole job from scratch under its own policy, and under LocalOnly for comparison. */
-export function planJob(input: JobPlanInput): JobPlan {
-  const params = planParamsFromSpec(input.spec);
+export function planJob(raw: JobPlanInput): JobPlan {
+  const params = planParamsFromSpec(raw.spec);
+  const offers = canonical(raw.offers);
+  const input: JobPlanInput = {
+    ...raw, offers, local: canonical(raw.local),
+    expectedShardMsByModel: { ...expectedShardMsByModelFor(params, offers), ...(raw.expectedShardMsByModel ?? {}) },
+  };
   const D = Math.max(1, Math.round(input.expectedShardMs ?? DEFAULT_SHARD_MS));
   const own = simulate(input, params, params.policy, D);
   const localOnly = params.policy === 'LocalOnly' ? own.outcome : simulate(input, params, 'LocalOnly', D).outcome;

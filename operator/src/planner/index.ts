@@ -5,4 +5,4 @@
 export * from './types.js';
 export { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, expectedShardDurationMs, parseGoDuration, shardMsByModel, type DurationsByModel } from './duration.js';
 export { localSlots, planShards, planWithSlots, shardCostMicros, type LocalSlots } from './place.js';
-export { expectedShardMsByModelFor, gpusPerShardOf, planJob, planParamsFromSpec, planRound, type JobPlan, type JobPlanInput, type JobPlanOutcome, type JobPlanParams, type JobRoundInput, type OfferEstimate } from './job.js';
+export { expectedShardMsByModelFor, gpusPerShardOf, planJob, planParamsFromSpec, planRound, type JobPlan, type JobPlanInput, type JobPlanOutcome, type JobPlanParams, type JobRoundInput, type OfferEstimate, type ReferenceComparison, type ReferenceRow } from './job.js';

@@ -149,6 +149,29 @@ export interface JobPlanInput {
   committedRemoteMicros?: bigint;
   /** Price of a local GPU-hour (the operator's --local-gpu-hour-price), for the local cost figure. */
   localPricePerGpuHourMicros?: bigint;
+  /** On-demand prices of a centralized cloud per GPU model (the catalog's reference table or its ConfigMap), for the comparison. */
+  reference?: { source: string; asOf: string; illustrative: boolean; pricesPerGpuHourMicros: Record<string, bigint> };
+}
+
+/** The whole job's work (every shard) on one reference cloud GPU model. */
+export interface ReferenceRow {
+  gpuModel: string;
+  pricePerGpuHourMicros: bigint;
+  expectedShardMs: number;
+  /** shards × GPUs per shard × expected time on the model × price. */
+  costMicros: bigint;
+}
+
+export interface ReferenceComparison {
+  source: string;
+  asOf: string;
+  illustrative: boolean;
+  /** Cheapest first; only the models the job admits (gpu.models, minMemory) when any of them has a price. */
+  rows: ReferenceRow[];
+  /** The job's expected total (local + remote) under its own policy. */
+  expectedTotalMicros: bigint;
+  /** Cheapest reference row minus the job's expected total (negative: the cloud would be cheaper). */
+  savingMicros?: bigint;
 }
 
 export interface JobPlanOutcome {
@@ -189,6 +212,8 @@ export interface JobPlan extends JobPlanOutcome {
   expectedShardMsByModel: Record<string, number>;
   /** Every offer, lowest expected cost per shard first. */
   offers: OfferEstimate[];
+  /** The same work on a centralized cloud's on-demand GPUs, when reference prices were given. */
+  reference?: ReferenceComparison;
   /** The first round's plan: what the controller would do right at the start, with its reason. */
   firstRound: Plan;
   /** The same job under LocalOnly, for comparison. */
@@ -207,7 +232,29 @@ export function planJob(raw: JobPlanInput): JobPlan {
   const own = simulate(input, params, params.policy, D);
   const localOnly = params.policy === 'LocalOnly' ? own.outcome : simulate(input, params, 'LocalOnly', D).outcome;
   const byModel = input.expectedShardMsByModel ?? {};
-  return { ...own.outcome, expectedShardMs: D, expectedShardMsByModel: { ...byModel }, offers: offerEstimates(input, params, D), firstRound: own.first, localOnly };
+  const plan: JobPlan = { ...own.outcome, expectedShardMs: D, expectedShardMsByModel: { ...byModel }, offers: offerEstimates(input, params, D), firstRound: own.first, localOnly };
+  if (input.reference) plan.reference = referenceComparison(input, params, D, plan);
+  return plan;
+}
+
+function referenceComparison(input: JobPlanInput, params: JobPlanParams, D: number, plan: JobPlan): ReferenceComparison {
+  const ref = input.reference!;
+  const g = BigInt(Math.max(1, params.gpusPerShard));
+  const priced = Object.keys(ref.pricesPerGpuHourMicros).map(canonicalGpuName);
+  const admitted = params.gpuModels?.length ? priced.filter((m) => params.gpuModels!.includes(m)) : [];
+  const models = admitted.length ? admitted : priced;
+  // the reference models' times: the same rule as the offers' (learned, prior, catalog speeds), else the job-wide figure
+  const times = { ...expectedShardMsByModelFor(params, models.map((gpuModel) => ({ provider: '', offerId: '', gpuModel, pricePerGpuHourMicros: 0n }))), ...(input.expectedShardMsByModel ?? {}) };
+  const rows = models.map((gpuModel): ReferenceRow => {
+    const price = ref.pricesPerGpuHourMicros[gpuModel] ?? Object.entries(ref.pricesPerGpuHourMicros).find(([k]) => canonicalGpuName(k) === gpuModel)![1];
+    const ms = Math.max(1, Math.round(times[gpuModel] ?? D));
+    return { gpuModel, pricePerGpuHourMicros: price, expectedShardMs: ms, costMicros: costOfGpuMillis(BigInt(plan.shards) * g * BigInt(ms), price) };
+  }).sort((a, b) => (a.costMicros < b.costMicros ? -1 : a.costMicros > b.costMicros ? 1 : a.gpuModel < b.gpuModel ? -1 : 1));
+  const total = plan.expectedLocalCostMicros + plan.expectedRemoteCostMicros;
+  return {
+    source: ref.source, asOf: ref.asOf, illustrative: ref.illustrative, rows, expectedTotalMicros: total,
+    ...(rows.length && plan.unplaced === 0 ? { savingMicros: rows[0]!.costMicros - total } : {}),
+  };
 }
 
 function offerEstimates(input: JobPlanInput, params: JobPlanParams, D: number): OfferEstimate[] {

@@ -65,6 +65,7 @@ test('renderPlan on mixed GPUs: per offer GPU, USD/hour, seconds and USD per sha
     reference: referenceInput(prices),
   });
   const out = renderPlan('mixed', plan, NOW);
+  expect(out).toContain('RenderJob mixed: 12 shards, expected 600s each (per GPU model: nvidia-h100 300s, nvidia-rtx-4090 1800s)');
   const lines = out.split('\n');
   const akash = lines.findIndex((l) => /^\s+akash\s+nvidia-h100\s+2\.00\s+300\s+0\.166667\s+24$/.test(l));
   const vast = lines.findIndex((l) => /^\s+vast\s+nvidia-rtx-4090\s+0\.40\s+1800\s+0\.20\s+16$/.test(l));

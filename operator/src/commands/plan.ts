@@ -50,7 +50,8 @@ export function renderPlan(name: string, plan: JobPlan, now: number): string {
     lines.push(`${label.padEnd(12)} local ${String(o.local).padStart(6)}  remote ${String(remote).padStart(6)}  unplaced ${String(o.unplaced).padStart(5)}  cost ${formatMicros(o.expectedLocalCostMicros + o.expectedRemoteCostMicros).padStart(12)} USD  finish ${fmtTime(o.expectedFinish, now)}${o.meetsDeadline === undefined ? '' : o.meetsDeadline ? '  meets deadline' : '  MISSES deadline'}`);
     for (const r of o.remote) lines.push(`${''.padEnd(14)}${r.provider.padEnd(24)} ${String(r.shards).padStart(6)} shards  ${formatMicros(r.costMicros).padStart(12)} USD`);
   };
-  lines.push(`RenderJob ${name}: ${plan.shards} shards, expected ${Math.round(plan.expectedShardMs / 1000)}s each`);
+  const perModel = Object.entries(plan.expectedShardMsByModel ?? {}).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1)).map(([m, ms]) => `${m} ${Math.round(ms / 1000)}s`).join(', ');
+  lines.push(`RenderJob ${name}: ${plan.shards} shards, expected ${Math.round(plan.expectedShardMs / 1000)}s each${perModel ? ` (per GPU model: ${perModel})` : ''}`);
   row(plan.policy, plan);
   if (plan.policy !== 'LocalOnly') row('LocalOnly', plan.localOnly);
   if (plan.offers.length > 0) {

@@ -371,6 +371,16 @@ describe('mixed GPUs: the planner\'s choice of model reaches the provider and is
     for (const j of w.provider.jobs) expect(w.api.shards.get(`job-${j.shard}`)!.status).toMatchObject({ phase: 'Succeeded', gpuModel: 'nvidia-h100' });
   });
 
+  test('a GPU model the catalog does not know (past the schema): Accepted=False InvalidSpec naming the known ones, nothing submitted', async () => {
+    const w = mixedWorld({});
+    w.api.jobs.get('job')!.spec.gpu = { models: ['nvidia-x'] };
+    await w.operator().reconcile(`${NS}/job`);
+    const accepted = w.api.jobs.get('job')!.status?.conditions?.find((c) => c.type === 'Accepted');
+    expect(accepted).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(accepted?.message).toMatch(/gpu.models: unknown GPU model\(s\) nvidia-x; known: nvidia-b200, .*nvidia-rtx-4090/);
+    expect(w.provider.jobs).toEqual([]);
+  });
+
   test('when the 4090 is cheaper per shard, it is the one asked for', async () => {
     const w = mixedWorld({ 'nvidia-h100': 300, 'nvidia-rtx-4090': 600 });
     await drive(w);

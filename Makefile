@@ -52,6 +52,7 @@ typecheck: deps
 # The CRDs are the source of truth: the TypeScript types and the chart's copies must match them.
 crds-check: deps
 	node operator/src/api/generate.ts --check
+	node scripts/gen-gpus.ts --check
 	bash charts/atelier/sync-crds.sh --check
 
 # The escrow contract checked by the field's tools: solhint (contracts, then the forge tests), and

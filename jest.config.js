@@ -1,6 +1,6 @@
 // Jest configuration: two projects. `unit` runs the *.test.ts files beside the code (no cluster);
 // `integration` runs test/**/*.test.ts (but test/fakes, which need no cluster) against the real test-bed that globalSetup starts once per run.
-const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'es6' } }];
+const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023', experimental: { keepImportAttributes: true, emitAssertForImportAttributes: false } }, module: { type: 'es6' } }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },

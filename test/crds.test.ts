@@ -143,6 +143,12 @@ describe('RenderJob admission', () => {
     expect(created.spec.shards.frames).toEqual({ start: 1, end: 100, perShard: 1 });
   });
 
+  it('accepts GPU models by catalog name or node label value, minMemory and per-model priors', async () => {
+    const job = jobWith('gpu-catalog', (s) => (s.gpu = { models: ['nvidia-h100', 'NVIDIA-GeForce-RTX-4090'], minMemory: '24Gi', expectedShardSeconds: { 'nvidia-h100': 300, 'nvidia-rtx-4090': 1200 } }));
+    const created = await createJob(job);
+    expect(created.spec.gpu).toEqual({ models: ['nvidia-h100', 'NVIDIA-GeForce-RTX-4090'], minMemory: '24Gi', expectedShardSeconds: { 'nvidia-h100': 300, 'nvidia-rtx-4090': 1200 } });
+  });
+
   it('accepts a fully specified job', async () => {
     await createJob(
       jobWith('full', (s) => {
@@ -208,6 +214,10 @@ describe('RenderJob admission', () => {
     ['negative spotCheckFraction', (s) => (s.verification = { spotCheckFraction: -0.1 }), ['spec.verification.spotCheckFraction', 'greater than or equal to 0']],
     ['deadline that is not a date-time', (s) => (s.deadline = 'next tuesday'), ['spec.deadline', 'date-time']],
     ['duplicate GPU models', (s) => (s.gpu = { models: ['nvidia-h100', 'nvidia-h100'] }), ['spec.gpu.models[1]', 'Duplicate value']],
+    ['an unknown GPU model', (s) => (s.gpu = { models: ['nvidia-h100', 'nvidia-x'] }), ['spec.gpu.models', 'unknown GPU model; known: nvidia-b200, nvidia-h200, nvidia-h100', 'nvidia-rtx-4090']],
+    ['minMemory that is not a quantity', (s) => (s.gpu = { minMemory: '48 gigs' }), ['spec.gpu.minMemory', 'should match']],
+    ['a prior for an unknown GPU model', (s) => (s.gpu = { expectedShardSeconds: { 'nvidia-x': 300 } }), ['spec.gpu.expectedShardSeconds', 'unknown GPU model; known:']],
+    ['a prior of 0 seconds', (s) => (s.gpu = { expectedShardSeconds: { 'nvidia-h100': 0 } }), ['spec.gpu.expectedShardSeconds.nvidia-h100', 'greater than or equal to 1']],
   ];
 
   it.each(invalid)('rejects %s', async (_what, change, substrings) => {

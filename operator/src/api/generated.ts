@@ -150,8 +150,12 @@ export interface ShardTemplate {
 
 /** GPU requirements. */
 export interface GpuSpec {
-  /** Acceptable GPU models (node label nvidia.com/gpu.product); empty means any. */
+  /** Acceptable GPU models, by their GPU catalog names (docs/gpus.md) or node label nvidia.com/gpu.product values; empty means any (narrowed by minMemory). */
   models?: string[];
+  /** Least VRAM per GPU (a quantity such as 48Gi); selects the catalog's models with at least this much, within models when set. */
+  minMemory?: string;
+  /** Prior for a shard's wall time per GPU model, in seconds (e.g. {nvidia-h100 300, nvidia-rtx-4090 720}), used until the job has finished shards on that model; models not listed are scaled from these by the catalog's relative speeds. */
+  expectedShardSeconds?: Record<string, number>;
 }
 
 /** Frame range split into consecutive chunks of perShard frames. */
@@ -472,6 +476,8 @@ export interface RenderShardStatus {
   podName?: string;
   /** ComputeProvider name, when placement is Remote. */
   provider?: string;
+  /** GPU model (catalog name) the current or last attempt runs on — the node's nvidia.com/gpu.product for a local pod, the offer's model at a provider; the planner learns per-model shard durations from it. */
+  gpuModel?: string;
   /** The provider's id for the submission, recorded before anything else is done with it. */
   remoteId?: string;
   /** Key the submission was made with, so a retried submit finds the earlier one. */

@@ -3,6 +3,6 @@
 // Everything here is pure — snapshot in, plan out, clock value injected — so it is tested table-driven
 // and benchmarked (test/bench/planner-bench.ts) without a cluster.
 export * from './types.js';
-export { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, expectedShardDurationMs, parseGoDuration } from './duration.js';
+export { DEFAULT_BURST_AFTER_MS, DEFAULT_SHARD_MS, expectedShardDurationMs, parseGoDuration, shardMsByModel, type DurationsByModel } from './duration.js';
 export { localSlots, planShards, planWithSlots, shardCostMicros, type LocalSlots } from './place.js';
-export { gpusPerShardOf, planJob, planParamsFromSpec, planRound, type JobPlan, type JobPlanInput, type JobPlanOutcome, type JobPlanParams, type JobRoundInput } from './job.js';
+export { expectedShardMsByModelFor, gpusPerShardOf, planJob, planParamsFromSpec, planRound, type JobPlan, type JobPlanInput, type JobPlanOutcome, type JobPlanParams, type JobRoundInput, type OfferEstimate, type ReferenceComparison, type ReferenceRow } from './job.js';

@@ -1,7 +1,8 @@
 // planJob: whole-job plans for `atelier plan`, replaying the per-round planner over simulated time;
 // and the spec parsing the controller shares with it.
 import type { RenderJobSpec } from '../api/index.js';
-import { planJob, planParamsFromSpec, planRound, type JobPlanInput } from './job.js';
+import { GPUS } from '../gpus/index.js';
+import { planJob, planParamsFromSpec, planRound, type JobPlanInput, type JobRoundInput } from './job.js';
 import { MIN, T0, usd } from './testing.js';
 import type { OfferView, ProviderView } from './types.js';
 
@@ -105,7 +106,7 @@ describe('planParamsFromSpec', () => {
     s.placement = { policy: 'Burst', burstAfter: '1h30m', providers: ['akash'], maxPricePerGpuHour: '2.50' };
     s.gpu = { models: ['nvidia-h100'] };
     expect(planParamsFromSpec(s)).toEqual({
-      policy: 'Burst', burstAfterMs: 90 * MIN, allowedProviders: ['akash'], gpuModels: ['nvidia-h100'], gpusPerShard: 2,
+      policy: 'Burst', burstAfterMs: 90 * MIN, allowedProviders: ['akash'], gpuModels: ['nvidia-h100'], priorShardMs: {}, gpusPerShard: 2,
       maxPricePerGpuHourMicros: 2_500_000n, budgetMicros: 500_000_000n, deadline: T0 + 90 * MIN,
     });
   });
@@ -113,7 +114,7 @@ describe('planParamsFromSpec', () => {
   test('defaults: LocalOnly, burstAfter 60s, no caps', () => {
     const s = spec();
     delete s.placement;
-    expect(planParamsFromSpec(s)).toEqual({ policy: 'LocalOnly', burstAfterMs: 60_000, gpusPerShard: 1 });
+    expect(planParamsFromSpec(s)).toEqual({ policy: 'LocalOnly', burstAfterMs: 60_000, gpusPerShard: 1, priorShardMs: {} });
   });
 
   test('a bad value names its field', () => {
@@ -122,6 +123,84 @@ describe('planParamsFromSpec', () => {
     expect(() => planParamsFromSpec(s)).toThrow(/placement.burstAfter/);
     const t = spec({ budget: '1.2345678' });
     expect(() => planParamsFromSpec(t)).toThrow(/budget.maxCost/);
+  });
+
+  test('gpu: minMemory selects catalog models, node label values canonicalise, unknown names list the known ones', () => {
+    const s = spec();
+    s.gpu = { models: ['nvidia-rtx-4090', 'NVIDIA-H100-80GB-HBM3', 'nvidia-l40s'], minMemory: '48Gi', expectedShardSeconds: { 'NVIDIA-H100-80GB-HBM3': 300 } };
+    expect(planParamsFromSpec(s)).toMatchObject({ gpuModels: ['nvidia-h100', 'nvidia-l40s'], priorShardMs: { 'nvidia-h100': 300_000 } });
+    s.gpu = { minMemory: '100Gi' };
+    expect(planParamsFromSpec(s).gpuModels).toEqual(['nvidia-b200', 'nvidia-h200']);
+    s.gpu = { models: ['nvidia-rtx-4090'], minMemory: '48Gi' };
+    expect(() => planParamsFromSpec(s)).toThrow(/gpu.minMemory: no GPU model in gpu.models has 48Gi/);
+    s.gpu = { models: ['nvidia-x'] };
+    expect(() => planParamsFromSpec(s)).toThrow(/gpu.models: unknown GPU model\(s\) nvidia-x; known: nvidia-b200, .*nvidia-h100/);
+  });
+});
+
+describe('mixed GPUs: cost per shard', () => {
+  // Vast's RTX 4090 is cheaper per hour (0.40 vs 2.00 USD) but the job's shards take 30 min there
+  // and 5 min on an H100: 0.20 USD per shard on the 4090, 0.1667 on the H100.
+  const mixed = (s: RenderJobSpec, extra: Partial<JobRoundInput> = {}): JobRoundInput => ({
+    now: T0, namespace: 'studio', spec: s, local: [], providers: [provider('vast'), provider('akash')],
+    offers: [
+      { provider: 'vast', offerId: 'vast-4090', gpuModel: 'nvidia-rtx-4090', pricePerGpuHourMicros: usd('0.40'), available: 8 },
+      { provider: 'akash', offerId: 'akash-h100', gpuModel: 'nvidia-h100', pricePerGpuHourMicros: usd('2.00'), available: 2 },
+    ],
+    pending: [0, 1, 2, 3].map((index) => ({ index, waitedMs: 2 * MIN })),
+    ...extra,
+  });
+
+  test('learned from finished shards: the slower, cheaper-per-hour GPU loses to the lower cost per shard', () => {
+    const plan = planRound(mixed(spec({ policy: 'ProviderOnly', deadlineMin: 60 }), { finishedByModel: { 'nvidia-rtx-4090': [30 * MIN, 29 * MIN, 31 * MIN], 'nvidia-h100': [5 * MIN] } }));
+    const remote = plan.shards.filter((x) => x.placement === 'Remote');
+    // the H100 offer has 2 GPUs: two shards go there, the rest spill to the 4090
+    expect(remote.map((x) => x.offer!.offerId)).toEqual(['akash-h100', 'akash-h100', 'vast-4090', 'vast-4090']);
+    expect(remote[0]!.expectedCostMicros).toBe(usd('0.166667'));
+    expect(remote[0]!.expectedShardMs).toBe(5 * MIN);
+    expect(remote[2]!.expectedCostMicros).toBe(usd('0.20'));
+    expect(plan.expectedCostMicros).toBe(usd('0.733334'));
+    expect(plan.meetsDeadline).toBe(true);
+    expect(plan.expectedFinish).toBe(T0 + 30 * MIN);
+  });
+
+  test('a deadline the slow GPU cannot meet: offers that finish in time come first', () => {
+    // 4090 shards are cheaper per shard here (0.20 vs 0.33) but take 30 min; the deadline is in 20
+    const s = spec({ policy: 'ProviderOnly', deadlineMin: 20 });
+    const plan = planRound(mixed(s, { finishedByModel: { 'nvidia-rtx-4090': [30 * MIN], 'nvidia-h100': [10 * MIN] } }));
+    const remote = plan.shards.filter((x) => x.placement === 'Remote').map((x) => x.offer!.offerId);
+    expect(remote.slice(0, 2)).toEqual(['akash-h100', 'akash-h100']);
+    const loose = planRound(mixed(spec({ policy: 'ProviderOnly' }), { finishedByModel: { 'nvidia-rtx-4090': [30 * MIN], 'nvidia-h100': [10 * MIN] } }));
+    expect(loose.shards.filter((x) => x.placement === 'Remote').slice(0, 2).map((x) => x.offer!.offerId)).toEqual(['vast-4090', 'vast-4090']);
+  });
+
+  test('before any data: the spec prior, then the catalog relative speeds scale it', () => {
+    const s = spec({ policy: 'ProviderOnly' });
+    s.gpu = { expectedShardSeconds: { 'nvidia-h100': 300 } };
+    const plan = planRound(mixed(s));
+    const first = plan.shards.find((x) => x.placement === 'Remote')!;
+    expect(first.offer!.offerId).toBe('akash-h100');
+    expect(first.expectedShardMs).toBe(5 * MIN);
+    const slow = plan.shards.find((x) => x.offer?.offerId === 'vast-4090')!;
+    const speed = GPUS.find((g) => g.name === 'nvidia-rtx-4090')!.relativeSpeed;
+    expect(slow.expectedShardMs).toBe(Math.round((5 * MIN) / speed));
+    // without prior or data, every model takes the job-wide figure: the cheaper hour wins
+    const flat = planRound(mixed(spec({ policy: 'ProviderOnly' }), { expectedShardMs: 10 * MIN }));
+    expect(flat.shards.find((x) => x.placement === 'Remote')!.offer!.offerId).toBe('vast-4090');
+  });
+
+  test('planJob lists every offer with seconds and cost per shard and shards by the deadline, and meets the deadline', () => {
+    const s = spec({ policy: 'ProviderOnly', count: 12, deadlineMin: 60 });
+    s.gpu = { expectedShardSeconds: { 'nvidia-h100': 300, 'nvidia-rtx-4090': 1800 } };
+    const plan = planJob({ now: T0, namespace: 'studio', spec: s, local: [], providers: mixed(s).providers, offers: mixed(s).offers, expectedShardMs: 10 * MIN });
+    expect(plan.offers.map((o) => [o.offerId, o.expectedShardMs, o.costPerShardMicros, o.shardsByDeadline])).toEqual([
+      ['akash-h100', 5 * MIN, usd('0.166667'), 2 * 12],
+      ['vast-4090', 30 * MIN, usd('0.20'), 8 * 2],
+    ]);
+    expect(plan.meetsDeadline).toBe(true);
+    expect(plan.unplaced).toBe(0);
+    // all 12 go remote; the H100s take as many as they can in waves of 5 minutes before the 4090s are needed
+    expect(plan.remote.find((r) => r.provider === 'akash')!.shards).toBeGreaterThanOrEqual(2);
   });
 });
 

@@ -9,14 +9,17 @@
 //   Unschedulable) AND it has waited longer than burstAfter; or when the local rate — all local
 //   GPUs of the allowed models, free and busy, over the expected shard duration — cannot finish the
 //   pending shards by the deadline, in which case as many as needed burst now.
-// - Offers: cheapest first (ties: higher reliability, then name), filled up to the offer's free GPUs
+// - Offers: lowest expected cost per shard first — price × GPUs × the expected shard duration on
+//   the offer's GPU model (expectedShardMsByModel, else expectedShardMs), in exact micro-USD — so a
+//   cheaper-per-hour GPU that is slower per shard loses to a dearer, faster one when it costs more
+//   per shard (ties: lower price, higher reliability, then name). With a deadline, offers whose model
+//   cannot finish a shard by it come after every offer that can. Filled up to the offer's free GPUs
 //   and the provider's remaining concurrency, then spilling to the next — an ordered spillover, never
-//   a race. Nothing above a price cap (job or provider) or beyond the remaining budget is chosen;
-//   expected cost = price × GPUs × expected duration, in exact micro-USD.
+//   a race. Nothing above a price cap (job or provider) or beyond the remaining budget is chosen.
 // - Shards that could not be placed keep waiting locally, and the plan says why.
 //
-// Optimality: every burst shard costs the same at a given offer, and the capacities are laminar (offers
-// nested in providers), so filling cheapest-first is a minimum-cost assignment for any number of burst
+// Optimality: every burst shard costs the same at a given offer (one model, one duration), and the
+// capacities are laminar (offers nested in providers), so filling cheapest-first is a minimum-cost assignment for any number of burst
 // shards and places the most shards any assignment can within the budget. optimality.test.ts checks
 // this against brute force.
 import { costOfGpuMillis, formatMicros } from '../money.js';
@@ -63,6 +66,10 @@ interface Candidate {
   offer: OfferView;
   provider: ProviderView;
   cost: bigint;
+  /** Expected shard wall time on the offer's model, ms. */
+  ms: number;
+  /** A deadline is set and one shard on this model would end after it. */
+  late: boolean;
   /** Shards the offer can still take (its free GPUs / GPUs per shard). */
   room: number;
 }
@@ -79,7 +86,7 @@ interface Exclusions {
 const noExclusions = (): Exclusions => ({ providers: new Map(), overPrice: 0 });
 
 /** Step 5: the offers this job may use, cheapest first. */
-function eligibleOffers(input: PlanInput, costPerShard: (price: bigint) => bigint): { offers: Candidate[]; excluded: Exclusions } {
+function eligibleOffers(input: PlanInput, costPerShard: (price: bigint, ms: number) => bigint, msOf: (model: string) => number): { offers: Candidate[]; excluded: Exclusions } {
   const byName = new Map(input.providers.map((p) => [p.name, p]));
   const allow = input.allowedProviders?.length ? new Set(input.allowedProviders) : undefined;
   const models = input.gpuModels?.length ? new Set(input.gpuModels) : undefined;
@@ -114,7 +121,8 @@ function eligibleOffers(input: PlanInput, costPerShard: (price: bigint) => bigin
       continue;
     }
     eligible.add(p.name);
-    offers.push({ offer: o, provider: p, cost: costPerShard(o.pricePerGpuHourMicros), room });
+    const ms = msOf(o.gpuModel);
+    offers.push({ offer: o, provider: p, cost: costPerShard(o.pricePerGpuHourMicros, ms), ms, late: input.deadline !== undefined && input.now + ms > input.deadline, room });
   }
   const wantModels = input.gpuModels?.length ? input.gpuModels.join('/') : 'GPU';
   for (const p of input.providers) {
@@ -124,6 +132,8 @@ function eligibleOffers(input: PlanInput, costPerShard: (price: bigint) => bigin
     else excluded.providers.set(p.name, `offers no free ${wantModels} for ${g} GPU(s) per shard`);
   }
   offers.sort((a, b) => {
+    if (a.late !== b.late) return a.late ? 1 : -1;
+    if (a.cost !== b.cost) return a.cost < b.cost ? -1 : 1;
     if (a.offer.pricePerGpuHourMicros !== b.offer.pricePerGpuHourMicros) return a.offer.pricePerGpuHourMicros < b.offer.pricePerGpuHourMicros ? -1 : 1;
     if (a.provider.reliability !== b.provider.reliability) return b.provider.reliability - a.provider.reliability;
     if (a.provider.name !== b.provider.name) return a.provider.name < b.provider.name ? -1 : 1;
@@ -206,13 +216,10 @@ export function planWithSlots(input: PlanInput, slots: LocalSlots): Plan {
   }
 
   // 5. Eligible offers, cheapest first; 6. fill them in order.
-  const costCache = new Map<bigint, bigint>();
-  const costPerShard = (price: bigint) => {
-    let c = costCache.get(price);
-    if (c === undefined) costCache.set(price, (c = shardCostMicros(price, g, D)));
-    return c;
-  };
-  const { offers, excluded } = wanted.length > 0 ? eligibleOffers(input, costPerShard) : { offers: [] as Candidate[], excluded: noExclusions() };
+  const byModel = input.expectedShardMsByModel;
+  const msOf = (model: string) => Math.max(1, Math.round(byModel?.[model] ?? D));
+  const costPerShard = (price: bigint, ms: number) => shardCostMicros(price, g, ms);
+  const { offers, excluded } = wanted.length > 0 ? eligibleOffers(input, costPerShard, msOf) : { offers: [] as Candidate[], excluded: noExclusions() };
   const providerRoom = new Map<string, number>();
   for (const c of offers) {
     if (!providerRoom.has(c.provider.name)) {
@@ -225,6 +232,7 @@ export function planWithSlots(input: PlanInput, slots: LocalSlots): Plan {
   let stop: 'capacity' | 'budget' | undefined;
   let remoteCount = 0;
   let expectedCost = 0n;
+  let remoteMs = 0;
   const totals = new Map<string, ProviderTotal>();
   for (const i of wanted) {
     if (isNewStart(i) && starts <= 0) { parallelismBlocked++; continue; }
@@ -240,6 +248,8 @@ export function planWithSlots(input: PlanInput, slots: LocalSlots): Plan {
     s.provider = c.provider.name;
     s.offer = c.offer;
     s.expectedCostMicros = c.cost;
+    s.expectedShardMs = c.ms;
+    if (c.ms > remoteMs) remoteMs = c.ms;
     if (input.pending[i]!.localPod) s.replacesLocalPod = true;
     if (isNewStart(i)) starts--;
     remoteCount++;
@@ -257,7 +267,8 @@ export function planWithSlots(input: PlanInput, slots: LocalSlots): Plan {
   const runningLocal = input.runningLocal ?? 0;
   let finish = now;
   let never = false;
-  if (remoteCount > 0 || (input.runningRemote ?? 0) > 0) finish = now + D;
+  if ((input.runningRemote ?? 0) > 0) finish = now + D;
+  if (remoteCount > 0) finish = Math.max(finish, now + remoteMs);
   const localQueue = runningLocal + localCount + (policy === 'ProviderOnly' ? 0 : waitCount);
   if (policy === 'ProviderOnly' && waitCount > 0) never = true;
   if (localQueue > 0) {
@@ -296,7 +307,7 @@ interface ExplainInput {
   excluded: Exclusions;
   budget: bigint | undefined;
   byProvider: ProviderTotal[];
-  costPerShard: (price: bigint) => bigint;
+  costPerShard: (price: bigint, ms: number) => bigint;
 }
 
 const MAX_MESSAGE = 900;

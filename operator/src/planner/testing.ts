@@ -47,6 +47,8 @@ export class PlanInputBuilder {
   budget(b: string): this { this.i.budgetRemainingMicros = usd(b); return this; }
   deadlineIn(ms: number): this { this.i.deadline = this.i.now + ms; return this; }
   duration(ms: number): this { this.i.expectedShardMs = ms; return this; }
+  /** Expected shard time on one GPU model (offers of other models take `duration`). */
+  modelDuration(model: string, ms: number): this { this.i.expectedShardMsByModel = { ...this.i.expectedShardMsByModel, [model]: ms }; return this; }
   runningLocal(n: number): this { this.i.runningLocal = n; return this; }
   runningRemote(n: number): this { this.i.runningRemote = n; return this; }
   maxStarts(n: number): this { this.i.maxStarts = n; return this; }
@@ -103,6 +105,9 @@ export function randomCase(rand: () => number, maxShards = 6, maxOffers = 4): Pl
   if (rand() < 0.4) b.maxPrice(cents(1, 4));
   if (rand() < 0.6) b.budget(cents(0, 12));
   if (rand() < 0.2) b.models('nvidia-h100');
+  // per-model durations: the second model is often slower (a cheaper hour may cost more per shard)
+  if (rand() < 0.7) b.modelDuration('nvidia-a100-80gb', pick([3, 10, 20, 45, 90]) * MIN);
+  if (rand() < 0.3) b.modelDuration('nvidia-h100', pick([4, 12, 30]) * MIN);
   return b.obj();
 }
 
@@ -118,7 +123,8 @@ export interface BruteForceResult {
  * Enumerates every assignment of the shards to {local (run or wait here)} ∪ offers and checks each
  * against the rules written out independently of the planner: provider exists, not paused, on the
  * job's allow-list, allows the namespace, GPU model allowed, price within both caps, offer free GPUs,
- * provider concurrency, and total expected cost within the budget.
+ * provider concurrency, and total expected cost (price × GPUs × the expected time on the offer's
+ * model) within the budget.
  */
 export function bruteForce(input: PlanInput, burst: ReadonlySet<number>, cap: number): BruteForceResult {
   const g = Math.max(1, input.gpusPerShard);
@@ -138,7 +144,8 @@ export function bruteForce(input: PlanInput, burst: ReadonlySet<number>, cap: nu
   const n = input.pending.length;
   const k = all.length;
   const eligible = all.map((o) => ok.includes(o));
-  const offerCost = all.map((o) => costOfGpuMillis(BigInt(g) * BigInt(Math.round(input.expectedShardMs)), o.pricePerGpuHourMicros));
+  const msOf = (model: string) => Math.round(input.expectedShardMsByModel?.[model] ?? input.expectedShardMs);
+  const offerCost = all.map((o) => costOfGpuMillis(BigInt(g) * BigInt(msOf(o.gpuModel)), o.pricePerGpuHourMicros));
   const provNames = [...provs.keys()];
   const provOf = all.map((o) => provNames.indexOf(o.provider));
   const provRoom = provNames.map((name) => {

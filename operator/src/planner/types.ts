@@ -1,5 +1,5 @@
 // The planner's vocabulary: the snapshot it decides over (a job's pending shards, local GPU capacity,
-// provider offers and limits, price caps, budget, deadline, expected shard duration) and the plan it
+// provider offers and limits, price caps, budget, deadline, expected shard duration per GPU model) and the plan it
 // returns (per shard Local / Remote / Wait, totals, and a reason fit for the job's `Bursting`
 // condition). Plain data only — money as bigint micro-USD (money.ts), time as epoch/duration
 // milliseconds — so a snapshot can be built from informer caches, from a test builder, or from a
@@ -84,8 +84,10 @@ export interface PlanInput {
   budgetRemainingMicros?: bigint;
   /** spec.deadline as epoch ms. */
   deadline?: number;
-  /** Expected wall time of one shard (see expectedShardDurationMs). */
+  /** Expected wall time of one shard (see expectedShardDurationMs); local GPUs and models without their own figure. */
   expectedShardMs: number;
+  /** Expected wall time of one shard per GPU model (see shardMsByModel); offers of these models use it. */
+  expectedShardMsByModel?: Record<string, number>;
   /** Most new starts (local pod creations plus remote submissions of shards without a pod) this round; undefined = no cap. */
   maxStarts?: number;
 }
@@ -97,8 +99,10 @@ export interface ShardPlan {
   placement: Placement;
   provider?: string;
   offer?: OfferView;
-  /** Expected cost of the remote run: price × GPUs × expected duration, exact micro-USD. */
+  /** Expected cost of the remote run: price × GPUs × expected duration on the offer's model, exact micro-USD. */
   expectedCostMicros?: bigint;
+  /** Expected wall time of the remote run on the offer's GPU model, ms. */
+  expectedShardMs?: number;
   /** A Remote shard that has a local pod: the pod must be deleted (and gone) before the submission is recorded. */
   replacesLocalPod?: boolean;
 }

@@ -372,3 +372,16 @@ describe('spot checks and untrusted providers', () => {
     expect(d.counts).toMatchObject({ succeeded: 1, running: 1 });
   });
 });
+
+test('a finished local pod records its node\'s GPU model; finished shards reach the planner per model', () => {
+  const opts = { retryBaseMs: 1000, retryMaxMs: 8000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, nodeModel: (n: string) => (n === 'gpu-a' ? 'nvidia-h100' : undefined) };
+  const d = decide(job().count(2).obj(), allRecords(2), pods(pod(0, 1, 'Succeeded', { nodeName: 'gpu-a' }), pod(1, 1, 'Succeeded', { nodeName: 'cpu-b' })), NOW, opts);
+  const byIndex = new Map(d.recordOutcomes.map((o) => [o.index, o.status]));
+  expect(byIndex.get(0)!.gpuModel).toBe('nvidia-h100');
+  expect(byIndex.get(1)!.gpuModel).toBeUndefined();
+  // recorded shards on two models: the planner is told each model's wall times
+  let seen: PlaceInfo | undefined;
+  const done = (gpuModel: string, ms: number): ShardRecordStatus => ({ phase: 'Succeeded', placement: 'Remote', provider: 'p', gpuModel, startTime: new Date(NOW - ms).toISOString(), completionTime: new Date(NOW).toISOString() });
+  decide(job().count(4).obj(), records([0, done('nvidia-h100', 300_000)], [1, done('nvidia-rtx-4090', 1_800_000)], [2, done('nvidia-h100', 320_000)], [3, {}]), new Map(), NOW, opts, (_c, _r, info) => { seen = info; return new Map(); });
+  expect(seen?.finishedByModel).toEqual({ 'nvidia-h100': [300_000, 320_000], 'nvidia-rtx-4090': [1_800_000] });
+});

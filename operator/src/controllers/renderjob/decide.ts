@@ -60,7 +60,7 @@ export interface Decision {
   recordOutcomes: { index: number; recordName: string; status: ShardRecordStatus; event?: { type: 'Normal' | 'Warning'; reason: string; message: string } }[];
   deletePods: string[];
   /** Remote attempts to start: the intent is recorded on the RenderShard before anything is submitted. */
-  submitRemote: { index: number; recordName: string; attempt: number; provider: string; idempotencyKey: string; waitedMs?: number }[];
+  submitRemote: { index: number; recordName: string; attempt: number; provider: string; gpuModel?: string; idempotencyKey: string; waitedMs?: number }[];
   /** RenderShards with a live remote submission (tracked by the remote step). */
   remoteLive: ShardRecord[];
   /** Live remote submissions to cancel (job failed, suspended or being deleted). */
@@ -88,11 +88,13 @@ export interface DecideOptions {
   localPricePerGpuHourMicros: bigint; // for each shard's recorded cost
   /** Most shards started by one reconcile; the rest follow at once in the next (keeps reconciles short). */
   maxStartsPerReconcile: number;
+  /** The GPU model (catalog name) of a node, recorded on a local shard's status.gpuModel. */
+  nodeModel?: (nodeName: string) => string | undefined;
 }
 export const defaultDecideOptions: DecideOptions = { retryBaseMs: 10_000, retryMaxMs: 360_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 500 };
 
 /** Where a shard that may start now should go; the planner decides for Burst and ProviderOnly jobs. */
-export type Placement = { kind: 'Local' } | { kind: 'Remote'; provider: string } | { kind: 'Wait' };
+export type Placement = { kind: 'Local' } | { kind: 'Remote'; provider: string; gpuModel?: string } | { kind: 'Wait' };
 
 /** A shard free to start: no live pod, no live remote submission, backoff over. */
 export interface Candidate {
@@ -114,6 +116,8 @@ export interface PlaceInfo {
   excludeProviders: Set<string>;
   /** Mean wall time of the job's succeeded shards; undefined before the first one. */
   expectedShardMs?: number;
+  /** Wall times (ms) of the job's succeeded shards per GPU model (their status.gpuModel). */
+  finishedByModel?: Record<string, number[]>;
   remoteCostMicros: bigint;
 }
 
@@ -182,6 +186,7 @@ interface Scan {
   pullBack: Candidate[];
   doneMs: number;
   doneCount: number;
+  doneByModel: Record<string, number[]>;
   liveByProvider: Map<string, number>;
   liveCount: number;
   firstFailure?: string;
@@ -212,7 +217,7 @@ function newScan(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<
   };
   return {
     job, records, pods, now, opts, d, maxRetries: job.spec.shards.maxRetries ?? 3, untrustedAtStart: new Set(d.untrusted),
-    startable: [], pullBack: [], doneMs: 0, doneCount: 0, liveByProvider: new Map(), liveCount: 0, livePods: [], checks: [],
+    startable: [], pullBack: [], doneMs: 0, doneCount: 0, doneByModel: {}, liveByProvider: new Map(), liveCount: 0, livePods: [], checks: [],
     wake: (ms) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; },
   };
 }
@@ -242,7 +247,12 @@ function scanShard(sc: Scan, range: ShardRange): void {
   }
   countVerification(sc, st);
   if (st.phase === 'Succeeded') {
-    if (st.startTime && st.completionTime) { sc.doneMs += Date.parse(st.completionTime) - Date.parse(st.startTime); sc.doneCount++; }
+    if (st.startTime && st.completionTime) {
+      const ms = Date.parse(st.completionTime) - Date.parse(st.startTime);
+      sc.doneMs += ms;
+      sc.doneCount++;
+      if (st.gpuModel) (sc.doneByModel[st.gpuModel] ??= []).push(ms);
+    }
     d.counts.succeeded++;
     if (placedRemote) { d.counts.remote++; d.placed.succeededRemote++; } else { d.counts.local++; d.placed.succeededLocal++; }
     return;
@@ -418,6 +428,7 @@ function planStarts(sc: Scan, ranges: ShardRange[], place?: PlaceFn): void {
     ? place([...candidates, ...sc.pullBack], room, {
       runningLocal: d.placed.runningLocal, runningRemote: d.placed.runningRemote, remoteCostMicros: d.remoteCostMicros, liveRemoteByProvider: sc.liveByProvider, excludeProviders: d.untrusted,
       ...(sc.doneCount > 0 ? { expectedShardMs: sc.doneMs / sc.doneCount } : {}),
+      ...(Object.keys(sc.doneByModel).length > 0 ? { finishedByModel: sc.doneByModel } : {}),
     })
     : undefined;
   // A stuck local pod that the planner sends elsewhere is deleted first; the shard moves once it is gone.
@@ -433,7 +444,7 @@ function planStarts(sc: Scan, ranges: ShardRange[], place?: PlaceFn): void {
     // A shard's record is created first, in the same step as its pod or remote intent.
     if (!records.get(c.index)) d.createRecords.push(range);
     if (where.kind === 'Remote') {
-      d.submitRemote.push({ index: c.index, recordName: recordName(job.name, c.index), attempt: c.attempt, provider: where.provider, idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt), waitedMs: now - c.waitingSinceMs });
+      d.submitRemote.push({ index: c.index, recordName: recordName(job.name, c.index), attempt: c.attempt, provider: where.provider, ...(where.gpuModel ? { gpuModel: where.gpuModel } : {}), idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt), waitedMs: now - c.waitingSinceMs });
     } else {
       d.createPods.push({ index: c.index, attempt: c.attempt, name: podName(job.name, c.index, c.attempt), waitedMs: now - c.waitingSinceMs, ...(range.frameStart !== undefined ? { frames: { start: range.frameStart, end: range.frameEnd! } } : {}) });
     }
@@ -504,6 +515,9 @@ function outcomeOf(pod: PodView, st: ShardRecordStatus, maxRetries: number, gpus
     gpuSeconds,
     startTime: st.startTime ?? (pod.startedAt !== undefined ? iso(pod.startedAt) : undefined),
   };
+  const model = pod.nodeName ? opts.nodeModel?.(pod.nodeName) : undefined;
+  if (model) base.gpuModel = model;
+  else delete base.gpuModel; // not the model of an earlier remote attempt
   if (pod.phase === 'Succeeded') {
     const outputs = parseResult(pod.message);
     return {

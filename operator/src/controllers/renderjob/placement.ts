@@ -45,10 +45,11 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
       runningLocal: ctx.runningLocal, runningRemote: ctx.runningRemote,
       local: [...deps.capacity().values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
       offers, providers: view.providers, expectedShardMs, committedRemoteMicros: committed, maxStarts: room,
+      ...(ctx.finishedByModel ? { finishedByModel: ctx.finishedByModel } : {}),
     });
     const placements = new Map<number, Placement>();
     for (const s of plan.shards) {
-      placements.set(s.index, s.placement === 'Remote' ? { kind: 'Remote', provider: s.provider! } : s.placement === 'Local' ? { kind: 'Local' } : { kind: 'Wait' });
+      placements.set(s.index, s.placement === 'Remote' ? { kind: 'Remote', provider: s.provider!, gpuModel: s.offer!.gpuModel } : s.placement === 'Local' ? { kind: 'Local' } : { kind: 'Wait' });
     }
     return { placements, reason: plan.reason };
   };

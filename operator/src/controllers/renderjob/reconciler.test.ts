@@ -11,7 +11,7 @@ import { TerminalError } from '../../runtime/errors.js';
 import { Expectations } from '../../runtime/expectations.js';
 import { nopLog } from '../../runtime/logger.js';
 import type { Lister } from '../../runtime/types.js';
-import type { Placer } from './placement.js';
+import { makePlacer, type Placer } from './placement.js';
 import { RenderJobReconciler, type ReconcilerDeps } from './reconciler.js';
 import { RemoteShards } from './remote.js';
 import type { JobStatus } from './status.js';
@@ -109,8 +109,11 @@ class FakeProvider implements ProviderAdapter {
   }
   async listOffers() { return []; }
   readonly limits: (number | undefined)[] = [];
+  /** The GPU models each submission asked for, in order. */
+  readonly askedModels: string[][] = [];
   async submit(spec: ShardSpec, opts: { idempotencyKey: string; maxDurationSec?: number }) {
     this.limits.push(opts.maxDurationSec);
+    this.askedModels.push([...spec.gpuModels]);
     if (this.broke) throw new InsufficientFundsError('render', 'HTTP 402: insufficient balance');
     this.submissions.set(opts.idempotencyKey, (this.submissions.get(opts.idempotencyKey) ?? 0) + 1);
     const id = `r-${this.jobs.length}`;
@@ -165,7 +168,7 @@ const toProvider: Placer = (_job, candidates) => ({
   reason: { status: 'True', reason: 'Bursting', message: 'placed at prov' },
 });
 
-function world(count = 3) {
+function world(count = 3, place: Placer = toProvider) {
   const clock = new FakeClock(T0);
   const api = new FakeApi();
   api.jobs.set('job', renderJob('job', count));
@@ -178,7 +181,7 @@ function world(count = 3) {
   const operator = () => {
     const remote = new RemoteShards({ get: async () => provider }, clock, nopLog, recorder, cfg, undefined, undefined, undefined, (p) => outOfFunds.push(p));
     return new RenderJobReconciler({
-      ...api.listers(), writer: api, recorder, clock, expectations: new Expectations({ clock }), log: nopLog, remote, place: toProvider,
+      ...api.listers(), writer: api, recorder, clock, expectations: new Expectations({ clock }), log: nopLog, remote, place,
       config: { ...cfg, writeConcurrency: 1, statusMinIntervalMs: 0 },
     });
   };
@@ -338,5 +341,49 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
       // No run is left behind at the provider.
       expect({ where, live: w.provider.liveAt(w.clock.now() + 1).map((j) => j.id) }).toEqual({ where, live: [] });
     }
+  });
+});
+
+describe('mixed GPUs: the planner\'s choice of model reaches the provider and is learned from', () => {
+  // One provider with two offers: an RTX 4090 at 0.40 USD/hour and an H100 at 2.00. The job's prior
+  // says a shard takes 5 min on an H100 and 30 on a 4090: 0.1667 vs 0.20 USD per shard.
+  const offers = [
+    { provider: 'prov', offerId: 'prov-4090', gpuModel: 'nvidia-rtx-4090', pricePerGpuHourMicros: 400_000n, available: 8 },
+    { provider: 'prov', offerId: 'prov-h100', gpuModel: 'nvidia-h100', pricePerGpuHourMicros: 2_000_000n, available: 8 },
+  ];
+  const mixedWorld = (prior: Record<string, number>) => {
+    let clockRef: FakeClock | undefined;
+    const w = world(2, (job, candidates, room, ctx) => makePlacer({
+      capacity: () => new Map(), clock: clockRef!,
+      providers: { plannerView: () => ({ offers, providers: [{ name: 'prov', inFlight: 0, reliability: 1, paused: false }] }) },
+    })(job, candidates, room, ctx));
+    clockRef = w.clock;
+    w.api.jobs.get('job')!.spec.gpu = { models: ['nvidia-rtx-4090', 'nvidia-h100'], expectedShardSeconds: prior };
+    return w;
+  };
+
+  test('the lower cost per shard wins over the lower hourly price; the submission asks for that model only and the shard records it', async () => {
+    const w = mixedWorld({ 'nvidia-h100': 300, 'nvidia-rtx-4090': 1800 });
+    await drive(w);
+    expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
+    // the provider's own records: both submissions asked for an H100 and nothing else
+    expect(w.provider.askedModels).toEqual([['nvidia-h100'], ['nvidia-h100']]);
+    for (const j of w.provider.jobs) expect(w.api.shards.get(`job-${j.shard}`)!.status).toMatchObject({ phase: 'Succeeded', gpuModel: 'nvidia-h100' });
+  });
+
+  test('a GPU model the catalog does not know (past the schema): Accepted=False InvalidSpec naming the known ones, nothing submitted', async () => {
+    const w = mixedWorld({});
+    w.api.jobs.get('job')!.spec.gpu = { models: ['nvidia-x'] };
+    await w.operator().reconcile(`${NS}/job`);
+    const accepted = w.api.jobs.get('job')!.status?.conditions?.find((c) => c.type === 'Accepted');
+    expect(accepted).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
+    expect(accepted?.message).toMatch(/gpu.models: unknown GPU model\(s\) nvidia-x; known: nvidia-b200, .*nvidia-rtx-4090/);
+    expect(w.provider.jobs).toEqual([]);
+  });
+
+  test('when the 4090 is cheaper per shard, it is the one asked for', async () => {
+    const w = mixedWorld({ 'nvidia-h100': 300, 'nvidia-rtx-4090': 600 });
+    await drive(w);
+    expect(w.provider.askedModels).toEqual([['nvidia-rtx-4090'], ['nvidia-rtx-4090']]);
   });
 });

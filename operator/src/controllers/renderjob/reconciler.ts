@@ -341,7 +341,7 @@ export class RenderJobReconciler {
     const remote = this.d.remote;
     if (!remote) return;
     await pool(pass.decision.cancelRemote, config.writeConcurrency, async (r) => {
-      if (!(await remote.stop(pass.record, r, this.specFor(pass.job, r.index, this.framesOf(pass, r.index), pass.total, pass.domain)))) { pass.remoteStopping++; pass.wake(2000); }
+      if (!(await remote.stop(pass.record, r, this.specFor(pass.job, r.index, this.framesOf(pass, r.index), pass.total, pass.domain, r.status.gpuModel)))) { pass.remoteStopping++; pass.wake(2000); }
     });
   }
 
@@ -364,7 +364,7 @@ export class RenderJobReconciler {
         await ensureRecord(s.index);
         const range = newRecords.get(s.index);
         const frames = range?.frameStart !== undefined ? { start: range.frameStart, end: range.frameEnd! } : this.framesOf(pass, s.index);
-        await this.d.remote!.start(pass.record, pass.records.get(s.index)?.status ?? {}, s, this.specFor(pass.job, s.index, frames, pass.total, pass.domain));
+        await this.d.remote!.start(pass.record, pass.records.get(s.index)?.status ?? {}, s, this.specFor(pass.job, s.index, frames, pass.total, pass.domain, s.gpuModel));
         this.d.metrics?.shardStarted('remote', s.provider, (s.waitedMs ?? 0) / 1000);
         pass.wake(2000);
       }
@@ -404,7 +404,7 @@ export class RenderJobReconciler {
     if (pass.settles && !pass.domain && d.remoteLive.length > 0) pass.wake(2000);
     const maxRetries = pass.job.spec.shards.maxRetries ?? 3;
     await pool(trackable, this.d.config.writeConcurrency, async (r) => {
-      pass.wake(await remote.track(pass.record, pass.namespace, r, this.specFor(pass.job, r.index, this.framesOf(pass, r.index), pass.total, pass.domain), maxRetries, pass.check));
+      pass.wake(await remote.track(pass.record, pass.namespace, r, this.specFor(pass.job, r.index, this.framesOf(pass, r.index), pass.total, pass.domain, r.status.gpuModel), maxRetries, pass.check));
     });
     let stale = 0;
     for (const snap of pass.records.values()) {
@@ -474,8 +474,8 @@ export class RenderJobReconciler {
     return this.d.providerNames?.().filter((p) => !s.payoutAddress(p)) ?? [];
   }
 
-  private specFor(job: RenderJobObject, index: number, frames: { start: number; end: number } | undefined, total: number, domain: ReturnType<SettlementView['domain']>) {
-    const spec = shardSpecFor(job, index, frames, total);
+  private specFor(job: RenderJobObject, index: number, frames: { start: number; end: number } | undefined, total: number, domain: ReturnType<SettlementView['domain']>, gpuModel?: string) {
+    const spec = shardSpecFor(job, index, frames, total, gpuModel);
     return domain ? { ...spec, settlement: { chainId: String(domain.chainId), escrowAddress: domain.escrowAddress, tokenDecimals: domain.tokenDecimals } } : spec;
   }
 

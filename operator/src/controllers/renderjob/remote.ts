@@ -57,7 +57,12 @@ export function maxDurationSecOf(job: RenderJob): number | undefined {
   }
 }
 
-export function shardSpecFor(job: RenderJob, index: number, frames: { start: number; end: number } | undefined, total: number): ShardSpec {
+/**
+ * The shard as a provider gets it. `gpuModel`: the model of the offer the planner chose (the
+ * attempt's status.gpuModel) — the submission asks for that model only, so the provider cannot
+ * swap in a cheaper-per-hour but slower GPU the plan priced out.
+ */
+export function shardSpecFor(job: RenderJob, index: number, frames: { start: number; end: number } | undefined, total: number, gpuModel?: string): ShardSpec {
   const t = job.spec.template;
   const maxDurationSec = maxDurationSecOf(job);
   const env = (t.env ?? []).filter((e) => typeof e.value === 'string').map((e) => ({ name: e.name, value: e.value as string }));
@@ -65,7 +70,7 @@ export function shardSpecFor(job: RenderJob, index: number, frames: { start: num
     jobUid: job.metadata.uid!, jobNamespace: job.metadata.namespace!, jobName: job.metadata.name!,
     shardIndex: index, shardCount: total,
     image: t.image, command: t.command ?? [], args: t.args ?? [], env,
-    gpuCount: gpusOf(t), gpuModels: job.spec.gpu?.models ?? [],
+    gpuCount: gpusOf(t), gpuModels: gpuModel ? [gpuModel] : job.spec.gpu?.models ?? [],
     outputUri: job.spec.output?.uri ?? '',
     ...(frames ? { frames } : {}),
     ...(maxDurationSec ? { maxDurationSec } : {}),
@@ -150,9 +155,9 @@ export class RemoteShards {
   }
 
   /** Records the intent of a new remote attempt, then submits it. */
-  async start(record: RecordFn, prev: ShardRecordStatus, s: { recordName: string; attempt: number; provider: string; idempotencyKey: string }, spec: ShardSpec): Promise<void> {
+  async start(record: RecordFn, prev: ShardRecordStatus, s: { recordName: string; attempt: number; provider: string; gpuModel?: string; idempotencyKey: string }, spec: ShardSpec): Promise<void> {
     const intent: ShardRecordStatus = {
-      ...prev, phase: 'Scheduled', placement: 'Remote', provider: s.provider, idempotencyKey: s.idempotencyKey,
+      ...prev, phase: 'Scheduled', placement: 'Remote', provider: s.provider, gpuModel: s.gpuModel, idempotencyKey: s.idempotencyKey,
       remoteId: undefined, attempts: s.attempt, retryAfter: undefined, podName: undefined,
     };
     await record(s.recordName, intent);

@@ -5,7 +5,8 @@
 // registry's changes that can let waiting shards burst (offers, breaker transitions; not probes
 // that change nothing).
 import type * as k8s from '@kubernetes/client-node';
-import type { RenderJob } from '../../api/index.js';
+import { GPU_PRODUCT_LABEL, type RenderJob } from '../../api/index.js';
+import { canonicalGpuName } from '../../gpus/index.js';
 import { podJobKey } from '../../kube/cache.js';
 import { parseMicros } from '../../money.js';
 import { Expectations, type Controller } from '../../runtime/index.js';
@@ -28,7 +29,9 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
   const { cfg, caches, clock, log, metrics, recorder } = ctx;
   const remoteConfig = {
     retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour),
-    maxStartsPerReconcile: 500, pollIntervalMs: cfg.remotePollMs, providerTimeoutMs: cfg.providerTimeoutMs,
+    maxStartsPerReconcile: 500,
+    nodeModel: (node: string) => { const m = caches.nodes.getByName(node)?.metadata?.labels?.[GPU_PRODUCT_LABEL]; return m ? canonicalGpuName(m) : undefined; },
+    pollIntervalMs: cfg.remotePollMs, providerTimeoutMs: cfg.providerTimeoutMs,
   };
   const onVerification = (provider: string, result: 'verified' | 'failed' | 'skipped', message?: string) => {
     metrics.settlement.verification(provider, result);

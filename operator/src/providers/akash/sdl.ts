@@ -15,6 +15,7 @@
 import { generateManifest, generateManifestVersion, manifestToSortedJSON, yaml } from '@akashnetwork/chain-sdk';
 import type { SDLInput } from '@akashnetwork/chain-sdk';
 import type { EnvVar, ShardSpec } from '../types.js';
+import { akashGpuOf } from '../../gpus/index.js';
 
 export interface AkashGpu {
   model: string;
@@ -26,6 +27,8 @@ export interface AkashGpu {
  * `nvidia-rtx-4090` -> {model: rtx4090}. Akash names models without vendor or dashes.
  */
 export function akashGpu(name: string): AkashGpu {
+  const known = akashGpuOf(name);
+  if (known) return known;
   let rest = name.toLowerCase().replace(/^nvidia[-_ ]/, '');
   let ram: string | undefined;
   const mem = /[-_ ](\d+)gb?$/.exec(rest);

@@ -44,6 +44,7 @@
 // Quota: 429 "Daily job quota exceeded" comes with no Retry-After; the count restarts at 00:00 UTC
 // (router.py:114-134), so it is a QuotaExceededError until then, not a rate limit to retry through.
 
+import { chutesGpuKeyOf } from '../../gpus/index.js';
 import { HttpClient, retryPolicy } from '../http.js';
 import { compare, div, mul, rational, usd } from '../../money.js';
 import { outputsDigest, parseResultReport, sha256Hex } from '../results.js';
@@ -127,7 +128,7 @@ interface WirePricing {
 const LOG_FILE = '_chute.log';
 
 export function chutesGpuKey(name: string, overrides: Record<string, string> = {}): string {
-  return overrides[name] ?? name.toLowerCase().replace(/^nvidia[-_ ]/, '').replace(/^rtx[-_ ]?/, '').replace(/[-_ ]\d+gb?$/, '').replace(/[-_ ]/g, '');
+  return overrides[name] ?? chutesGpuKeyOf(name) ?? name.toLowerCase().replace(/^nvidia[-_ ]/, '').replace(/^rtx[-_ ]?/, '').replace(/[-_ ]\d+gb?$/, '').replace(/[-_ ]/g, '');
 }
 
 /** The next 00:00 UTC after `now`, when Chutes' daily job count starts again. */

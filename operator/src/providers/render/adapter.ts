@@ -52,6 +52,7 @@ import type {
 } from '../types.js';
 import { signRequest } from './signing.js';
 import type { RenderCredentials } from './signing.js';
+import { renderGpuNameOf } from '../../gpus/index.js';
 
 export type { RenderCredentials } from './signing.js';
 
@@ -120,7 +121,7 @@ const STATES: Record<string, RemotePhase> = {
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);
 
 export function renderGpuName(name: string, overrides: Record<string, string> = {}): string {
-  const o = overrides[name];
+  const o = overrides[name] ?? renderGpuNameOf(name);
   if (o) return o;
   const parts = name.split(/[-_ ]/).filter(Boolean);
   return parts.map((p) => p.toUpperCase()).join(' ');

@@ -22,6 +22,7 @@
 // time `uptime_mins`, basis `estimated` (GET /api/v0/charges settles it later). A 402 (balance
 // exhausted) surfaces as InsufficientFundsError.
 
+import { vastGpuNameTable } from '../../gpus/index.js';
 import { HttpClient, retryPolicy } from '../http.js';
 import { compare, div, mul, rational, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
@@ -66,16 +67,8 @@ export interface VastOptions {
 
 export const VAST_DEFAULTS: VastOptions = { gpuNames: {}, diskGb: 20, searchLimit: 64, logTail: 1000, logAttempts: 10, logWaitMs: 300 };
 
-/** Vast's gpu_name spellings for the models Atelier names. */
-export const VAST_GPU_NAMES: Record<string, string[]> = {
-  'nvidia-h100': ['H100 SXM', 'H100 PCIE', 'H100 NVL'],
-  'nvidia-h200': ['H200'],
-  'nvidia-a100-80gb': ['A100 SXM4', 'A100 PCIE'],
-  'nvidia-l40s': ['L40S'],
-  'nvidia-rtx-4090': ['RTX 4090'],
-  'nvidia-rtx-3090': ['RTX 3090'],
-  'nvidia-rtx-a6000': ['RTX A6000'],
-};
+/** Vast's gpu_name spellings for the models Atelier names (from the GPU catalog, operator/src/gpus). */
+export const VAST_GPU_NAMES: Record<string, string[]> = vastGpuNameTable();
 
 /** An offer row of POST /api/v0/bundles/ (fields in vast.py `offers_fields`), those read here. */
 interface WireOffer {

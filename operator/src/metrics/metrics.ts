@@ -33,6 +33,13 @@ export interface OperatorMetrics {
   providerRequests: prom.Histogram<'provider' | 'operation' | 'result'>;
   jobs: JobMetrics;
   settlement: SettlementMetrics;
+  budgets: BudgetMetrics;
+}
+
+/** What the RenderBudget controller reports: each budget's spent and limit in the current period. */
+export interface BudgetMetrics {
+  observe(namespace: string, budget: string, spentUsd: number, limitUsd: number): void;
+  forget(namespace: string, budget: string): void;
 }
 
 /** What verification and settlement report. */
@@ -91,8 +98,14 @@ export function createMetrics(): OperatorMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
     registers,
   });
+  const budgetSpent = new prom.Gauge({ name: 'atelier_budget_spent_usd', help: 'Provider cost in USD recorded against a RenderBudget in its current period, by namespace and budget (RenderBudget objects, created by the platform team).', labelNames: ['namespace', 'budget'], registers });
+  const budgetLimit = new prom.Gauge({ name: 'atelier_budget_limit_usd', help: 'The limit in USD of a RenderBudget per period, by namespace and budget.', labelNames: ['namespace', 'budget'], registers });
   return {
     registry,
+    budgets: {
+      observe: (namespace, budget, spent, limit) => { budgetSpent.set({ namespace, budget }, spent); budgetLimit.set({ namespace, budget }, limit); },
+      forget: (namespace, budget) => { budgetSpent.remove({ namespace, budget }); budgetLimit.remove({ namespace, budget }); },
+    },
     queues: new PromWorkQueueMetrics(registry),
     controllers: new PromControllerMetrics(registry),
     apiWrites: new prom.Counter({

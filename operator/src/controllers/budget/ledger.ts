@@ -184,7 +184,8 @@ export class BudgetLedger {
   hold(key: string, r: Omit<Reservation, 'at' | 'seen'>, budgets: BudgetUsage[]): void {
     const prev = this.held.get(key);
     this.held.set(key, { ...r, at: this.d.clock.now(), seen: prev?.seen ?? false });
-    for (const b of budgets) this.emit(budgetKey(b));
+    // Re-reserving the same attempt at the same amount changes nothing anyone should look at again.
+    if (prev?.amountMicros !== r.amountMicros || prev.provider !== r.provider) for (const b of budgets) this.emit(budgetKey(b));
   }
 
   /** @internal BudgetGate's refusal: remembered for the Exhausted condition until the budget has that much room again. */

@@ -238,6 +238,11 @@ export class BudgetGate {
     return true;
   }
 
+  /** Tells the budgets that cannot hold `amountMicros` that a shard asked for it (for their Exhausted condition). */
+  refuseShort(amountMicros: bigint): void {
+    for (const [u, v] of this.left) if (v < amountMicros) this.ledger.refuse(u, amountMicros);
+  }
+
   /** Why the job may not burst (or start), for its Bursting condition. */
   message(u: BudgetUsage): string {
     return `RenderBudget ${u.name} (${u.action}) is exhausted: spent ${formatMicros(u.spentMicros)} and reserved ${formatMicros(u.reservedMicros)} of ${formatMicros(u.limitMicros)} USD until ${new Date(u.window.end).toISOString()}`;

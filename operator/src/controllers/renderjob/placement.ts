@@ -8,7 +8,7 @@
 // remaining, every Remote placement reserves its cost in the same synchronous call (or waits), and an
 // exhausted Suspend budget holds every new shard of the job, LocalOnly jobs included.
 import type { RenderJob } from '../../api/index.js';
-import { DEFAULT_SHARD_MS, planParamsFromSpec, planRound, shardCostMicros, type PlanReason } from '../../planner/index.js';
+import { DEFAULT_SHARD_MS, parseGoDuration, planParamsFromSpec, planRound, shardCostMicros, type PlanReason } from '../../planner/index.js';
 import type { ModelCapacity } from '../capacity.js';
 import type { ProviderSnapshot } from '../computeprovider/registry.js';
 import { formatMicros } from '../../money.js';
@@ -40,7 +40,9 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
     const view = deps.providers.plannerView();
     // Providers that failed a check in this job get none of its shards.
     const offers = ctx.excludeProviders?.size ? view.offers.filter((o) => !ctx.excludeProviders.has(o.provider)) : view.offers;
-    const expectedShardMs = ctx.expectedShardMs ?? DEFAULT_SHARD_MS;
+    // An attempt never runs past shards.maxDuration (the operator cancels it), so no longer is expected of it.
+    const maxMs = job.spec.shards.maxDuration ? parseGoDuration(job.spec.shards.maxDuration) : Number.POSITIVE_INFINITY;
+    const expectedShardMs = Math.min(ctx.expectedShardMs ?? DEFAULT_SHARD_MS, maxMs);
     // Budget already committed: what was spent, plus the expected cost of attempts still running.
     let committed = ctx.remoteCostMicros;
     for (const [provider, n] of ctx.liveRemoteByProvider) {
@@ -81,6 +83,11 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
         }
       }
       placements.set(s.index, s.placement === 'Remote' ? { kind: 'Remote', provider: s.provider! } : s.placement === 'Local' ? { kind: 'Local' } : { kind: 'Wait' });
+    }
+    if (gate && teamBinds && refused === 0 && plan.reason.reason === 'BudgetExhausted' && offers.length > 0) {
+      // The planner found the budgets too short for even one shard: the budgets hear of it (their Exhausted condition).
+      const cheapest = offers.reduce((a, o) => (o.pricePerGpuHourMicros < a ? o.pricePerGpuHourMicros : a), offers[0]!.pricePerGpuHourMicros);
+      gate.refuseShort(reservationMicros(job, cheapest, undefined, expectedShardMs));
     }
     const short = gate?.usages.find((u) => u.exhausted) ?? gate?.usages[0];
     if (gate && short && (refused > 0 || (plan.reason.reason === 'BudgetExhausted' && teamBinds))) {

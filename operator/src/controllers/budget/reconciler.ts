@@ -83,7 +83,6 @@ export class BudgetReconciler implements Reconciler {
     }
     if (!s.cap && u.exhausted) {
       s.cap = true;
-      s.almost = true;
       this.d.recorder.event(obj, 'Warning', BudgetEvent.Exhausted, `the budget is at its cap (${u.action === 'Suspend' ? 'new shards of its jobs wait' : 'nothing new goes to providers'}): ${use}`);
     }
   }

@@ -69,8 +69,11 @@ describe('BudgetLedger.usage', () => {
     ['a live attempt without: price × GPUs × the default expected time (10 min)', undefined, [live('k1')], 1_200_000n],
     ['a finished attempt with its bill unknown stays reserved', '30m', [shard('a', 1, { phase: 'Succeeded', placement: 'Remote', provider: 'akash', idempotencyKey: 'k1', costPending: true })], 3_600_000n],
     ['a provider without a price reserves 0 (nothing known to hold)', '30m', [live('k1', 'gone')], 0n],
+    ['… or at the job\'s price cap when it has one', 'cap', [live('k1', 'gone')], 2_000_000n], // 4.00/h × 2 GPUs × 15 min
   ] as [string, string | undefined, RenderShard[], bigint][])('%s', (_n, maxDuration, shards, want) => {
-    const u = ledger([budget('team', '10.00')], [job('a', {}, maxDuration)], shards).usage(budget('team', '10.00'));
+    const j = job('a', {}, maxDuration === 'cap' ? '15m' : maxDuration);
+    if (maxDuration === 'cap') j.spec.placement = { policy: 'Burst', maxPricePerGpuHour: '4.00' };
+    const u = ledger([budget('team', '10.00')], [j], shards).usage(budget('team', '10.00'));
     expect(u.reservedMicros).toBe(want);
   });
 

@@ -12,7 +12,7 @@
 // the operator cancels an attempt at maxDuration, so it never costs more at that price), otherwise the
 // planner's expected cost (price × GPUs × expected shard time), which an attempt may overrun.
 import type { RenderBudget, RenderJob, RenderShard } from '../../api/index.js';
-import { formatMicros, parseMicros } from '../../money.js';
+import { formatMicros, parseMicros, priceCapMicros } from '../../money.js';
 import { DEFAULT_SHARD_MS, gpusPerShardOf, parseGoDuration, shardCostMicros } from '../../planner/index.js';
 import { periodWindow, type BudgetPeriod, type PeriodWindow } from './period.js';
 
@@ -123,6 +123,7 @@ export class BudgetLedger {
       u.reservedMicros += reserved;
       byProvider.set(provider, u);
     };
+    this.sweep(now);
     const live = new Set<string>();
     const finished = new Set<string>();
     const jobs = new Set<string>();
@@ -146,7 +147,8 @@ export class BudgetLedger {
         if (!done || st.costPending) {
           // Live, or finished with its bill unknown: held at the placer's amount, or estimated after a restart.
           if (mine && !done) continue; // counted with the in-memory reservations below
-          const price = this.d.priceOf(provider) ?? 0n;
+          // The provider's highest offer now; without offers, the job's own price cap.
+          const price = this.d.priceOf(provider) ?? priceCapMicros(job.spec.placement?.maxPricePerGpuHour) ?? 0n;
           add(provider, 0n, reservationMicros(job, price, undefined, mean));
         }
       }
@@ -199,6 +201,11 @@ export class BudgetLedger {
   /** Reservation held by key, if any (tests, `atelier plan`). */
   reservation(key: string): bigint | undefined {
     return this.held.get(key)?.amountMicros;
+  }
+
+  /** Reservations no budget looked at for a day (their budget or job is gone) are forgotten. */
+  private sweep(now: number): void {
+    for (const [key, r] of this.held) if (now - r.at > Math.max(this.ttlMs, 86_400_000)) this.held.delete(key);
   }
 
   private emit(key: string): void {

@@ -9,8 +9,9 @@
 // reconciled at once can never jointly pass a cap: JavaScript runs one call at a time.
 //
 // A reservation is price × GPUs × spec.shards.maxDuration when the job sets maxDuration (a hard bound:
-// the operator cancels an attempt at maxDuration, so it never costs more at that price), otherwise the
-// planner's expected cost (price × GPUs × expected shard time), which an attempt may overrun.
+// the attempt is stopped at maxDuration, so it never costs more at that price — exactly where the provider
+// enforces it, within one status poll where the operator does), otherwise the planner's expected cost
+// (price × GPUs × expected shard time), which an attempt may overrun.
 import type { RenderBudget, RenderJob, RenderShard } from '../../api/index.js';
 import { formatMicros, parseMicros, priceCapMicros } from '../../money.js';
 import { DEFAULT_SHARD_MS, gpusPerShardOf, parseGoDuration, shardCostMicros } from '../../planner/index.js';

@@ -4,7 +4,7 @@
 // jobs' 20 shards would cost 20 USD without the cap. The oracle is the fake's own billing ledger:
 // what it charged never passes 10 USD at any poll, and ends close to it (the cap is used, not only
 // respected). The budget reports the cap: Exhausted=True, Warning Events at 80 % and at the cap, a
-// job's Bursting condition says BudgetExhausted, and its spent agrees with what the fake billed.
+// job's Bursting condition says BudgetExhausted, and its spent (status and gauge) agrees with what the fake billed.
 import { createComputeProvider, deleteComputeProviders, waitForProbes } from '../support/providers.js';
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
@@ -79,6 +79,10 @@ test('five jobs racing for a 10 USD monthly budget never spend more than 10 USD,
   expect(parseMicros(settled.status!.spent!)).toBe(total);
   expect(settled.status!.byProvider).toEqual([{ provider: PROVIDER, spent: settled.status!.spent, reserved: '0.00' }]);
   expect(Date.parse(settled.status!.period!.end!)).toBeGreaterThan(Date.now());
+  // The gauges say the same: spent as billed, and the limit.
+  const metrics = await (await fetch(`${await op.metricsUrl()}/metrics`)).text();
+  const gauge = (name: string) => metrics.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(`budget_namespace="${ns}"`) && l.includes('budget="studio-month"'))?.split(' ').pop();
+  expect([gauge('atelier_budget_spent_usd'), gauge('atelier_budget_limit_usd')]).toEqual([String(Number(total) / 1e6), '10']);
 
   // It reports the cap: Warning Events on the budget, once each, and a job held by it says why.
   const events = await jobEvents(c, ns, 'studio-month');

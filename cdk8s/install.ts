@@ -66,6 +66,8 @@ export const JOB_RULES: Rule[] = [
   { apiGroup: 'atelier.dev', resource: 'renderjobs/finalizers', verbs: ['update'] },
   { apiGroup: 'atelier.dev', resource: 'rendershards', verbs: ['get', 'list', 'watch', 'create', 'delete', 'deletecollection'] },
   { apiGroup: 'atelier.dev', resource: 'rendershards/status', verbs: ['get', 'patch', 'update'] },
+  { apiGroup: 'atelier.dev', resource: 'renderbudgets', verbs: ['get', 'list', 'watch'] },
+  { apiGroup: 'atelier.dev', resource: 'renderbudgets/status', verbs: ['get', 'patch', 'update'] },
   { apiGroup: '', resource: 'pods', verbs: ['create', 'delete'] },
 ];
 

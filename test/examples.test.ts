@@ -124,6 +124,8 @@ describe('examples/ without a cluster', () => {
       docs.some((p) => inSubnetwork(p) && subnetProvider(p) && p.obj.spec.subnet.namespace === d.obj.metadata.name)],
     ['private-subnetwork/: a Burst job on site A that may use the subnet provider', (d) => inSubnetwork(d) && isJob(d) && policy(d) === 'Burst' &&
       docs.some((p) => inSubnetwork(p) && subnetProvider(p) && (d.obj.spec.placement.providers ?? [p.obj.metadata.name]).includes(p.obj.metadata.name))],
+    ['a RenderBudget per month over a team\'s jobs (selector) and one per week with action Suspend', (d) => d.file === 'renderbudget.yaml' && d.obj.kind === 'RenderBudget' &&
+      d.obj.spec.period === 'Month' && !!d.obj.spec.selector?.matchLabels && docs.some((o) => o.file === d.file && o.obj.kind === 'RenderBudget' && o.obj.spec.period === 'Week' && o.obj.spec.action === 'Suspend')],
     ['argocd/: the Argo CD Application installing the chart', (d) => d.file === 'argocd/application.yaml' && d.obj.kind === 'Application' && /^argoproj\.io\//.test(d.obj.apiVersion)],
   ];
   test.each(cases)('covers %s', (_name, matches) => {

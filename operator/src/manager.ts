@@ -4,7 +4,8 @@
 // election, and a graceful shutdown that drains work and releases the Lease. Nothing here reconciles.
 import os from 'node:os';
 import type * as k8s from '@kubernetes/client-node';
-import { GROUP, VERSION, type ComputeProvider, type RenderJob, type RenderShard } from './api/index.js';
+import { GROUP, VERSION, type ComputeProvider, type RenderBudget, type RenderJob, type RenderShard } from './api/index.js';
+import { setupBudgetController } from './controllers/budget/setup.js';
 import type { OperatorConfig } from './config.js';
 import { gpuCapacity } from './controllers/capacity.js';
 import { secretReader } from './controllers/computeprovider/kube.js';
@@ -33,7 +34,8 @@ function makeCaches(cfg: OperatorConfig, kc: k8s.KubeConfig, log: Log): Caches {
   const nodes = new Informer<k8s.V1Node>({ ...common, path: '/api/v1/nodes', name: 'nodes', transform: slimNode });
   const busyPods = new Informer<k8s.V1Pod>({ ...common, path: '/api/v1/pods', name: 'gpu-pods', transform: gpuPod, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' });
   const providers = new Informer<ComputeProvider>({ ...common, path: `/apis/${GROUP}/${VERSION}/computeproviders`, name: 'computeproviders' });
-  return { jobs, shards, pods, nodes, busyPods, providers, jobLister: new MultiLister(jobs), shardLister: new MultiLister(shards), podLister: new MultiLister(pods) };
+  const budgets = paths(cfg.namespaces, 'renderbudgets', GROUP).map((path) => new Informer<RenderBudget & k8s.KubernetesObject>({ ...common, path, name: 'renderbudgets' }));
+  return { jobs, shards, pods, nodes, busyPods, providers, budgets, jobLister: new MultiLister(jobs), shardLister: new MultiLister(shards), podLister: new MultiLister(pods) };
 }
 
 export async function runOperator(cfg: OperatorConfig): Promise<void> {
@@ -43,18 +45,20 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   const caches = makeCaches(cfg, kc, log);
   const recorder = new EventRecorder({ sink: coreEventSink(clients.core), component: 'atelier', instance: os.hostname(), logger: log });
   const ctx: OperatorContext = { cfg, clients, caches, clock: realClock, log, recorder, metrics: createMetrics() };
-  const informers = [...caches.jobs, ...caches.shards, ...caches.pods, caches.nodes, caches.busyPods, caches.providers] as Informer<k8s.KubernetesObject>[];
+  const informers = [...caches.jobs, ...caches.shards, ...caches.pods, caches.nodes, caches.busyPods, caches.providers, ...caches.budgets!] as Informer<k8s.KubernetesObject>[];
 
   const providers = setupComputeProviderController(ctx);
   const settlement = cfg.settlement ? setupSettlementController(ctx, cfg.settlement) : undefined;
-  const renderjobs = setupRenderJobController(ctx, providers.registry, settlement?.settlement);
+  const budgets = setupBudgetController(ctx, providers.registry);
+  const renderjobs = setupRenderJobController(ctx, providers.registry, settlement?.settlement, budgets.ledger);
+  budgets.onRoom(renderjobs.requeueUnfinished);
   // With --payout-key-secret: sign the results of settled shards peers send here (controllers/subnetsigner.ts).
   const signer = cfg.payoutKeySecret ? await createSubnetSigner({
     ref: cfg.payoutKeySecret, readSecret: secretReader(clients.core, cfg.secretsNamespace), custom: clients.custom, shards: caches.shardLister, jobs: caches.jobLister,
     recorder, log, queueMetrics: ctx.metrics.queues.forQueue('subnetsigner'), metrics: ctx.metrics.controllers.forController('subnetsigner'),
   }) : undefined;
   if (signer) for (const i of caches.shards) i.addEventHandler(signer.handler);
-  const controllers = [renderjobs.controller, providers.controller, settlement?.controller, signer?.controller].filter((c) => c !== undefined);
+  const controllers = [renderjobs.controller, providers.controller, budgets.controller, settlement?.controller, signer?.controller].filter((c) => c !== undefined);
 
   const server = new RuntimeServer({ address: cfg.metricsAddr, registry: ctx.metrics.registry, logger: log, readyChecks: { informers: () => informers.every((i) => i.hasSynced()) } });
   await server.start(); // logs "serving health and metrics" with the bound address

@@ -128,6 +128,7 @@ describe('chart files', () => {
       'atelier_workqueue_depth', 'atelier_workqueue_queue_duration_seconds', 'atelier_workqueue_adds_total',
       'atelier_workqueue_retries_total', 'atelier_leader', 'atelier_renderjobs', 'atelier_shards', 'atelier_cost_usd_total',
       'atelier_bursts_total', 'atelier_settlement_transactions_total', 'atelier_verifications_total', 'atelier_settlement_amount_total',
+      'atelier_budget_spent_usd', 'atelier_budget_limit_usd',
     ]) expect({ metric: m, charted: exprs.includes(m) }).toEqual({ metric: m, charted: true });
     // Every metric a panel queries is one the operator defines (a renamed metric leaves no panel empty).
     const sources = ['operator/src/metrics', 'operator/src/runtime'].flatMap((dir) => readdirSync(path.join(repoRoot, dir))

@@ -97,6 +97,62 @@ export interface ComputeProviderStatus {
   lastVerificationFailure?: string;
 }
 
+export interface RenderBudgetSpecSelectorMatchExpression {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+/** Which RenderJobs of this namespace the budget covers, by label; absent or empty = all of them. */
+export interface RenderBudgetSpecSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: RenderBudgetSpecSelectorMatchExpression[];
+}
+
+export interface RenderBudgetSpec {
+  /** Most the selected jobs may spend at providers in one period, in USD as a decimal string (e.g. "10.00"). */
+  limit: string;
+  /** The budget's period, in UTC: Day (from 00:00), Week (from Monday 00:00) or Month (the calendar month). */
+  period: 'Day' | 'Week' | 'Month';
+  /** Which RenderJobs of this namespace the budget covers, by label; absent or empty = all of them. */
+  selector?: RenderBudgetSpecSelector;
+  /**
+   * At the cap: StopBursting (running shards finish, nothing new goes to a provider, jobs go on locally) or Suspend (no new shard of a selected job starts anywhere until the budget has room again).
+   * @default "StopBursting"
+   */
+  action?: 'StopBursting' | 'Suspend';
+}
+
+/** The current period; end is when the budget resets. */
+export interface RenderBudgetStatusPeriod {
+  /** Format: date-time. */
+  start?: string;
+  /** Format: date-time. */
+  end?: string;
+}
+
+export interface RenderBudgetStatusByProviderItem {
+  provider: string;
+  spent?: string;
+  reserved?: string;
+}
+
+/** Observed state, written only by the operator through the status subresource. */
+export interface RenderBudgetStatus {
+  observedGeneration?: number;
+  /** The current period; end is when the budget resets. */
+  period?: RenderBudgetStatusPeriod;
+  /** Recorded provider cost of the selected jobs' shards finished in this period (USD). */
+  spent?: string;
+  /** Money held for remote attempts that are running or about to be submitted (USD). */
+  reserved?: string;
+  /** limit - spent - reserved, never below 0 (USD). */
+  remaining?: string;
+  byProvider?: RenderBudgetStatusByProviderItem[];
+  /** Ready (the spec was read) and Exhausted (the budget cannot pay for the next remote shard). */
+  conditions?: Condition[];
+}
+
 export interface EnvVar {
   name: string;
   value?: string;
@@ -543,6 +599,39 @@ export const ComputeProviderResource = {
   singular: 'computeprovider',
   namespaced: false,
   shortNames: ['cprov'],
+} as const;
+
+/**
+ * A cap in USD per period on what the selected RenderJobs of this namespace may spend at compute providers.
+ * namespaced; plural renderbudgets.
+ */
+export interface RenderBudget {
+  apiVersion: typeof API_VERSION;
+  kind: 'RenderBudget';
+  metadata: V1ObjectMeta;
+  spec: RenderBudgetSpec;
+  status?: RenderBudgetStatus;
+}
+
+export interface RenderBudgetList {
+  apiVersion: typeof API_VERSION;
+  kind: 'RenderBudgetList';
+  metadata: V1ListMeta;
+  items: RenderBudget[];
+}
+
+export const RENDER_BUDGET_KIND = 'RenderBudget';
+export const RENDER_BUDGET_PLURAL = 'renderbudgets';
+/** Everything a client needs to address RenderBudget objects. */
+export const RenderBudgetResource = {
+  group: GROUP,
+  version: VERSION,
+  apiVersion: API_VERSION,
+  kind: 'RenderBudget',
+  plural: 'renderbudgets',
+  singular: 'renderbudget',
+  namespaced: true,
+  shortNames: ['rbud'],
 } as const;
 
 /**

@@ -17,6 +17,7 @@ import { loadKubeConfig } from '../kube/client.js';
 import { parseGoDuration, planJob, type JobPlan, type JobPlanOutcome } from '../planner/index.js';
 import { formatMicros, parseMicros } from '../money.js';
 import { referencePrices, type ReferencePrices } from '../gpus/index.js';
+import { budgetLines, budgetsForJob, specWithinBudgets } from './budgets.js';
 
 /** The ConfigMap (in the operator namespace) whose data overrides the catalog's reference prices. */
 export const REFERENCE_PRICES_CONFIGMAP = 'atelier-reference-prices';
@@ -88,10 +89,11 @@ export async function planCommand(argv: string[], env: Record<string, string | u
   const kc: k8s.KubeConfig = loadKubeConfig(values.kubeconfig ?? env.KUBECONFIG?.split(':')[0]);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const [nodes, pods, cps] = await Promise.all([
+  const [nodes, pods, cps, budgets] = await Promise.all([
     core.listNode(),
     core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
     custom.listClusterCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'computeproviders' }) as Promise<{ items: ComputeProvider[] }>,
+    budgetsForJob(custom, job),
   ]);
   const cap = gpuCapacity(nodes.items, pods.items);
   const opNs = values['operator-namespace'] ?? env.ATELIER_OPERATOR_NAMESPACE ?? 'atelier-system';
@@ -105,7 +107,8 @@ export async function planCommand(argv: string[], env: Record<string, string | u
   const providers = statusPlannerView(cps.items).plannerView();
   const now = Date.now();
   const plan = planJob({
-    now, namespace: job.metadata?.namespace ?? 'default', spec: job.spec,
+    // RenderBudgets selecting the job: the plan spends no more than they leave.
+    now, namespace: job.metadata?.namespace ?? 'default', spec: specWithinBudgets(job.spec, budgets, now),
     local: [...cap.values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
     offers: providers.offers, providers: providers.providers,
     ...(values['shard-duration'] ? { expectedShardMs: parseGoDuration(values['shard-duration']) } : {}),
@@ -113,6 +116,6 @@ export async function planCommand(argv: string[], env: Record<string, string | u
     reference: referenceInput(referencePrices(override)),
   });
   if (values.output === 'json') out(JSON.stringify(plan, (_k, v) => (typeof v === 'bigint' ? formatMicros(v) : v), 2));
-  else out(renderPlan(job.metadata?.name ?? '(unnamed)', plan, now));
+  else out([renderPlan(job.metadata?.name ?? '(unnamed)', plan, now), ...budgetLines(budgets, now)].join('\n'));
   return 0;
 }

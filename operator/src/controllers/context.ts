@@ -3,7 +3,7 @@
 // its reconciler from these, registers its own watches and event filters, and returns a started-on-
 // demand Controller. Nothing here is specific to one controller, so no controller imports another.
 import type * as k8s from '@kubernetes/client-node';
-import type { ComputeProvider, RenderJob, RenderShard } from '../api/index.js';
+import type { ComputeProvider, RenderBudget, RenderJob, RenderShard } from '../api/index.js';
 import type { OperatorConfig } from '../config.js';
 import type { KubeClients } from '../kube/client.js';
 import type { OperatorMetrics as Metrics } from '../metrics/metrics.js';
@@ -17,6 +17,8 @@ export interface Caches {
   /** Every unfinished pod of the cluster, slimmed to its GPUs (capacity accounting). */
   busyPods: Informer<k8s.V1Pod>;
   providers: Informer<ComputeProvider>;
+  /** RenderBudgets, one informer per watched namespace (absent: no budgets are enforced). */
+  budgets?: Informer<RenderBudget & k8s.KubernetesObject>[];
   /** The per-namespace informers read as one. */
   jobLister: Lister<RenderJob & k8s.KubernetesObject>;
   shardLister: Lister<RenderShard & k8s.KubernetesObject>;

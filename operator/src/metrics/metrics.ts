@@ -33,6 +33,13 @@ export interface OperatorMetrics {
   providerRequests: prom.Histogram<'provider' | 'operation' | 'result'>;
   jobs: JobMetrics;
   settlement: SettlementMetrics;
+  budgets: BudgetMetrics;
+}
+
+/** What the RenderBudget controller reports: each budget's spent and limit in the current period. */
+export interface BudgetMetrics {
+  observe(namespace: string, budget: string, spentUsd: number, limitUsd: number): void;
+  forget(namespace: string, budget: string): void;
 }
 
 /** What verification and settlement report. */
@@ -91,8 +98,16 @@ export function createMetrics(): OperatorMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600],
     registers,
   });
+  // budget_namespace, not namespace: a scrape's target labels already use namespace (the operator's), and
+  // Prometheus would rename ours to exported_namespace.
+  const budgetSpent = new prom.Gauge({ name: 'atelier_budget_spent_usd', help: 'Provider cost in USD recorded against a RenderBudget in its current period, by budget_namespace and budget (RenderBudget objects, created by the platform team).', labelNames: ['budget_namespace', 'budget'], registers });
+  const budgetLimit = new prom.Gauge({ name: 'atelier_budget_limit_usd', help: 'The limit in USD of a RenderBudget per period, by budget_namespace and budget.', labelNames: ['budget_namespace', 'budget'], registers });
   return {
     registry,
+    budgets: {
+      observe: (ns, budget, spent, limit) => { budgetSpent.set({ budget_namespace: ns, budget }, spent); budgetLimit.set({ budget_namespace: ns, budget }, limit); },
+      forget: (ns, budget) => { budgetSpent.remove({ budget_namespace: ns, budget }); budgetLimit.remove({ budget_namespace: ns, budget }); },
+    },
     queues: new PromWorkQueueMetrics(registry),
     controllers: new PromControllerMetrics(registry),
     apiWrites: new prom.Counter({

@@ -11,6 +11,7 @@ import { podJobKey } from '../../kube/cache.js';
 import { parseMicros } from '../../money.js';
 import { Expectations, type Controller } from '../../runtime/index.js';
 import { gpuCapacity } from '../capacity.js';
+import type { BudgetLedger } from '../budget/ledger.js';
 import type { ProviderRegistry } from '../computeprovider/registry.js';
 import { controllerFor, jobKeyOfShard, keyOf, type OperatorContext } from '../context.js';
 import type { SettlementView } from '../ports.js';
@@ -25,7 +26,7 @@ export interface RenderJobSetup {
   requeueUnfinished(): void;
 }
 
-export function setupRenderJobController(ctx: OperatorContext, registry: ProviderRegistry, settlement?: SettlementView): RenderJobSetup {
+export function setupRenderJobController(ctx: OperatorContext, registry: ProviderRegistry, settlement?: SettlementView, budgets?: BudgetLedger): RenderJobSetup {
   const { cfg, caches, clock, log, metrics, recorder } = ctx;
   const remoteConfig = {
     retryBaseMs: cfg.retryBaseMs, retryMaxMs: Math.max(cfg.retryBaseMs, 360_000), localPricePerGpuHourMicros: parseMicros(cfg.localPricePerGpuHour),
@@ -45,7 +46,7 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
     jobs: caches.jobLister, shards: caches.shardLister, pods: caches.podLister,
     writer: new ApiJobWriter(ctx.clients, (kind) => metrics.apiWrites.inc({ kind })),
     recorder, clock, expectations, log, metrics: metrics.jobs, remote, onVerification,
-    place: makePlacer({ capacity, providers: registry, clock }),
+    place: makePlacer({ capacity, providers: registry, clock, ...(budgets ? { budgets } : {}) }),
     ...(settlement ? { settlement } : {}), providerNames: () => caches.providers.list().map((p) => p.metadata.name!),
     // Progress-only status changes are written at most every 10 s per job (phase and outcome at once):
     // at 5 s a 10-shard job under load still wrote its status 11 times (benchmark, 4.22 writes/shard).

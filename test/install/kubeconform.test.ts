@@ -144,7 +144,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'atelier-schemas-'));
   const openapi = JSON.parse(await kubectlOk(['get', '--raw', '/openapi/v2'])) as { definitions: Record<string, Json> };
   expect(writeBuiltinSchemas(openapi)).toBeGreaterThan(50);
-  expect(writeCrdSchemas().sort()).toEqual(['computeprovider-atelier-v1alpha1.json', 'renderjob-atelier-v1alpha1.json', 'rendershard-atelier-v1alpha1.json']);
+  expect(writeCrdSchemas().sort()).toEqual(['computeprovider-atelier-v1alpha1.json', 'renderbudget-atelier-v1alpha1.json', 'renderjob-atelier-v1alpha1.json', 'rendershard-atelier-v1alpha1.json']);
 });
 
 afterAll(() => {

@@ -27,12 +27,16 @@ COPY operator/ operator/
 RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json && \
     node dist/operator/src/settlement/compile.js --write dist/operator/src/settlement/artifacts.json
 
+# Besides tests, sources and docs, the deps stage drops production dependencies the operator never
+# loads: typia's command line (typescript, inquirer, rxjs; @nosana/types needs only typia's runtime)
+# and cdk8s (the constructs studios import for their own jobs, not the operator).
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --loglevel=error && \
     npm cache clean --force && \
     rm -rf node_modules/solc node_modules/ethers/dist node_modules/ethers/src.ts && \
+    rm -rf node_modules/typescript node_modules/inquirer node_modules/rxjs node_modules/cdk8s node_modules/cdk8s-plus-27 node_modules/constructs && \
     find node_modules -type d \( -name test -o -name tests -o -name __tests__ \) -prune -exec rm -rf {} + && \
     find node_modules -type f \( -name '*.map' -o -name '*.ts' -o -name '*.mts' -o -name '*.cts' \
       -o -iname '*.md' -o -iname 'CHANGELOG*' \) -delete

@@ -5,7 +5,7 @@
 // failure the adapter's findByKey is the way back. A 402 becomes an InsufficientFundsError. Every
 // error message passes through redaction so that the credentials this client holds never reach an error, a log line or an event.
 
-import type { Clock, FetchLike, ProviderType, RetryPolicy } from './types.js';
+import type { AdapterInit, Clock, FetchLike, ProviderType, RetryPolicy } from './types.js';
 import { InsufficientFundsError, ProviderError } from './types.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH';
@@ -75,6 +75,28 @@ export function canonicalQuery(params: URLSearchParams): string {
   return pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 }
 
+/** Per-attempt timeout when an adapter's init sets none. */
+export const DEFAULT_TIMEOUT_MS = 15_000;
+
+/**
+ * The HTTP client every adapter builds from its AdapterInit: the init's fetch (default the global
+ * one), 15 s per attempt unless the init says otherwise, the retry policy filled in, and the
+ * provider's own authentication and secrets.
+ */
+export function adapterHttpClient(
+  provider: ProviderType,
+  init: Pick<AdapterInit<unknown, unknown>, 'endpoint' | 'fetch' | 'timeoutMs' | 'retry'>,
+  clock: Clock,
+  auth: Pick<HttpClientConfig, 'secrets' | 'authHeaders'>,
+): HttpClient {
+  return new HttpClient({
+    provider, endpoint: init.endpoint, clock, retry: retryPolicy(init.retry),
+    fetch: init.fetch ?? ((input, reqInit) => fetch(input, reqInit)),
+    timeoutMs: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    ...auth,
+  });
+}
+
 export class HttpClient {
   private readonly cfg: HttpClientConfig;
   private readonly base: URL;
@@ -82,6 +104,16 @@ export class HttpClient {
   constructor(cfg: HttpClientConfig) {
     this.cfg = cfg;
     this.base = new URL(cfg.endpoint.endsWith('/') ? cfg.endpoint : `${cfg.endpoint}/`);
+  }
+
+  /** The fetch this client sends with (adapters reuse it for URLs outside the API, e.g. result files). */
+  get fetchFn(): FetchLike {
+    return this.cfg.fetch;
+  }
+
+  /** The per-attempt timeout. */
+  get timeoutMs(): number {
+    return this.cfg.timeoutMs;
   }
 
   /** Sends the request and parses a JSON answer (undefined for an empty body). */

@@ -41,7 +41,7 @@
 // restart, no findByKey with the spec) that has no lease cannot get one: it is closed and Failed.
 // A second close is a quiet success on the console (deployment-writer.service.ts:110-127).
 
-import { HttpClient, retryPolicy } from '../http.js';
+import { adapterHttpClient, type HttpClient } from '../http.js';
 import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../../money.js';
 import type { Rational } from '../../money.js';
 import { outputsDigest, parseResultReport } from '../results.js';
@@ -189,19 +189,13 @@ export class AkashAdapter implements ProviderAdapter {
     if (this.opts.depositUsd !== undefined) this.opts.depositUsd = Number(this.opts.depositUsd);
     this.opts.manifestResendMs = Number(this.opts.manifestResendMs);
     this.clock = init.clock ?? systemClock;
-    this.fetchFn = init.fetch ?? ((input, reqInit) => fetch(input, reqInit));
-    this.timeoutMs = init.timeoutMs ?? 15_000;
     const apiKey = init.credentials.apiKey;
-    this.http = new HttpClient({
-      provider: 'akash',
-      endpoint: init.endpoint,
-      fetch: this.fetchFn,
-      clock: this.clock,
-      timeoutMs: this.timeoutMs,
-      retry: retryPolicy(init.retry),
+    this.http = adapterHttpClient('akash', init, this.clock, {
       secrets: [apiKey],
       authHeaders: () => ({ 'x-api-key': apiKey }),
     });
+    this.fetchFn = this.http.fetchFn;
+    this.timeoutMs = this.http.timeoutMs;
   }
 
   capabilities(): ProviderCapabilities {

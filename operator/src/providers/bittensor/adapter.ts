@@ -45,7 +45,7 @@
 // (router.py:114-134), so it is a QuotaExceededError until then, not a rate limit to retry through.
 
 import { chutesGpuKeyOf } from '../../gpus/index.js';
-import { HttpClient, retryPolicy } from '../http.js';
+import { adapterHttpClient, type HttpClient } from '../http.js';
 import { compare, div, mul, rational, usd } from '../../money.js';
 import { outputsDigest, parseResultReport, sha256Hex } from '../results.js';
 import type { ResultReport } from '../results.js';
@@ -158,13 +158,7 @@ export class ChutesAdapter implements ProviderAdapter {
     this.clock = init.clock ?? systemClock;
     this.journal = init.journal ?? memoryJournal();
     const apiKey = init.credentials.apiKey;
-    this.http = new HttpClient({
-      provider: 'bittensor',
-      endpoint: init.endpoint,
-      fetch: init.fetch ?? ((input, reqInit) => fetch(input, reqInit)),
-      clock: this.clock,
-      timeoutMs: init.timeoutMs ?? 15_000,
-      retry: retryPolicy(init.retry),
+    this.http = adapterHttpClient('bittensor', init, this.clock, {
       secrets: [apiKey],
       authHeaders: () => ({ authorization: `Bearer ${apiKey}` }),
     });

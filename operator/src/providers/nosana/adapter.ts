@@ -31,7 +31,7 @@
 
 import { validateJobDefinition } from '@nosana/types';
 import type { FlowState, JobDefinition } from '@nosana/types';
-import { HttpClient, retryPolicy } from '../http.js';
+import { adapterHttpClient, type HttpClient } from '../http.js';
 import { compare, div, formatMicros, mul, parseUsd, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
 import type { ResultReport } from '../results.js';
@@ -119,13 +119,7 @@ export class NosanaAdapter implements ProviderAdapter {
     this.opts = nosanaOptions(init.options as Record<string, unknown> | undefined);
     this.clock = init.clock ?? systemClock;
     const { apiKey } = init.credentials;
-    this.http = new HttpClient({
-      provider: 'nosana',
-      endpoint: init.endpoint,
-      fetch: init.fetch ?? ((input, reqInit) => fetch(input, reqInit)),
-      clock: this.clock,
-      timeoutMs: init.timeoutMs ?? 15_000,
-      retry: retryPolicy(init.retry),
+    this.http = adapterHttpClient('nosana', init, this.clock, {
       secrets: [apiKey],
       authHeaders: () => ({ authorization: `Bearer ${apiKey}` }),
     });

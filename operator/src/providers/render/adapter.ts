@@ -29,7 +29,7 @@
 // matches. Render does not publish that list's order or page size, so a key past the pages read is
 // not found: capabilities.findByKey = 'bestEffort'.
 
-import { HttpClient, retryPolicy } from '../http.js';
+import { adapterHttpClient, type HttpClient } from '../http.js';
 import { compare, div, formatMicros, mul, parseUsd, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
 import { ProviderError, assertIdempotencyKey, shardEnv, systemClock } from '../types.js';
@@ -138,13 +138,7 @@ export class RenderAdapter implements ProviderAdapter {
     this.opts = { ...RENDER_DEFAULTS, ...(init.options ?? {}) };
     this.clock = init.clock ?? systemClock;
     const creds = init.credentials;
-    this.http = new HttpClient({
-      provider: 'render',
-      endpoint: init.endpoint,
-      fetch: init.fetch ?? ((input, reqInit) => fetch(input, reqInit)),
-      clock: this.clock,
-      timeoutMs: init.timeoutMs ?? 15_000,
-      retry: retryPolicy(init.retry),
+    this.http = adapterHttpClient('render', init, this.clock, {
       secrets: [creds.secretKey, creds.publicKey],
       authHeaders: (req) => signRequest(creds, req, this.clock.now()),
     });

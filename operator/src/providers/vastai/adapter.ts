@@ -23,7 +23,7 @@
 // exhausted) surfaces as InsufficientFundsError.
 
 import { vastGpuNameTable } from '../../gpus/index.js';
-import { HttpClient, retryPolicy } from '../http.js';
+import { adapterHttpClient, type HttpClient } from '../http.js';
 import { compare, div, mul, rational, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
 import type { ResultReport } from '../results.js';
@@ -131,19 +131,13 @@ export class VastAdapter implements ProviderAdapter {
   constructor(init: AdapterInit<VastCredentials, VastOptions>) {
     this.opts = vastOptions(init.options as Record<string, unknown> | undefined);
     this.clock = init.clock ?? systemClock;
-    this.fetchFn = init.fetch ?? ((input, reqInit) => fetch(input, reqInit));
-    this.timeoutMs = init.timeoutMs ?? 15_000;
     const { apiKey } = init.credentials;
-    this.http = new HttpClient({
-      provider: 'vastai',
-      endpoint: init.endpoint,
-      fetch: this.fetchFn,
-      clock: this.clock,
-      timeoutMs: this.timeoutMs,
-      retry: retryPolicy(init.retry),
+    this.http = adapterHttpClient('vastai', init, this.clock, {
       secrets: [apiKey],
       authHeaders: () => ({ authorization: `Bearer ${apiKey}` }),
     });
+    this.fetchFn = this.http.fetchFn;
+    this.timeoutMs = this.http.timeoutMs;
   }
 
   capabilities(): ProviderCapabilities {

@@ -1,4 +1,4 @@
-import { costOfGpuMillis, formatMicros, parseMicros } from './money.js';
+import { costOfGpuMillis, formatMicros, parseMicros, parseMicrosOr } from './money.js';
 
 test.each([
   ['2.50', 2_500_000n],
@@ -26,4 +26,14 @@ test('costOfGpuMillis: one GPU-hour at 2.50 costs 2.50; 90 GPU-seconds cost 0.06
   // rounding half up at the micro-dollar
   expect(costOfGpuMillis(1n, 1_800_000n)).toBe(1n);
   expect(costOfGpuMillis(1n, 1_799_999n)).toBe(0n);
+});
+
+describe('parseMicrosOr', () => {
+  it('parses what parses and falls back on absent or unreadable values', () => {
+    expect(parseMicrosOr('1.25', 0n)).toBe(1_250_000n);
+    expect(parseMicrosOr(undefined, 0n)).toBe(0n);
+    expect(parseMicrosOr('', undefined)).toBeUndefined();
+    expect(parseMicrosOr('1.2345678', undefined)).toBeUndefined();
+    expect(parseMicrosOr('abc', 7n)).toBe(7n);
+  });
 });

@@ -140,6 +140,15 @@ export function parseMicros(s: string): MicroUsd {
   return m[1] ? -micros : micros;
 }
 
+/**
+ * `parseMicros` for a value read back from an API or a status, where the caller has a meaning for
+ * "absent or unreadable": `fallback` (0 for a sum that must not fail, undefined for "no such value").
+ */
+export function parseMicrosOr<F extends MicroUsd | undefined>(s: string | undefined, fallback: F): MicroUsd | F {
+  if (s === undefined || s === '') return fallback;
+  try { return parseMicros(s); } catch { return fallback; }
+}
+
 /** Cost in micro-USD of `gpuMillis` GPU-milliseconds at `pricePerGpuHour` micro-USD, rounded half up. */
 export function costOfGpuMillis(gpuMillis: bigint, pricePerGpuHourMicros: bigint): MicroUsd {
   const num = gpuMillis * pricePerGpuHourMicros;

@@ -5,7 +5,7 @@
 // written status says whether it was already reported); exports the spent and limit gauges; and looks
 // again at the period's end, or sooner while money is reserved (reservations settle into spent).
 import { API_VERSION, type Condition, type RenderBudget, type RenderBudgetStatus } from '../../api/index.js';
-import { formatMicros, parseMicros } from '../../money.js';
+import { formatMicros, parseMicrosOr } from '../../money.js';
 import type { Lister, Recorder } from '../../runtime/types.js';
 import type { Reconciler } from '../context.js';
 import type { BudgetLedger, BudgetUsage } from './ledger.js';
@@ -71,7 +71,7 @@ export class BudgetReconciler implements Reconciler {
       // What the last written status of this period already reported counts as sent (a restart sends nothing twice).
       const same = prev?.period?.start !== undefined && Date.parse(prev.period.start) === u.window.start;
       const was = (t: string) => same && prev?.conditions?.find((c) => c.type === t)?.status === 'True';
-      const prevUse = same && prev?.spent && prev.reserved ? { spentMicros: micros(prev.spent), reservedMicros: micros(prev.reserved), limitMicros: u.limitMicros } : undefined;
+      const prevUse = same && prev?.spent && prev.reserved ? { spentMicros: parseMicrosOr(prev.spent, 0n), reservedMicros: parseMicrosOr(prev.reserved, 0n), limitMicros: u.limitMicros } : undefined;
       s = { start: u.window.start, almost: prevUse !== undefined && usedAtLeast80(prevUse), cap: was('Exhausted') };
       this.sent.set(uid, s);
     }
@@ -86,10 +86,6 @@ export class BudgetReconciler implements Reconciler {
       this.d.recorder.event(obj, 'Warning', BudgetEvent.Exhausted, `the budget is at its cap (${u.action === 'Suspend' ? 'new shards of its jobs wait' : 'nothing new goes to providers'}): ${use}`);
     }
   }
-}
-
-function micros(s: string): bigint {
-  try { return parseMicros(s); } catch { return 0n; }
 }
 
 /** The status the budget should have now; conditions keep their lastTransitionTime while their status holds. */

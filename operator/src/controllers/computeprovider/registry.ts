@@ -9,7 +9,7 @@
 // the ComputeProvider status shows the same number the planner used. It holds no credentials.
 import type { ComputeProvider, ComputeProviderSpec, ProviderType } from '../../api/index.js';
 import type { OfferView, ProviderView } from '../../planner/types.js';
-import { parseMicros, parseUsd, priceCapMicros } from '../../money.js';
+import { parseMicrosOr, parseUsd, priceCapMicros } from '../../money.js';
 import type { Offer, ProviderAdapter } from '../../providers/types.js';
 import { CircuitBreaker, type BreakerConfig, type BreakerSnapshot, type BreakerState, type BreakerTransition } from './breaker.js';
 
@@ -76,17 +76,12 @@ export function statusPlannerView(cps: ComputeProvider[]): ProviderSnapshot {
     if (spec.gpuModels) v.gpuModels = spec.gpuModels;
     providers.push(v);
     for (const o of p.status?.offers ?? []) {
-      const price = safeMicros(o.pricePerGpuHour); // a price that does not parse is no offer, never a free one
+      const price = parseMicrosOr(o.pricePerGpuHour, undefined); // a price that does not parse is no offer, never a free one
       if (!o.gpuModel || price === undefined) continue;
       offers.push({ provider: name, offerId: `${name}/${o.gpuModel}`, gpuModel: o.gpuModel, pricePerGpuHourMicros: price, ...(o.available !== undefined ? { available: o.available } : {}) });
     }
   }
   return { plannerView: () => ({ providers, offers }) };
-}
-
-function safeMicros(v: string | undefined): bigint | undefined {
-  if (v === undefined) return undefined;
-  try { return parseMicros(v); } catch { return undefined; }
 }
 
 /** Why a provider takes no new shards for a while, though nothing is broken. */

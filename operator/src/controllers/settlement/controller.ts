@@ -18,7 +18,7 @@ import { API_VERSION, gpusPerShard, type EscrowStatus, type RenderJob, type Rend
 import type { SettlementConfig } from '../../config.js';
 import { nopSettlementMetrics, type SettlementMetrics } from '../../metrics/metrics.js';
 import { SettlementError, escrowIdFor, fromUnits, toUnits, type EscrowClient, type SendHooks, type StepResult } from '../../settlement/escrow.js';
-import { parseMicros } from '../../money.js';
+import { parseMicrosOr } from '../../money.js';
 import type { ShardRecord } from '../../api/index.js';
 import type { Lister, Log as Logger, Recorder, SecretReader } from '../../runtime/index.js';
 import type { SettlementView } from '../ports.js';
@@ -188,7 +188,7 @@ export class SettlementController implements SettlementView {
     const gpus = gpusPerShard(job.spec);
     const estimateMicros = (provider: string) => {
       const offers = this.d.providers.get(provider)?.status?.offers ?? [];
-      const price = offers.reduce((m, o) => { const p = toMicrosSafe(o.pricePerGpuHour); return p > m ? p : m; }, 0n);
+      const price = offers.reduce((m, o) => { const p = parseMicrosOr(o.pricePerGpuHour, 0n); return p > m ? p : m; }, 0n);
       return (price * BigInt(gpus) * BigInt(Math.round(expectedMs))) / 3_600_000n;
     };
     const until = this.d.clock.now() + (this.d.reconcileBudgetMs ?? 60_000);
@@ -413,11 +413,6 @@ function statusText(e: unknown): string {
 function unitsOf(amount: string | undefined, decimals: number): bigint {
   if (!amount) return 0n;
   try { return toUnits(amount, decimals); } catch { return 0n; }
-}
-
-function toMicrosSafe(v: string | undefined): bigint {
-  if (!v) return 0n;
-  try { return parseMicros(v); } catch { return 0n; }
 }
 
 function meanMs(records: ShardRecord[]): number | undefined {

@@ -241,7 +241,7 @@ export class SettlementController implements SettlementView {
   private async publish(job: RenderJob, key: string, escrows: EscrowStatus[]): Promise<void> {
     const want = this.settledCondition(key, job);
     const was = job.status?.conditions?.find((c) => c.type === 'Settled');
-    const settlement = { escrows: escrows.map((e) => ({ ...e, transactions: e.transactions?.slice(-16) })) };
+    const settlement = trimmed(escrows);
     const same = was && was.status === want.status && was.reason === want.reason && was.message === want.message && was.observedGeneration === job.metadata.generation;
     if (same && JSON.stringify(job.status?.settlement ?? { escrows: [] }) === JSON.stringify(settlement)) return;
     await this.persist(job, escrows, want, was);
@@ -255,7 +255,7 @@ export class SettlementController implements SettlementView {
       ...c, observedGeneration: job.metadata.generation ?? 0,
       lastTransitionTime: prev && prev.status === c.status && prev.lastTransitionTime ? prev.lastTransitionTime : new Date(this.d.clock.now()).toISOString(),
     };
-    const body = { escrows: escrows.map((e) => ({ ...e, transactions: e.transactions?.slice(-16) })) };
+    const body = trimmed(escrows);
     // One write at a time per job: escrows moving in parallel must not land out of order (a recorded
     // transaction hash overwritten by an older copy of the list).
     const prevWrite = this.writes.get(key) ?? Promise.resolve();
@@ -408,6 +408,11 @@ export class SettlementController implements SettlementView {
 function statusText(e: unknown): string {
   const code = (e as { code?: number }).code;
   return code === 404 ? 'not found' : code === 403 ? 'forbidden' : (e as Error).message?.split('\n')[0]?.slice(0, 200) ?? 'error';
+}
+
+/** status.settlement as written: each escrow keeps its last 16 transactions. */
+function trimmed(escrows: EscrowStatus[]): { escrows: EscrowStatus[] } {
+  return { escrows: escrows.map((e) => ({ ...e, transactions: e.transactions?.slice(-16) })) };
 }
 
 function unitsOf(amount: string | undefined, decimals: number): bigint {

@@ -387,3 +387,53 @@ describe('mixed GPUs: the planner\'s choice of model reaches the provider and is
     expect(w.provider.askedModels).toEqual([['nvidia-rtx-4090'], ['nvidia-rtx-4090']]);
   });
 });
+
+describe('local shards: fair first pods, and a record and its pod created together', () => {
+  /** The world with a LocalOnly job, whose pods the listers read back (by the atelier.dev/job label). */
+  function localWorld(count: number, waiting: () => number) {
+    const w = world(count, () => undefined);
+    const base = w.api.listers();
+    const pods: Lister<k8s.V1Pod> = { get: base.pods.get, byIndex: (_i, key) => [...w.api.pods.values()].filter((p) => `${p.metadata!.namespace}/${p.metadata!.labels!['atelier.dev/job']}` === key) };
+    const operator = () => new RenderJobReconciler({
+      ...base, pods, writer: w.api, recorder: { event: () => {} }, clock: w.clock, expectations: new Expectations({ clock: w.clock }), log: nopLog, newJobsWaiting: waiting,
+      config: { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, writeConcurrency: 4, statusMinIntervalMs: 0 },
+    });
+    return { ...w, operator };
+  }
+  const finish = (p: k8s.V1Pod) => {
+    p.status = { phase: 'Succeeded', containerStatuses: [{ name: 'shard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, startedAt: new Date(T0), finishedAt: new Date(T0 + 30_000) } } }] };
+  };
+
+  test('while new jobs wait for their first pod, a job starts one shard per pass and comes straight back for the rest', async () => {
+    let waiting = 3;
+    const w = localWorld(5, () => waiting);
+    const r = w.operator();
+    const first = await r.reconcile(`${NS}/job`);
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    expect(first.requeueAfterMs).toBe(1);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.pods.size).toBe(2);
+    waiting = 0; // the new jobs got theirs: the rest start at once
+    await r.reconcile(`${NS}/job`);
+    expect([...w.api.pods.keys()].sort()).toEqual(['job-0-1', 'job-1-1', 'job-2-1', 'job-3-1', 'job-4-1']);
+    expect([...w.api.shards.keys()].sort()).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4']);
+  });
+
+  test('killed at the record create of a first start (its pod went through): the record is made, no second pod, the outcome is recorded', async () => {
+    const w = localWorld(1, () => 0);
+    w.api.killAt = 2; // 1: the job's finalizer; 2: the RenderShard create, sent together with the pod's
+    await expect(w.operator().reconcile(`${NS}/job`)).rejects.toThrow(Killed);
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    expect(w.api.shards.size).toBe(0);
+    const r = w.operator(); // a fresh process
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.shards.has('job-0')).toBe(true);
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    finish(w.api.pods.get('job-0-1')!);
+    await r.reconcile(`${NS}/job`);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 1, placement: 'Local' });
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
+  });
+});

@@ -48,6 +48,8 @@ export interface ReconcilerDeps {
   writer: JobWriter;
   recorder: Recorder;
   clock: { now(): number };
+  /** New jobs queued for their first reconcile (fair first pods); absent: none. */
+  newJobsWaiting?: () => number;
   /** Pods created or deleted but not yet seen so by the cache (a stale cache never causes a second create). */
   expectations: Expectations;
   log: Logger;
@@ -57,6 +59,8 @@ export interface ReconcilerDeps {
 export interface ReconcileResult { requeueAfterMs?: number }
 
 const INDEX_JOB = 'job';
+/** Shards a job may start per pass while new jobs wait for their first pod. */
+export const FAIR_STARTS = 1;
 const PLAN_POLL_MS = 2000;
 
 /** Parses "<job>-<index>-<attempt>" from the end, since job names contain dashes. */
@@ -252,7 +256,7 @@ export class RenderJobReconciler {
 
   /** Reads the snapshot and asks decide() (with the planner for Burst and ProviderOnly jobs) what is true and what to do. */
   private decideNow(key: string, job: RenderJobObject): Pass {
-    const { clock, config } = this.d;
+    const { clock } = this.d;
     const meta = job.metadata;
     const namespace = meta.namespace!;
     const now = clock.now();
@@ -287,8 +291,19 @@ export class RenderJobReconciler {
       },
       wake: (ms) => { if (ms !== undefined && (pass.remoteWake === undefined || ms < pass.remoteWake)) pass.remoteWake = ms; },
     };
-    pass.decision = decide(snapshot, records, pods, now, config, this.d.place ? (cands, room, info) => this.placeFor(pass, cands, room, info) : undefined);
+    pass.decision = decide(snapshot, records, pods, now, this.decideOptions(), this.d.place ? (cands, room, info) => this.placeFor(pass, cands, room, info) : undefined);
     return pass;
+  }
+
+  /**
+   * Fair first pods: while new jobs wait for their first reconcile, a job starts at most
+   * FAIR_STARTS shards per pass and comes back behind them for the rest, so every new job gets its
+   * first pod before any job takes more than its share of the free GPUs.
+   */
+  private decideOptions(): DecideOptions {
+    const { config } = this.d;
+    const waiting = this.d.newJobsWaiting?.() ?? 0;
+    return waiting > 0 && config.maxStartsPerReconcile > FAIR_STARTS ? { ...config, maxStartsPerReconcile: FAIR_STARTS } : config;
   }
 
   /** The planner's placements for this pass; records the Bursting reason, or the spec problem the planner found. */
@@ -355,10 +370,17 @@ export class RenderJobReconciler {
     };
     type Start = { local: Decision['createPods'][number] } | { remote: Decision['submitRemote'][number] };
     const starts: Start[] = [...d.createPods.map((p) => ({ local: p })), ...(this.d.remote ? d.submitRemote.map((r) => ({ remote: r })) : [])];
+    // Records of pods that lost theirs (see decide.ts): created first, nothing else starts for them.
+    const starting = new Set(starts.map((st) => ('local' in st ? st.local.index : st.remote.index)));
+    const orphans = pass.deleting ? [] : d.createRecords.filter((r) => !starting.has(r.index));
+    await pool(orphans, this.d.config.writeConcurrency, (r) => ensureRecord(r.index));
     await pool(starts, this.d.config.writeConcurrency, async (st) => {
       if ('local' in st) {
-        await ensureRecord(st.local.index);
-        await this.startPod(pass, st.local);
+        // Record and pod together: a new job's first pod waits one round trip, not two. A pod whose
+        // record failed is found without it next pass, and the record is made before its outcome.
+        const [rec, pod] = await Promise.allSettled([ensureRecord(st.local.index), this.startPod(pass, st.local)]);
+        if (rec.status === 'rejected') throw rec.reason;
+        if (pod.status === 'rejected') throw pod.reason;
       } else {
         const s = st.remote;
         await ensureRecord(s.index);

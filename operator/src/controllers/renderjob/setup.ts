@@ -42,7 +42,9 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
     (provider, reason, message, until) => registry.hold(provider, reason, message, until));
   const capacity = () => gpuCapacity(caches.nodes.values(), caches.busyPods.values());
   const expectations = new Expectations({ clock, onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
+  let newJobsWaiting = () => 0; // the controller's urgent lane, once it exists
   const reconciler = new RenderJobReconciler({
+    newJobsWaiting: () => newJobsWaiting(),
     jobs: caches.jobLister, shards: caches.shardLister, pods: caches.podLister,
     writer: new ApiJobWriter(ctx.clients, (kind) => metrics.apiWrites.inc({ kind })),
     recorder, clock, expectations, log, metrics: metrics.jobs, remote, onVerification,
@@ -53,6 +55,7 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
     config: { ...remoteConfig, writeConcurrency: 32, statusMinIntervalMs: 10_000 },
   });
   const controller = controllerFor(ctx, 'renderjob', cfg.workers, reconciler);
+  newJobsWaiting = () => controller.urgentWaiting();
   const enqueue = (key: string | undefined) => { if (key) controller.enqueue(key); };
   for (const i of caches.jobs) {
     i.addEventHandler({

@@ -40,7 +40,8 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
   };
   const remote = new RemoteShards(registry, clock, log, recorder, remoteConfig, metrics.jobs, (provider, ok, message) => registry.recordOutcome(provider, ok, message), onVerification,
     (provider, reason, message, until) => registry.hold(provider, reason, message, until));
-  const capacity = () => gpuCapacity(caches.nodes.values(), caches.busyPods.values());
+  // Undefined until the capacity watch (opened by this very read) has synced: the planner waits.
+  const capacity = () => { const busy = caches.busyPods.use(); return busy ? gpuCapacity(caches.nodes.values(), busy.values()) : undefined; };
   const expectations = new Expectations({ clock, onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
   let newJobsWaiting = () => 0; // the controller's urgent lane, once it exists
   const reconciler = new RenderJobReconciler({

@@ -135,7 +135,7 @@ test('a shard failing beyond maxRetries fails the job with a clear condition', a
 
 test('suspend removes running pods and keeps counts; resume finishes the job', async () => {
   await createJob(c, ns, renderJob('pausable', { count: 6, parallelism: 2, annotations: { 'testbed.atelier.dev/duration': '3s' } }));
-  // The pods, not the job's counts: progress in status is written at most every 10 s.
+  // The pods, not the job's counts: progress in status is written at most every 30 s.
   await waitFor('2 running', async () => (await listPods(c, ns, 'pausable')).filter((p) => p.status?.phase === 'Running').length === 2);
   await c.custom.patchNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'pausable', body: [{ op: 'replace', path: '/spec/suspend', value: true }] });
   const suspended = await finished('pausable', 'Suspended');

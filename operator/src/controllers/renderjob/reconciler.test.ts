@@ -390,9 +390,10 @@ describe('mixed GPUs: the planner\'s choice of model reaches the provider and is
 
 describe('local shards: fair first pods, and a record and its pod created together', () => {
   /** The world with a LocalOnly job, whose pods the listers read back (by the atelier.dev/job label). */
-  function localWorld(count: number, waiting: () => number) {
+  function localWorld(count: number, waiting: () => number, hideShards = false) {
     const w = world(count, () => undefined);
     const base = w.api.listers();
+    if (hideShards) base.shards = { get: () => undefined, byIndex: () => [] }; // a cache that has not seen them yet
     const pods: Lister<k8s.V1Pod> = { get: base.pods.get, byIndex: (_i, key) => [...w.api.pods.values()].filter((p) => `${p.metadata!.namespace}/${p.metadata!.labels!['atelier.dev/job']}` === key) };
     const operator = () => new RenderJobReconciler({
       ...base, pods, writer: w.api, recorder: { event: () => {} }, clock: w.clock, expectations: new Expectations({ clock: w.clock }), log: nopLog, newJobsWaiting: waiting,
@@ -435,5 +436,16 @@ describe('local shards: fair first pods, and a record and its pod created togeth
     expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 1, placement: 'Local' });
     expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
     expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
+  });
+
+  test('a cache that does not show the records created yet: their pods are not taken for pods without a record (no second create)', async () => {
+    const w = localWorld(3, () => 0, true);
+    const r = w.operator();
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.counts.shardCreate).toBe(3);
+    await r.reconcile(`${NS}/job`);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.counts.shardCreate).toBe(3);
+    expect([...w.api.pods.keys()].sort()).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
   });
 });

@@ -138,7 +138,7 @@ export async function runBurst(cfg: BurstConfig): Promise<BurstResult> {
     await createNamespace(kube, NS);
     op = await startOperator({
       cli: cfg.operatorCli, kubeconfig: cluster.kubeconfig, workers: cfg.workers, logFile: path.join(cfg.outDir, 'burst-operator.log'),
-      args: ['--remote-poll', '2', '--provider-probe', '5', '--namespace', NS],
+      args: ['--provider-probe', '5', '--namespace', NS], // the default --remote-poll (5 s)
     });
     await waitReady(op);
     await createProviders(kube, fakes.providers, total);

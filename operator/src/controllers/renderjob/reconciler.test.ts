@@ -132,7 +132,9 @@ class FakeProvider implements ProviderAdapter {
   }
   /** Live: created, not cancelled, not yet finished. */
   liveAt(t: number): RemoteJob[] { return this.jobs.filter((j) => !j.cancelled && j.createdMs <= t && t < j.createdMs + this.runMs); }
+  statusCalls = 0;
   async getStatus(id: string): Promise<RemoteStatus> {
+    this.statusCalls++;
     if (this.silent) throw new ProviderError('render', 'transient', 'connect ETIMEDOUT');
     const j = this.job(id);
     if (j.cancelled) return { phase: 'Cancelled', raw: 'CANCELLED' };
@@ -168,11 +170,11 @@ const toProvider: Placer = (_job, candidates) => ({
   reason: { status: 'True', reason: 'Bursting', message: 'placed at prov' },
 });
 
-function world(count = 3, place: Placer = toProvider) {
+function world(count = 3, place: Placer = toProvider, runMs = 30_000) {
   const clock = new FakeClock(T0);
   const api = new FakeApi();
   api.jobs.set('job', renderJob('job', count));
-  const provider = new FakeProvider(clock);
+  const provider = new FakeProvider(clock, runMs);
   const events: { reason: string; message: string; namespace?: string }[] = [];
   const recorder = { event: (o: { metadata?: { namespace?: string } }, _t: string, reason: string, message: string) => { events.push({ reason, message, namespace: o.metadata?.namespace }); } };
   const cfg = { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, pollIntervalMs: 5000, providerTimeoutMs: 120_000 };
@@ -220,6 +222,14 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
       expect(s.status?.costPending).toBeUndefined();
     }
     expect(job.status?.cost?.remote).toBe('0.30');
+  });
+
+  test('a long run is looked at less often the longer it runs: 10-minute shards get under 40 status calls each (every 5 s: 120)', async () => {
+    const w = world(2, toProvider, 600_000);
+    await drive(w, w.operator(), 400);
+    expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
+    expect(w.provider.jobs.map((j) => j.shard).sort()).toEqual([0, 1]);
+    expect(w.provider.statusCalls / 2).toBeLessThan(40);
   });
 
   test('a bill that cannot be read is retried and surfaced, never recorded as 0', async () => {

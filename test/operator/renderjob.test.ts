@@ -7,6 +7,7 @@ import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, repoRoot, testbed, waitFor, type Clients } from '../support/testbed.js';
 import { cond, createJob, getJob, jobEvents, listPods, listShards, maxOverlap, renderJob, runIntervals } from './helpers.js';
+import { runCli } from '../cli/helpers.js';
 
 let c: Clients;
 let op: OperatorProcess;
@@ -116,6 +117,19 @@ test('a shard failing twice then succeeding is retried with new attempts', async
   expect(shard!.status).toMatchObject({ phase: 'Succeeded', attempts: 3, result: { outputs: [{ uri: 's3://renders/flaky/0.png', sha256: digest }] } });
   const reasons = (await jobEvents(c, ns, 'flaky-0')).map((e) => e.reason);
   expect(reasons).toContain('ShardRetrying');
+});
+
+test('`atelier status --shards` lists every shard in one command: state, placement, node, attempts and last failure', async () => {
+  // The 'flaky' job above: one shard, two failed attempts, the third succeeded. The oracle is its pods.
+  const pods = await listPods(c, ns, 'flaky');
+  const last = pods.find((p) => p.metadata!.name === 'flaky-0-3')!;
+  const run = await runCli(['status', 'rj/flaky', '-n', ns, '--kubeconfig', testbed().kubeconfig, '--shards']);
+  expect(run.code).toBe(0);
+  const table = run.stdout.slice(run.stdout.indexOf('SHARD')).trim().split('\n');
+  expect(table).toHaveLength(2); // the header and the job's one shard
+  const cells = table[1]!.split(/\s{2,}/);
+  expect(cells.slice(0, 5)).toEqual(['0', 'Succeeded', 'Local', last.spec!.nodeName!, String(pods.length)]);
+  expect(cells[5]).toMatch(/attempt 2 exited/);
 });
 
 test('a shard failing beyond maxRetries fails the job with a clear condition', async () => {

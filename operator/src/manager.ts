@@ -14,11 +14,16 @@ import type { Caches, OperatorContext } from './controllers/context.js';
 import { setupRenderJobController } from './controllers/renderjob/setup.js';
 import { setupSettlementController } from './controllers/settlement/setup.js';
 import { createSubnetSigner } from './controllers/subnetsigner.js';
-import { gpuPod, INDEX_JOB, INDEX_PROVIDER, inFlightAt, MultiLister, paths, podJobKey, shardJobKey, slimCustom, slimNode, slimPod, slimShard } from './kube/cache.js';
+import { gpuPod, INDEX_JOB, OnDemandInformer, INDEX_PROVIDER, inFlightAt, MultiLister, paths, podJobKey, shardJobKey, slimCustom, slimNode, slimPod, slimShard } from './kube/cache.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
 import { LABEL_MANAGED_BY, MANAGED_BY } from './controllers/renderjob/pods.js';
 import { coreEventSink, createLogger, EventRecorder, GracefulShutdown, Informer, LeaderElector, RuntimeServer, coordinationLeaseClient, realClock, type Log } from './runtime/index.js';
+
+/** How long the capacity watch stays open after the last read. */
+const CAPACITY_WATCH_IDLE_MS = 60_000;
+/** Set once the RenderJob controller exists: jobs waiting for the capacity count look again. */
+let onCapacitySynced = (): void => {};
 
 /** The informers every controller reads from, one per watched namespace where namespaced. */
 function makeCaches(cfg: OperatorConfig, kc: k8s.KubeConfig, log: Log): Caches {
@@ -32,7 +37,12 @@ function makeCaches(cfg: OperatorConfig, kc: k8s.KubeConfig, log: Log): Caches {
   }));
   // Local GPU capacity (free nvidia.com/gpu per model) is read from every Node and every unfinished pod.
   const nodes = new Informer<k8s.V1Node>({ ...common, path: '/api/v1/nodes', name: 'nodes', transform: slimNode });
-  const busyPods = new Informer<k8s.V1Pod>({ ...common, path: '/api/v1/pods', name: 'gpu-pods', transform: gpuPod, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' });
+  // ...but the all-pods watch runs only while the burst planner reads it (kube/cache.ts OnDemandInformer):
+  // a cluster of LocalOnly jobs never opens it, and it closes a minute after the last burst decision.
+  const busyPods = new OnDemandInformer<k8s.V1Pod>(
+    () => new Informer<k8s.V1Pod>({ ...common, path: '/api/v1/pods', name: 'gpu-pods', transform: gpuPod, fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' }),
+    realClock, CAPACITY_WATCH_IDLE_MS, () => onCapacitySynced(),
+  );
   const providers = new Informer<ComputeProvider>({ ...common, path: `/apis/${GROUP}/${VERSION}/computeproviders`, name: 'computeproviders' });
   const budgets = paths(cfg.namespaces, 'renderbudgets', GROUP).map((path) => new Informer<RenderBudget & k8s.KubernetesObject>({ ...common, path, name: 'renderbudgets' }));
   return { jobs, shards, pods, nodes, busyPods, providers, budgets, jobLister: new MultiLister(jobs), shardLister: new MultiLister(shards), podLister: new MultiLister(pods) };
@@ -45,13 +55,14 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   const caches = makeCaches(cfg, kc, log);
   const recorder = new EventRecorder({ sink: coreEventSink(clients.core), component: 'atelier', instance: os.hostname(), logger: log });
   const ctx: OperatorContext = { cfg, clients, caches, clock: realClock, log, recorder, metrics: createMetrics() };
-  const informers = [...caches.jobs, ...caches.shards, ...caches.pods, caches.nodes, caches.busyPods, caches.providers, ...caches.budgets!] as Informer<k8s.KubernetesObject>[];
+  const informers = [...caches.jobs, ...caches.shards, ...caches.pods, caches.nodes, caches.providers, ...caches.budgets!] as Informer<k8s.KubernetesObject>[];
 
   const providers = setupComputeProviderController(ctx);
   const settlement = cfg.settlement ? setupSettlementController(ctx, cfg.settlement) : undefined;
   const budgets = setupBudgetController(ctx, providers.registry);
   const renderjobs = setupRenderJobController(ctx, providers.registry, settlement?.settlement, budgets.ledger);
   budgets.onRoom(renderjobs.requeueUnfinished);
+  onCapacitySynced = renderjobs.requeueUnfinished;
   // With --payout-key-secret: sign the results of settled shards peers send here (controllers/subnetsigner.ts).
   const signer = cfg.payoutKeySecret ? await createSubnetSigner({
     ref: cfg.payoutKeySecret, readSecret: secretReader(clients.core, cfg.secretsNamespace), custom: clients.custom, shards: caches.shardLister, jobs: caches.jobLister,
@@ -67,8 +78,9 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   let controllerRun: Promise<void> | undefined;
   const startControllers = async () => {
     await Promise.all(informers.map((i) => i.waitForSync()));
-    const gpus = Object.fromEntries([...gpuCapacity(caches.nodes.values(), caches.busyPods.values()).values()].map((m) => [m.model, `${m.free}/${m.allocatable}`]));
-    log.info('caches synced, starting controllers', { workers: cfg.workers, freeGpusByModel: gpus });
+    // Allocatable only: what is in use is counted by the capacity watch, opened when a job can burst.
+    const gpus = Object.fromEntries([...gpuCapacity(caches.nodes.values(), []).values()].map((m) => [m.model, m.allocatable]));
+    log.info('caches synced, starting controllers', { workers: cfg.workers, gpusByModel: gpus });
     // Reach the chain early, so settled jobs can burst (their shards carry the signing domain).
     void settlement?.connect(shutdown.signal, () => {
       renderjobs.requeueUnfinished();
@@ -96,7 +108,7 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     .add({ name: 'controller', run: async () => { await Promise.all(controllers.map((c) => c.stop(cfg.shutdownTimeoutMs))); await controllerRun; } })
     .add({ name: 'leader-election', run: async () => { await elector?.stop(); }, onlyIfClean: true })
     .add({ name: 'events', run: () => recorder.flush() })
-    .add({ name: 'informers', run: () => Promise.all(informers.map((i) => i.stop())) })
+    .add({ name: 'informers', run: () => Promise.all([...informers.map((i) => i.stop()), caches.busyPods.stop()]) })
     .add({ name: 'server', run: () => server.close() })
     .install();
 }

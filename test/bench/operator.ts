@@ -55,6 +55,8 @@ export interface OperatorOptions {
   logFile: string;
   /** --cpu-prof and --heapsnapshot-signal=SIGUSR2, output in this directory. */
   profileDir?: string;
+  /** Further `run` flags (the burst variant: --remote-poll, --namespace, ...). */
+  args?: string[];
 }
 
 export interface Operator {
@@ -95,7 +97,7 @@ export async function startOperator(o: OperatorOptions): Promise<Operator> {
     nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${o.profileDir}`, '--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${o.profileDir}`);
   }
   const startedAt = performance.now();
-  const proc = spawn(process.execPath, [...nodeArgs, o.cli, 'run', '--kubeconfig', o.kubeconfig, '--metrics-addr', '127.0.0.1:0', '--leader-elect', 'false', '--workers', String(o.workers)], {
+  const proc = spawn(process.execPath, [...nodeArgs, o.cli, 'run', '--kubeconfig', o.kubeconfig, '--metrics-addr', '127.0.0.1:0', '--leader-elect', 'false', '--workers', String(o.workers), ...(o.args ?? [])], {
     env: { ...process.env, NODE_OPTIONS: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: o.profileDir ?? repoRoot,

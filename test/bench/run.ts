@@ -10,6 +10,7 @@ import { activeClusters, clusterDownAllSync, round } from './cluster.js';
 import { CONTENDERS, type ContenderName } from './contenders.js';
 import { runContender, type ContenderResult, type LoadConfig } from './load.js';
 import { runMemory, type MemoryResult } from './memory.js';
+import { runBurst, type BurstResult } from './burst.js';
 import { liveOperators, snapshotBuild, type OperatorBuild } from './operator.js';
 import { fmtBytes, fmtMs, fmtNum, table, targetsTable, writeResults, type Target } from './report.js';
 
@@ -154,11 +155,45 @@ async function memory(): Promise<void> {
   process.stdout.write(`Targets (Atelier):\n${targetsTable(targets)}\n\nresults: ${path.relative(process.cwd(), file)}\n`);
 }
 
+async function burst(): Promise<void> {
+  const build: OperatorBuild = snapshotBuild(outDir);
+  log(`operator build ${build.sha256} (${build.source}, built ${build.builtAt}; git ${build.gitHead}, ${build.operatorFilesChanged} operator file(s) changed)`);
+  const r: BurstResult = await runBurst({
+    name: env.BENCH_NAME ?? 'bench', jobs: int('BURST_JOBS', 20), shards: int('BURST_SHARDS', 100), latencyMs: int('BURST_LATENCY_MS', 100),
+    shardMs: int('BURST_SHARD_MS', 10_000), workers: int('WORKERS', 32), timeoutMs: int('TIMEOUT', 1500) * 1000,
+    outDir, operatorCli: build.cli, log,
+  });
+  const targets: Target[] = [
+    { name: 'provider API calls per remote shard', target: '<= 6', value: fmtNum(r.callsPerShardAll), ok: r.callsPerShardAll <= 6 },
+  ];
+  const file = writeResults(resultsDir, stamp, {
+    kind: 'burst', startedAt: new Date(t0).toISOString(), durationS: round((Date.now() - t0) / 1000, 0),
+    host: { cpus: os.cpus().length, memBytes: os.totalmem(), node: process.version, loadavg: os.loadavg() },
+    operatorBuild: build, results: r, targets,
+  });
+  process.stdout.write(`\nAtelier burst benchmark: ${r.shards} ProviderOnly shards over three provider fakes, ${r.latencyMs} ms per provider request\n\n`);
+  process.stdout.write(`${table([
+    ['', ''],
+    ['submit (create calls)', fmtMs(r.submitMs)],
+    ['every shard submitted (remote id recorded)', fmtMs(r.allRemoteIdsMs)],
+    ['every job Succeeded', fmtMs(r.allSucceededMs)],
+    ['provider API calls per remote shard', fmtNum(r.callsPerShardAll)],
+    ['operator CPU s per 1,000 remote shards', fmtNum(r.operatorCpuSecondsPer1000)],
+    ['operator peak RSS', fmtBytes(r.operatorPeakRssBytes)],
+    ['planner decisions / mean / p50 / p99', `${r.plannerDecision.count} / ${fmtNum(r.plannerDecision.meanMs, 3)} ms / ${fmtNum(r.plannerDecision.p50Ms, 3)} ms / ${fmtNum(r.plannerDecision.p99Ms, 3)} ms`],
+  ])}\n\n`);
+  for (const [p, c] of Object.entries(r.callsPerShard)) {
+    process.stdout.write(`${p}: ${c.shards} shards, ${c.total} calls per shard\n${Object.entries(c.byOperation).map(([o, n]) => `    ${String(n).padStart(6)}  ${o}`).join('\n')}\n`);
+  }
+  process.stdout.write(`\nhost load average (1, 5, 15 min): ${os.loadavg().map((v) => v.toFixed(2)).join(', ')}\n\nTargets (Atelier):\n${targetsTable(targets)}\n\nresults: ${path.relative(process.cwd(), file)}\n`);
+}
+
 const mode = env.BENCH || 'load';
 try {
   if (mode === 'load') await load();
   else if (mode === 'memory') await memory();
-  else throw new Error(`BENCH must be load or memory, got ${JSON.stringify(mode)}`);
+  else if (mode === 'burst') await burst();
+  else throw new Error(`BENCH must be load, memory or burst, got ${JSON.stringify(mode)}`);
 } catch (e) {
   log(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   for (const p of liveOperators) p.kill('SIGKILL');

@@ -93,7 +93,7 @@ test('five jobs racing for a 10 USD monthly budget never spend more than 10 USD,
   expect(held.length).toBeGreaterThan(0);
   expect(cond(held[0]!.status, 'Bursting')!.message).toMatch(/RenderBudget studio-month/);
   // Not every shard ran: the cap stopped the rest (20 shards would have billed 20 USD).
-  // (read from the RenderShards: a job's status counts are written at most every 10 s)
+  // (read from the RenderShards: a job's status counts are written at most every 30 s)
   const shards = (await Promise.all(names.map((n) => listShards(c, ns, n)))).flat();
   const succeeded = shards.filter((s) => s.status?.phase === 'Succeeded').length;
   expect(succeeded).toBeLessThan(20);

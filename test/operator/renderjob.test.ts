@@ -7,6 +7,7 @@ import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, repoRoot, testbed, waitFor, type Clients } from '../support/testbed.js';
 import { cond, createJob, getJob, jobEvents, listPods, listShards, maxOverlap, renderJob, runIntervals } from './helpers.js';
+import { runCli } from '../cli/helpers.js';
 
 let c: Clients;
 let op: OperatorProcess;
@@ -118,6 +119,19 @@ test('a shard failing twice then succeeding is retried with new attempts', async
   expect(reasons).toContain('ShardRetrying');
 });
 
+test('`atelier status --shards` lists every shard in one command: state, placement, node, attempts and last failure', async () => {
+  // The 'flaky' job above: one shard, two failed attempts, the third succeeded. The oracle is its pods.
+  const pods = await listPods(c, ns, 'flaky');
+  const last = pods.find((p) => p.metadata!.name === 'flaky-0-3')!;
+  const run = await runCli(['status', 'rj/flaky', '-n', ns, '--kubeconfig', testbed().kubeconfig, '--shards']);
+  expect(run.code).toBe(0);
+  const table = run.stdout.slice(run.stdout.indexOf('SHARD')).trim().split('\n');
+  expect(table).toHaveLength(2); // the header and the job's one shard
+  const cells = table[1]!.split(/\s{2,}/);
+  expect(cells.slice(0, 5)).toEqual(['0', 'Succeeded', 'Local', last.spec!.nodeName!, String(pods.length)]);
+  expect(cells[5]).toMatch(/attempt 2 exited/);
+});
+
 test('a shard failing beyond maxRetries fails the job with a clear condition', async () => {
   await createJob(c, ns, renderJob('doomed', { count: 2, maxRetries: 1, annotations: { 'testbed.atelier.dev/fail-attempts': '99' } }));
   const job = await finished('doomed', 'Failed');
@@ -135,7 +149,7 @@ test('a shard failing beyond maxRetries fails the job with a clear condition', a
 
 test('suspend removes running pods and keeps counts; resume finishes the job', async () => {
   await createJob(c, ns, renderJob('pausable', { count: 6, parallelism: 2, annotations: { 'testbed.atelier.dev/duration': '3s' } }));
-  // The pods, not the job's counts: progress in status is written at most every 10 s.
+  // The pods, not the job's counts: progress in status is written at most every 30 s.
   await waitFor('2 running', async () => (await listPods(c, ns, 'pausable')).filter((p) => p.status?.phase === 'Running').length === 2);
   await c.custom.patchNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'pausable', body: [{ op: 'replace', path: '/spec/suspend', value: true }] });
   const suspended = await finished('pausable', 'Suspended');

@@ -2,13 +2,16 @@
 // bars, cost so far, an ETA from the recent completion rate, its conditions (Verified and Settled
 // always, when the job has them), its escrows per provider (state, funded, owed, released, refunded,
 // the last transaction) and its latest events. With --watch it redraws every two seconds until the
-// job finishes and, for a job that settles on-chain, until its settlement is done.
+// job finishes and, for a job that settles on-chain, until its settlement is done. With --shards it
+// also lists every shard (commands/shards.ts).
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import type { EscrowStatus, RenderJob } from '../api/index.js';
+import { shardCount, type EscrowStatus, type RenderJob, type RenderShard } from '../api/index.js';
+import { renderShardTable, shardRows, shardSelector } from './shards.js';
 import { loadKubeConfig } from '../kube/client.js';
 
-export const statusUsage = `Usage: atelier status rj/NAME [-n NAMESPACE] [--kubeconfig PATH] [--watch]
+export const statusUsage = `Usage: atelier status rj/NAME [-n NAMESPACE] [--kubeconfig PATH] [--watch] [--shards]
+  --shards   also list every shard: state, placement (node or provider), attempts, last failure
 `;
 
 function bar(part: number, total: number, width = 30): string {
@@ -72,10 +75,20 @@ export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: num
   return lines.join('\n');
 }
 
+/** Every shard of the job, from its RenderShards and shard pods (commands/shards.ts). */
+async function listShards(custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, namespace: string, job: RenderJob): Promise<string> {
+  const labelSelector = shardSelector(job.metadata.name!);
+  const [shards, pods] = await Promise.all([
+    custom.listNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'rendershards', namespace, labelSelector }) as Promise<{ items: RenderShard[] }>,
+    core.listNamespacedPod({ namespace, labelSelector }),
+  ]);
+  return renderShardTable(shardRows(shardCount(job.spec), shards.items, pods.items));
+}
+
 export async function statusCommand(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, strict: true, allowPositionals: true,
-    options: { namespace: { type: 'string', short: 'n' }, kubeconfig: { type: 'string' }, watch: { type: 'boolean', short: 'w' } },
+    options: { namespace: { type: 'string', short: 'n' }, kubeconfig: { type: 'string' }, watch: { type: 'boolean', short: 'w' }, shards: { type: 'boolean' } },
   });
   const target = positionals[0];
   const m = target ? /^(?:rj\/|renderjob\/|renderjobs\/)?([a-z0-9][a-z0-9.-]*)$/.exec(target) : null;
@@ -87,7 +100,8 @@ export async function statusCommand(argv: string[], env: Record<string, string |
   for (;;) {
     const job = (await custom.getNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace, name: m[1]! })) as RenderJob;
     const events = (await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${m[1]}` })).items;
-    out(`${values.watch ? '\x1b[2J\x1b[H' : ''}${renderStatus(job, events, Date.now())}`);
+    const table = values.shards ? `\n${await listShards(custom, core, namespace, job)}` : '';
+    out(`${values.watch ? '\x1b[2J\x1b[H' : ''}${renderStatus(job, events, Date.now())}${table}`);
     const phase = job.status?.phase;
     if (!values.watch || ((phase === 'Succeeded' || phase === 'Failed') && !settling(job))) return phase === 'Failed' ? 1 : 0;
     await new Promise((r) => setTimeout(r, 2000));

@@ -5,6 +5,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { ComputeProvider, RenderBudget, RenderJob, RenderShard } from '../api/index.js';
 import type { OperatorConfig } from '../config.js';
+import type { OnDemandInformer } from '../kube/cache.js';
 import type { KubeClients } from '../kube/client.js';
 import type { OperatorMetrics as Metrics } from '../metrics/metrics.js';
 import { Controller, type Clock, type EventRecorder, type Informer, type Lister, type Log, type ReconcileResult } from '../runtime/index.js';
@@ -14,8 +15,8 @@ export interface Caches {
   shards: Informer<RenderShard & k8s.KubernetesObject>[];
   pods: Informer<k8s.V1Pod>[];
   nodes: Informer<k8s.V1Node>;
-  /** Every unfinished pod of the cluster, slimmed to its GPUs (capacity accounting). */
-  busyPods: Informer<k8s.V1Pod>;
+  /** Every unfinished pod of the cluster, slimmed to its GPUs (capacity accounting); watched only while read (a job can burst). */
+  busyPods: OnDemandInformer<k8s.V1Pod>;
   providers: Informer<ComputeProvider>;
   /** RenderBudgets, one informer per watched namespace (absent: no budgets are enforced). */
   budgets?: Informer<RenderBudget & k8s.KubernetesObject>[];

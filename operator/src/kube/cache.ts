@@ -2,11 +2,12 @@
 // controllers read (so 100,000 cached pods and RenderShards stay small), the cache indexes (shards and
 // pods by job, shards in flight by provider), and several per-namespace informers read as one. Each
 // transform sits next to the index that feeds on it; a controller that starts reading a new field
-// adds it here.
+// adds it here. The all-pods watch for GPU capacity is on demand (OnDemandInformer): it runs only
+// while some job's placement asks for local capacity, i.e. while a job can burst.
 import type * as k8s from '@kubernetes/client-node';
 import { GROUP, JOB_LABEL, VERSION, type RenderShard } from '../api/index.js';
 import { podGpus } from '../controllers/capacity.js';
-import type { Informer, Lister } from '../runtime/index.js';
+import type { Clock, Informer, Lister, Timer } from '../runtime/index.js';
 
 export { GROUP };
 /** Index of RenderShards and shard pods by their job ("namespace/name"). */
@@ -141,3 +142,59 @@ export class MultiLister<T extends k8s.KubernetesObject> implements Lister<T> {
   }
 }
 
+
+/**
+ * An informer that runs only while someone reads it: the first read starts it (and gets undefined
+ * until it has synced; the caller treats that as "not known yet" and looks again), and it is stopped
+ * and dropped, cache and watch, once nobody has read it for idleMs. Used for the all-pods watch of
+ * GPU capacity, which only the burst planner reads: a cluster of LocalOnly jobs never opens it.
+ */
+export class OnDemandInformer<T extends k8s.KubernetesObject> {
+  private current: Informer<T> | undefined;
+  private lastUse = 0;
+  private timer: Timer | undefined;
+  private closed = false;
+  /** How many times the watch was started (tests, metrics). */
+  starts = 0;
+
+  constructor(private readonly make: () => Informer<T>, private readonly clock: Clock, private readonly idleMs: number, private readonly onSynced: () => void = () => {}) {}
+
+  /** The informer if it has synced; otherwise starts it (once) and returns undefined. */
+  use(): Informer<T> | undefined {
+    if (this.closed) return undefined;
+    this.lastUse = this.clock.now();
+    if (!this.current) {
+      const inf = this.make();
+      this.current = inf;
+      this.starts++;
+      inf.start();
+      inf.waitForSync().then(() => { if (this.current === inf) this.onSynced(); }, () => {});
+      this.arm(this.idleMs);
+    }
+    return this.current.hasSynced() ? this.current : undefined;
+  }
+
+  /** True while a watch is open. */
+  running(): boolean {
+    return this.current !== undefined;
+  }
+
+  private arm(ms: number): void {
+    this.timer = this.clock.setTimer(ms, () => {
+      const idle = this.clock.now() - this.lastUse;
+      if (idle < this.idleMs) { this.arm(this.idleMs - idle); return; }
+      const inf = this.current;
+      this.current = undefined;
+      this.timer = undefined;
+      void inf?.stop();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    this.timer?.cancel();
+    const inf = this.current;
+    this.current = undefined;
+    await inf?.stop();
+  }
+}

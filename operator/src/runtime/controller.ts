@@ -172,6 +172,11 @@ export class Controller {
     this.queue.add(key);
   }
 
+  /** New objects queued ahead of the backlog and not yet handed to a worker. */
+  urgentWaiting(): number {
+    return this.queue.urgentLen();
+  }
+
   /** Enqueues key ahead of the backlog (a new object). */
   enqueueUrgent(key: string): void {
     this.queue.addUrgent(key);

@@ -276,6 +276,11 @@ export class WorkQueue {
     if (this.processing.size === 0) this.resolveDrain();
   }
 
+  /** Keys added with addUrgent and not handed out yet (an upper bound: a copy already handed out from the other lane counts until skipped). */
+  urgentLen(): number {
+    return this.urgent.length;
+  }
+
   /** Keys queued and not handed out (not counting held or delayed keys). */
   len(): number {
     return this.queuedAt.size;

@@ -385,3 +385,16 @@ test('a finished local pod records its node\'s GPU model; finished shards reach 
   decide(job().count(4).obj(), records([0, done('nvidia-h100', 300_000)], [1, done('nvidia-rtx-4090', 1_800_000)], [2, done('nvidia-h100', 320_000)], [3, {}]), new Map(), NOW, opts, (_c, _r, info) => { seen = info; return new Map(); });
   expect(seen?.finishedByModel).toEqual({ 'nvidia-h100': [300_000, 320_000], 'nvidia-rtx-4090': [1_800_000] });
 });
+
+test('a pod whose record is missing gets its record first: its outcome waits for it, and no new attempt starts', () => {
+  // The record's create failed while the pod's went through (they go out together).
+  const finished = decide(job().count(2).obj(), records([1, {}]), pods(pod(0, 1, 'Succeeded')), NOW);
+  expect(finished.createRecords.map((r) => r.index)).toEqual([0]);
+  expect(finished.recordOutcomes).toEqual([]);
+  expect(finished.createPods.map((p) => p.name)).toEqual(['job-1-1']);
+  const running = decide(job().count(1).obj(), new Map(), pods(pod(0, 1, 'Running')), NOW);
+  expect(running.createRecords.map((r) => r.index)).toEqual([0]);
+  expect(running.createPods).toEqual([]);
+  // once the record exists, the outcome is recorded as usual
+  expect(decide(job().count(2).obj(), allRecords(2), pods(pod(0, 1, 'Succeeded')), NOW).recordOutcomes.map((o) => o.status.phase)).toEqual(['Succeeded']);
+});

@@ -9,7 +9,12 @@
 //   (a terminating pod counts as live until it is gone from the cache);
 // - pod names are deterministic per (job, shard, attempt), so a create repeated from a stale cache
 //   fails with AlreadyExists instead of starting a second pod;
-// - the outcome of an attempt is recorded on the RenderShard before the next attempt starts.
+// - the outcome of an attempt is recorded on the RenderShard before the next attempt starts; a local
+//   shard's record and first pod are created together (one round trip before the first pod), so a pod
+//   may exist without its record: then the record is created and nothing else happens to the shard.
+//
+// Fair first pods: while new jobs wait for their first pod, the caller passes a small
+// maxStartsPerReconcile; a job capped by it comes straight back (behind the new jobs) for the rest.
 
 import { parseMicros, formatMicros, costOfGpuMillis } from '../../money.js';
 import { shardRanges, type RenderJobSpec, type RenderShardStatus, type ShardOutput, type ShardRange, type ShardRecord } from '../../api/index.js';
@@ -228,6 +233,9 @@ function scanShard(sc: Scan, range: ShardRange): void {
   const rec = sc.records.get(range.index);
   const st = rec?.status ?? {};
   const shardPods = sc.pods.get(range.index) ?? [];
+  // A pod whose record is missing (its create and the record's went out together, and the record's
+  // failed): the record comes first, before the pod's outcome is recorded or any new attempt starts.
+  if (!rec && shardPods.length > 0) sc.d.createRecords.push(range);
   const alive = shardPods.filter(live);
   sc.livePods.push(...alive);
   d.gpuMillis += BigInt(Math.round((st.gpuSeconds ?? 0) * 1000));
@@ -357,6 +365,7 @@ function waitingOrFinished(sc: Scan, range: ShardRange, rec: ShardRecord | undef
   const st = rec?.status ?? {};
   const recorded = st.attempts ?? 0;
   const finished = shardPods.filter((p) => !live(p) && p.attempt > recorded).sort((a, b) => b.attempt - a.attempt)[0];
+  if (finished && !rec) { d.counts.pending++; return; } // its record is created this pass; the outcome follows in the next
   if (finished && rec) {
     const status = outcomeOf(finished, st, sc.maxRetries, sc.job.spec.gpusPerShard, sc.now, sc.opts);
     d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: status.status, event: status.event });

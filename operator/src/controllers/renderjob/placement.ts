@@ -26,7 +26,7 @@ export interface PlacementResult {
 
 export type Placer = (job: RenderJob, candidates: Candidate[], room: number, ctx: PlacementContext) => PlacementResult | undefined;
 
-export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; providers: ProviderSnapshot; clock: { now(): number }; budgets?: BudgetLedger }): Placer {
+export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity> | undefined; providers: ProviderSnapshot; clock: { now(): number }; budgets?: BudgetLedger }): Placer {
   return (job, candidates, room, ctx) => {
     const params = planParamsFromSpec(job.spec);
     const gate = deps.budgets?.gate(job);
@@ -35,6 +35,11 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
       return { placements: new Map(candidates.map((c) => [c.index, { kind: 'Wait' as const }])), reason: { status: ctx.runningRemote > 0 ? 'True' : 'False', reason: 'BudgetExhausted', message: gate.message(suspendedBy) } };
     }
     if (params.policy === 'LocalOnly') return undefined;
+    // Local capacity is counted by a watch opened on demand: until it has synced, nothing is placed.
+    const local = deps.capacity();
+    if (!local) {
+      return { placements: new Map(candidates.map((c) => [c.index, { kind: 'Wait' as const }])), reason: { status: ctx.runningRemote > 0 ? 'True' : 'False', reason: 'WaitingForLocal', message: 'counting local GPUs (the capacity watch is starting)' } };
+    }
     const now = deps.clock.now();
     // One look at the providers per round: breaker state and in-flight counts as of now.
     const view = deps.providers.plannerView();
@@ -66,7 +71,7 @@ export function makePlacer(deps: { capacity: () => Map<string, ModelCapacity>; p
         ...(c.unschedulablePod ? { localPod: { state: 'Unschedulable' as const, sinceMs: c.unschedulablePod.sinceMs } } : {}),
       })),
       runningLocal: ctx.runningLocal, runningRemote: ctx.runningRemote,
-      local: [...deps.capacity().values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
+      local: [...local.values()].map((m) => ({ model: m.model, free: m.free, allocatable: m.allocatable })),
       offers, providers: view.providers, expectedShardMs, committedRemoteMicros: committed, maxStarts: room,
       ...(ctx.finishedByModel ? { finishedByModel: ctx.finishedByModel } : {}),
     });

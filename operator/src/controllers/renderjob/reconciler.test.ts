@@ -132,7 +132,9 @@ class FakeProvider implements ProviderAdapter {
   }
   /** Live: created, not cancelled, not yet finished. */
   liveAt(t: number): RemoteJob[] { return this.jobs.filter((j) => !j.cancelled && j.createdMs <= t && t < j.createdMs + this.runMs); }
+  statusCalls = 0;
   async getStatus(id: string): Promise<RemoteStatus> {
+    this.statusCalls++;
     if (this.silent) throw new ProviderError('render', 'transient', 'connect ETIMEDOUT');
     const j = this.job(id);
     if (j.cancelled) return { phase: 'Cancelled', raw: 'CANCELLED' };
@@ -168,11 +170,11 @@ const toProvider: Placer = (_job, candidates) => ({
   reason: { status: 'True', reason: 'Bursting', message: 'placed at prov' },
 });
 
-function world(count = 3, place: Placer = toProvider) {
+function world(count = 3, place: Placer = toProvider, runMs = 30_000) {
   const clock = new FakeClock(T0);
   const api = new FakeApi();
   api.jobs.set('job', renderJob('job', count));
-  const provider = new FakeProvider(clock);
+  const provider = new FakeProvider(clock, runMs);
   const events: { reason: string; message: string; namespace?: string }[] = [];
   const recorder = { event: (o: { metadata?: { namespace?: string } }, _t: string, reason: string, message: string) => { events.push({ reason, message, namespace: o.metadata?.namespace }); } };
   const cfg = { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, pollIntervalMs: 5000, providerTimeoutMs: 120_000 };
@@ -220,6 +222,14 @@ describe('RenderJobReconciler in-process, ProviderOnly through a provider with i
       expect(s.status?.costPending).toBeUndefined();
     }
     expect(job.status?.cost?.remote).toBe('0.30');
+  });
+
+  test('a long run is looked at less often the longer it runs: 10-minute shards get under 40 status calls each (every 5 s: 120)', async () => {
+    const w = world(2, toProvider, 600_000);
+    await drive(w, w.operator(), 400);
+    expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
+    expect(w.provider.jobs.map((j) => j.shard).sort()).toEqual([0, 1]);
+    expect(w.provider.statusCalls / 2).toBeLessThan(40);
   });
 
   test('a bill that cannot be read is retried and surfaced, never recorded as 0', async () => {
@@ -385,5 +395,67 @@ describe('mixed GPUs: the planner\'s choice of model reaches the provider and is
     const w = mixedWorld({ 'nvidia-h100': 300, 'nvidia-rtx-4090': 600 });
     await drive(w);
     expect(w.provider.askedModels).toEqual([['nvidia-rtx-4090'], ['nvidia-rtx-4090']]);
+  });
+});
+
+describe('local shards: fair first pods, and a record and its pod created together', () => {
+  /** The world with a LocalOnly job, whose pods the listers read back (by the atelier.dev/job label). */
+  function localWorld(count: number, waiting: () => number, hideShards = false) {
+    const w = world(count, () => undefined);
+    const base = w.api.listers();
+    if (hideShards) base.shards = { get: () => undefined, byIndex: () => [] }; // a cache that has not seen them yet
+    const pods: Lister<k8s.V1Pod> = { get: base.pods.get, byIndex: (_i, key) => [...w.api.pods.values()].filter((p) => `${p.metadata!.namespace}/${p.metadata!.labels!['atelier.dev/job']}` === key) };
+    const operator = () => new RenderJobReconciler({
+      ...base, pods, writer: w.api, recorder: { event: () => {} }, clock: w.clock, expectations: new Expectations({ clock: w.clock }), log: nopLog, newJobsWaiting: waiting,
+      config: { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, writeConcurrency: 4, statusMinIntervalMs: 0 },
+    });
+    return { ...w, operator };
+  }
+  const finish = (p: k8s.V1Pod) => {
+    p.status = { phase: 'Succeeded', containerStatuses: [{ name: 'shard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, startedAt: new Date(T0), finishedAt: new Date(T0 + 30_000) } } }] };
+  };
+
+  test('while new jobs wait for their first pod, a job starts one shard per pass and comes straight back for the rest', async () => {
+    let waiting = 3;
+    const w = localWorld(5, () => waiting);
+    const r = w.operator();
+    const first = await r.reconcile(`${NS}/job`);
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    expect(first.requeueAfterMs).toBe(1);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.pods.size).toBe(2);
+    waiting = 0; // the new jobs got theirs: the rest start at once
+    await r.reconcile(`${NS}/job`);
+    expect([...w.api.pods.keys()].sort()).toEqual(['job-0-1', 'job-1-1', 'job-2-1', 'job-3-1', 'job-4-1']);
+    expect([...w.api.shards.keys()].sort()).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4']);
+  });
+
+  test('killed at the record create of a first start (its pod went through): the record is made, no second pod, the outcome is recorded', async () => {
+    const w = localWorld(1, () => 0);
+    w.api.killAt = 2; // 1: the job's finalizer; 2: the RenderShard create, sent together with the pod's
+    await expect(w.operator().reconcile(`${NS}/job`)).rejects.toThrow(Killed);
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    expect(w.api.shards.size).toBe(0);
+    const r = w.operator(); // a fresh process
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.shards.has('job-0')).toBe(true);
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    finish(w.api.pods.get('job-0-1')!);
+    await r.reconcile(`${NS}/job`);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 1, placement: 'Local' });
+    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
+    expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
+  });
+
+  test('a cache that does not show the records created yet: their pods are not taken for pods without a record (no second create)', async () => {
+    const w = localWorld(3, () => 0, true);
+    const r = w.operator();
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.counts.shardCreate).toBe(3);
+    await r.reconcile(`${NS}/job`);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.counts.shardCreate).toBe(3);
+    expect([...w.api.pods.keys()].sort()).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
   });
 });

@@ -8,7 +8,7 @@ import { TerminalError, type Lister, type Log as Logger, type Recorder } from '.
 import type { JobMetrics } from '../../metrics/metrics.js';
 import { costOfGpuMillis } from '../../money.js';
 import { gpusPerShard, shardCount, type RenderJob, type RenderShard } from '../../api/index.js';
-import { decide, type Candidate, type Decision, type DecideOptions, type JobSnapshot, type PlaceInfo, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
+import { decide, recordName, type Candidate, type Decision, type DecideOptions, type JobSnapshot, type PlaceInfo, type Placement, type PodView, type ShardRecord, type ShardRecordStatus } from './decide.js';
 import type { PlanReason } from '../../planner/index.js';
 import type { Placer } from './placement.js';
 import { maxDurationSecOf, shardSpecFor, type RecordFn, type RemoteShards, type ResultCheck, type VerificationHook } from './remote.js';
@@ -48,6 +48,8 @@ export interface ReconcilerDeps {
   writer: JobWriter;
   recorder: Recorder;
   clock: { now(): number };
+  /** New jobs queued for their first reconcile (fair first pods); absent: none. */
+  newJobsWaiting?: () => number;
   /** Pods created or deleted but not yet seen so by the cache (a stale cache never causes a second create). */
   expectations: Expectations;
   log: Logger;
@@ -57,6 +59,8 @@ export interface ReconcilerDeps {
 export interface ReconcileResult { requeueAfterMs?: number }
 
 const INDEX_JOB = 'job';
+/** Shards a job may start per pass while new jobs wait for their first pod. */
+export const FAIR_STARTS = 1;
 const PLAN_POLL_MS = 2000;
 
 /** Parses "<job>-<index>-<attempt>" from the end, since job names contain dashes. */
@@ -136,6 +140,10 @@ export class RenderJobReconciler {
   private readonly finalized = new Map<string, string>();
   /** Shard outcomes written but maybe not yet in the cache: a stale cache must not record them twice. */
   private readonly written = new Map<string, ShardRecordStatus>();
+  /** RenderShards this process created that the cache may not show yet (job key -> job uid and shard indexes). */
+  private readonly createdRecords = new Map<string, { uid: string; indexes: Set<number> }>();
+  /** Jobs in a pass that starts their first shards (fair first pods: others hold back meanwhile). */
+  private readonly firstPasses = new Set<string>();
   constructor(private readonly d: ReconcilerDeps) {}
 
   /**
@@ -149,18 +157,34 @@ export class RenderJobReconciler {
     if (!job) return this.forgetJob(key);
     const deleting = !!job.metadata.deletionTimestamp;
     if (deleting && !(job.metadata.finalizers ?? []).includes(FINALIZER)) return {};
-    await this.ensureFinalizer(key, job);
+    // The finalizer comes before any effect outside the cluster; local pods (owned by the job, so
+    // garbage-collected with it) may go out while its patch is in flight: a new job's first pod waits
+    // for one round trip, not two. Anything remote waits for the patch.
+    const finalized = this.ensureFinalizer(key, job);
+    finalized.catch(() => {}); // awaited below
+    try {
+      return await this.act(key, job, deleting, finalized);
+    } finally {
+      this.firstPasses.delete(key);
+    }
+  }
+
+  private async act(key: string, job: RenderJobObject, deleting: boolean, finalized: Promise<void>): Promise<ReconcileResult> {
     let pass: Pass;
     try {
       pass = this.decideNow(key, job);
     } catch (e) {
+      await finalized;
       if (e instanceof SpecError) return this.rejectSpec(job, e);
       throw e;
     }
+    const d = pass.decision;
+    if (d.submitRemote.length > 0 || d.cancelRemote.length > 0 || d.remoteLive.length > 0 || d.recordOutcomes.length > 0 || deleting) await finalized;
     await this.recordOutcomes(pass);
     await this.stopWhatMustStop(pass);
     await this.startShards(pass);
     await this.trackRemote(pass);
+    await finalized;
     if (deleting) return this.finishDeletion(pass);
     return this.writeStatus(pass);
   }
@@ -187,6 +211,7 @@ export class RenderJobReconciler {
     this.d.expectations.deleteOwner(key);
     this.lastStatusWrite.delete(key);
     this.finalized.delete(key);
+    this.createdRecords.delete(key);
     this.d.metrics?.forgetJob(key);
     return {};
   }
@@ -209,7 +234,7 @@ export class RenderJobReconciler {
   }
 
   /** The job's RenderShard records as this process last knows them (its own writes the cache may not show yet win). */
-  private readRecords(key: string, namespace: string): Map<number, ShardRecord> {
+  private readRecords(key: string, namespace: string, jobName: string, uid: string): Map<number, ShardRecord> {
     const records = new Map<number, ShardRecord>();
     for (const r of this.d.shards.byIndex(INDEX_JOB, key)) {
       const rname = r.metadata.name!;
@@ -221,6 +246,17 @@ export class RenderJobReconciler {
         else status = mine;
       }
       records.set(r.spec.index, { name: rname, index: r.spec.index, status });
+    }
+    // Records created by this process that the cache does not show yet exist all the same: a stale
+    // cache must neither create them again nor take their pods for pods without a record.
+    const created = this.createdRecords.get(key);
+    if (created && created.uid !== uid) this.createdRecords.delete(key);
+    else if (created) {
+      for (const index of created.indexes) {
+        if (records.has(index)) { created.indexes.delete(index); continue; }
+        const name = recordName(jobName, index);
+        records.set(index, { name, index, status: this.written.get(`${namespace}/${name}`) ?? {} });
+      }
     }
     return records;
   }
@@ -252,7 +288,7 @@ export class RenderJobReconciler {
 
   /** Reads the snapshot and asks decide() (with the planner for Burst and ProviderOnly jobs) what is true and what to do. */
   private decideNow(key: string, job: RenderJobObject): Pass {
-    const { clock, config } = this.d;
+    const { clock } = this.d;
     const meta = job.metadata;
     const namespace = meta.namespace!;
     const now = clock.now();
@@ -269,8 +305,9 @@ export class RenderJobReconciler {
     } catch (e) {
       throw new SpecError((e as Error).message);
     }
-    const records = this.readRecords(key, namespace);
+    const records = this.readRecords(key, namespace, meta.name!, meta.uid!);
     const pods = this.readPods(key);
+    if (records.size === 0 && pods.size === 0 && !deleting) this.firstPasses.add(key);
     // A settled job bursts only where results can be signed and paid: the chain must have been
     // reached (the signing domain is known) and the provider must have a payout address.
     const settles = !!job.spec.settlement?.enabled;
@@ -287,8 +324,19 @@ export class RenderJobReconciler {
       },
       wake: (ms) => { if (ms !== undefined && (pass.remoteWake === undefined || ms < pass.remoteWake)) pass.remoteWake = ms; },
     };
-    pass.decision = decide(snapshot, records, pods, now, config, this.d.place ? (cands, room, info) => this.placeFor(pass, cands, room, info) : undefined);
+    pass.decision = decide(snapshot, records, pods, now, this.decideOptions(key), this.d.place ? (cands, room, info) => this.placeFor(pass, cands, room, info) : undefined);
     return pass;
+  }
+
+  /**
+   * Fair first pods: while new jobs wait for their first reconcile, a job starts at most
+   * FAIR_STARTS shards per pass and comes back behind them for the rest, so every new job gets its
+   * first pod before any job takes more than its share of the free GPUs.
+   */
+  private decideOptions(key: string): DecideOptions {
+    const { config } = this.d;
+    const waiting = (this.d.newJobsWaiting?.() ?? 0) + this.firstPasses.size - (this.firstPasses.has(key) ? 1 : 0);
+    return waiting > 0 && config.maxStartsPerReconcile > FAIR_STARTS ? { ...config, maxStartsPerReconcile: FAIR_STARTS } : config;
   }
 
   /** The planner's placements for this pass; records the Bursting reason, or the spec problem the planner found. */
@@ -351,14 +399,25 @@ export class RenderJobReconciler {
     const newRecords = new Map(d.createRecords.map((r) => [r.index, r]));
     const ensureRecord = async (index: number) => {
       const r = newRecords.get(index);
-      if (r) await this.d.writer.createShardRecord(this.refOf(pass.job), index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
+      if (!r) return;
+      await this.d.writer.createShardRecord(this.refOf(pass.job), index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
+      const mine = this.createdRecords.get(pass.key);
+      if (mine && mine.uid === pass.job.metadata.uid) mine.indexes.add(index);
+      else this.createdRecords.set(pass.key, { uid: pass.job.metadata.uid!, indexes: new Set([index]) });
     };
     type Start = { local: Decision['createPods'][number] } | { remote: Decision['submitRemote'][number] };
     const starts: Start[] = [...d.createPods.map((p) => ({ local: p })), ...(this.d.remote ? d.submitRemote.map((r) => ({ remote: r })) : [])];
+    // Records of pods that lost theirs (see decide.ts): created first, nothing else starts for them.
+    const starting = new Set(starts.map((st) => ('local' in st ? st.local.index : st.remote.index)));
+    const orphans = pass.deleting ? [] : d.createRecords.filter((r) => !starting.has(r.index));
+    await pool(orphans, this.d.config.writeConcurrency, (r) => ensureRecord(r.index));
     await pool(starts, this.d.config.writeConcurrency, async (st) => {
       if ('local' in st) {
-        await ensureRecord(st.local.index);
-        await this.startPod(pass, st.local);
+        // Record and pod together: a new job's first pod waits one round trip, not two. A pod whose
+        // record failed is found without it next pass, and the record is made before its outcome.
+        const [rec, pod] = await Promise.allSettled([ensureRecord(st.local.index), this.startPod(pass, st.local)]);
+        if (rec.status === 'rejected') throw rec.reason;
+        if (pod.status === 'rejected') throw pod.reason;
       } else {
         const s = st.remote;
         await ensureRecord(s.index);
@@ -426,6 +485,7 @@ export class RenderJobReconciler {
     if (pass.settles && this.d.settlement?.blocksDeletion(key, job)) return { requeueAfterMs: 2000 };
     await this.d.writer.deleteShardRecords(namespace, job.metadata.name!);
     for (const k of this.written.keys()) if (k.startsWith(`${namespace}/${job.metadata.name}-`)) this.written.delete(k);
+    this.createdRecords.delete(key);
     await this.d.writer.setFinalizer(this.refOf(job), (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
     this.d.expectations.deleteOwner(key);
     this.d.log.info('renderjob cleaned up', { job: key });

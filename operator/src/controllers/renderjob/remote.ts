@@ -90,6 +90,20 @@ export type RemoteClock = Pick<Clock, 'now'> & Partial<Pick<Clock, 'setTimer'>>;
 const CALL_TIMEOUT_MS = 60_000;
 /** A bill that could not be read is asked for again after this long, doubling per failure up to the cap. */
 const COST_RETRY_MAX_MS = 60_000;
+/** A running remote shard is looked at less often the longer it has run, up to this. */
+const RUNNING_POLL_MAX_MS = 30_000;
+
+/**
+ * When to look at a running remote shard again: every pollInterval at first, then an eighth of the
+ * time it has run so far (its end is seen at most ~12% of its run time late, at most 30 s), never
+ * past its maxDuration. Polling every few seconds made status calls most of the provider calls per
+ * shard (burst benchmark: 6.6 of Akash's 13.8 per shard).
+ */
+export function runningPollMs(pollIntervalMs: number, ranMs: number, limitMs: number): number {
+  let wait = Math.max(pollIntervalMs, Math.min(RUNNING_POLL_MAX_MS, Math.floor(ranMs / 8)));
+  if (limitMs > 0 && ranMs < limitMs) wait = Math.min(wait, Math.max(pollIntervalMs, limitMs - ranMs + 1));
+  return wait;
+}
 
 /** The key of a stale submission in this process's cancel table. */
 const staleId = (s: { provider: string; remoteId?: string; idempotencyKey?: string }) => `${s.provider}/${s.remoteId ?? `key:${s.idempotencyKey}`}`;
@@ -293,12 +307,15 @@ export class RemoteShards {
     const startTime = st.startTime ?? iso(startedAt?.getTime() ?? now);
     if (st.phase !== 'Running') await record(rec.name, { ...st, phase: 'Running', startTime });
     const limitMs = (spec.maxDurationSec ?? 0) * 1000;
-    if (limitMs > 0 && adapter.capabilities().maxDuration !== 'provider' && now - Date.parse(startTime) > limitMs) {
+    const ranMs = now - Date.parse(startTime);
+    if (limitMs > 0 && adapter.capabilities().maxDuration !== 'provider' && ranMs > limitMs) {
       this.forget(st.idempotencyKey!);
       await this.failAttempt(record, ns, { ...rec, status: { ...st, phase: 'Running', startTime } }, maxRetries, 'ShardTimeout', `${st.provider} ${st.remoteId}: ran longer than shards.maxDuration (${spec.maxDurationSec}s); cancelled`, false, adapter);
       return undefined;
     }
-    return this.cfg.pollIntervalMs;
+    const wait = runningPollMs(this.cfg.pollIntervalMs, ranMs, limitMs);
+    this.nextPoll.set(st.idempotencyKey!, now + wait);
+    return wait;
   }
 
   /**

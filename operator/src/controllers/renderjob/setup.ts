@@ -15,7 +15,8 @@ import type { BudgetLedger } from '../budget/ledger.js';
 import type { ProviderRegistry } from '../computeprovider/registry.js';
 import { controllerFor, jobKeyOfShard, keyOf, type OperatorContext } from '../context.js';
 import type { SettlementView } from '../ports.js';
-import { makePlacer } from './placement.js';
+import { Histogram } from 'prom-client';
+import { makePlacer, type Placer } from './placement.js';
 import { RenderJobReconciler } from './reconciler.js';
 import { RemoteShards } from './remote.js';
 import { ApiJobWriter } from './writer.js';
@@ -24,6 +25,14 @@ export interface RenderJobSetup {
   controller: Controller;
   /** Looks at every unfinished job again (the chain became reachable, …). */
   requeueUnfinished(): void;
+}
+
+/** The placer, timed per decision (one planning round for one job): atelier_planner_decision_seconds. */
+function timed(place: Placer, h: Histogram): Placer {
+  return (job, candidates, room, ctx) => {
+    const t0 = performance.now();
+    try { return place(job, candidates, room, ctx); } finally { h.observe((performance.now() - t0) / 1000); }
+  };
 }
 
 export function setupRenderJobController(ctx: OperatorContext, registry: ProviderRegistry, settlement?: SettlementView, budgets?: BudgetLedger): RenderJobSetup {
@@ -40,19 +49,28 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
   };
   const remote = new RemoteShards(registry, clock, log, recorder, remoteConfig, metrics.jobs, (provider, ok, message) => registry.recordOutcome(provider, ok, message), onVerification,
     (provider, reason, message, until) => registry.hold(provider, reason, message, until));
-  const capacity = () => gpuCapacity(caches.nodes.values(), caches.busyPods.values());
+  // Undefined until the capacity watch (opened by this very read) has synced: the planner waits.
+  const plannerSeconds = new Histogram({
+    name: 'atelier_planner_decision_seconds', help: 'Time of one placement decision (a planning round for one job\'s startable shards).',
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25], registers: [metrics.registry],
+  });
+  const capacity = () => { const busy = caches.busyPods.use(); return busy ? gpuCapacity(caches.nodes.values(), busy.values()) : undefined; };
   const expectations = new Expectations({ clock, onExpired: (owner, kind, name) => log.warn('expectation expired: an informer event was lost', { job: owner, kind, pod: name }) });
+  let newJobsWaiting = () => 0; // the controller's urgent lane, once it exists
   const reconciler = new RenderJobReconciler({
+    newJobsWaiting: () => newJobsWaiting(),
     jobs: caches.jobLister, shards: caches.shardLister, pods: caches.podLister,
     writer: new ApiJobWriter(ctx.clients, (kind) => metrics.apiWrites.inc({ kind })),
     recorder, clock, expectations, log, metrics: metrics.jobs, remote, onVerification,
-    place: makePlacer({ capacity, providers: registry, clock, ...(budgets ? { budgets } : {}) }),
+    place: timed(makePlacer({ capacity, providers: registry, clock, ...(budgets ? { budgets } : {}) }), plannerSeconds),
     ...(settlement ? { settlement } : {}), providerNames: () => caches.providers.list().map((p) => p.metadata.name!),
-    // Progress-only status changes are written at most every 10 s per job (phase and outcome at once):
-    // at 5 s a 10-shard job under load still wrote its status 11 times (benchmark, 4.22 writes/shard).
-    config: { ...remoteConfig, writeConcurrency: 32, statusMinIntervalMs: 10_000 },
+    // Progress-only status changes are written at most every 30 s per job (phase and outcome at once):
+    // at 5 s a 10-shard job under load still wrote its status 11 times (benchmark, 4.22 writes/shard);
+    // at 10 s, 9.4 times for 30 s shards in three waves (0.94 writes/shard, smoke size).
+    config: { ...remoteConfig, writeConcurrency: 32, statusMinIntervalMs: 30_000 },
   });
   const controller = controllerFor(ctx, 'renderjob', cfg.workers, reconciler);
+  newJobsWaiting = () => controller.urgentWaiting();
   const enqueue = (key: string | undefined) => { if (key) controller.enqueue(key); };
   for (const i of caches.jobs) {
     i.addEventHandler({

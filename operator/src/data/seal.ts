@@ -4,6 +4,8 @@
 // only ever hold ciphertext; the operator opens it with the identity kept in a Secret.
 import { Decrypter, Encrypter, generateX25519Identity, identityToRecipient } from 'age-encryption';
 
+export { parseRecipients } from './recipients.js';
+
 export interface KeyPair {
   /** AGE-SECRET-KEY-1… : the private identity, kept in a Secret in the operator's namespace. */
   identity: string;
@@ -14,15 +16,6 @@ export interface KeyPair {
 export async function generateKeyPair(): Promise<KeyPair> {
   const identity = await generateX25519Identity();
   return { identity, recipient: await identityToRecipient(identity) };
-}
-
-/** Parses a recipients value: one or more age1… recipients separated by whitespace or commas. */
-export function parseRecipients(value: string): string[] {
-  const rs = value.split(/[\s,]+/).filter(Boolean);
-  if (rs.length === 0 || rs.some((r) => !/^age1[02-9ac-hj-np-z]{58}$/.test(r))) {
-    throw new Error('encryptTo must hold one or more age X25519 recipients (age1…)');
-  }
-  return rs;
 }
 
 export async function seal(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {

@@ -13,6 +13,8 @@ export interface DataConfig {
   shardImage: string;
   identitySecret?: { namespace: string; name: string; key: string };
   s3?: { endpoint: string; region: string; credentialsSecret: { namespace: string; name: string } };
+  /** Test fault hook (ATELIER_TEST_KILL_AFTER_OBJECTS, never a flag): SIGKILL after this many objects written. */
+  testKillAfterObjects?: number;
 }
 
 export const dataUsage = `Data plane (IPFS inputs/outputs, sealed delivery; README "Data path"):
@@ -65,6 +67,7 @@ export function parseDataConfig(values: Record<string, unknown>, env: Record<str
       maxInputBytes: max,
       shardImage: v('shard-image', 'ATELIER_SHARD_IMAGE') ?? 'ghcr.io/atelier-dev/atelier:0.1.0',
       ...(idRef ? { identitySecret: { ...nsName('data-identity-secret', idRef, secretsNamespace), key: 'identity' } } : {}),
+      ...(env.ATELIER_TEST_KILL_AFTER_OBJECTS ? { testKillAfterObjects: Number(env.ATELIER_TEST_KILL_AFTER_OBJECTS) } : {}),
       ...(s3Endpoint && s3Creds ? { s3: { endpoint: url('s3-endpoint', s3Endpoint), region: v('s3-region', 'ATELIER_S3_REGION') ?? 'us-east-1', credentialsSecret: nsName('s3-credentials-secret', s3Creds, secretsNamespace) } } : {}),
     },
   };

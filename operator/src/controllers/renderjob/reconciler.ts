@@ -100,7 +100,9 @@ function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
 /** The status fields the RenderJob controller owns: without status.settlement, and without Settled when the settlement controller writes it. */
 export function ownStatus(status: JobStatus | undefined, settlementOwnsSettled: boolean): JobStatus | undefined {
   if (!status) return undefined;
-  const { settlement: _theirs, ...mine } = status;
+  // status.delivery and the Delivered condition are the delivery controller's (data/setup.ts).
+  const { settlement: _theirs, delivery: _delivery, ...rest } = status;
+  const mine = rest.conditions?.some((c) => c.type === 'Delivered') ? { ...rest, conditions: rest.conditions.filter((c) => c.type !== 'Delivered') } : rest;
   return settlementOwnsSettled && mine.conditions?.some((c) => c.type === 'Settled')
     ? { ...mine, conditions: mine.conditions.filter((c) => c.type !== 'Settled') }
     : mine;

@@ -158,7 +158,8 @@ const mode = env.BENCH || 'load';
 try {
   if (mode === 'load') await load();
   else if (mode === 'memory') await memory();
-  else throw new Error(`BENCH must be load or memory, got ${JSON.stringify(mode)}`);
+  else if (mode === 'delivery') await import('./delivery.js');
+  else throw new Error(`BENCH must be load, memory or delivery, got ${JSON.stringify(mode)}`);
 } catch (e) {
   log(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   for (const p of liveOperators) p.kill('SIGKILL');

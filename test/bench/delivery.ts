@@ -1,9 +1,9 @@
 // BENCH=delivery: the operator's delivery throughput. On a fresh test-bed cluster and data plane
 // (Kubo + versitygw), OUTPUTS (default 100) outputs of OUTPUT_MIB (default 10) MiB of random bytes
-// are sealed to a fresh age key and added to IPFS as the shard wrapper does; a RenderJob of that many
-// local shards reports them (KWOK termination messages). The real operator (the built CLI) fetches
+// are sealed to a fresh age key and added to IPFS as the shard wrapper does; a RenderJob of
+// OUTPUTS/PER_SHARD local shards reports them (KWOK termination messages). The real operator (the built CLI) fetches
 // each by CID, recomputes the CID, decrypts, checks the sha256 and writes it to the S3 bucket. Prints
-// MB/s from the first shard finished to Delivered=True, and the operator's CPU seconds and peak RSS
+// MB/s from the job's creation to Delivered=True (the shards themselves run 1 s), and the operator's CPU seconds and peak RSS
 // over that window, from /proc. Measured, never asserted.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -21,6 +21,10 @@ const env = process.env;
 const outputs = Number(env.OUTPUTS ?? 100);
 const mib = Number(env.OUTPUT_MIB ?? 10);
 const name = env.BENCH_NAME ?? 'bench-delivery';
+// A RenderJob's template takes at most 64 annotations: outputs are spread over PER_SHARD per shard
+// (10 results of ~175 bytes stay well under the 4 KiB termination message).
+const perShard = Number(env.PER_SHARD ?? 10);
+const shards = Math.ceil(outputs / perShard);
 const ADD = 'cid-version=1&raw-leaves=true&hash=sha2-256&chunker=size-262144&pin=true&quieter=true';
 
 interface Site { ipfsApi: string; s3Endpoint: string; s3AccessKey: string; s3SecretKey: string; s3Region: string }
@@ -68,12 +72,13 @@ async function main(): Promise<void> {
       '--leader-elect', 'false', '--metrics-addr', '127.0.0.1:0', '--ipfs-api', site.ipfsApi, '--data-identity-secret', `${ns}/studio-identity`,
       '--s3-endpoint', site.s3Endpoint, '--s3-credentials-secret', `${ns}/s3`, '--log-level', 'warn'], { stdio: 'ignore', env: { ...env, NODE_OPTIONS: '' } });
     const annotations: Record<string, string> = { 'testbed.atelier.dev/duration': '1s' };
-    reports.forEach((r, i) => { annotations[`testbed.atelier.dev/message-${i}`] = JSON.stringify({ outputs: [r] }); });
+    for (let i = 0; i < shards; i++) annotations[`testbed.atelier.dev/message-${i}`] = JSON.stringify({ outputs: reports.slice(i * perShard, (i + 1) * perShard) });
+    await new Promise((r) => setTimeout(r, 3000)); // the operator starts and syncs its caches
+    const start = { at: Date.now(), cpu: procStat(op.pid!)?.cpuSeconds ?? 0 };
     await custom.createNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, body: {
       apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderJob', metadata: { name: 'deliver' },
-      spec: { template: { image: 'render:1', resources: { limits: { 'nvidia.com/gpu': 1 } }, metadata: { annotations } }, shards: { count: outputs, parallelism: outputs }, output: { uri: 's3://renders/deliver/', encryptTo: { recipient } } },
+      spec: { template: { image: 'render:1', resources: { limits: { 'nvidia.com/gpu': 1 } }, metadata: { annotations } }, shards: { count: shards, parallelism: shards }, output: { uri: 's3://renders/deliver/', encryptTo: { recipient } } },
     } });
-    let start: { at: number; cpu: number } | undefined;
     let peak = 0;
     let done: { at: number; cpu: number } | undefined;
     while (!done) {
@@ -81,20 +86,19 @@ async function main(): Promise<void> {
       const st = procStat(op.pid!);
       if (!st) throw new Error('the operator exited');
       peak = Math.max(peak, st.rssBytes);
-      const job = (await custom.getNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'deliver' })) as { status?: { shards?: { succeeded?: number }; conditions?: { type: string; status: string }[] } };
-      if (!start && (job.status?.shards?.succeeded ?? 0) > 0) start = { at: Date.now(), cpu: st.cpuSeconds };
+      const job = (await custom.getNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: ns, name: 'deliver' })) as { status?: { conditions?: { type: string; status: string }[] } };
       if (job.status?.conditions?.some((c) => c.type === 'Delivered' && c.status === 'True')) done = { at: Date.now(), cpu: st.cpuSeconds };
       if (Date.now() - t0 > 30 * 60_000) throw new Error('timed out after 30 min');
     }
     op.kill('SIGTERM');
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'renders' }));
-    const secs = (done.at - start!.at) / 1000;
+    const secs = (done.at - start.at) / 1000;
     const mb = (outputs * mib * 1024 * 1024) / 1e6;
-    process.stdout.write(`\nAtelier delivery benchmark: ${outputs} outputs x ${mib} MiB (sealed + added in ${round(sealMs / 1000, 1)} s by the bench)\n`);
+    process.stdout.write(`\nAtelier delivery benchmark: ${outputs} outputs x ${mib} MiB over ${shards} shards (sealed + added in ${round(sealMs / 1000, 1)} s by the bench)\n`);
     process.stdout.write(`  objects in the bucket      ${listed.KeyCount}\n`);
-    process.stdout.write(`  first shard done -> Delivered=True  ${round(secs, 2)} s\n`);
+    process.stdout.write(`  job created -> Delivered=True (incl. the shards' 1 s run)  ${round(secs, 2)} s\n`);
     process.stdout.write(`  throughput                 ${round(mb / secs, 1)} MB/s (plaintext delivered)\n`);
-    process.stdout.write(`  operator CPU               ${round(done.cpu - start!.cpu, 2)} s (${round((done.cpu - start!.cpu) / secs * 100, 0)}% of one core)\n`);
+    process.stdout.write(`  operator CPU               ${round(done.cpu - start.cpu, 2)} s (${round((done.cpu - start.cpu) / secs * 100, 0)}% of one core)\n`);
     process.stdout.write(`  operator peak RSS          ${round(peak / 1024 / 1024, 0)} MiB (sampled every 250 ms)\n`);
   } finally {
     await run('bash', [path.join(repoRoot, 'test/testbed/data.sh'), 'down', name]).catch(() => undefined);

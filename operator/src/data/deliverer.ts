@@ -54,6 +54,7 @@ export interface DelivererDeps {
 }
 
 const RETRY_MS = 5000;
+const SHARD_CONCURRENCY = 4;
 
 export class Deliverer {
   /** uid/index -> the shard's finished delivery (this process). */
@@ -66,15 +67,23 @@ export class Deliverer {
     if (!job || !job.sealed) return {};
     const target = parseTarget(job.outputUri);
     if (!target) return {};
-    let retry = false;
-    const shards: (ShardDelivery & { bytes: number })[] = [];
-    for (const s of this.d.shards(key).sort((a, b) => a.index - b.index)) {
-      const r = await this.shard(job, s, target);
-      if (r) shards.push(r);
-      if (r?.state === 'Failed') retry = true;
-    }
+    // Shards are delivered SHARD_CONCURRENCY at a time (each one's outputs in order): fetching,
+    // hashing and writing overlap across shards, and one slow shard does not hold the others.
+    const list = this.d.shards(key).sort((a, b) => a.index - b.index);
+    const results: ((ShardDelivery & { bytes: number }) | undefined)[] = new Array(list.length);
+    let next = 0;
+    let firstErr: unknown;
+    const worker = async () => {
+      while (next < list.length) {
+        const i = next++;
+        try { results[i] = await this.shard(job, list[i]!, target); } catch (e) { firstErr ??= e; }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SHARD_CONCURRENCY, list.length) }, worker));
+    if (firstErr !== undefined) throw firstErr;
+    const shards = results.filter((r) => r !== undefined);
     await this.write(job, shards);
-    return retry ? { requeueAfterMs: RETRY_MS } : {};
+    return shards.some((r) => r.state === 'Failed') ? { requeueAfterMs: RETRY_MS } : {};
   }
 
   private async shard(job: JobView, s: ShardView, target: NonNullable<ReturnType<typeof parseTarget>>): Promise<(ShardDelivery & { bytes: number }) | undefined> {

@@ -9,7 +9,7 @@ import { CID } from 'multiformats/cid';
 import * as raw from 'multiformats/codecs/raw';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { nopLog } from '../runtime/logger.js';
-import { Deliverer, type Condition, type DeliveryStatus, type JobView, type ShardView } from './deliverer.js';
+import { Deliverer, objectName, type Condition, type DeliveryStatus, type JobView, type ShardView } from './deliverer.js';
 import type { IpfsClient } from './ipfs.js';
 import { generateKeyPair, seal, type KeyPair } from './seal.js';
 
@@ -150,3 +150,10 @@ test.each([1, 2, 3, 4])('killed after object %i: a fresh operator delivers the r
   expect([...w.s3.puts.entries()].sort()).toEqual([['renders/j/a.exr', 1], ['renders/j/b.exr', 1], ['renders/j/c.exr', 1], ['renders/j/d.exr', 1]]);
   expect(last(w).cond.status).toBe('True');
 });
+
+test.each([
+  ['frames/0001.exr', 'frames/0001.exr'],
+  ['s3://renders/j/shard-3.exr', 'shard-3.exr'],
+  ['s3://renders/j/sub/shard-3.exr', 'sub/shard-3.exr'],
+  ['https://cdn.example/x/shard-3.exr', 'shard-3.exr'],
+])('object name of %s', (uri, want) => expect(objectName(uri, 's3://renders/j')).toBe(want));

@@ -54,6 +54,17 @@ export interface DelivererDeps {
 }
 
 const RETRY_MS = 5000;
+
+/**
+ * An output's name under the job's output prefix: the wrapper reports names relative to its output
+ * directory; a remote shard may report a full URI under spec.output.uri (that prefix is dropped) or
+ * elsewhere (its last segment is kept).
+ */
+export function objectName(uri: string, outputUri: string): string {
+  const base = outputUri.replace(/\/?$/, '/');
+  if (uri.startsWith(base)) return uri.slice(base.length);
+  return uri.includes('://') ? uri.slice(uri.lastIndexOf('/') + 1) : uri;
+}
 const SHARD_CONCURRENCY = 4;
 
 export class Deliverer {
@@ -96,7 +107,7 @@ export class Deliverer {
     const outs: SealedOutput[] = [];
     for (const o of s.outputs) {
       if (!o.cid) return this.remember(memo, { index: s.index, state: 'Rejected', objects: 0, bytes: 0, message: `output ${o.uri} has no CID: a sealed job's outputs must be content-addressed` });
-      outs.push({ name: o.uri, cid: o.cid, sha256: o.sha256 });
+      outs.push({ name: objectName(o.uri, job.outputUri), cid: o.cid, sha256: o.sha256 });
     }
     const identity = await this.d.identity();
     let bytes = 0;

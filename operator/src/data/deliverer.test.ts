@@ -104,7 +104,8 @@ test.each([
   const w = await world();
   await shard(w, 0, { 'f/0.exr': 'frame zero' });
   await make(w);
-  await deliverer(w).reconcile('studio/j');
+  const d = deliverer(w);
+  await d.reconcile('studio/j');
   expect([...w.s3.objects.keys()]).toEqual(['renders/j/f/0.exr']);
   expect(last(w).cond).toMatchObject({ status: 'False', reason: 'OutputRejected' });
   expect(last(w).delivery.shards.find((s) => s.index === 1)).toMatchObject({ state: 'Rejected' });
@@ -113,6 +114,11 @@ test.each([
     expect(w.rejected).toEqual(['j-1']);
     expect(w.events.some((e) => e.startsWith('ResultRejected') && e.includes(reason))).toBe(true);
   }
+  // The RenderJob controller discards the rejected result (the shard waits for another run): it stays reported rejected.
+  w.shards[1] = { ...w.shards[1]!, phase: 'Pending', outputs: undefined };
+  await d.reconcile('studio/j');
+  expect(last(w).cond).toMatchObject({ status: 'False', reason: 'OutputRejected' });
+  expect(w.s3.puts.get('renders/j/f/0.exr')).toBe(1);
 });
 
 test('a remote result waiting for its spot check is not delivered yet; once Verified it is', async () => {

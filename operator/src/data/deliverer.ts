@@ -70,6 +70,8 @@ const SHARD_CONCURRENCY = 4;
 export class Deliverer {
   /** uid/index -> the shard's finished delivery (this process). */
   private readonly done = new Map<string, ShardDelivery & { bytes: number }>();
+  /** uid/index -> the shard's last rejected result (this process). */
+  private readonly rejected = new Map<string, ShardDelivery & { bytes: number }>();
 
   constructor(private readonly d: DelivererDeps) {}
 
@@ -98,10 +100,13 @@ export class Deliverer {
   }
 
   private async shard(job: JobView, s: ShardView, target: NonNullable<ReturnType<typeof parseTarget>>): Promise<(ShardDelivery & { bytes: number }) | undefined> {
-    const memo = `${job.uid}/${s.index}`;
+    // Keyed by the result too: a shard run again (another attempt, another provider) is looked at anew.
+    const memo = `${job.uid}/${s.index}/${(s.outputs ?? []).map((o) => `${o.uri}=${o.cid ?? ''}:${o.sha256}`).join(',')}`;
     const known = this.done.get(memo);
     if (known) return known;
-    if (s.phase !== 'Succeeded' || !s.outputs) return undefined;
+    // A rejected result is discarded by the RenderJob controller (the shard waits for another run):
+    // it stays reported as rejected until a new result of the shard is delivered.
+    if (s.phase !== 'Succeeded' || !s.outputs) return this.rejected.get(`${job.uid}/${s.index}`);
     if (s.placement === 'Remote' && s.verification?.state === 'Pending') return { index: s.index, state: 'Pending', objects: 0, bytes: 0, message: 'waiting for the spot check' };
     if (s.verification?.state === 'Failed') return this.remember(memo, { index: s.index, state: 'Rejected', objects: 0, bytes: 0, message: 'the result failed verification' });
     const outs: SealedOutput[] = [];
@@ -132,6 +137,9 @@ export class Deliverer {
 
   private remember(memo: string, r: ShardDelivery & { bytes: number }) {
     this.done.set(memo, r);
+    const shard = memo.split('/').slice(0, 2).join('/');
+    if (r.state === 'Rejected') this.rejected.set(shard, r);
+    else this.rejected.delete(shard);
     return r;
   }
 
@@ -159,5 +167,6 @@ export class Deliverer {
 
   forget(uid: string): void {
     for (const k of this.done.keys()) if (k.startsWith(`${uid}/`)) this.done.delete(k);
+    for (const k of this.rejected.keys()) if (k.startsWith(`${uid}/`)) this.rejected.delete(k);
   }
 }

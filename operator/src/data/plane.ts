@@ -24,7 +24,11 @@ export interface DataHooks {
   gate(job: DataJob): Promise<Hold | undefined>;
   decoratePod(pod: k8s.V1Pod, job: DataJob): k8s.V1Pod;
   decorateSpec<S extends { env: { name: string; value: string }[] }>(spec: S, job: DataJob): S;
+  /** Forgets a job that is gone (namespace/name). */
+  forget(key: string): void;
 }
+
+const keyOf = (job: DataJob) => `${job.metadata.namespace}/${job.metadata.name}`;
 
 export const needsData = (job: DataJob) => (job.spec.inputs?.length ?? 0) > 0 || !!job.spec.output?.encryptTo;
 
@@ -35,8 +39,8 @@ export function noDataPlane(job: DataJob): Hold | undefined {
 
 export class DataPlane implements DataHooks {
   private readonly ipfs: IpfsClient;
-  /** uid -> generation whose gate passed, and the recipients resolved for it. */
-  private readonly passed = new Map<string, { generation: number; recipients: string[] }>();
+  /** namespace/name -> the uid and generation whose gate passed, and the recipients resolved for it. */
+  private readonly passed = new Map<string, { uid: string; generation: number; recipients: string[] }>();
 
   constructor(private readonly cfg: DataConfig, private readonly readSecret: SecretReader, secretsNamespace: string, ipfs?: IpfsClient) {
     this.ipfs = ipfs ?? new IpfsClient({ api: cfg.ipfsApi, timeoutMs: cfg.inputTimeoutMs });
@@ -48,7 +52,8 @@ export class DataPlane implements DataHooks {
     if (!needsData(job)) return undefined;
     const uid = job.metadata.uid ?? '';
     const gen = job.metadata.generation ?? 0;
-    if (this.passed.get(uid)?.generation === gen) return undefined;
+    const was = this.passed.get(keyOf(job));
+    if (was?.uid === uid && was.generation === gen) return undefined;
     let recipients: string[] = [];
     const to = job.spec.output?.encryptTo;
     if (to) {
@@ -60,12 +65,13 @@ export class DataPlane implements DataHooks {
     }
     const g = await gateInputs(this.ipfs, job.spec.inputs ?? [], { resolveTimeoutMs: this.cfg.inputTimeoutMs, maxBytes: this.cfg.maxInputBytes });
     if (!g.ok) return { reason: g.reason, message: g.message };
-    this.passed.set(uid, { generation: gen, recipients });
+    this.passed.set(keyOf(job), { uid, generation: gen, recipients });
     return undefined;
   }
 
   private env(job: DataJob, local: boolean): Record<string, string> {
-    const recipients = this.passed.get(job.metadata.uid ?? '')?.recipients ?? [];
+    const was = this.passed.get(keyOf(job));
+    const recipients = was && was.uid === job.metadata.uid ? was.recipients : [];
     return {
       ...(job.spec.inputs?.length ? inputsEnv(job.spec.inputs, this.cfg.ipfsGateway) : { ATELIER_IPFS_GATEWAY: this.cfg.ipfsGateway }),
       ...(recipients.length ? { ATELIER_ENCRYPT_TO: recipients.join(',') } : {}),
@@ -87,8 +93,7 @@ export class DataPlane implements DataHooks {
     return { ...spec, env: [...spec.env.filter((e) => !add.some((a) => a.name === e.name)), ...add] };
   }
 
-  /** Forgets a deleted job. */
-  forget(uid: string): void {
-    this.passed.delete(uid);
+  forget(key: string): void {
+    this.passed.delete(key);
   }
 }

@@ -197,6 +197,7 @@ export class RenderJobReconciler {
     this.d.expectations.deleteOwner(key);
     this.lastStatusWrite.delete(key);
     this.finalized.delete(key);
+    this.d.data?.forget(key);
     this.d.metrics?.forgetJob(key);
     return {};
   }

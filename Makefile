@@ -24,8 +24,8 @@ help:
 	@echo "make check-tools   the field's tools on the contract: forge fuzz/invariant tests, solhint (promtool and"
 	@echo "                   kubeconform run in the metrics and install suites of make test)"
 	@echo "make bench         benchmark Atelier against direct pod creation and the Job controller (NODES JOBS SHARDS)"
-	@echo "make testbed-up    start test-bed NAME=$(NAME) (NODES, GPUS, GPU_MODEL or NODE_SPEC) and a chain"
-	@echo "make testbed-down  stop test-bed NAME=$(NAME) and its chain"
+	@echo "make testbed-up    start test-bed NAME=$(NAME) (NODES, GPUS, GPU_MODEL or NODE_SPEC), a chain and the data plane (IPFS, S3)"
+	@echo "make testbed-down  stop test-bed NAME=$(NAME), its chain and its data plane"
 
 deps: node_modules/.atelier-deps
 node_modules/.atelier-deps: package.json package-lock.json
@@ -86,12 +86,14 @@ test-integration: deps binaries tools build
 testbed-up: deps binaries
 	@bash test/testbed/cluster.sh up $(NAME)
 	@bash test/testbed/chain.sh up $(NAME)
+	@bash test/testbed/data.sh up $(NAME)
 	@echo "export KUBECONFIG=$(CURDIR)/.testbed/$(NAME)/kubeconfig"
 
 testbed-down:
 	@bash test/testbed/cluster.sh down $(NAME)
 	@bash test/testbed/cluster.sh down $(NAME)-peer
 	@bash test/testbed/chain.sh down $(NAME)
+	@bash test/testbed/data.sh down $(NAME)
 
 # Benchmarks at scale (test/bench/README.md): NODES, JOBS, SHARDS, DURATION, BENCH=memory, …
 bench: deps binaries build

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { escrowCommand, escrowUsage } from './commands/escrow.js';
 import { mcpCommand, mcpUsage } from './commands/mcp.js';
 import { planCommand, planUsage } from './commands/plan.js';
+import { shardCommand, shardUsage } from './commands/shard.js';
 import { statusCommand, statusUsage } from './commands/status.js';
 import { submitCommand, submitUsage } from './commands/submit.js';
 import { parseConfig, usage } from './config.js';
@@ -31,6 +32,13 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`atelier mcp: ${(e as Error).message}\n\n${mcpUsage}`);
         return 2;
       }
+    case 'shard':
+      try {
+        return await shardCommand(rest, process.env, (s) => process.stdout.write(`${s}\n`));
+      } catch (e) {
+        process.stderr.write(`atelier shard: ${(e as Error).message}\n\n${shardUsage}`);
+        return 2;
+      }
     case 'plan':
     case 'status':
     case 'submit':
@@ -47,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(`atelier — GPU render jobs on Kubernetes, bursting to decentralized compute\n\nCommands:\n  run     start the operator\n  plan    print the plan for a RenderJob against the live cluster, submitting nothing\n  status  show a RenderJob's progress, cost, ETA and events (--watch)\n  submit  create a RenderJob (server-side apply) and, with --wait, follow it; exit 0 Succeeded, 1 Failed, 2 rejected, 3 timed out\n  mcp     serve the Model Context Protocol on stdio: agents plan, submit, follow, cancel RenderJobs\n  escrow  deploy the escrow contract (escrow deploy)\n\n${usage}\n${planUsage}\n${statusUsage}\n${submitUsage}\n${mcpUsage}\n${escrowUsage}`);
+      process.stdout.write(`atelier — GPU render jobs on Kubernetes, bursting to decentralized compute\n\nCommands:\n  run     start the operator\n  plan    print the plan for a RenderJob against the live cluster, submitting nothing\n  status  show a RenderJob's progress, cost, ETA and events (--watch)\n  submit  create a RenderJob (server-side apply) and, with --wait, follow it; exit 0 Succeeded, 1 Failed, 2 rejected, 3 timed out\n  mcp     serve the Model Context Protocol on stdio: agents plan, submit, follow, cancel RenderJobs\n  escrow  deploy the escrow contract (escrow deploy)\n  shard   the shard-side wrapper: fetch inputs by CID, run a command, seal and publish its outputs\n\n${usage}\n${planUsage}\n${statusUsage}\n${submitUsage}\n${mcpUsage}\n${escrowUsage}\n${shardUsage}`);
       return cmd === undefined ? 2 : 0;
     default:
       process.stderr.write(`atelier: unknown command ${JSON.stringify(cmd)}; try \`atelier help\`\n`);

@@ -2,6 +2,7 @@
 // bad value fails with a clear message instead of a crash loop later. The rest of the operator gets
 // this object injected and never reads process.env itself.
 import { parseArgs } from 'node:util';
+import { dataFlags, dataUsage, parseDataConfig, type DataConfig } from './data/config.js';
 import { parseMicros } from './money.js';
 
 export interface OperatorConfig {
@@ -45,6 +46,8 @@ export interface OperatorConfig {
    * other setting, so no controller reads the environment.
    */
   testKillAfterSend?: string[];
+  /** The data plane (inputs by CID, sealed outputs, delivery); unset: jobs with inputs are refused. */
+  data?: DataConfig;
 }
 
 export interface SettlementConfig {
@@ -90,7 +93,8 @@ Settlement (all four addresses or none; the chart sets them from .Values.settlem
   --settlement-token ADDR        ERC-20 token escrows hold [ATELIER_SETTLEMENT_TOKEN_ADDRESS]
   --settlement-wallet-secret NS/NAME  Secret with the payer wallet's private key [ATELIER_SETTLEMENT_WALLET_SECRET]
   --settlement-wallet-secret-key KEY  key in that Secret (default privateKey) [ATELIER_SETTLEMENT_WALLET_SECRET_KEY]
-`;
+
+${dataUsage}`;
 
 function bool(name: string, v: string): boolean {
   if (/^(true|1|yes)$/i.test(v)) return true;
@@ -151,6 +155,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       'settlement-token': { type: 'string' },
       'settlement-wallet-secret': { type: 'string' },
       'settlement-wallet-secret-key': { type: 'string' },
+      ...dataFlags,
     },
   });
   const namespaces = (values.namespace ?? (env.ATELIER_NAMESPACES ? [env.ATELIER_NAMESPACES] : []))
@@ -163,6 +168,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
   if (!/^[^:]*:\d+$/.test(metricsAddr)) throw new Error(`--metrics-addr must be HOST:PORT, got ${JSON.stringify(metricsAddr)}`);
   const level = values['log-level'] ?? env.ATELIER_LOG_LEVEL ?? 'info';
   if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new Error(`--log-level must be error, warn, info or debug, got ${JSON.stringify(level)}`);
+  const secretsNamespace = values['secrets-namespace'] ?? env.ATELIER_SECRETS_NAMESPACE ?? env.POD_NAMESPACE ?? 'atelier-system';
   const payoutKeySecret = secretRef(values['payout-key-secret'] ?? env.ATELIER_PAYOUT_KEY_SECRET, values['payout-key-secret-key'] ?? env.ATELIER_PAYOUT_KEY_SECRET_KEY);
   return {
     kubeconfig: values.kubeconfig ?? env.KUBECONFIG?.split(':')[0] ?? undefined,
@@ -170,7 +176,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     metricsAddr,
     leaderElect: bool('leader-elect', values['leader-elect'] ?? env.ATELIER_LEADER_ELECT ?? 'true'),
     leaseNamespace: values['lease-namespace'] ?? env.ATELIER_LEASE_NAMESPACE ?? env.POD_NAMESPACE ?? 'atelier-system',
-    secretsNamespace: values['secrets-namespace'] ?? env.ATELIER_SECRETS_NAMESPACE ?? env.POD_NAMESPACE ?? 'atelier-system',
+    secretsNamespace,
     leaseName: values['lease-name'] ?? 'atelier-operator',
     identity: `${env.POD_NAME ?? hostname}_${process.pid}_${Math.random().toString(36).slice(2, 8)}`,
     workers: int('workers', values.workers ?? env.ATELIER_WORKERS ?? '32', 1, 256),
@@ -185,6 +191,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     ...(env.ATELIER_TEST_KILL_AFTER_SEND ? { testKillAfterSend: env.ATELIER_TEST_KILL_AFTER_SEND.split(',').map((a) => a.trim()).filter(Boolean) } : {}),
     ...(payoutKeySecret ? { payoutKeySecret } : {}),
     ...settlementConfig(values, env),
+    ...parseDataConfig(values, env, secretsNamespace),
   };
 }
 

@@ -13,6 +13,7 @@ import { setupComputeProviderController } from './controllers/computeprovider/se
 import type { Caches, OperatorContext } from './controllers/context.js';
 import { setupRenderJobController } from './controllers/renderjob/setup.js';
 import { setupSettlementController } from './controllers/settlement/setup.js';
+import { setupDeliveryController } from './data/setup.js';
 import { createSubnetSigner } from './controllers/subnetsigner.js';
 import { gpuPod, INDEX_JOB, OnDemandInformer, INDEX_PROVIDER, inFlightAt, MultiLister, paths, podJobKey, shardJobKey, slimCustom, slimNode, slimPod, slimShard } from './kube/cache.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
@@ -69,7 +70,8 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
     recorder, log, queueMetrics: ctx.metrics.queues.forQueue('subnetsigner'), metrics: ctx.metrics.controllers.forController('subnetsigner'),
   }) : undefined;
   if (signer) for (const i of caches.shards) i.addEventHandler(signer.handler);
-  const controllers = [renderjobs.controller, providers.controller, budgets.controller, settlement?.controller, signer?.controller].filter((c) => c !== undefined);
+  const delivery = cfg.data ? setupDeliveryController(ctx, cfg.data) : undefined;
+  const controllers = [renderjobs.controller, providers.controller, budgets.controller, settlement?.controller, signer?.controller, delivery].filter((c) => c !== undefined);
 
   const server = new RuntimeServer({ address: cfg.metricsAddr, registry: ctx.metrics.registry, logger: log, readyChecks: { informers: () => informers.every((i) => i.hasSynced()) } });
   await server.start(); // logs "serving health and metrics" with the bound address

@@ -193,7 +193,8 @@ try {
   if (mode === 'load') await load();
   else if (mode === 'memory') await memory();
   else if (mode === 'burst') await burst();
-  else throw new Error(`BENCH must be load, memory or burst, got ${JSON.stringify(mode)}`);
+  else if (mode === 'delivery') await import('./delivery.js');
+  else throw new Error(`BENCH must be load, memory, burst or delivery, got ${JSON.stringify(mode)}`);
 } catch (e) {
   log(`bench failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
   for (const p of liveOperators) p.kill('SIGKILL');

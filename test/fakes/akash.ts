@@ -362,12 +362,17 @@ export class AkashFake extends ProviderFake {
     return { denom, amount };
   }
 
-  private outputs(d: FakeDeployment): { uri: string; sha256: string }[] {
+  private files(d: FakeDeployment): { uri: string; content: Buffer }[] {
     const uri = `${d.outputUri.replace(/\/?$/, '/')}shard-${d.shardIndex}.exr`;
-    const content = renderContent(d.env, `akash frame data for deployment ${d.dseq}`, d.wrong);
-    this.objects.set(uri, content);
-    const sha = createHash('sha256').update(d.corrupt ? Buffer.from('tampered') : content).digest('hex');
-    return [{ uri, sha256: sha }];
+    return [{ uri, content: renderContent(d.env, `akash frame data for deployment ${d.dseq}`, d.wrong) }];
+  }
+
+  /** What the shard reports: each output's sha256 (of other bytes when corrupt) and, when it sealed them, its CID. */
+  private outputs(d: FakeDeployment): { uri: string; sha256: string; cid?: string }[] {
+    return this.withCids(d.dseq, this.files(d).map(({ uri, content }) => {
+      this.objects.set(uri, content);
+      return { uri, sha256: createHash('sha256').update(d.corrupt ? Buffer.from('tampered') : content).digest('hex') };
+    }));
   }
 
   // ---- wire shapes ----------------------------------------------------------------------------
@@ -673,6 +678,7 @@ export class AkashFake extends ProviderFake {
 
   /** The succeeded shard's report, signed once and cached when the env carries the settlement domain. */
   private async succeededReport(d: FakeDeployment): Promise<Record<string, unknown>> {
+    await this.publishSealed(d.dseq, d.env, this.files(d));
     const outputs = this.outputs(d);
     const signed = await this.signResult(d.dseq, () => ({ env: d.env, outputs, costUsd: () => this.meteredUsd(d.dseq) }));
     return signed ? { state: 'succeeded', outputs, signed } : { state: 'succeeded', outputs };

@@ -256,11 +256,17 @@ export class RenderFake extends ProviderFake {
     return j.outcome === 'fail' ? 'FAILED' : 'COMPLETED';
   }
 
-  private outputs(j: FakeJob): { uri: string; sha256: string }[] {
+  private files(j: FakeJob): { uri: string; content: Buffer }[] {
     const uri = `${(j.env.ATELIER_OUTPUT_URI ?? 's3://unknown/').replace(/\/?$/, '/')}shard-${j.env.ATELIER_SHARD_INDEX ?? '0'}.exr`;
-    const content = renderContent(j.env, `render frame data for job ${j.uuid}`, j.wrong);
-    this.objects.set(uri, content);
-    return [{ uri, sha256: createHash('sha256').update(j.corrupt ? Buffer.from('tampered') : content).digest('hex') }];
+    return [{ uri, content: renderContent(j.env, `render frame data for job ${j.uuid}`, j.wrong) }];
+  }
+
+  /** What the shard reports: each output's sha256 (of other bytes when corrupt) and, when it sealed them, its CID. */
+  private outputs(j: FakeJob): { uri: string; sha256: string; cid?: string }[] {
+    return this.withCids(j.uuid, this.files(j).map(({ uri, content }) => {
+      this.objects.set(uri, content);
+      return { uri, sha256: createHash('sha256').update(j.corrupt ? Buffer.from('tampered') : content).digest('hex') };
+    }));
   }
 
   // ---- wire shapes ----------------------------------------------------------------------------
@@ -464,6 +470,7 @@ export class RenderFake extends ProviderFake {
     const j = this.order.find((o) => o.runUuid === ctx.params[0] && !o.vanished);
     this.tick();
     // The container signs its result once, when it completes; runJson shows the cached signature.
+    if (j && this.status(j) === 'COMPLETED') await this.publishSealed(j.uuid, j.env, this.files(j));
     if (j && this.status(j) === 'COMPLETED') await this.signResult(j.uuid, () => ({ env: j.env, outputs: this.outputs(j), costUsd: () => this.meteredUsd(j.uuid) }));
     const run = j ? this.runJson(j, true) : undefined;
     return run ? { status: 200, body: run } : err(404, 'Job run not found');

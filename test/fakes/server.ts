@@ -498,6 +498,37 @@ export abstract class ProviderFake {
     if (this.opts.everyJob) this.jobAction(id, this.opts.everyJob);
   }
 
+  /**
+   * The IPFS RPC API (the test-bed's Kubo node) where a shard whose env carries ATELIER_ENCRYPT_TO
+   * publishes its outputs sealed to that age recipient, as `atelier shard` does on a real node.
+   * Unset: outputs are reported without a CID, as before.
+   */
+  ipfsApi?: string;
+  private readonly cids = new Map<string, string>();
+
+  /** Seals each output to the shard's recipient and adds it to IPFS, once per job and uri. */
+  protected async publishSealed(jobId: string, env: Record<string, string | undefined> | undefined, files: { uri: string; content: Buffer }[]): Promise<void> {
+    const to = env?.ATELIER_ENCRYPT_TO;
+    if (!to || !this.ipfsApi) return;
+    const { Encrypter } = await import('age-encryption');
+    for (const f of files) {
+      const key = `${jobId} ${f.uri}`;
+      if (this.cids.has(key)) continue;
+      const e = new Encrypter();
+      for (const r of to.split(',')) e.addRecipient(r);
+      const form = new FormData();
+      form.append('file', new Blob([await e.encrypt(f.content)]), 'f');
+      const res = await fetch(`${this.ipfsApi}/api/v0/add?cid-version=1&raw-leaves=true&hash=sha2-256&chunker=size-262144&quieter=true`, { method: 'POST', body: form });
+      if (!res.ok) throw new Error(`IPFS add answered ${res.status}`);
+      this.cids.set(key, ((await res.json()) as { Hash: string }).Hash);
+    }
+  }
+
+  /** The outputs with the CIDs publishSealed gave them. */
+  protected withCids<T extends { uri: string }>(jobId: string, outputs: T[]): (T & { cid?: string })[] {
+    return outputs.map((o) => { const cid = this.cids.get(`${jobId} ${o.uri}`); return cid ? { ...o, cid } : o; });
+  }
+
   /** The job's cached signed result, if it has been signed. */
   protected signedResult(jobId: string): SignedShardResult | undefined {
     return this.signed.get(jobId);

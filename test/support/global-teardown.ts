@@ -1,4 +1,4 @@
-// Jest globalTeardown: stops the run's cluster and chain (and any extra cluster a suite left),
+// Jest globalTeardown: stops the run's cluster, chain and data plane (and any extra cluster a suite left),
 // also when tests failed.
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -15,6 +15,8 @@ export default async function globalTeardown(): Promise<void> {
   for (const e of entries) {
     if (e === name || e.startsWith(`${name}-`)) {
       execFileSync('bash', [path.join(root, 'test/testbed/cluster.sh'), 'down', e], { stdio: 'inherit' });
+    } else if (e === `data-${name}` || e.startsWith(`data-${name}-`)) {
+      execFileSync('bash', [path.join(root, 'test/testbed/data.sh'), 'down', e.slice('data-'.length)], { stdio: 'inherit' });
     } else if (e === `chain-${name}` || e.startsWith(`chain-${name}-`)) {
       execFileSync('bash', [path.join(root, 'test/testbed/chain.sh'), 'down', e.slice('chain-'.length)], { stdio: 'inherit' });
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the test-bed binaries (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl,
-# etcd, kwok, helm, and kubeconform, the manifest linter) from their Go modules at the versions
+# etcd, kwok, helm, kubeconform, the manifest linter, and the data plane's kubo and versitygw) from their Go modules at the versions
 # pinned in versions.env, and caches them outside the repository keyed by version. A second run finds them and returns at once.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -80,13 +80,36 @@ build_simple etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/serv
 build_simple kwok "$KWOK_VERSION" sigs.k8s.io/kwok sigs.k8s.io/kwok/cmd/kwok kwok
 build_simple helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm helm
 build_simple kubeconform "$KUBECONFORM_VERSION" github.com/yannh/kubeconform github.com/yannh/kubeconform/cmd/kubeconform kubeconform
+# Kubo: its go.mod replaces go-libp2p with a fork (for quic-go >= v0.62.0 and webtransport-go >=
+# v0.13.0) that the module proxy does not serve; go-libp2p $KUBO_LIBP2P_VERSION is the upstream
+# release that requires exactly those, so the wrapper module requires it instead of the fork.
+build_kubo() {
+  local dir="$CACHE/bin/kubo-$KUBO_VERSION"
+  [ -x "$dir/ipfs" ] && return 0
+  echo "build-binaries: building kubo $KUBO_VERSION (go-libp2p $KUBO_LIBP2P_VERSION)"
+  local work; work="$(mktemp -d)"
+  (
+    cd "$work"
+    go mod init atelier.dev/testbed-kubo >/dev/null 2>&1
+    go get "github.com/ipfs/kubo@$KUBO_VERSION" "github.com/libp2p/go-libp2p@$KUBO_LIBP2P_VERSION" >"$work.log" 2>&1 || { cat "$work.log" >&2; exit 1; }
+    mkdir -p "$dir.tmp"
+    go build -trimpath -ldflags "-s -w" -o "$dir.tmp/ipfs" github.com/ipfs/kubo/cmd/ipfs
+  )
+  rm -rf "$dir" && mv "$dir.tmp" "$dir" && rm -rf "$work" "$work.log"
+  built+=("kubo-$KUBO_VERSION")
+}
+
+# The data plane (data.sh): IPFS and an S3-compatible server.
+build_kubo
+build_simple versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw github.com/versity/versitygw/cmd/versitygw versitygw
 build_kubernetes
 
 # A stable directory of links, so scripts need not know versions.
 link="$CACHE/bin/current"
 mkdir -p "$link"
 for f in "$k8s_dir"/* "$CACHE/bin/etcd-$ETCD_VERSION/etcd" "$CACHE/bin/kwok-$KWOK_VERSION/kwok" "$CACHE/bin/helm-$HELM_VERSION/helm" \
-  "$CACHE/bin/kubeconform-$KUBECONFORM_VERSION/kubeconform"; do
+  "$CACHE/bin/kubeconform-$KUBECONFORM_VERSION/kubeconform" "$CACHE/bin/kubo-$KUBO_VERSION/ipfs" \
+  "$CACHE/bin/versitygw-$VERSITYGW_VERSION/versitygw"; do
   ln -sf "$f" "$link/$(basename "$f")"
 done
 end=$(date +%s)

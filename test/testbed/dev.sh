@@ -18,6 +18,7 @@ cli=(node "$REPO_ROOT/dist/operator/src/cli.js")
 kubeconfig="$(bash "$TESTBED_ROOT/cluster.sh" up "$name" | tail -1)"
 peer_kubeconfig="$(NODE_SPEC=1:8:nvidia-h100 bash "$TESTBED_ROOT/cluster.sh" up "$peer" | tail -1)"
 chain="$(bash "$TESTBED_ROOT/chain.sh" up "$name" | tail -1)"
+data_json="$(bash "$TESTBED_ROOT/data.sh" up "$name" | tail -1)"
 k() { "$BIN/kubectl" --kubeconfig "$kubeconfig" "$@"; }
 kp() { "$BIN/kubectl" --kubeconfig "$peer_kubeconfig" "$@"; }
 
@@ -86,6 +87,17 @@ done
 url() { head -1 "$dir/logs/fake-$1.log"; }
 cred() { sed -n 2p "$dir/logs/fake-$1.log" | node -e "let s='';process.stdin.on('data',d=>s+=d).on('end',()=>{const c=JSON.parse(s);process.stdout.write($2)})"; }
 
+# The studio's age key pair (kept with the data plane: data.sh down removes it) and the S3 credentials.
+age_key="$(dirname "$data_json")/studio-age.json"
+[ -s "$age_key" ] || (cd "$REPO_ROOT" && node -e "import('age-encryption').then(async (a) => { const i = await a.generateX25519Identity(); process.stdout.write(JSON.stringify({ identity: i, recipient: await a.identityToRecipient(i) })); })") > "$age_key"
+secret "$kubeconfig" atelier-system studio-age-identity identity "$(field "$age_key" identity)"
+"$BIN/kubectl" --kubeconfig "$kubeconfig" apply -f - >/dev/null <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: studio-s3, namespace: atelier-system}
+stringData: {accessKeyId: "$(field "$data_json" s3AccessKey)", secretAccessKey: "$(field "$data_json" s3SecretKey)"}
+YAML
+
 echo; echo "== operators"
 kp create namespace shared-renders 2>/dev/null || true
 restart "$TESTBED_DIR/$peer" operator "${cli[@]}" run --kubeconfig "$peer_kubeconfig" --namespace shared-renders \
@@ -95,7 +107,10 @@ restart "$dir" operator env ATELIER_SETTLEMENT_RPC_URL="$chain" ATELIER_SETTLEME
   ATELIER_SETTLEMENT_ESCROW_ADDRESS="$ESCROW" ATELIER_SETTLEMENT_TOKEN_ADDRESS="$TOKEN" \
   ATELIER_SETTLEMENT_WALLET_SECRET=atelier-system/studio-wallet ATELIER_SETTLEMENT_WALLET_SECRET_KEY=privateKey \
   "${cli[@]}" run --kubeconfig "$kubeconfig" --metrics-addr 127.0.0.1:0 --lease-namespace default \
-  --cluster-name site-a --local-gpu-hour-price 1.20 --remote-poll 2 --provider-probe 5
+  --cluster-name site-a --local-gpu-hour-price 1.20 --remote-poll 2 --provider-probe 5 \
+  --ipfs-api "$(field "$data_json" ipfsApi)" --ipfs-gateway "$(field "$data_json" ipfsGateway)" \
+  --data-identity-secret atelier-system/studio-age-identity --s3-endpoint "$(field "$data_json" s3Endpoint)" \
+  --s3-credentials-secret atelier-system/studio-s3
 wait_proc "$dir" operator 60 grep -q 'became leader' "$dir/logs/operator.log"
 wait_proc "$dir" operator 90 grep -q 'settlement connected' "$dir/logs/operator.log"
 wait_proc "$TESTBED_DIR/$peer" operator 60 grep -q 'became leader' "$TESTBED_DIR/$peer/logs/operator.log"
@@ -190,12 +205,15 @@ if [ ! -t 1 ]; then
   wait_for "dev-showcase to settle" 300 bash -c "'$BIN/kubectl' --kubeconfig '$kubeconfig' -n studio get rj dev-showcase -o jsonpath='{.status.conditions[?(@.type==\"Settled\")].status}' | grep -qx True"
   KUBECONFIG="$kubeconfig" "${cli[@]}" status rj/dev-showcase -n studio || true
 fi
+echo; echo "== the data plane: a job whose inputs come by CID and whose sealed outputs land, decrypted, in S3"
+(cd "$REPO_ROOT" && node test/testbed/dev-data.mjs "$kubeconfig" "$data_json" "$(field "$age_key" recipient)")
 echo; k -n studio get rendershards -l atelier.dev/job=dev-showcase -o custom-columns=SHARD:.spec.index,PHASE:.status.phase,PLACEMENT:.status.placement,PROVIDER:.status.provider,VERIFICATION:.status.verification.state,REMOTE-ID:.status.remoteId > "$dir/shards.txt"; head -12 "$dir/shards.txt"
 cat <<MSG
 
-Atelier is running locally (site A, peer site B, three provider fakes, a chain).
+Atelier is running locally (site A, peer site B, three provider fakes, a chain, IPFS and S3).
   export KUBECONFIG=$kubeconfig     # kubectl at $BIN/kubectl; site B: $peer_kubeconfig
   chain RPC: $chain  escrow: $ESCROW  test token: $TOKEN  payer: $PAYER
+  data plane: $(dirname "$data_json")/env (IPFS API and gateway, S3 endpoint and credentials)
   kubectl get rj -A; kubectl get rendershards -A; kubectl get computeproviders
   node dist/operator/src/cli.js status rj/dev-showcase -n studio --watch
   make testbed-down NAME=$name     # stops both sites, operators, fakes and the chain

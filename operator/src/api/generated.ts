@@ -204,6 +204,17 @@ export interface ShardTemplate {
   serviceAccountName?: string;
 }
 
+export interface RenderJobSpecInput {
+  /** The input's name (a DNS label); without a path it lands in /atelier/inputs/NAME. */
+  name: string;
+  /** A CID (CIDv0 Qm… or CIDv1 base32 b…) or an ipfs:// URI, with an optional path inside it. */
+  cid: string;
+  /** Absolute path where the shard sees the file. */
+  path?: string;
+  /** Environment variable that receives the input's path. */
+  env?: string;
+}
+
 /** GPU requirements. */
 export interface GpuSpec {
   /** Acceptable GPU models, by their GPU catalog names (docs/gpus.md) or node label nvidia.com/gpu.product values; empty means any (narrowed by minMemory). */
@@ -271,10 +282,27 @@ export interface BudgetSpec {
   maxCost?: string;
 }
 
+/** A key of a Secret in the operator's namespace holding the recipient. */
+export interface OutputSpecEncryptToSecretKeyRef {
+  name: string;
+  /** @default "recipient" */
+  key?: string;
+}
+
+/** The studio's age X25519 public key; every output is sealed to it on the node that made it, so providers and IPFS see ciphertext only. Inline, or from a Secret in the operator's namespace. */
+export interface OutputSpecEncryptTo {
+  /** An age recipient (age1…). */
+  recipient?: string;
+  /** A key of a Secret in the operator's namespace holding the recipient. */
+  secretKeyRef?: OutputSpecEncryptToSecretKeyRef;
+}
+
 /** Where shards write their results. */
 export interface OutputSpec {
   /** Output location handed to shards as ATELIER_OUTPUT_URI (e.g. s3://renders/job/). */
   uri: string;
+  /** The studio's age X25519 public key; every output is sealed to it on the node that made it, so providers and IPFS see ciphertext only. Inline, or from a Secret in the operator's namespace. */
+  encryptTo?: OutputSpecEncryptTo;
 }
 
 /** Checks on remote results. */
@@ -296,6 +324,8 @@ export interface SettlementSpec {
 export interface RenderJobSpec {
   /** The container every shard runs. Immutable once the job exists. */
   template: ShardTemplate;
+  /** Content-addressed inputs (model weights, scene files, textures) every shard receives. Before any shard starts the operator checks each is retrievable from its IPFS node and pins it (Accepted=False InputsUnavailable otherwise). Immutable once the job exists. */
+  inputs?: RenderJobSpecInput[];
   /** GPU requirements. */
   gpu?: GpuSpec;
   /** How the work is split. Set exactly one of count or frames. */
@@ -411,13 +441,32 @@ export interface SettlementStatus {
   escrows?: EscrowStatus[];
 }
 
+export interface RenderJobStatusDeliveryShard {
+  index: number;
+  state: 'Pending' | 'Delivered' | 'Rejected' | 'Failed';
+  objects?: number;
+  message?: string;
+}
+
+/** Delivery of sealed outputs to spec.output.uri (fetched by CID, checked, decrypted, written). */
+export interface RenderJobStatusDelivery {
+  /** Objects delivered. */
+  delivered?: number;
+  /** Objects whose bytes did not match their CID or digest, or could not be opened. */
+  rejected?: number;
+  /** Plaintext bytes delivered. */
+  bytes?: number;
+  /** Per shard, once its outputs are known. */
+  shards?: RenderJobStatusDeliveryShard[];
+}
+
 /** Observed state, written only by the operator through the status subresource. */
 export interface RenderJobStatus {
   /** Summary of the conditions. */
   phase?: RenderJobPhase;
   /** The spec generation this status describes. */
   observedGeneration?: number;
-  /** Accepted, Scheduled, Bursting, Verified, Settled, Complete, Failed. */
+  /** Accepted, Scheduled, Bursting, Verified, Delivered, Settled, Complete, Failed. */
   conditions?: Condition[];
   /** Succeeded/total shards, e.g. "12/20" (for kubectl get). */
   progress?: string;
@@ -435,6 +484,8 @@ export interface RenderJobStatus {
   completionTime?: string;
   /** Why the planner last placed or held shards the way it did. */
   lastScheduleMessage?: string;
+  /** Delivery of sealed outputs to spec.output.uri (fetched by CID, checked, decrypted, written). */
+  delivery?: RenderJobStatusDelivery;
 }
 
 /** Frame range of this shard (frames jobs only), inclusive. */

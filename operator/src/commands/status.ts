@@ -20,7 +20,7 @@ function bar(part: number, total: number, width = 30): string {
 }
 
 /** Conditions shown whatever their status; the others only while True. */
-const ALWAYS_SHOWN = new Set(['Bursting', 'Verified', 'Settled']);
+const ALWAYS_SHOWN = new Set(['Bursting', 'Verified', 'Delivered', 'Settled']);
 
 function shortHash(h: string | undefined): string {
   return h && h.length > 14 ? `${h.slice(0, 8)}…${h.slice(-4)}` : h ?? '';
@@ -50,6 +50,17 @@ export function settling(job: RenderJob): boolean {
   return !!c && c.status !== 'True' && c.reason !== 'NotConfigured';
 }
 
+/** Delivery of sealed outputs: shards delivered as a bar, objects and bytes, shards rejected. */
+export function deliveryLines(d: NonNullable<RenderJob['status']>['delivery'], total: number, sealed: boolean): string[] {
+  if (!sealed && !d) return [];
+  const shards = d?.shards ?? [];
+  const done = shards.filter((x) => x.state === 'Delivered').length;
+  const out = [`  delivered ${bar(done, total)} ${done}/${total} shard(s), ${d?.delivered ?? 0} object(s), ${((d?.bytes ?? 0) / 1e6).toFixed(1)} MB`];
+  const rejected = shards.filter((x) => x.state === 'Rejected' || x.state === 'Failed');
+  for (const x of rejected) out.push(`    shard ${x.index}: ${x.state}${x.message ? ` — ${x.message}` : ''}`);
+  return out;
+}
+
 export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: number): string {
   const st = job.status ?? {};
   const raw = st.shards ?? {};
@@ -62,6 +73,7 @@ export function renderStatus(job: RenderJob, events: k8s.CoreV1Event[], now: num
   if (s.failed) lines.push(`  failed   ${bar(s.failed, s.total)} ${s.failed}`);
   for (const p of st.providers ?? []) lines.push(`    ${p.name}: ${p.running ?? 0} running, ${p.succeeded ?? 0} done, ${p.cost ?? '0.00'} USD`);
   lines.push(`  cost     local ${st.cost?.local ?? '0.00'}  remote ${st.cost?.remote ?? '0.00'}  total ${st.cost?.total ?? '0.00'} USD`);
+  lines.push(...deliveryLines(st.delivery, s.total, !!job.spec?.output?.encryptTo));
   const started = st.startTime ? Date.parse(st.startTime) : undefined;
   if (started && s.succeeded > 0 && s.succeeded < s.total && st.phase === 'Running') {
     const rate = s.succeeded / Math.max(1, now - started);

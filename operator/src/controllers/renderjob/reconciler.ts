@@ -16,6 +16,7 @@ import type { SettlementView } from '../ports.js';
 import { verifiedCondition } from '../../verification/index.js';
 import { buildPod, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
+import { noDataPlane, type DataHooks, type Hold } from '../../data/plane.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
 
 export type RenderJobObject = RenderJob;
@@ -40,6 +41,8 @@ export interface ReconcilerDeps {
   settlement?: SettlementView;
   /** A spot check finished (verified, failed, skipped). */
   onVerification?: VerificationHook;
+  /** The data plane's hooks (inputs gate, pod/spec decoration); absent: a job that needs it is held. */
+  data?: DataHooks;
   /** Names of the ComputeProviders (to leave out those a settled job cannot pay). */
   providerNames?: () => string[];
   jobs: Lister<RenderJobObject>;
@@ -62,6 +65,8 @@ const INDEX_JOB = 'job';
 /** Shards a job may start per pass while new jobs wait for their first pod. */
 export const FAIR_STARTS = 1;
 const PLAN_POLL_MS = 2000;
+/** A job held by the inputs gate is looked at again this often (the CID may appear). */
+const HELD_POLL_MS = 15_000;
 
 /** Parses "<job>-<index>-<attempt>" from the end, since job names contain dashes. */
 function parsePodName(name: string): { index: number; attempt: number } | undefined {
@@ -99,7 +104,9 @@ function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
 /** The status fields the RenderJob controller owns: without status.settlement, and without Settled when the settlement controller writes it. */
 export function ownStatus(status: JobStatus | undefined, settlementOwnsSettled: boolean): JobStatus | undefined {
   if (!status) return undefined;
-  const { settlement: _theirs, ...mine } = status;
+  // status.delivery and the Delivered condition are the delivery controller's (data/setup.ts).
+  const { settlement: _theirs, delivery: _delivery, ...rest } = status;
+  const mine = rest.conditions?.some((c) => c.type === 'Delivered') ? { ...rest, conditions: rest.conditions.filter((c) => c.type !== 'Delivered') } : rest;
   return settlementOwnsSettled && mine.conditions?.some((c) => c.type === 'Settled')
     ? { ...mine, conditions: mine.conditions.filter((c) => c.type !== 'Settled') }
     : mine;
@@ -125,6 +132,8 @@ interface Pass {
   total: number;
   planReason?: PlanReason;
   invalid?: string;
+  /** Why no shard may start yet (the data plane's inputs gate). */
+  held?: Hold;
   /** Remote stops not yet confirmed (the job may not finish deletion). */
   remoteStopping: number;
   /** The soonest a remote step asked to be looked at again. */
@@ -178,11 +187,12 @@ export class RenderJobReconciler {
       if (e instanceof SpecError) return this.rejectSpec(job, e);
       throw e;
     }
+    pass.held = deleting ? undefined : await (this.d.data ? this.d.data.gate(job) : noDataPlane(job));
     const d = pass.decision;
     if (d.submitRemote.length > 0 || d.cancelRemote.length > 0 || d.remoteLive.length > 0 || d.recordOutcomes.length > 0 || deleting) await finalized;
     await this.recordOutcomes(pass);
     await this.stopWhatMustStop(pass);
-    await this.startShards(pass);
+    if (!pass.held) await this.startShards(pass);
     await this.trackRemote(pass);
     await finalized;
     if (deleting) return this.finishDeletion(pass);
@@ -212,6 +222,7 @@ export class RenderJobReconciler {
     this.lastStatusWrite.delete(key);
     this.finalized.delete(key);
     this.createdRecords.delete(key);
+    this.d.data?.forget(key);
     this.d.metrics?.forgetJob(key);
     return {};
   }
@@ -436,12 +447,13 @@ export class RenderJobReconciler {
     expectations.expectCreate(pass.key, p.name);
     this.d.metrics?.shardStarted('local', 'local', (p.waitedMs ?? 0) / 1000);
     try {
-      await this.d.writer.createPod(buildPod({
+      const pod = buildPod({
         job: { name: job.metadata.name!, namespace: pass.namespace, uid: job.metadata.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
         template: job.spec.template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
         index: p.index, attempt: p.attempt, total: pass.total, frames: p.frames,
         ...(maxDurationSecOf(job) ? { maxDurationSec: maxDurationSecOf(job)! } : {}),
-      }));
+      });
+      await this.d.writer.createPod(this.d.data ? this.d.data.decoratePod(pod, job) : pod);
     } catch (e) {
       expectations.observeCreate(pass.key, p.name); // it was never created
       throw e;
@@ -502,7 +514,7 @@ export class RenderJobReconciler {
     const next = computeStatus({
       prev, generation: pass.generation, decision, suspended: !!job.spec.suspend,
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
-      remoteCostMicros: decision.remoteCostMicros, now, invalid: pass.invalid,
+      remoteCostMicros: decision.remoteCostMicros, now, invalid: pass.invalid, ...(pass.held ? { held: pass.held } : {}),
       ...(pass.planReason ? { bursting: pass.planReason } : {}),
       extra: this.extraConditions(job, decision, pass.settles, pass.records),
     });
@@ -511,6 +523,7 @@ export class RenderJobReconciler {
     if (pass.remoteWake !== undefined) requeue = requeue === undefined ? pass.remoteWake : Math.min(requeue, pass.remoteWake);
     // Shards the planner held back wait for burstAfter, new offers or free GPUs: look again soon.
     if (pass.planReason && decision.counts.pending > 0) requeue = Math.min(requeue ?? PLAN_POLL_MS, PLAN_POLL_MS);
+    if (pass.held) requeue = Math.min(requeue ?? HELD_POLL_MS, HELD_POLL_MS);
     if (!sameJson(prev, next)) {
       const since = now - (this.lastStatusWrite.get(key) ?? 0);
       if (progressOnly(prev, next) && since < config.statusMinIntervalMs) {
@@ -535,7 +548,8 @@ export class RenderJobReconciler {
   }
 
   private specFor(job: RenderJobObject, index: number, frames: { start: number; end: number } | undefined, total: number, domain: ReturnType<SettlementView['domain']>, gpuModel?: string) {
-    const spec = shardSpecFor(job, index, frames, total, gpuModel);
+    const plain = shardSpecFor(job, index, frames, total, gpuModel);
+    const spec = this.d.data ? this.d.data.decorateSpec(plain, job) : plain;
     return domain ? { ...spec, settlement: { chainId: String(domain.chainId), escrowAddress: domain.escrowAddress, tokenDecimals: domain.tokenDecimals } } : spec;
   }
 
@@ -558,6 +572,9 @@ export class RenderJobReconciler {
 
   private emitTransitions(job: RenderJobObject, prev: JobStatus | undefined, next: JobStatus) {
     const obj = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata };
+    const held = next.conditions?.find((c) => c.type === 'Accepted' && c.status === 'False' && c.reason !== 'InvalidSpec');
+    const heldBefore = prev?.conditions?.find((c) => c.type === 'Accepted');
+    if (held && (heldBefore?.reason !== held.reason || heldBefore.message !== held.message)) this.d.recorder.event(obj, 'Warning', held.reason, held.message);
     const was = prev?.phase;
     if (was === next.phase) return;
     const s = next.shards!;

@@ -6,12 +6,14 @@
 // that change nothing).
 import type * as k8s from '@kubernetes/client-node';
 import { GPU_PRODUCT_LABEL, type RenderJob } from '../../api/index.js';
+import { DataPlane } from '../../data/plane.js';
 import { canonicalGpuName } from '../../gpus/index.js';
 import { podJobKey } from '../../kube/cache.js';
 import { parseMicros } from '../../money.js';
 import { Expectations, type Controller } from '../../runtime/index.js';
 import { gpuCapacity } from '../capacity.js';
 import type { BudgetLedger } from '../budget/ledger.js';
+import { secretReader } from '../computeprovider/kube.js';
 import type { ProviderRegistry } from '../computeprovider/registry.js';
 import { controllerFor, jobKeyOfShard, keyOf, type OperatorContext } from '../context.js';
 import type { SettlementView } from '../ports.js';
@@ -63,7 +65,9 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
     writer: new ApiJobWriter(ctx.clients, (kind) => metrics.apiWrites.inc({ kind })),
     recorder, clock, expectations, log, metrics: metrics.jobs, remote, onVerification,
     place: timed(makePlacer({ capacity, providers: registry, clock, ...(budgets ? { budgets } : {}) }), plannerSeconds),
-    ...(settlement ? { settlement } : {}), providerNames: () => caches.providers.list().map((p) => p.metadata.name!),
+    ...(settlement ? { settlement } : {}),
+    ...(cfg.data ? { data: new DataPlane(cfg.data, secretReader(ctx.clients.core, cfg.secretsNamespace), cfg.secretsNamespace) } : {}),
+    providerNames: () => caches.providers.list().map((p) => p.metadata.name!),
     // Progress-only status changes are written at most every 30 s per job (phase and outcome at once):
     // at 5 s a 10-shard job under load still wrote its status 11 times (benchmark, 4.22 writes/shard);
     // at 10 s, 9.4 times for 30 s shards in three waves (0.94 writes/shard, smoke size).

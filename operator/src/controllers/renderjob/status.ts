@@ -32,6 +32,8 @@ export interface StatusInput {
   remoteCostMicros: bigint;
   now: number;
   invalid?: string; // a spec problem the schema could not catch
+  /** Shards may not start yet (the data plane's inputs gate): Accepted=False with this reason. */
+  held?: { reason: string; message: string };
   /** The planner's last word on bursting (Burst and ProviderOnly jobs). */
   bursting?: { status: 'True' | 'False'; reason: string; message: string };
   /** Conditions computed elsewhere (Verified, Settled). */
@@ -45,6 +47,7 @@ export function computeStatus(i: StatusInput): JobStatus {
   const want: Want[] = [];
   want.push(i.invalid
     ? { type: 'Accepted', status: 'False', reason: 'InvalidSpec', message: i.invalid }
+    : i.held ? { type: 'Accepted', status: 'False', ...i.held }
     : { type: 'Accepted', status: 'True', reason: 'Valid', message: `${c.total} shard(s)` });
   if (d.outcome === 'Succeeded') {
     want.push({ type: 'Scheduled', status: 'True', reason: 'AllShardsPlaced', message: `all ${c.total} shards ran` });
@@ -70,7 +73,7 @@ export function computeStatus(i: StatusInput): JobStatus {
     ? { type: 'Suspended', status: 'True', reason: 'SpecSuspended', message: 'spec.suspend is true' }
     : { type: 'Suspended', status: 'False', reason: 'NotSuspended', message: '' });
 
-  const phase: JobStatus['phase'] = d.failure || i.invalid ? 'Failed' : d.outcome === 'Succeeded' ? 'Succeeded' : i.suspended ? 'Suspended' : d.outcome === 'Running' ? 'Running' : 'Pending';
+  const phase: JobStatus['phase'] = d.failure || i.invalid ? 'Failed' : d.outcome === 'Succeeded' ? 'Succeeded' : i.suspended ? 'Suspended' : d.outcome === 'Running' && !i.held ? 'Running' : 'Pending';
   const prev = i.prev ?? {};
   const terminal = phase === 'Succeeded' || phase === 'Failed';
   const started = c.running > 0 || c.succeeded > 0 || c.failed > 0 || d.createPods.length > 0;

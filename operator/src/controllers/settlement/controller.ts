@@ -14,6 +14,7 @@
 // even a hash lost in a crash cannot pay twice. Failures (an unreachable RPC, a revert) show as
 // Settled=False with the reason and an Event, and go back to the work queue as errors: it backs off
 // per job and its metrics count them as errors.
+import { undelivered } from '../../data/paid.js';
 import { API_VERSION, gpusPerShard, type EscrowStatus, type RenderJob, type RenderShard, type ComputeProvider, type SettlementStatus } from '../../api/index.js';
 import type { SettlementConfig } from '../../config.js';
 import { nopSettlementMetrics, type SettlementMetrics } from '../../metrics/metrics.js';
@@ -193,7 +194,8 @@ export class SettlementController implements SettlementView {
     };
     const until = this.d.clock.now() + (this.d.reconcileBudgetMs ?? 60_000);
     for (let round = 0; round < 8; round++) {
-      const led = ledgers({ records, tokenDecimals: decimals, estimateMicros });
+      const notDelivered = undelivered(job);
+      const led = ledgers({ records, tokenDecimals: decimals, estimateMicros, ...(notDelivered ? { undelivered: notDelivered } : {}) });
       const byProvider = new Map(escrows.map((e) => [e.provider, e]));
       const steps = nextSteps({ job, ledgers: led, escrows: byProvider, tokenDecimals: decimals, fundedUnits: (p) => unitsOf(byProvider.get(p)?.funded, decimals) });
       if (steps.length === 0) return true;

@@ -9,7 +9,8 @@
 // - Owed to a provider: for each of its remote shards that succeeded with a signed result whose
 //   verification is Verified (spot check matched) or Skipped (not chosen; signature checked), the
 //   smaller of what the shard cost (status.remoteCost, USD) and what the provider claimed in its
-//   signed result. A provider that failed a check in the job is owed nothing (Withheld).
+//   signed result. A provider that failed a check in the job is owed nothing (Withheld). For a job
+//   with sealed outputs, a shard counts only once delivered (checked against its CID and digest).
 // - Released once the job is finished (Succeeded, Failed, or being deleted) and nothing of that
 //   provider is still running or waiting for its spot check; the release names a digest over the
 //   signed result digests it pays for. Nothing owed: the escrow is refunded instead.
@@ -57,6 +58,8 @@ export interface LedgerInput {
   tokenDecimals: number;
   /** Estimated cost of one remote shard on the provider, USD micros (price × GPUs × expected time). */
   estimateMicros(provider: string): bigint;
+  /** Sealed jobs: true for a shard whose outputs are not delivered yet (it is not paid until they are). */
+  undelivered?: (index: number) => boolean;
 }
 
 export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
@@ -93,6 +96,8 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
     if (v?.state === 'Pending') { l.checking++; continue; }
     // The provider's bill is not known yet: nothing is owed for it yet, and the escrow stays open.
     if (st.costPending) { l.checking++; l.costPending++; continue; }
+    // A sealed job's shard is paid only once its outputs were delivered (data/paid.ts).
+    if (i.undelivered?.(r.index) && v?.state !== 'Failed') { l.checking++; continue; }
     const signed = st.result?.signed;
     if (!signed || !(v?.state === 'Verified' || v?.state === 'Skipped')) continue;
     const costUnits = microsToUnits(cost, i.tokenDecimals, 'floor');

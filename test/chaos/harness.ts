@@ -170,7 +170,8 @@ async function jobsInfo(w: World, load: Load) {
   for (const name of load.jobs) {
     const j = await getJob(w.a, w.ns, name);
     const failed = j.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
-    jobs.set(j.metadata.uid!, { name, ...(j.status?.phase === 'Failed' ? { failedReason: failed?.reason ?? 'Failed' } : {}) });
+    const fraction = (j.spec.verification as { spotCheckFraction?: number } | undefined)?.spotCheckFraction;
+    jobs.set(j.metadata.uid!, { name, ...(fraction !== undefined ? { spotCheckFraction: fraction } : {}), ...(j.status?.phase === 'Failed' ? { failedReason: failed?.reason ?? 'Failed' } : {}) });
     for (const s of await listShards(w.a, w.ns, name)) if (s.status?.provider && s.status.remoteId) recorded.set(`${j.metadata.uid}/${s.spec.index}`, `${String(s.status.provider)}/${String(s.status.remoteId)}`);
   }
   return { jobs, recorded };

@@ -9,6 +9,7 @@ import { Contract, type JsonRpcProvider } from 'ethers';
 import type { ChutesFake } from '../fakes/chutes.js';
 import type { RenderFake } from '../fakes/render.js';
 import { parseMicros } from '../../operator/src/money.js';
+import { spotCheckSelected } from '../../operator/src/verification/index.js';
 import type { Clients } from '../support/testbed.js';
 
 /** One execution of one shard somewhere, with when it ran (ms) as far as the world shows. */
@@ -150,7 +151,7 @@ export async function readChain(provider: JsonRpcProvider, escrowAddr: string, a
 
 export interface WorldInput {
   /** Every origin job: uid → {name, failed with a reason (from the API server's object)}. */
-  jobs: Map<string, { name: string; failedReason?: string }>;
+  jobs: Map<string, { name: string; failedReason?: string; spotCheckFraction?: number }>;
   runs: Run[];
   chain: ChainView;
   /** Payout address (lower case) → ComputeProvider name. */
@@ -179,10 +180,14 @@ export function checkWorld(w: WorldInput, now = Date.now()): WorldReport {
     const uid = shard.split('/')[0]!;
     const job = w.jobs.get(uid);
     if (!job) continue;
-    // A local run that starts after a good remote run ended is the spot check's re-run, not a second execution.
+    // The spot check's re-run: on a shard the published rule selects (verification.spotCheckSelected),
+    // local runs after its good remote run ended, at most one of them good. Any other run is an execution.
     const remoteGood = runs.filter((r) => r.good && r.provider);
-    const verifyRun = (r: Run) => !r.provider && remoteGood.some((g) => g.end !== undefined && (r.start ?? 0) >= g.end);
-    const executions = runs.filter((r) => !verifyRun(r));
+    const selected = spotCheckSelected(uid, Number(shard.split('/')[1]), job.spotCheckFraction);
+    const after = (r: Run) => !r.provider && remoteGood.some((g) => g.end !== undefined && (r.start ?? 0) >= g.end);
+    const checks = selected ? runs.filter(after) : [];
+    const verifyRuns = [...checks.filter((r) => !r.good), ...checks.filter((r) => r.good).slice(0, 1)];
+    const executions = runs.filter((r) => !verifyRuns.includes(r));
     let good = executions.filter((r) => r.good);
     const extra = good.filter((r) => r.provider && w.noFindByKey.has(r.provider));
     if (good.length > 1 && extra.length > 0) {

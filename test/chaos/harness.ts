@@ -160,8 +160,14 @@ async function drain(w: World, load: Load, timeoutMs: number): Promise<void> {
       const settled = s.conditions?.find((c) => c.type === 'Settled');
       if (settled && settled.status !== 'True' && s.phase === 'Succeeded') return false;
     }
-    return Object.values(w.fakes).every((f) => f.running() === 0);
+    return Object.values(w.fakes).every((f) => f.running() === 0) && (await peerJobsLeft(w)).length === 0;
   }, timeoutMs, 2000).catch((e) => w.log(`drain: ${String(e).slice(0, 300)}`));
+}
+
+/** RenderJobs still on site B (the subnet peer) and the origin job uid each ran for. */
+async function peerJobsLeft(w: World): Promise<{ name: string; origin?: string }[]> {
+  const jobs = (await w.b.custom.listNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'renderjobs', namespace: w.peerNs })) as { items: { metadata: { name: string; annotations?: Record<string, string> } }[] };
+  return jobs.items.map((j) => ({ name: j.metadata.name, ...(j.metadata.annotations?.['atelier.dev/origin-job-uid'] ? { origin: j.metadata.annotations['atelier.dev/origin-job-uid'] } : {}) }));
 }
 
 async function jobsInfo(w: World, load: Load) {
@@ -203,7 +209,9 @@ export async function runChaos(w: World, o: ChaosOptions): Promise<{ lines: stri
   const chain = await readChain(w.payer.provider as never, w.escrowAddr, w.escrowAbi, w.payer.address);
   const report = checkWorld({ jobs, runs, chain, payees: w.payees, noFindByKey: new Set([PROVIDERS.chutes]), recordedRun: (s) => recorded.get(s), memory: { baseline, end } });
   const leaks = await scanSecrets(w);
-  const violations = [...report.violations, ...leaks];
+  // Every origin job is finished and settled by now: the peer keeps none of their RenderJobs.
+  const left = (await peerJobsLeft(w)).filter((j) => j.origin && jobs.has(j.origin)).map((j) => `peer RenderJob ${w.peerNs}/${j.name} left on site B after its origin job ${jobs.get(j.origin!)!.name} finished and settled`);
+  const violations = [...report.violations, ...left, ...leaks];
   const injected = Object.values(counts).reduce((a, b) => a + b, 0);
   const outcome = [...jobs.values()].reduce((m, j) => ((m[j.failedReason ? 'failed' : 'succeeded'] += 1), m), { succeeded: 0, failed: 0 });
   const lines = [

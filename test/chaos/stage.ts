@@ -99,7 +99,7 @@ export async function buildWorld(base: string, log: (l: string) => void): Promis
     ATELIER_SETTLEMENT_ESCROW_ADDRESS: ch.escrowAddr, ATELIER_SETTLEMENT_TOKEN_ADDRESS: ch.tokenAddr, ATELIER_SETTLEMENT_WALLET_SECRET: 'atelier-system/studio-wallet',
   };
   const startReplica = () => {
-    const op = startOperator(viaProxy, ['--namespace', studio, '--lease-name', 'chaos', '--cluster-name', 'site-a', '--remote-poll', '1', '--provider-probe', '2', '--provider-timeout', '30', '--local-gpu-hour-price', '1.00'], env);
+    const op = startOperator(viaProxy, ['--namespace', studio, '--lease-name', 'chaos', '--cluster-name', 'site-a', '--remote-poll', '1', '--provider-probe', '2', '--provider-timeout', '30', '--local-gpu-hour-price', '1.00', '--peer-job-ttl', '0'], env);
     all.push(op);
     return op;
   };

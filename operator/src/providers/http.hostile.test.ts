@@ -4,7 +4,7 @@
 // message (never a raw AbortError or an out-of-memory), within the timeout, without holding the bytes.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpClient, MAX_BYTES, MAX_JSON_BYTES, retryPolicy } from './http.js';
+import { HttpClient, MAX_BYTES, MAX_JSON_BYTES, readTextLimited, retryPolicy } from './http.js';
 import { ProviderError } from './types.js';
 
 const MIB = 2 ** 20;
@@ -104,4 +104,9 @@ test('a file larger than the bytes() cap is refused; a normal answer still parse
   const e = await failure(client().bytes({ method: 'GET', path: '/huge-chunked', idempotent: true, maxBytes: 16 * MIB }));
   expect(e.message).toMatch(new RegExp(`answer larger than ${16 * MIB} bytes`));
   await expect(client().json({ method: 'GET', path: '/ok', idempotent: true })).resolves.toEqual({ ok: true });
+});
+
+test('what adapters fetch outside the API (Akash result agent, Vast.ai presigned log) is bounded too', async () => {
+  await expect(fetch(`${base}/huge-chunked`).then((r) => readTextLimited(r))).rejects.toThrow('answer too large');
+  await expect(fetch(`${base}/ok`).then((r) => readTextLimited(r))).resolves.toBe('{"ok":true}');
 });

@@ -248,6 +248,11 @@ function errText(err: unknown): string {
   return (cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err)).slice(0, 200);
 }
 
+/** The body as text, at most `max` bytes (beyond: an error), for adapters that fetch outside the API (result agents, presigned logs). */
+export async function readTextLimited(res: Response, max: number = MAX_JSON_BYTES): Promise<string> {
+  return new TextDecoder().decode(await readLimited(res, max));
+}
+
 /** The body's bytes, at most `max` (beyond: TOO_LARGE, or with `truncate` the first `max` bytes); the rest is not read. */
 async function readLimited(res: Response, max: number, truncate = false): Promise<Uint8Array> {
   if (!res.body) return new Uint8Array(0);

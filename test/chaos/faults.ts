@@ -46,6 +46,8 @@ export interface Stage {
 }
 
 export type Rand = () => number;
+/** How a fault that found nothing to break ends what it says (it is then not counted). */
+export const NOTHING = '(nothing injected)';
 export type FaultFn = (s: Stage, rand: Rand) => Promise<string>;
 
 const pick = <T>(xs: T[], rand: Rand): T => xs[Math.floor(rand() * xs.length)]!;
@@ -150,7 +152,7 @@ async function liveJob(s: Stage, rand: Rand, which?: string): Promise<[string, R
 
 const providerLosesJob: FaultFn = async (s, rand) => {
   const hit = await liveJob(s, rand);
-  if (!hit) return 'no live remote job to lose (nothing injected)';
+  if (!hit) return `no live remote job to lose ${NOTHING}`;
   const [name, f, id] = hit;
   s.sabotaged.add(id);
   f.vanish(id);
@@ -161,7 +163,7 @@ const providerLosesJob: FaultFn = async (s, rand) => {
 const providerCorrupt: FaultFn = async (s, rand) => {
   const name = Object.keys(s.fakes).find((n) => s.fakes[n] === s.chutes)!;
   const hit = await liveJob(s, rand, name);
-  if (!hit) return 'no live Chutes job to corrupt (nothing injected)';
+  if (!hit) return `no live Chutes job to corrupt ${NOTHING}`;
   s.sabotaged.add(hit[2]);
   s.chutes.corruptResult(hit[2]);
   return `${name} corrupts the result of ${hit[2]}`;

@@ -130,6 +130,9 @@ interface Pass {
   wake(ms: number | undefined): void;
 }
 
+
+/** Bursting reasons under which shards wait with nowhere to go (planner/types.ts BurstReason). */
+const STUCK_REASONS = new Set(['NoEligibleOffer', 'PriceCapExceeded', 'BudgetExhausted']);
 export class RenderJobReconciler {
   private readonly lastStatusWrite = new Map<string, number>();
   /** Jobs (key -> uid) whose finalizer this process added and the cache may not show yet. */
@@ -498,6 +501,11 @@ export class RenderJobReconciler {
 
   private emitTransitions(job: RenderJobObject, prev: JobStatus | undefined, next: JobStatus) {
     const obj = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata };
+    // Shards that cannot go anywhere (no eligible provider, over the price cap, out of budget): a
+    // Warning beside the condition, once per reason, so `kubectl describe` says why nothing moves.
+    const stuck = (st: JobStatus | undefined) => st?.conditions?.find((c) => c.type === 'Bursting' && STUCK_REASONS.has(c.reason));
+    const b = stuck(next);
+    if (b && b.reason !== stuck(prev)?.reason) this.d.recorder.event(obj, 'Warning', b.reason, b.message);
     const was = prev?.phase;
     if (was === next.phase) return;
     const s = next.shards!;

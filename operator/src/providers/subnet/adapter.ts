@@ -120,7 +120,10 @@ function bodyMessage(err: unknown): string | undefined {
 export function peerError(err: unknown, what: string): ProviderError {
   if (err instanceof ProviderError) return err;
   const code = statusCode(err);
-  const raw = bodyMessage(err) ?? (err instanceof Error ? err.message.split('\n')[0] : String(err)) ?? '';
+  // "fetch failed" alone says nothing: the cause says refused, unreachable, or a certificate that does not verify.
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  const why = cause && typeof cause.message === 'string' ? ` (${typeof cause.code === 'string' && !cause.message.includes(cause.code) ? `${cause.code}: ` : ''}${cause.message.split('\n')[0]})` : '';
+  const raw = bodyMessage(err) ?? (err instanceof Error ? err.message.split('\n')[0] + why : String(err)) ?? '';
   const text = `${what}: ${code !== undefined ? `HTTP ${code}: ` : ''}${raw}`.slice(0, 500);
   const extra = code !== undefined ? { status: code } : {};
   if (code === undefined) return new ProviderError('subnet', 'transient', text, extra);

@@ -199,6 +199,12 @@ describe('credentials and errors', () => {
     expect(peerError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'x').kind).toBe('transient');
   });
 
+  test('a failed fetch says why: refused, or a certificate that does not verify', () => {
+    const failed = (cause: Error) => Object.assign(new TypeError('fetch failed'), { cause });
+    expect(peerError(failed(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })), 'listing nodes').message).toBe('listing nodes: fetch failed (connect ECONNREFUSED 127.0.0.1:9)');
+    expect(peerError(failed(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' })), 'x').message).toBe('x: fetch failed (SELF_SIGNED_CERT_IN_CHAIN: self-signed certificate in certificate chain)');
+  });
+
   test('an unreachable peer is a transient error that does not carry the token', async () => {
     const adapter = new SubnetAdapter({ kubeconfig: kubeconfig(), namespace: 'ns' });
     const err = await adapter.listOffers({ gpuCount: 1 }).catch((e: unknown) => e);

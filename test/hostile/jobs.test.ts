@@ -46,7 +46,7 @@ beforeAll(async () => {
   await createComputeProvider(c, NAMES.wrongKey, 'render', render.url, cred, { pricePerGpuHour: '2.20' }, { credentialsSecretRef: { namespace: 'atelier-system', name: NAMES.wrongKey, key: 'apiKey' } });
   // subnet kubeconfigs: an API server that is not there, and the test-bed's server with another CA
   const kc = readFileSync(testbed().kubeconfig, 'utf8');
-  const nowhere = kc.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:9');
+  const nowhere = kc.replace(/server: https:\/\/127\.0\.0\.1:\d+/, 'server: https://127.0.0.1:47');
   const wrongCa = kc.replace(/certificate-authority-data: \S+/, `certificate-authority-data: ${Buffer.from(otherCa()).toString('base64')}`);
   for (const [name, text] of [[NAMES.nowhere, nowhere], [NAMES.badCa, wrongCa]] as const) {
     await c.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name }, stringData: { kubeconfig: text } } });
@@ -117,7 +117,7 @@ test('a job naming only a provider its namespace may not use says so, and the pr
 test.each([
   { what: 'a missing Secret', name: NAMES.noSecret, message: /atelier-system\/hostile-absent.*not found/ },
   { what: 'a Secret without the named key', name: NAMES.wrongKey, message: new RegExp(`atelier-system/${NAMES.wrongKey}.*apiKey`) },
-  { what: 'a subnet kubeconfig pointing nowhere', name: NAMES.nowhere, message: /127\.0\.0\.1:9|ECONNREFUSED|connect/ },
+  { what: 'a subnet kubeconfig pointing nowhere', name: NAMES.nowhere, message: /ECONNREFUSED 127\.0\.0\.1:47/ },
   { what: 'a subnet kubeconfig whose CA does not match the peer', name: NAMES.badCa, message: /certificate|self.signed|issuer|verify/i },
 ])('a ComputeProvider with $what is not Ready and says why', async ({ name, message }) => {
   const r = await waitFor(`${name} Ready=False`, async () => {

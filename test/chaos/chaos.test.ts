@@ -7,8 +7,10 @@ import { runChaos } from './harness.js';
 import { buildWorld, type World } from './stage.js';
 
 const FAULTS = Number(process.env.CHAOS_FAULTS ?? 20);
-const SEED = Number(process.env.CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
 const LONG = FAULTS > 40;
+// The short form in `make test` replays one schedule (seed 7) unless CHAOS_SEED says otherwise, so CI
+// does not draw a new one each run; the long form draws a new seed each run. Either way it is printed.
+const SEED = Number(process.env.CHAOS_SEED ?? (LONG ? Math.floor(Math.random() * 2 ** 31) : 7));
 let w: World | undefined;
 
 beforeAll(async () => {

@@ -156,7 +156,7 @@ async function injectPlan(w: World, plan: string[][], rand: Rand, counts: Record
         return `${k}: ${what}`;
       } catch (e) { skipped[k] = (skipped[k] ?? 0) + 1; return `${k}: injection failed: ${String(e).slice(0, 200)}`; }
     }));
-    w.log(`fault ${said.join(' | ')} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
+    w.log(`fault at ${new Date(t0).toISOString()} ${said.join(' | ')} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   }
 }
 

@@ -31,7 +31,7 @@ export interface Run {
 
 const ms = (v: unknown) => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
 
-interface PodSeen { shard: string; job?: string; start?: number; end?: number; succeeded: boolean; failed: boolean; gone: boolean; lastSeen: number }
+interface PodSeen { shard: string; job?: string; pod?: string; node?: string; phases?: string[]; start?: number; end?: number; succeeded: boolean; failed: boolean; gone: boolean; lastSeen: number }
 
 /** Polls shard pods of one cluster (site A, or site B for the peer jobs) and keeps each pod's history. */
 export class PodHistory {
@@ -51,6 +51,10 @@ export class PodHistory {
       const started = cs?.running?.startedAt ?? cs?.terminated?.startedAt;
       if (started && rec.start === undefined) rec.start = ms(started);
       if (cs?.terminated?.finishedAt) rec.end = ms(cs.terminated.finishedAt);
+      rec.pod = p.metadata!.name!;
+      if (p.spec?.nodeName) rec.node = p.spec.nodeName;
+      const phase = `${p.status?.phase ?? 'Pending'}${p.metadata?.deletionTimestamp ? '/deleting' : ''}`;
+      if (rec.phases?.at(-1) !== phase) rec.phases = [...(rec.phases ?? []), phase];
       rec.succeeded = p.status?.phase === 'Succeeded';
       rec.failed = p.status?.phase === 'Failed';
       rec.lastSeen = now;
@@ -62,7 +66,8 @@ export class PodHistory {
 
   runs(place: string): Run[] {
     return [...this.pods.entries()].filter(([, r]) => r.start !== undefined).map(([uid, r]) => ({
-      place: `${place}/${uid.slice(0, 8)}`, shard: r.shard, start: r.start, ...(r.end !== undefined ? { end: r.end } : {}),
+      // pod name, node and the phases seen: enough to tell a resumed pod of a deleted node from a second attempt
+      place: `${place}/${r.pod ?? uid.slice(0, 8)}@${r.node ?? '?'}[${(r.phases ?? []).join('>')}]`, shard: r.shard, start: r.start, ...(r.end !== undefined ? { end: r.end } : {}),
       good: r.succeeded, live: !r.gone && !r.succeeded && !r.failed, ...(r.job ? { group: r.job } : {}),
     }));
   }

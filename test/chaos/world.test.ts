@@ -29,10 +29,12 @@ function world(runs: Run[], over: Partial<WorldInput> = {}): WorldInput {
 test.each([
   { what: 'one good remote run, paid what it billed', w: world([remote('p/1', 0, 10)]), violations: [] },
   { what: 'a failed local run, then a good remote run, then the spot check re-run here', w: world([local('a/1', 0, 5, false), remote('p/1', 6, 10), local('a/2', 11, 15)], { jobs: new Map([[UID, { name: 'j', spotCheckFraction: 1 }]]) }), violations: [] },
+  { what: 'the spot check pod whose whole-second startedAt reads up to 999 ms before the remote run ended', w: world([remote('p/1', 0, 10_400), local('a/1', 10_000, 13_000)], { jobs: new Map([[UID, { name: 'j', spotCheckFraction: 1 }]]) }), violations: [] },
+  { what: 'a local pod that started a second before the remote run ended', w: world([remote('p/1', 0, 10_400), local('a/1', 9_000, 13_000)], { jobs: new Map([[UID, { name: 'j', spotCheckFraction: 1 }]]) }), violations: [/succeeded 2 times/, /two places at once/] },
   { what: 'a good local run after the good remote run of a shard not chosen for a spot check', w: world([remote('p/1', 0, 10), local('a/1', 20, 30)]), violations: [/succeeded 2 times/] },
   { what: 'two good spot check re-runs', w: world([remote('p/1', 0, 10), local('a/1', 20, 30), local('a/2', 40, 50)], { jobs: new Map([[UID, { name: 'j', spotCheckFraction: 1 }]]) }), violations: [/succeeded 2 times/] },
   { what: 'two good runs of one shard', w: world([local('a/1', 0, 10), remote('p/1', 20, 30)]), violations: [/succeeded 2 times/] },
-  { what: 'two runs at once', w: world([local('a/1', 0, 10, false), remote('p/1', 5, 15)]), violations: [/two places at once/] },
+  { what: 'two runs at once', w: world([local('a/1', 0, 10_000, false), remote('p/1', 5_000, 15_000)]), violations: [/two places at once/] },
   { what: 'a remote run still going', w: world([remote('p/1', 0, 10), { ...remote('p/2', 20, 30, false, 0n), live: true }]), violations: [/still running/] },
   { what: 'no good run and the job did not fail', w: world([remote('p/1', 0, 10, false, 0n)], { chain: chain({ released: 0n, state: 3 }) }), violations: [/never succeeded/] },
   { what: 'no good run, the job failed with a reason', w: world([remote('p/1', 0, 10, false, 0n)], { jobs: new Map([[UID, { name: 'j', failedReason: 'ShardFailed' }]]), chain: chain({ released: 0n, state: 3 }) }), violations: [] },

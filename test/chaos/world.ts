@@ -171,7 +171,11 @@ export interface WorldInput {
 
 export interface WorldReport { violations: string[]; exceptions: string[]; lines: string[] }
 
-const overlaps = (a: Run, b: Run, now: number) => (a.start ?? 0) < (b.end ?? now) && (b.start ?? 0) < (a.end ?? now);
+// A pod's startedAt/finishedAt are whole seconds (RFC 3339), truncated: its true start is up to 999 ms
+// later than recorded. Only what is certain is counted, so a pod run is taken to start that much later.
+const POD_CLOCK_MS = 999;
+const startOf = (r: Run) => (r.start ?? 0) + (r.provider && !r.group ? 0 : POD_CLOCK_MS);
+const overlaps = (a: Run, b: Run, now: number) => startOf(a) < (b.end ?? now) && startOf(b) < (a.end ?? now);
 
 /** The invariants, checked from the world; each breach is one line in `violations`. */
 export function checkWorld(w: WorldInput, now = Date.now()): WorldReport {
@@ -189,7 +193,7 @@ export function checkWorld(w: WorldInput, now = Date.now()): WorldReport {
     // local runs after its good remote run ended, at most one of them good. Any other run is an execution.
     const remoteGood = runs.filter((r) => r.good && r.provider);
     const selected = spotCheckSelected(uid, Number(shard.split('/')[1]), job.spotCheckFraction);
-    const after = (r: Run) => !r.provider && remoteGood.some((g) => g.end !== undefined && (r.start ?? 0) >= g.end);
+    const after = (r: Run) => !r.provider && remoteGood.some((g) => g.end !== undefined && startOf(r) >= g.end);
     const checks = selected ? runs.filter(after) : [];
     const verifyRuns = [...checks.filter((r) => !r.good), ...checks.filter((r) => r.good).slice(0, 1)];
     const executions = runs.filter((r) => !verifyRuns.includes(r));

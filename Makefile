@@ -12,7 +12,7 @@ NODE_SPEC ?=
 JEST_FLAGS ?=
 export NODES GPUS GPU_MODEL NODE_SPEC
 
-.PHONY: help bench deps binaries tools build typecheck crds-check check-contracts check-tools test test-unit test-integration testbed-up testbed-down dev image image-test synth clean
+.PHONY: help chaos bench deps binaries tools build typecheck crds-check check-contracts check-tools test test-unit test-integration testbed-up testbed-down dev image image-test synth clean
 
 help:
 	@echo "make dev           bring up a local cluster with fake GPU nodes, a chain, the operator and an example job"
@@ -23,6 +23,8 @@ help:
 	@echo "make synth         cdk8s synth: the install and the example jobs as YAML in dist/cdk8s/"
 	@echo "make check-tools   the field's tools on the contract: forge fuzz/invariant tests, solhint (promtool and"
 	@echo "                   kubeconform run in the metrics and install suites of make test)"
+	@echo "make chaos         the chaos suite, long form: >= 200 faults over a mixed settled load, checked from the world"
+	@echo "                   (CHAOS_FAULTS, CHAOS_SEED to replay); its short form (20 faults) runs in make test"
 	@echo "make bench         benchmark Atelier against direct pod creation and the Job controller (NODES JOBS SHARDS)"
 	@echo "make testbed-up    start test-bed NAME=$(NAME) (NODES, GPUS, GPU_MODEL or NODE_SPEC), a chain and the data plane (IPFS, S3)"
 	@echo "make testbed-down  stop test-bed NAME=$(NAME), its chain and its data plane"
@@ -94,6 +96,12 @@ testbed-down:
 	@bash test/testbed/cluster.sh down $(NAME)-peer
 	@bash test/testbed/chain.sh down $(NAME)
 	@bash test/testbed/data.sh down $(NAME)
+
+# The chaos suite's long form (test/chaos/): the same jest suite as in make test, with 200 faults.
+CHAOS_FAULTS ?= 200
+chaos: deps binaries tools build
+	@mkdir -p .testbed
+	CHAOS_FAULTS=$(CHAOS_FAULTS) NODE_OPTIONS=--experimental-vm-modules jest --ci --selectProjects integration --runTestsByPath test/chaos/chaos.test.ts $(JEST_FLAGS)
 
 # Benchmarks at scale (test/bench/README.md): NODES, JOBS, SHARDS, DURATION, BENCH=memory, …
 bench: deps binaries build

@@ -32,6 +32,8 @@ export interface OperatorConfig {
   providerProbeMs: number;
   /** A provider that does not answer for this long has its shards failed over. */
   providerTimeoutMs: number;
+  /** How long a subnet peer keeps the RenderJob of a shard it ran here after the origin job is finished and settled (default 5 min). */
+  peerJobTtlMs?: number;
   /**
    * As a peer in a private subnetwork: the Secret key holding this site's payout wallet's private key,
    * with which it signs the results of shards other sites send it (controllers/subnetsigner.ts).
@@ -81,6 +83,8 @@ Flags (environment variable in brackets):
   --remote-poll SECONDS         how often a remote shard's status is polled (default 5) [ATELIER_REMOTE_POLL_SECONDS]
   --provider-probe SECONDS      how often each ComputeProvider is probed for offers (default 60) [ATELIER_PROVIDER_PROBE_SECONDS]
   --provider-timeout SECONDS    fail over a provider's shards after it is silent this long (default 300) [ATELIER_PROVIDER_TIMEOUT_SECONDS]
+  --peer-job-ttl SECONDS        delete a subnet peer's RenderJob this long after the origin job finished and
+                                settled, its result and bill recorded (default 300) [ATELIER_PEER_JOB_TTL_SECONDS]
   --payout-key-secret NS/NAME   Secret with this site's payout private key; when set, results of shards
                                 that peer sites send here are signed with it [ATELIER_PAYOUT_KEY_SECRET]
   --payout-key-secret-key KEY   key in that Secret (default privateKey) [ATELIER_PAYOUT_KEY_SECRET_KEY]
@@ -111,6 +115,12 @@ function int(name: string, v: string, min: number, max: number): number {
 function positive(name: string, v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function nonNegative(name: string, v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a number of seconds >= 0, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -147,6 +157,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
       'cluster-name': { type: 'string' },
       'provider-probe': { type: 'string' },
       'provider-timeout': { type: 'string' },
+      'peer-job-ttl': { type: 'string' },
       'payout-key-secret': { type: 'string' },
       'payout-key-secret-key': { type: 'string' },
       'settlement-rpc-url': { type: 'string' },
@@ -188,6 +199,7 @@ export function parseConfig(argv: string[], env: Record<string, string | undefin
     remotePollMs: Math.round(1000 * positive('remote-poll', values['remote-poll'] ?? env.ATELIER_REMOTE_POLL_SECONDS ?? '5')),
     providerProbeMs: Math.round(1000 * positive('provider-probe', values['provider-probe'] ?? env.ATELIER_PROVIDER_PROBE_SECONDS ?? '60')),
     providerTimeoutMs: Math.round(1000 * positive('provider-timeout', values['provider-timeout'] ?? env.ATELIER_PROVIDER_TIMEOUT_SECONDS ?? '300')),
+    peerJobTtlMs: Math.round(1000 * nonNegative('peer-job-ttl', values['peer-job-ttl'] ?? env.ATELIER_PEER_JOB_TTL_SECONDS ?? '300')),
     ...(env.ATELIER_TEST_KILL_AFTER_SEND ? { testKillAfterSend: env.ATELIER_TEST_KILL_AFTER_SEND.split(',').map((a) => a.trim()).filter(Boolean) } : {}),
     ...(payoutKeySecret ? { payoutKeySecret } : {}),
     ...settlementConfig(values, env),

@@ -15,6 +15,7 @@ import { setupRenderJobController } from './controllers/renderjob/setup.js';
 import { setupSettlementController } from './controllers/settlement/setup.js';
 import { setupDeliveryController } from './data/setup.js';
 import { createSubnetSigner } from './controllers/subnetsigner.js';
+import { createPeerReaper } from './controllers/peerreaper.js';
 import { gpuPod, INDEX_JOB, OnDemandInformer, INDEX_PROVIDER, inFlightAt, MultiLister, paths, podJobKey, shardJobKey, slimCustom, slimNode, slimPod, slimShard } from './kube/cache.js';
 import { loadKubeConfig, makeClients } from './kube/client.js';
 import { createMetrics } from './metrics/metrics.js';
@@ -71,7 +72,14 @@ export async function runOperator(cfg: OperatorConfig): Promise<void> {
   }) : undefined;
   if (signer) for (const i of caches.shards) i.addEventHandler(signer.handler);
   const delivery = cfg.data ? setupDeliveryController(ctx, cfg.data) : undefined;
-  const controllers = [renderjobs.controller, providers.controller, budgets.controller, settlement?.controller, signer?.controller, delivery].filter((c) => c !== undefined);
+  // Peer RenderJobs of finished, billed (and settled) subnet shards are deleted (controllers/peerreaper.ts).
+  const reaper = createPeerReaper({
+    shards: caches.shardLister, jobs: caches.jobLister, providerType: (n) => providers.registry.state(n)?.spec.type, adapter: (n) => providers.registry.get(n), log, clock: realClock, ttlMs: cfg.peerJobTtlMs ?? 300_000,
+    queueMetrics: ctx.metrics.queues.forQueue('peerreaper'), metrics: ctx.metrics.controllers.forController('peerreaper'),
+  }, (ns, job) => caches.shardLister.byIndex(INDEX_JOB, `${ns}/${job}`));
+  for (const i of caches.shards) i.addEventHandler(reaper.shardHandler);
+  for (const i of caches.jobs) i.addEventHandler(reaper.jobHandler);
+  const controllers = [renderjobs.controller, providers.controller, budgets.controller, settlement?.controller, signer?.controller, reaper.controller, delivery].filter((c) => c !== undefined);
 
   const server = new RuntimeServer({ address: cfg.metricsAddr, registry: ctx.metrics.registry, logger: log, readyChecks: { informers: () => informers.every((i) => i.hasSynced()) } });
   await server.start(); // logs "serving health and metrics" with the bound address

@@ -20,6 +20,8 @@ export interface HttpRequest {
   idempotent?: boolean;
   /** Skip the auth headers (public endpoints such as Akash's /v1/gpu-prices). */
   anonymous?: boolean;
+  /** Largest answer read (default MAX_JSON_BYTES for json(), MAX_BYTES for bytes()). */
+  maxBytes?: number;
 }
 
 /** What a signer sees: the exact bytes that go on the wire. */
@@ -75,6 +77,13 @@ export function canonicalQuery(params: URLSearchParams): string {
   return pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
 }
 
+/** Largest JSON answer read: far above any provider's page of jobs, far below what hurts the operator. */
+export const MAX_JSON_BYTES = 8 * 2 ** 20;
+/** Largest file read through bytes() (a shard's result file, hashed in memory). */
+export const MAX_BYTES = 256 * 2 ** 20;
+/** Of an error answer only the start is read (its message). */
+const MAX_ERROR_BYTES = 64 * 1024;
+
 /** Per-attempt timeout when an adapter's init sets none. */
 export const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -119,7 +128,7 @@ export class HttpClient {
   /** Sends the request and parses a JSON answer (undefined for an empty body). */
   async json<T>(req: HttpRequest): Promise<T> {
     const res = await this.send(req);
-    const text = await res.text();
+    const text = new TextDecoder().decode(await this.read(req, res, req.maxBytes ?? MAX_JSON_BYTES));
     if (text.trim() === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
@@ -130,7 +139,29 @@ export class HttpClient {
 
   async bytes(req: HttpRequest): Promise<Uint8Array> {
     const res = await this.send(req);
-    return new Uint8Array(await res.arrayBuffer());
+    return this.read(req, res, req.maxBytes ?? MAX_BYTES);
+  }
+
+  /**
+   * Reads an answer's body, at most `max` bytes, within the attempt's deadline (the fetch signal
+   * covers the body): a larger, trickling or cut-off body is a transient ProviderError, never a raw
+   * abort, and its bytes are not kept.
+   */
+  private async read(req: HttpRequest, res: Response, max: number): Promise<Uint8Array> {
+    const what = `${req.method} ${req.path}`;
+    const tooLarge = () => this.error('transient', `${what}: answer larger than ${max} bytes`, res.status);
+    if (Number(res.headers.get('content-length') ?? 0) > max) {
+      await res.body?.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    try {
+      return await readLimited(res, max);
+    } catch (err) {
+      if (err === TOO_LARGE) throw tooLarge();
+      const names = [err, (err as { cause?: unknown }).cause].map((x) => (x instanceof Error || x instanceof DOMException ? x.name : ''));
+      const timedOut = names.some((n) => n === 'TimeoutError' || n === 'AbortError') || /aborted due to timeout/.test(errText(err));
+      throw this.error('transient', `${what}: ${timedOut ? `no complete answer within ${this.cfg.timeoutMs} ms` : `answer cut off (${errText(err)})`}`, res.status);
+    }
   }
 
   /** Removes every configured secret from a text. */
@@ -195,7 +226,7 @@ export class HttpClient {
   }
 
   private async classify(req: HttpRequest, res: Response): Promise<ProviderError> {
-    const text = await res.text().catch(() => '');
+    const text = await readLimited(res, MAX_ERROR_BYTES, true).then((b) => new TextDecoder().decode(b), () => '');
     const detail = errorDetail(text);
     const message = `${req.method} ${req.path} -> ${res.status}${detail ? `: ${detail}` : ''}`;
     const s = res.status;
@@ -208,6 +239,43 @@ export class HttpClient {
     if (s === 408 || s >= 500) return this.error('transient', message, s);
     return this.error('fatal', message, s);
   }
+}
+
+const TOO_LARGE = new Error('answer too large');
+
+function errText(err: unknown): string {
+  const cause = (err as { cause?: unknown }).cause;
+  return (cause instanceof Error ? cause.message : err instanceof Error ? err.message : String(err)).slice(0, 200);
+}
+
+/** The body as text, at most `max` bytes (beyond: an error), for adapters that fetch outside the API (result agents, presigned logs). */
+export async function readTextLimited(res: Response, max: number = MAX_JSON_BYTES): Promise<string> {
+  return new TextDecoder().decode(await readLimited(res, max));
+}
+
+/** The body's bytes, at most `max` (beyond: TOO_LARGE, or with `truncate` the first `max` bytes); the rest is not read. */
+async function readLimited(res: Response, max: number, truncate = false): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > max) {
+      await reader.cancel().catch(() => undefined);
+      if (!truncate) throw TOO_LARGE;
+      parts.push(value.subarray(0, max - size));
+      size = max;
+      break;
+    }
+    parts.push(value);
+    size += value.byteLength;
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.byteLength; }
+  return out;
 }
 
 /** Pulls the human part out of the error bodies these APIs use ({message}, {detail}, {error}). */

@@ -251,6 +251,27 @@ export class EscrowClient {
     return new EscrowClient({ ...opts, artifacts: opts.artifacts ?? (await loadArtifacts()) });
   }
 
+  /**
+   * Checks what configuration alone cannot: the RPC serves chain `chainId`, and a contract is deployed
+   * at the escrow and token addresses. Throws a SettlementError (code CHAIN_MISMATCH or NO_CONTRACT)
+   * that says which; an unreachable RPC is classified as usual.
+   */
+  async preflight(token: string, chainId: number): Promise<void> {
+    const p = this.signer.provider;
+    if (!p) return;
+    let served: bigint;
+    let codes: string[];
+    try {
+      served = BigInt(await (p as unknown as { send(m: string, a: unknown[]): Promise<string> }).send('eth_chainId', []));
+      codes = await Promise.all([p.getCode(this.escrowAddress), p.getCode(token)]);
+    } catch (err) {
+      throw classifyError(err, this.errors);
+    }
+    if (served !== BigInt(chainId)) throw new SettlementError('other', `the settlement RPC serves chain ${served}, but the configured chain id is ${chainId}`, { code: 'CHAIN_MISMATCH' });
+    const missing = [['escrow', this.escrowAddress], ['token', token]].filter((_, i) => codes[i] === '0x');
+    if (missing.length) throw new SettlementError('other', `no contract on chain ${chainId} at the ${missing.map(([k, a]) => `${k} address ${a}`).join(' and the ')}`, { code: 'NO_CONTRACT' });
+  }
+
   /** The payer's (signer's) address. */
   async payerAddress(): Promise<string> {
     this.payer ??= getAddress(await this.signer.getAddress());

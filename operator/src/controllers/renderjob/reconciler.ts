@@ -143,6 +143,9 @@ interface Pass {
   wake(ms: number | undefined): void;
 }
 
+
+/** Bursting reasons under which shards wait with nowhere to go (planner/types.ts BurstReason). */
+const STUCK_REASONS = new Set(['NoEligibleOffer', 'PriceCapExceeded', 'BudgetExhausted']);
 export class RenderJobReconciler {
   private readonly lastStatusWrite = new Map<string, number>();
   /** Jobs (key -> uid) whose finalizer this process added and the cache may not show yet. */
@@ -575,6 +578,11 @@ export class RenderJobReconciler {
     const held = next.conditions?.find((c) => c.type === 'Accepted' && c.status === 'False' && c.reason !== 'InvalidSpec');
     const heldBefore = prev?.conditions?.find((c) => c.type === 'Accepted');
     if (held && (heldBefore?.reason !== held.reason || heldBefore.message !== held.message)) this.d.recorder.event(obj, 'Warning', held.reason, held.message);
+    // Shards that cannot go anywhere (no eligible provider, over the price cap, out of budget): a
+    // Warning beside the condition, once per reason, so `kubectl describe` says why nothing moves.
+    const stuck = (st: JobStatus | undefined) => st?.conditions?.find((c) => c.type === 'Bursting' && STUCK_REASONS.has(c.reason));
+    const b = stuck(next);
+    if (b && b.reason !== stuck(prev)?.reason) this.d.recorder.event(obj, 'Warning', b.reason, b.message);
     const was = prev?.phase;
     if (was === next.phase) return;
     const s = next.shards!;

@@ -132,7 +132,15 @@ export class SettlementController implements SettlementView {
       } catch (e) {
         throw new SettlementError('other', `the settlement wallet Secret ${namespace}/${name} (key ${key}) could not be read: ${statusText(e)}`, { code: 'WALLET_SECRET' });
       }
-      const client = await this.d.connect(privateKey);
+      let client: EscrowClient;
+      try {
+        client = await this.d.connect(privateKey);
+      } catch (e) {
+        // ethers redacts the key in its message; ours names only the Secret.
+        if (e instanceof SettlementError) throw e;
+        throw new SettlementError('other', `the settlement wallet Secret ${namespace}/${name} (key ${key}) does not hold a usable private key (32 bytes, hex)`, { code: 'WALLET_KEY' });
+      }
+      await client.preflight?.(this.d.cfg.tokenAddress, this.d.cfg.chainId);
       this.decimals = await client.decimals(this.d.cfg.tokenAddress);
       this.client = client;
       this.d.log.info('settlement connected', { payer: await client.payerAddress(), escrow: this.d.cfg.escrowAddress, token: this.d.cfg.tokenAddress, decimals: this.decimals });

@@ -148,6 +148,21 @@ describe('nextSteps', () => {
     return nextSteps(i);
   }
 
+  describe('an escrow whose provider no shard names any more (found by the chaos suite)', () => {
+    // A shard placed at render opened render's escrow; render lost the job and the shard finished
+    // elsewhere, so no shard record names render: its escrow must still be closed.
+    test('is refunded once the job is finished', () => {
+      expect(steps(renderJob({ phase: 'Succeeded' }), [ledger('chutes', { owedUnits: 5n })], [escrow('chutes', 'Open'), escrow('render', 'Open')], { chutes: 9n, render: 7n }))
+        .toEqual([{ kind: 'release', provider: 'chutes', owedUnits: 5n, resultDigest: ZERO_DIGEST }, { kind: 'refund', provider: 'render', withheld: false }]);
+      expect(steps(renderJob({ phase: 'Failed' }), [], [escrow('render', 'Opening')])).toEqual([{ kind: 'refund', provider: 'render', withheld: false }]);
+    });
+
+    test('is left alone while the job runs, and once closed', () => {
+      expect(steps(renderJob(), [], [escrow('render', 'Open')], { render: 7n })).toEqual([]);
+      expect(steps(renderJob({ phase: 'Succeeded' }), [], [escrow('render', 'Refunded')])).toEqual([]);
+    });
+  });
+
   describe('while the job runs', () => {
     test('a provider with shards and no escrow gets one opened for twice the expected cost', () => {
       expect(steps(renderJob(), [ledger('akash', { live: 1, expectedMicros: 1_000_000n })])).toEqual([{ kind: 'open', provider: 'akash', fundUnits: 2_000_000n }]);

@@ -137,6 +137,10 @@ export interface StepInput {
   tokenDecimals: number;
 }
 
+function emptyLedger(provider: string): ProviderLedger {
+  return { provider, placed: 0, live: 0, checking: 0, costPending: 0, expectedMicros: 0n, owedUnits: 0n, paidShards: [], resultDigest: ZERO_DIGEST, untrusted: false };
+}
+
 /** The job is over for settlement: no new work will be placed. */
 export function finished(job: RenderJob): boolean {
   return !!job.metadata.deletionTimestamp || job.status?.phase === 'Succeeded' || job.status?.phase === 'Failed';
@@ -147,9 +151,13 @@ export function nextSteps(i: StepInput): Step[] {
   const steps: Step[] = [];
   const over = finished(i.job);
   const budget = i.job.spec.budget?.maxCost ? microsToUnits(parseMicros(i.job.spec.budget.maxCost), i.tokenDecimals, 'floor') : undefined;
+  // An escrow whose provider no shard names any more (its attempts there failed or moved on, and a
+  // record keeps only the last provider) is still the job's: it gets an empty ledger, so it is closed.
+  const ledgersAll = new Map(i.ledgers);
+  for (const p of i.escrows.keys()) if (!ledgersAll.has(p)) ledgersAll.set(p, emptyLedger(p));
   let fundedAll = 0n;
-  for (const p of i.ledgers.keys()) fundedAll += i.fundedUnits(p);
-  for (const l of [...i.ledgers.values()].sort((a, b) => a.provider.localeCompare(b.provider))) {
+  for (const p of ledgersAll.keys()) fundedAll += i.fundedUnits(p);
+  for (const l of [...ledgersAll.values()].sort((a, b) => a.provider.localeCompare(b.provider))) {
     const e = i.escrows.get(l.provider);
     const state = e?.state;
     if (state && CLOSED.has(state)) continue;

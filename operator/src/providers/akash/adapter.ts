@@ -41,7 +41,7 @@
 // restart, no findByKey with the spec) that has no lease cannot get one: it is closed and Failed.
 // A second close is a quiet success on the console (deployment-writer.service.ts:110-127).
 
-import { adapterHttpClient, type HttpClient } from '../http.js';
+import { adapterHttpClient, readTextLimited, type HttpClient } from '../http.js';
 import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../../money.js';
 import type { Rational } from '../../money.js';
 import { outputsDigest, parseResultReport } from '../results.js';
@@ -516,7 +516,7 @@ export class AkashAdapter implements ProviderAdapter {
     try {
       const res = await this.fetchFn(`${base.replace(/\/$/, '')}${path}`, { method: 'GET', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
       if (!res.ok) return undefined;
-      return (await res.json()) as unknown;
+      return JSON.parse(await readTextLimited(res)) as unknown;
     } catch {
       return undefined;
     }

@@ -120,7 +120,10 @@ function bodyMessage(err: unknown): string | undefined {
 export function peerError(err: unknown, what: string): ProviderError {
   if (err instanceof ProviderError) return err;
   const code = statusCode(err);
-  const raw = bodyMessage(err) ?? (err instanceof Error ? err.message.split('\n')[0] : String(err)) ?? '';
+  // "fetch failed" alone says nothing: the cause says refused, unreachable, or a certificate that does not verify.
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  const why = cause && typeof cause.message === 'string' ? ` (${typeof cause.code === 'string' && !cause.message.includes(cause.code) ? `${cause.code}: ` : ''}${cause.message.split('\n')[0]})` : '';
+  const raw = bodyMessage(err) ?? (err instanceof Error ? err.message.split('\n')[0] + why : String(err)) ?? '';
   const text = `${what}: ${code !== undefined ? `HTTP ${code}: ` : ''}${raw}`.slice(0, 500);
   const extra = code !== undefined ? { status: code } : {};
   if (code === undefined) return new ProviderError('subnet', 'transient', text, extra);
@@ -341,8 +344,26 @@ export class SubnetAdapter implements ProviderAdapter {
     try {
       return (await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.namespace, plural: RENDER_JOB_PLURAL, name })) as RenderJob;
     } catch (e) {
+      if (statusCode(e) === 404) return this.confirmGone(name, e);
       throw peerError(e, `reading RenderJob ${this.namespace}/${name} on the peer`);
     }
+  }
+
+  /**
+   * A 404 is believed only when a list of the namespace's RenderJobs answers without the job: a peer
+   * API server that has just restarted answers 404 for every RenderJob until it serves the CRD again
+   * (found by the chaos suite), and a shard taken for lost there would run twice.
+   */
+  private async confirmGone(name: string, first: unknown): Promise<RenderJob> {
+    let items: RenderJob[];
+    try {
+      items = ((await this.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.namespace, plural: RENDER_JOB_PLURAL, fieldSelector: `metadata.name=${name}` })) as { items: RenderJob[] }).items;
+    } catch (e) {
+      throw new ProviderError('subnet', 'transient', `reading RenderJob ${this.namespace}/${name} on the peer: 404, and RenderJobs cannot be listed there (${peerError(e, 'listing').message}); not taken for gone`);
+    }
+    const job = items.find((j) => j.metadata.name === name);
+    if (job) return job;
+    throw peerError(first, `reading RenderJob ${this.namespace}/${name} on the peer`);
   }
 
   async getStatus(remoteId: string): Promise<RemoteStatus> {
@@ -443,14 +464,20 @@ export class SubnetAdapter implements ProviderAdapter {
       await this.custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.namespace, plural: RENDER_JOB_PLURAL, name: remoteId });
     } catch (e) {
       if (statusCode(e) !== 404) throw peerError(e, `deleting RenderJob ${this.namespace}/${remoteId} on the peer`);
+      // Gone only if a list says so too (see confirmGone); still listed: delete again next time.
+      const still = await this.confirmGone(remoteId, e).catch((err: unknown) => {
+        if (err instanceof ProviderError && err.kind === 'notFound') return undefined;
+        throw err;
+      });
+      if (still) throw new ProviderError('subnet', 'transient', `peer RenderJob ${this.namespace}/${remoteId} answered 404 to a delete but is still listed`);
       return;
     }
     const deadline = this.clock.now() + this.opts.cancelTimeoutMs;
     for (;;) {
       try {
-        await this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, namespace: this.namespace, plural: RENDER_JOB_PLURAL, name: remoteId });
+        await this.read(remoteId);
       } catch (e) {
-        if (statusCode(e) === 404) return;
+        if (e instanceof ProviderError && e.kind === 'notFound') return;
         throw peerError(e, `confirming RenderJob ${this.namespace}/${remoteId} is gone from the peer`);
       }
       if (this.clock.now() >= deadline) {

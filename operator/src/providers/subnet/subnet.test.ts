@@ -199,6 +199,28 @@ describe('credentials and errors', () => {
     expect(peerError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 'x').kind).toBe('transient');
   });
 
+  test('a 404 for a peer job counts as gone only when a list of RenderJobs there answers without it (a restarting peer API answers 404 until it serves the CRD)', async () => {
+    const notFound = () => Object.assign(new Error('HTTP-Code: 404'), { code: 404, body: JSON.stringify({ kind: 'Status', message: 'the server could not find the requested resource' }) });
+    const job = { metadata: { name: 'j', namespace: 'ns' }, status: { phase: 'Running', shards: { running: 1 } } };
+    const adapter = (list: () => Promise<unknown>) => {
+      const a = new SubnetAdapter({ kubeconfig: kubeconfig(), namespace: 'ns' });
+      (a as unknown as { custom: unknown }).custom = { getNamespacedCustomObject: async () => { throw notFound(); }, listNamespacedCustomObject: list };
+      return a;
+    };
+    // the CRD is not served yet: the list fails too, so the job is not taken for gone
+    await expect(adapter(async () => { throw notFound(); }).getStatus('j')).rejects.toMatchObject({ kind: 'transient', message: expect.stringMatching(/not taken for gone/) });
+    // the list answers and holds the job: it is read from there
+    await expect(adapter(async () => ({ items: [job] })).getStatus('j')).resolves.toMatchObject({ phase: 'Running' });
+    // the list answers without it: gone
+    await expect(adapter(async () => ({ items: [] })).getStatus('j')).rejects.toMatchObject({ kind: 'notFound' });
+  });
+
+  test('a failed fetch says why: refused, or a certificate that does not verify', () => {
+    const failed = (cause: Error) => Object.assign(new TypeError('fetch failed'), { cause });
+    expect(peerError(failed(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' })), 'listing nodes').message).toBe('listing nodes: fetch failed (connect ECONNREFUSED 127.0.0.1:9)');
+    expect(peerError(failed(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' })), 'x').message).toBe('x: fetch failed (SELF_SIGNED_CERT_IN_CHAIN: self-signed certificate in certificate chain)');
+  });
+
   test('an unreachable peer is a transient error that does not carry the token', async () => {
     const adapter = new SubnetAdapter({ kubeconfig: kubeconfig(), namespace: 'ns' });
     const err = await adapter.listOffers({ gpuCount: 1 }).catch((e: unknown) => e);

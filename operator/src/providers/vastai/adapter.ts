@@ -23,7 +23,7 @@
 // exhausted) surfaces as InsufficientFundsError.
 
 import { vastGpuNameTable } from '../../gpus/index.js';
-import { adapterHttpClient, type HttpClient } from '../http.js';
+import { adapterHttpClient, MAX_BYTES, readTextLimited, type HttpClient } from '../http.js';
 import { compare, div, mul, rational, usd } from '../../money.js';
 import { findResultInLog, outputsDigest } from '../results.js';
 import type { ResultReport } from '../results.js';
@@ -276,7 +276,7 @@ export class VastAdapter implements ProviderAdapter {
       let status = 0;
       try {
         const r = await this.fetchFn(url, { method: 'GET', signal: AbortSignal.timeout(this.timeoutMs) });
-        if (r.ok) return await r.text();
+        if (r.ok) return await readTextLimited(r, MAX_BYTES);
         status = r.status;
       } catch {
         status = 0;

@@ -11,7 +11,8 @@ import type { ChutesFake } from '../fakes/chutes.js';
 import type { RenderFake } from '../fakes/render.js';
 import type { OperatorProcess } from '../support/operator.js';
 import { repoRoot, waitFor, type Clients } from '../support/testbed.js';
-import { clusterDir, restartClusterProc, type TcpProxy } from './procs.js';
+import { clusterDir, restartClusterProc } from './procs.js';
+import type { TcpProxy } from '../support/tcpproxy.js';
 
 const run = promisify(execFile);
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -17,7 +17,8 @@ import { deploySettlement } from '../../operator/src/settlement/deploy.js';
 import { loadArtifacts } from '../../operator/src/settlement/compile.js';
 import { makeProvider } from '../../operator/src/settlement/escrow.js';
 import type { Stage } from './faults.js';
-import { apiPort, kubeconfigVia, TcpProxy } from './procs.js';
+import { apiPort, kubeconfigVia } from './procs.js';
+import { TcpProxy } from '../support/tcpproxy.js';
 
 const MNEMONIC = 'test test test test test test test test test test test junk';
 export const NODE_SPEC_A = '2:2:nvidia-h100';

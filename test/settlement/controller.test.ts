@@ -11,7 +11,7 @@
 //   - deleting a job with an open escrow refunds it before the job goes;
 //   - the operator SIGKILLed right after every broadcast, before the hash is recorded, and restarted:
 //     the provider is paid exactly once (balances and EscrowReleased events).
-import net from 'node:net';
+import { TcpProxy } from '../support/tcpproxy.js';
 import { Contract, HDNodeWallet, type JsonRpcProvider } from 'ethers';
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
@@ -37,35 +37,10 @@ let token: Contract;
 let escrowAddr: string;
 let tokenAddr: string;
 let rpcPort: number;
-let proxy: RpcProxy;
+let proxy: TcpProxy; // in front of anvil: taken down (connections refused and cut) and brought back
 const good = new RenderFake({ assignDelayMs: 200, startMs: 200, jobDurationMs: 2000, payoutKey: GOOD_KEY });
 const wrong = new RenderFake({ assignDelayMs: 200, startMs: 200, jobDurationMs: 2000, payoutKey: WRONG_KEY, everyJob: 'wrong' });
 const slow = new RenderFake({ assignDelayMs: 200, startMs: 200, jobDurationMs: 3_600_000, payoutKey: GOOD_KEY });
-
-/** A TCP proxy in front of anvil that can be taken down (connections refused and cut) and brought back. */
-class RpcProxy {
-  private server?: net.Server;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
-  constructor(private readonly target: number) {}
-  async up(): Promise<void> {
-    this.server = net.createServer((s) => {
-      const t = net.connect(this.target, '127.0.0.1');
-      this.sockets.add(s).add(t);
-      const drop = () => { s.destroy(); t.destroy(); this.sockets.delete(s); this.sockets.delete(t); };
-      s.on('error', drop).on('close', drop).pipe(t);
-      t.on('error', drop).on('close', drop).pipe(s);
-    });
-    await new Promise<void>((r) => this.server!.listen(this.port, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as net.AddressInfo).port;
-  }
-  async down(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.sockets.clear();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
-    this.server = undefined;
-  }
-}
 
 const balance = async (who: string) => (await token.getFunction('balanceOf').staticCall(who)) as bigint;
 type Escrow = { provider: string; escrowId?: string; state?: string; funded?: string; released?: string; refunded?: string; owed?: string; transactions?: { kind?: string; hash?: string; state?: string }[] };
@@ -134,7 +109,7 @@ beforeAll(async () => {
   await installCrds();
   const url = await startChain(CHAIN);
   rpcPort = Number(new URL(url).port);
-  proxy = new RpcProxy(rpcPort);
+  proxy = new TcpProxy(rpcPort);
   await proxy.up();
   provider = makeProvider(url, 31337, 200);
   payer = HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/0`).connect(provider);

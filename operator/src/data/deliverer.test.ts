@@ -32,7 +32,7 @@ class FakeIpfs {
 }
 
 class FakeS3 {
-  readonly objects = new Map<string, { body: Buffer; digest?: string }>();
+  readonly objects = new Map<string, { body: Buffer; digest?: string; meta?: Record<string, string> }>();
   readonly puts = new Map<string, number>();
   failPuts = false;
   async send(cmd: unknown): Promise<unknown> {
@@ -41,12 +41,12 @@ class FakeS3 {
     if (cmd instanceof HeadObjectCommand) {
       const o = this.objects.get(key);
       if (!o) throw Object.assign(new Error('not found'), { name: 'NotFound' });
-      return { Metadata: o.digest ? { 'atelier-sha256': o.digest } : {} };
+      return { Metadata: o.meta ?? {} };
     }
     if (cmd instanceof PutObjectCommand) {
       if (this.failPuts) throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket' });
       this.puts.set(key, (this.puts.get(key) ?? 0) + 1);
-      this.objects.set(key, { body: Buffer.from(input.Body!), ...(input.Metadata?.['atelier-sha256'] ? { digest: input.Metadata['atelier-sha256'] } : {}) });
+      this.objects.set(key, { body: Buffer.from(input.Body!), ...(input.Metadata?.['atelier-sha256'] ? { digest: input.Metadata['atelier-sha256'] } : {}), meta: { ...input.Metadata } });
       return {};
     }
     throw new Error('unexpected command');
@@ -93,6 +93,24 @@ test('two local shards: every object written once with its digest; Delivered=Tru
   expect([...w.s3.puts.values()]).toEqual([1, 1, 1]);
   expect(last(w).cond).toMatchObject({ status: 'True', reason: 'AllOutputsDelivered' });
   expect(last(w).delivery).toMatchObject({ delivered: 3, rejected: 0, bytes: 23 });
+});
+
+test('two shards writing the same file name: the first is delivered, the second is not written over it and says why', async () => {
+  const w = await world();
+  await shard(w, 0, { 'out.png': 'image of shard zero' });
+  await shard(w, 1, { 'out.png': 'image of shard one' });
+  const d = deliverer(w);
+  expect(await d.reconcile('studio/j')).toEqual({ requeueAfterMs: expect.any(Number) });
+  expect(w.s3.puts.get('renders/j/out.png')).toBe(1);
+  const kept = w.s3.objects.get('renders/j/out.png')!;
+  const failed = last(w).delivery.shards.find((s) => s.state === 'Failed')!;
+  expect(kept.body.toString()).toBe(`image of shard ${failed.index === 1 ? 'zero' : 'one'}`);
+  expect(kept.meta?.['atelier-shard']).toBe(`studio/j/${failed.index === 1 ? 0 : 1}`);
+  expect(failed.message).toContain('already holds the output of studio/j/');
+  expect(w.events.some((e) => e.startsWith('DeliveryFailed') && e.includes('same name'))).toBe(true);
+  // Asked again: still not written over.
+  await d.reconcile('studio/j');
+  expect(w.s3.puts.get('renders/j/out.png')).toBe(1);
 });
 
 test.each([

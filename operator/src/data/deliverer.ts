@@ -112,7 +112,7 @@ export class Deliverer {
     const outs: SealedOutput[] = [];
     for (const o of s.outputs) {
       if (!o.cid) return this.remember(memo, { index: s.index, state: 'Rejected', objects: 0, bytes: 0, message: `output ${o.uri} has no CID: a sealed job's outputs must be content-addressed` });
-      outs.push({ name: objectName(o.uri, job.outputUri), cid: o.cid, sha256: o.sha256 });
+      outs.push({ name: objectName(o.uri, job.outputUri), cid: o.cid, sha256: o.sha256, owner: `${job.namespace}/${job.name}/${s.index}` });
     }
     const identity = await this.d.identity();
     let bytes = 0;

@@ -17,6 +17,8 @@ export interface SealedOutput {
   cid: string;
   /** sha256 of the plaintext, hex. */
   sha256: string;
+  /** Whose output this is (`namespace/job/shard`), recorded on the object: another shard's object is never written over. */
+  owner?: string;
 }
 
 export type DeliveryTarget = { kind: 's3'; bucket: string; prefix: string } | { kind: 'ipfs' };
@@ -26,6 +28,7 @@ export type DeliveryOutcome =
   | { ok: false; reason: 'OutputCidMismatch' | 'OutputUndecryptable' | 'OutputDigestMismatch' | 'OutputUnavailable' | 'DeliveryFailed'; message: string };
 
 export const DIGEST_METADATA = 'atelier-sha256';
+export const OWNER_METADATA = 'atelier-shard';
 
 /** Parses spec.output.uri into a delivery target; undefined for a scheme Atelier does not deliver to. */
 export function parseTarget(uri: string): DeliveryTarget | undefined {
@@ -81,10 +84,27 @@ export interface DeliverDeps extends VerifyDeps {
 
 /** Delivers one output to its target; safe to call again after any failure or kill. */
 export async function deliverOutput(d: DeliverDeps, out: SealedOutput, target: DeliveryTarget): Promise<DeliveryOutcome> {
+  if (target.kind !== 's3' || !d.s3) return deliverUnlocked(d, out, target);
+  // One writer per object at a time in this process: two shards naming the same file must not both
+  // find the key free and write over each other.
+  const lockKey = `${target.bucket}/${objectKey(target.prefix, out.name)}`;
+  const before = writing.get(lockKey) ?? Promise.resolve();
+  const mine = before.then(() => deliverUnlocked(d, out, target));
+  const tail = mine.catch(() => undefined);
+  writing.set(lockKey, tail);
+  try { return await mine; } finally { if (writing.get(lockKey) === tail) writing.delete(lockKey); }
+}
+
+const writing = new Map<string, Promise<unknown>>();
+
+async function deliverUnlocked(d: DeliverDeps, out: SealedOutput, target: DeliveryTarget): Promise<DeliveryOutcome> {
   if (target.kind === 's3' && d.s3) {
     const key = objectKey(target.prefix, out.name);
-    const have = await headDigest(d.s3, target.bucket, key).catch(() => undefined);
-    if (have === out.sha256) return { ok: true, state: 'AlreadyDelivered', key, bytes: 0 };
+    const have = await headObject(d.s3, target.bucket, key).catch(() => undefined);
+    if (have?.digest === out.sha256) return { ok: true, state: 'AlreadyDelivered', key, bytes: 0 };
+    if (have?.owner && out.owner && have.owner !== out.owner) {
+      return { ok: false, reason: 'DeliveryFailed', message: `s3://${target.bucket}/${key} already holds the output of ${have.owner}; ${out.owner} wrote a file of the same name and is not written over it (give each shard its own output names, e.g. with $ATELIER_SHARD_INDEX)` };
+    }
   }
   const opened = await openOutput(d, out);
   if (!opened.ok) return opened;
@@ -95,7 +115,7 @@ export async function deliverOutput(d: DeliverDeps, out: SealedOutput, target: D
   if (!d.s3) return { ok: false, reason: 'DeliveryFailed', message: 'no S3 client configured for an s3:// output' };
   const key = objectKey(target.prefix, out.name);
   try {
-    await d.s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: opened.plaintext, Metadata: { [DIGEST_METADATA]: out.sha256 } }));
+    await d.s3.send(new PutObjectCommand({ Bucket: target.bucket, Key: key, Body: opened.plaintext, Metadata: { [DIGEST_METADATA]: out.sha256, ...(out.owner ? { [OWNER_METADATA]: out.owner } : {}) } }));
   } catch (e) {
     return { ok: false, reason: 'DeliveryFailed', message: `s3://${target.bucket}/${key}: ${s3Message(e)}` };
   }
@@ -104,9 +124,14 @@ export async function deliverOutput(d: DeliverDeps, out: SealedOutput, target: D
 
 /** The sha256 recorded on an object, or undefined when the object does not exist. */
 export async function headDigest(s3: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  return (await headObject(s3, bucket, key))?.digest;
+}
+
+/** The digest and owner recorded on an object, or undefined when the object does not exist. */
+async function headObject(s3: S3Client, bucket: string, key: string): Promise<{ digest?: string; owner?: string } | undefined> {
   try {
     const h = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-    return h.Metadata?.[DIGEST_METADATA];
+    return { ...(h.Metadata?.[DIGEST_METADATA] ? { digest: h.Metadata[DIGEST_METADATA] } : {}), ...(h.Metadata?.[OWNER_METADATA] ? { owner: h.Metadata[OWNER_METADATA] } : {}) };
   } catch (e) {
     if (e instanceof NotFound || (e as { name?: string }).name === 'NotFound') return undefined;
     throw e;

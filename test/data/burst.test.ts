@@ -26,7 +26,12 @@ import { freshBucket, s3Of, startData, type DataSite } from '../support/data.js'
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { peerSite, type PeerSite } from '../support/subnet-peer.js';
 import { createComputeProvider, waitForProbes } from '../support/providers.js';
-import { clients, freshNamespace, repoRoot, startCluster, stopCluster, testbed, waitFor, type Clients } from '../support/testbed.js';
+import { clients, freshNamespace, repoRoot, startChain, startCluster, stopChain, stopCluster, testbed, waitFor, type Clients } from '../support/testbed.js';
+import { Contract, HDNodeWallet, type JsonRpcProvider } from 'ethers';
+import { deploySettlement } from '../../operator/src/settlement/deploy.js';
+import { makeProvider } from '../../operator/src/settlement/escrow.js';
+import { loadArtifacts } from '../../operator/src/settlement/compile.js';
+import { parseMicros } from '../../operator/src/money.js';
 
 const run = promisify(execFile);
 const cli = path.join(repoRoot, 'dist/operator/src/cli.js');
@@ -42,6 +47,16 @@ let s3: S3Client;
 let studio: KeyPair;
 let b: PeerSite;
 let op: OperatorProcess | undefined;
+// Settlement (the last test): a chain of this suite's own with the escrow and a test token, and two
+// Render fakes that sign their results, one of which reports sealed outputs with a wrong digest.
+const CHAIN = `data-burst-${process.pid}`;
+const MNEMONIC = 'test test test test test test test test test test test junk';
+const honestFake = new RenderFake({ assignDelayMs: 200, startMs: 200, jobDurationMs: 1500, payoutKey: '0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d' });
+const tamperFake = new RenderFake({ assignDelayMs: 200, startMs: 200, jobDurationMs: 1500, payoutKey: '0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a', everyJob: 'corrupt' });
+let chain: JsonRpcProvider;
+let token: Contract;
+let payer: HDNodeWallet;
+const balance = async (who: string) => (await token.getFunction('balanceOf').staticCall(who)) as bigint;
 
 interface Report { outputs: { uri: string; sha256: string; cid: string }[] }
 
@@ -95,7 +110,13 @@ beforeAll(async () => {
   studio = await generateKeyPair();
   render.ipfsApi = site.ipfsApi;
   akash.ipfsApi = site.ipfsApi;
-  const [kubeconfigA] = await Promise.all([startCluster(siteA, '1:2:nvidia-h100'), render.start(), akash.start()]);
+  honestFake.ipfsApi = site.ipfsApi;
+  tamperFake.ipfsApi = site.ipfsApi;
+  const [kubeconfigA, rpc] = await Promise.all([startCluster(siteA, '1:2:nvidia-h100'), startChain(CHAIN), render.start(), akash.start(), honestFake.start(), tamperFake.start()]);
+  chain = makeProvider(rpc, 31337, 200);
+  payer = HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/0`).connect(chain);
+  const d = await deploySettlement({ signer: payer, testToken: { mint: [{ to: payer.address, amount: '100000' }] } });
+  token = new Contract(d.token!, (await loadArtifacts()).token.abi, chain);
   await installCrds(kubeconfigA);
   a = clients(kubeconfigA);
   b = await peer.start({ prepare: async (bc) => {
@@ -108,7 +129,10 @@ beforeAll(async () => {
   await a.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name: 'burst-identity' }, stringData: { identity: studio.identity } } });
   await a.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name: 'burst-s3' }, stringData: { accessKeyId: site.s3AccessKey, secretAccessKey: site.s3SecretKey } } });
   await a.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name: 'burst-peer' }, stringData: { kubeconfig: readFileSync(b.kubeconfig, 'utf8') } } });
+  await a.core.createNamespacedSecret({ namespace: 'atelier-system', body: { metadata: { name: 'burst-wallet' }, stringData: { privateKey: payer.privateKey } } });
   const cap = { allowedNamespaces: [ns], maxConcurrentShards: 2 };
+  await createComputeProvider(a, 'burst-honest', 'render', honestFake.url, `${honestFake.opts.publicKey}:${honestFake.opts.secretKey}`, { pricePerGpuHour: '2.00' }, { allowedNamespaces: [ns], maxConcurrentShards: 1, payoutAddress: honestFake.payoutAddress });
+  await createComputeProvider(a, 'burst-tamper', 'render', tamperFake.url, `${tamperFake.opts.publicKey}:${tamperFake.opts.secretKey}`, { pricePerGpuHour: '1.00' }, { allowedNamespaces: [ns], maxConcurrentShards: 1, payoutAddress: tamperFake.payoutAddress });
   await createComputeProvider(a, 'burst-render', 'render', render.url, `${render.opts.publicKey}:${render.opts.secretKey}`, { pricePerGpuHour: '2.00' }, cap);
   await createComputeProvider(a, 'burst-akash', 'akash', akash.url, akash.opts.apiKey, {}, cap);
   await a.custom.createClusterCustomObject({
@@ -124,15 +148,20 @@ beforeAll(async () => {
   });
   op = startOperator(kubeconfigA, ['--namespace', ns, '--secrets-namespace', 'atelier-system', '--lease-name', 'site-a', '--cluster-name', 'site-a', '--remote-poll', '1', '--provider-probe', '2',
     '--ipfs-api', site.ipfsApi, '--ipfs-gateway', site.ipfsGateway, '--data-identity-secret', 'atelier-system/burst-identity',
-    '--s3-endpoint', site.s3Endpoint, '--s3-credentials-secret', 'atelier-system/burst-s3']);
+    '--s3-endpoint', site.s3Endpoint, '--s3-credentials-secret', 'atelier-system/burst-s3'], {
+    ATELIER_SETTLEMENT_RPC_URL: rpc, ATELIER_SETTLEMENT_CHAIN_ID: '31337', ATELIER_SETTLEMENT_ESCROW_ADDRESS: d.escrow,
+    ATELIER_SETTLEMENT_TOKEN_ADDRESS: d.token!, ATELIER_SETTLEMENT_WALLET_SECRET: 'atelier-system/burst-wallet',
+  });
   await op.waitForLog('became leader');
-  await waitForProbes(a, ['burst-render', 'burst-akash', 'burst-peer']);
+  await op.waitForLog('settlement connected', 90_000);
+  await waitForProbes(a, ['burst-render', 'burst-akash', 'burst-peer', 'burst-honest', 'burst-tamper']);
 }, 400_000);
 
 afterAll(async () => {
   await op?.kill('SIGTERM');
-  await Promise.all([render.stop(), akash.stop()]);
-  await peer.stop();
+  await Promise.all([render.stop(), akash.stop(), honestFake.stop(), tamperFake.stop()]);
+  chain?.destroy();
+  await Promise.all([peer.stop(), stopChain(CHAIN)]);
   await stopCluster(siteA);
 });
 
@@ -206,4 +235,42 @@ test('a peer shard whose output was tampered with (digest of other bytes) is rej
   expect(shard!.status).toMatchObject({ placement: 'Remote', provider: 'burst-peer' });
   expect(await objects(bucket)).toEqual(new Map());
   expect((await jobEvents(a, ns, 'burst-t')).map((e) => e.reason)).toContain('ResultRejected');
+});
+
+test('a settled sealed job on two signing providers: the one whose sealed output does not match its signed digest is not paid on chain, the honest one is paid', async () => {
+  const bucket = await freshBucket(s3, 'burst');
+  const before = { honest: await balance(honestFake.payoutAddress), tamper: await balance(tamperFake.payoutAddress) };
+  const job = burstJob('burst-s', bucket, [], []) as { spec: Record<string, any> };
+  job.spec.shards = { count: 2, maxRetries: 0 };
+  job.spec.template.env = [{ name: 'ATELIER_TEST_RENDER_SEED', value: 'burst-s' }];
+  job.spec.placement = { policy: 'ProviderOnly', providers: ['burst-honest', 'burst-tamper'] };
+  job.spec.settlement = { enabled: true };
+  delete job.spec.inputs;
+  await createJob(a, ns, job);
+  const done = await waitFor('burst-s settled', async () => {
+    const j = (await getJob(a, ns, 'burst-s')) as Awaited<ReturnType<typeof getJob>> & { status?: { settlement?: { escrows?: { provider: string; state?: string }[] } } };
+    const escrows = j.status?.settlement?.escrows ?? [];
+    return escrows.length > 0 && escrows.every((e) => e.state === 'Released' || e.state === 'Refunded') && cond(j.status, 'Settled')?.status === 'True' ? j : undefined;
+  }, 240_000, 1000);
+  const shards = await listShards(a, ns, 'burst-s');
+  console.log(`burst-s: ${shards.map((s) => `${s.spec.index}:${(s.status as { provider?: string }).provider}`).join(' ')}; Delivered ${JSON.stringify(cond(done.status, 'Delivered'))}`);
+  // The providers' own records: each ran one shard to completion.
+  const uid = done.metadata.uid!;
+  const billed = (f: RenderFake) => f.jobs().filter((j) => j.key?.startsWith(`${uid}-`) && j.status === 'COMPLETED').reduce((sum, j) => sum + parseMicros(f.meteredUsd(j.id)), 0n);
+  expect(billed(honestFake)).toBeGreaterThan(0n);
+  expect(billed(tamperFake)).toBeGreaterThan(0n);
+  // The chain: the tampering provider got nothing; the honest one was paid, never more than it billed
+  // (the exact-amount accounting is test/settlement/controller.test.ts's).
+  const paid = (await balance(honestFake.payoutAddress)) - before.honest;
+  console.log(`burst-s: honest billed ${billed(honestFake)} paid ${paid}; tampering billed ${billed(tamperFake)} paid ${(await balance(tamperFake.payoutAddress)) - before.tamper} (token units)`);
+  expect(paid).toBeGreaterThan(0n);
+  expect(paid).toBeLessThanOrEqual(billed(honestFake));
+  expect(await balance(tamperFake.payoutAddress)).toBe(before.tamper);
+  expect((await jobEvents(a, ns, 'burst-s')).map((e) => e.reason)).toContain('ResultRejected');
+  // S3: only honest outputs, decrypted; a shard whose tampered result was discarded ran again elsewhere.
+  const got = await objects(bucket);
+  const kept = shards.filter((s) => (s.status as { provider?: string }).provider === 'burst-honest');
+  expect(kept.length).toBeGreaterThan(0);
+  expect([...got.keys()].sort()).toEqual(kept.map((s) => `burst-s/shard-${s.spec.index}.exr`).sort());
+  for (const s of kept) expect(got.get(`burst-s/shard-${s.spec.index}.exr`)!.equals(testRenderContent('burst-s', s.spec.index))).toBe(true);
 });

@@ -6,6 +6,7 @@ import { objectKey, parseTarget } from './delivery.js';
 import { gateInputs, inputsEnv, withInputs } from './inputs.js';
 import { IpfsError, type IpfsClient } from './ipfs.js';
 import { generateKeyPair, parseRecipients, seal, unseal } from './seal.js';
+import { DataPlane } from './plane.js';
 
 const V1 = 'bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am';
 const V0 = 'QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o';
@@ -109,5 +110,24 @@ describe('inputs', () => {
     const { ipfs, pinned } = stub({});
     expect(await gateInputs(ipfs, [{ name: 'x', cid: 'not-a-cid' }], o)).toMatchObject({ ok: false, reason: 'InputInvalid', input: 'x' });
     expect(pinned).toEqual([]);
+  });
+});
+
+describe('DataPlane.decorateSpec', () => {
+  test('a remote shard spec gets the env and, for an Atelier peer, the inputs and the resolved recipients as data', async () => {
+    const sizes: Record<string, number> = { [`/ipfs/${V1}`]: 10 };
+    const ipfs = { size: async (p: string) => sizes[p] ?? 0, pin: async () => undefined } as unknown as IpfsClient;
+    const cfg = { ipfsApi: 'http://api:5001', ipfsGateway: 'http://gw:8080', inputTimeoutMs: 100, maxInputBytes: 1000, shardImage: 'atelier:1' };
+    const recipient = 'age1' + 'q'.repeat(58);
+    const plane = new DataPlane(cfg, async () => `${recipient}\n`, 'atelier-system', ipfs);
+    const job = { metadata: { uid: 'u', generation: 1, name: 'j', namespace: 'studio' }, spec: { inputs: [{ name: 'scene', cid: V1, path: '/in/scene' }], output: { uri: 's3://b/p/', encryptTo: { secretKeyRef: { name: 'rcpt' } } } } };
+    expect(await plane.gate(job)).toBeUndefined();
+    const out = plane.decorateSpec({ env: [{ name: 'A', value: '1' }] }, job) as { env: { name: string; value: string }[]; data?: unknown };
+    expect(out.data).toEqual({ inputs: [{ name: 'scene', cid: V1, path: '/in/scene' }], recipient });
+    expect(out.env.find((e) => e.name === 'ATELIER_ENCRYPT_TO')?.value).toBe(recipient);
+    expect(out.env.find((e) => e.name === 'ATELIER_IPFS_API')).toBeUndefined();
+    // A job without inputs or sealing is left as it is.
+    const plain = { env: [{ name: 'A', value: '1' }] };
+    expect(plane.decorateSpec(plain, { metadata: { name: 'k', namespace: 'studio' }, spec: { output: { uri: 's3://b/' } } })).toBe(plain);
   });
 });

@@ -89,8 +89,10 @@ export class DataPlane implements DataHooks {
 
   decorateSpec<S extends { env: { name: string; value: string }[] }>(spec: S, job: DataJob): S {
     if (!needsData(job)) return spec;
-    const add = Object.entries(this.env(job, false)).map(([name, value]) => ({ name, value }));
-    return { ...spec, env: [...spec.env.filter((e) => !add.some((a) => a.name === e.name)), ...add] };
+    const env = this.env(job, false);
+    const add = Object.entries(env).map(([name, value]) => ({ name, value }));
+    const data = { inputs: (job.spec.inputs ?? []).map((i) => ({ ...i })), ...(env.ATELIER_ENCRYPT_TO ? { recipient: env.ATELIER_ENCRYPT_TO } : {}) };
+    return { ...spec, env: [...spec.env.filter((e) => !add.some((a) => a.name === e.name)), ...add], data };
   }
 
   forget(key: string): void {

@@ -38,6 +38,20 @@ export interface ShardSpec {
    * shard as ATELIER_SETTLEMENT_CHAIN_ID, ATELIER_SETTLEMENT_ESCROW and ATELIER_SETTLEMENT_TOKEN_DECIMALS.
    */
   settlement?: { chainId: string; escrowAddress: string; tokenDecimals: number };
+  /**
+   * Present when the job has spec.inputs or spec.output.encryptTo (data/plane.ts decorateSpec): the
+   * inputs as the job names them and the age recipients the origin resolved. The shard's env already
+   * carries them (ATELIER_INPUTS, ATELIER_ENCRYPT_TO); an adapter whose peer runs Atelier (subnet)
+   * passes them as the peer job's own spec.inputs / spec.output.encryptTo, so the peer's operator
+   * gates, pins and seals as the origin would.
+   */
+  data?: ShardData;
+}
+
+export interface ShardData {
+  inputs: { name: string; cid: string; path?: string; env?: string }[];
+  /** Comma-separated age1… recipients; absent when the job does not seal its outputs. */
+  recipient?: string;
 }
 
 export interface EnvVar {

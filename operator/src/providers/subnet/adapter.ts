@@ -6,7 +6,10 @@
 //
 // - submit: creates the peer RenderJob under a name derived from the idempotency key (names.ts), with
 //   the shard's image/command/args, its env plus the ATELIER_* variables of the ORIGIN shard (and
-//   ATELIER_ORIGIN_SHARD_INDEX/COUNT), and labels/annotations naming the origin. A frames shard is
+//   ATELIER_ORIGIN_SHARD_INDEX/COUNT), and labels/annotations naming the origin. A shard of a job
+//   with inputs by CID or sealed outputs (spec.data) is sent with the same spec.inputs and
+//   spec.output.encryptTo {recipient} (the origin's resolved recipients), so the peer's operator
+//   checks and pins the inputs, and its pods seal their outputs and report {uri, sha256, cid}. A frames shard is
 //   sent as `shards.frames {start, end, perShard = its length}` so the peer's single shard gets the
 //   origin's frame range as ATELIER_FRAME_START/END; a count shard as `shards.count: 1`. AlreadyExists
 //   with the same key is success (idempotency); with a different key it is an error. When the shard
@@ -101,6 +104,9 @@ export interface SubnetShardSpec extends ShardSpec {
 export const ORIGIN_SHARD_ENV = { index: 'ATELIER_ORIGIN_SHARD_INDEX', count: 'ATELIER_ORIGIN_SHARD_COUNT' } as const;
 
 const TERMINAL = new Set(['Succeeded', 'Failed']);
+
+/** Set by the peer's own data plane for its pods (data/plane.ts), so not copied from the origin's shard env. */
+const PEER_DATA_ENV = new Set(['ATELIER_INPUTS', 'ATELIER_IPFS_GATEWAY', 'ATELIER_IPFS_API', 'ATELIER_ENCRYPT_TO']);
 
 function bodyMessage(err: unknown): string | undefined {
   const body = (err as { body?: unknown })?.body;
@@ -245,7 +251,9 @@ export class SubnetAdapter implements ProviderAdapter {
     const name = subnetJobName(spec.jobName, spec.shardIndex, key);
     const origin: EnvVar[] = [{ name: ORIGIN_SHARD_ENV.index, value: String(spec.shardIndex) }];
     if (spec.shardCount !== undefined) origin.push({ name: ORIGIN_SHARD_ENV.count, value: String(spec.shardCount) });
-    const base = shardEnv(spec, key);
+    // With spec.data the peer's own operator sets the data plane's variables for its pods (its own
+    // Kubo API and gateway), so the origin's values are not copied.
+    const base = shardEnv(spec, key).filter((e) => !spec.data || !PEER_DATA_ENV.has(e.name));
     const names = new Set(base.map((e) => e.name));
     const env = [...base, ...origin.filter((e) => !names.has(e.name))];
     const r = spec.resources ?? {};
@@ -272,7 +280,8 @@ export class SubnetAdapter implements ProviderAdapter {
         : { count: 1, maxRetries: this.opts.maxRetries },
       placement: { policy: 'LocalOnly' },
       ...(spec.gpuModels.length ? { gpu: { models: spec.gpuModels } } : {}),
-      ...(spec.outputUri ? { output: { uri: spec.outputUri } } : {}),
+      ...(spec.data?.inputs.length ? { inputs: spec.data.inputs } : {}),
+      ...(spec.outputUri ? { output: { uri: spec.outputUri, ...(spec.data?.recipient ? { encryptTo: { recipient: spec.data.recipient } } : {}) } } : {}),
       ...(opts.maxDurationSec !== undefined ? { deadline: new Date(this.clock.now() + opts.maxDurationSec * 1000).toISOString() } : {}),
     };
     return {

@@ -1,6 +1,7 @@
 // The subnet adapter's pure parts: deterministic peer names, the peer RenderJob a shard becomes,
 // error mapping, and kubeconfig handling that never lets the credential into an error. The adapter
 // against a real peer cluster and operator is tested in test/providers/subnet.test.ts.
+import { outputsDigest } from '../results.js';
 import { ProviderError } from '../types.js';
 import { SubnetAdapter, loadPeerKubeConfig, peerError, type SubnetShardSpec } from './adapter.js';
 import { keyHash, labelValue, signingRequest, subnetJobName } from './names.js';
@@ -110,6 +111,27 @@ describe('SubnetAdapter.peerJob', () => {
     expect(() => adapter.peerJob(spec({ settlement }), { idempotencyKey: 'k' })).toThrow(ProviderError);
   });
 
+  test('a shard with inputs by CID and sealed outputs: the peer job asks for them itself; the origin\'s data-plane env is not copied', () => {
+    const recipient = 'age1' + 'q'.repeat(58);
+    const inputs = [{ name: 'scene', cid: 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy', path: '/in/scene.blend', env: 'SCENE' }, { name: 'lut', cid: 'QmYwAPJzv5CZsnA625s3Xf2nemtYgPpHdWEz79ojWnPbdG' }];
+    const originEnv = [
+      { name: 'ATELIER_INPUTS', value: '[]' }, { name: 'ATELIER_IPFS_GATEWAY', value: 'http://origin-gw:8080' }, { name: 'ATELIER_ENCRYPT_TO', value: recipient }, { name: 'SCENE', value: '/in/scene.blend' },
+    ];
+    const job = adapter.peerJob(spec({ env: [...spec().env, ...originEnv], data: { inputs, recipient } }), { idempotencyKey: 'uid-1-7-1' });
+    expect(job.spec.inputs).toEqual(inputs);
+    expect(job.spec.output).toEqual({ uri: 's3://renders/lighting/', encryptTo: { recipient } });
+    const names = job.spec.template.env!.map((e) => e.name);
+    for (const n of ['ATELIER_INPUTS', 'ATELIER_IPFS_GATEWAY', 'ATELIER_ENCRYPT_TO', 'ATELIER_IPFS_API']) expect(names).not.toContain(n);
+    expect(names).toEqual(expect.arrayContaining(['PROMPT', 'SCENE', 'ATELIER_SHARD_INDEX', 'ATELIER_ORIGIN_SHARD_INDEX']));
+    // Without data nothing of the kind is sent.
+    const plain = adapter.peerJob(spec(), { idempotencyKey: 'uid-1-7-1' });
+    expect(plain.spec.inputs).toBeUndefined();
+    expect(plain.spec.output).toEqual({ uri: 's3://renders/lighting/' });
+    // Sealing without inputs: encryptTo alone.
+    expect(adapter.peerJob(spec({ data: { inputs: [], recipient } }), { idempotencyKey: 'k' }).spec).toMatchObject({ output: { encryptTo: { recipient } } });
+    expect(adapter.peerJob(spec({ data: { inputs: [], recipient } }), { idempotencyKey: 'k' }).spec.inputs).toBeUndefined();
+  });
+
   test('signingRequest: incomplete or malformed annotations are a problem, not a request', () => {
     const labels = { 'atelier.dev/origin-shard': '3' };
     const full = { 'atelier.dev/origin-job-uid': 'u', 'atelier.dev/settlement-chain-id': '1', 'atelier.dev/settlement-escrow': '0x' + '1'.repeat(40), 'atelier.dev/settlement-token-decimals': '18' };
@@ -161,6 +183,21 @@ describe('SubnetAdapter.getResults and the peer\'s signature', () => {
     const late = await peer({ annotations: settledAnnotations, completedMsAgo: 31_000 }).getResults('j');
     expect(late).toMatchObject({ supported: true });
     expect(late).not.toHaveProperty('signed');
+  });
+
+  test('a sealed peer output keeps its cid, and the digest covers it', async () => {
+    const cid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy';
+    const a = peer({});
+    const withCid = { outputs: [{ uri: 'frame-0001.exr', sha256: SHA, cid }] };
+    const job = { metadata: { name: 'j', namespace: 'shared-renders', annotations: {} }, status: { phase: 'Succeeded', completionTime: new Date().toISOString() } };
+    (a as unknown as { custom: unknown }).custom = {
+      getNamespacedCustomObject: async () => job,
+      listNamespacedCustomObject: async () => ({ items: [{ metadata: { name: 'j-0' }, status: { phase: 'Succeeded', result: withCid } }] }),
+    };
+    const r = (await a.getResults('j')) as { outputs: unknown[]; digest: string };
+    expect(r.outputs).toEqual(withCid.outputs);
+    expect(r.digest).toBe(outputsDigest(withCid.outputs));
+    expect(r.digest).not.toBe(outputsDigest([{ uri: 'frame-0001.exr', sha256: SHA }]));
   });
 
   test('a shard that does not settle is never waited for; a malformed signature is dropped, not the outputs', async () => {

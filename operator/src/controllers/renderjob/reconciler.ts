@@ -447,6 +447,7 @@ export class RenderJobReconciler {
   private async startPod(pass: Pass, p: Decision['createPods'][number]): Promise<void> {
     const { expectations } = this.d;
     const job = pass.job;
+    const maxDurationSec = maxDurationSecOf(job);
     expectations.expectCreate(pass.key, p.name);
     this.d.metrics?.shardStarted('local', 'local', (p.waitedMs ?? 0) / 1000);
     try {
@@ -454,7 +455,7 @@ export class RenderJobReconciler {
         job: { name: job.metadata.name!, namespace: pass.namespace, uid: job.metadata.uid!, apiVersion: API_VERSION, kind: 'RenderJob' },
         template: job.spec.template, gpuModels: job.spec.gpu?.models, outputUri: job.spec.output?.uri,
         index: p.index, attempt: p.attempt, total: pass.total, frames: p.frames,
-        ...(maxDurationSecOf(job) ? { maxDurationSec: maxDurationSecOf(job)! } : {}),
+        ...(maxDurationSec ? { maxDurationSec } : {}),
       });
       await this.d.writer.createPod(this.d.data ? this.d.data.decoratePod(pod, job) : pod);
     } catch (e) {

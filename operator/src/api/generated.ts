@@ -441,6 +441,14 @@ export interface SettlementStatus {
   escrows?: EscrowStatus[];
 }
 
+/** Outcomes of local shards folded into the job (their pods released): a local shard whose first attempt succeeded without outputs has no RenderShard; its success is kept here before its pod's atelier.dev/outcome finalizer is removed. */
+export interface RenderJobStatusShardSets {
+  /** Indexes of folded succeeded shards, as "0-4999,5001" (the format of an Indexed Job's completedIndexes). */
+  succeeded?: string;
+  /** GPU seconds of the folded shards (their local cost). */
+  localGpuSeconds?: number;
+}
+
 export interface RenderJobStatusDeliveryShard {
   index: number;
   state: 'Pending' | 'Delivered' | 'Rejected' | 'Failed';
@@ -484,6 +492,8 @@ export interface RenderJobStatus {
   completionTime?: string;
   /** Why the planner last placed or held shards the way it did. */
   lastScheduleMessage?: string;
+  /** Outcomes of local shards folded into the job (their pods released): a local shard whose first attempt succeeded without outputs has no RenderShard; its success is kept here before its pod's atelier.dev/outcome finalizer is removed. */
+  shardSets?: RenderJobStatusShardSets;
   /** Delivery of sealed outputs to spec.output.uri (fetched by CID, checked, decrypted, written). */
   delivery?: RenderJobStatusDelivery;
 }

@@ -40,6 +40,7 @@ export function slimPod(p: k8s.V1Pod): k8s.V1Pod {
     metadata: {
       name: p.metadata?.name, namespace: p.metadata?.namespace, uid: p.metadata?.uid, labels: p.metadata?.labels,
       resourceVersion: p.metadata?.resourceVersion, deletionTimestamp: p.metadata?.deletionTimestamp,
+      ...(p.metadata?.finalizers?.length ? { finalizers: p.metadata.finalizers } : {}),
     },
     spec: { nodeName: p.spec?.nodeName, containers: [] },
     status: {

@@ -28,7 +28,8 @@ class Store implements JobWriter {
   readonly jobs = new Map<string, RenderJob>();
   readonly shards = new Map<string, RenderShard>();
   readonly pods = new Map<string, k8s.V1Pod>();
-  async setFinalizer(job: ObjectRef, finalizers: string[]) { this.jobs.get(job.name)!.metadata.finalizers = finalizers; }
+  async setFinalizer(job: ObjectRef, finalizers: string[]) { const j = this.jobs.get(job.name)!; j.metadata.finalizers = finalizers; return clone(j); }
+  async releasePod() {}
   async createShardRecord(job: ObjectRef, index: number, frames?: { start: number; end: number }) {
     const name = `${job.name}-${index}`;
     if (!this.shards.has(name)) this.shards.set(name, { apiVersion: API_VERSION, kind: 'RenderShard', metadata: { name, namespace: job.namespace, uid: `uid-${name}` }, spec: { jobName: job.name, index, ...(frames ? { frames } : {}) } });
@@ -42,7 +43,7 @@ class Store implements JobWriter {
   async deleteShardRecords(_ns: string, jobName: string) { for (const [n, s] of this.shards) if (s.spec.jobName === jobName) this.shards.delete(n); }
   async createPod(pod: k8s.V1Pod) { this.pods.set(pod.metadata!.name!, pod); return 'created' as const; }
   async deletePod(_ns: string, name: string) { this.pods.delete(name); }
-  async patchJobStatus(_ns: string, name: string, status: JobStatus) { const j = this.jobs.get(name); if (j) j.status = clone(status); }
+  async patchJobStatus(_ns: string, name: string, status: JobStatus) { const j = this.jobs.get(name); if (j) j.status = clone(status); return j && clone(j); }
   listers() {
     const jobs: Lister<RenderJob> = { get: (_ns, n) => this.jobs.get(n), byIndex: () => [] };
     const shards: Lister<RenderShard> = { get: (_ns, n) => this.shards.get(n), byIndex: (_i, key) => [...this.shards.values()].filter((s) => `${s.metadata.namespace}/${s.spec.jobName}` === key) };

@@ -9,6 +9,9 @@ class JobBuilder {
   maxRetries(n: number) { this.j.spec.shards.maxRetries = n; return this; }
   suspend() { this.j.spec.suspend = true; return this; }
   deadline(iso: string) { this.j.spec.deadline = iso; return this; }
+  folded(indexes: number[], gpuMillis = 0n) { this.j.folded = { succeeded: new Set(indexes), gpuMillis }; return this; }
+  keepsRecords() { this.j.keepsRecords = true; return this; }
+  deleting() { this.j.deletionTimestamp = NOW - 1000; return this; }
   obj() { return this.j; }
 }
 const job = () => new JobBuilder();
@@ -23,11 +26,14 @@ const pods = (...ps: PodView[]) => {
   return m;
 };
 
-test('a new job creates each shard record together with its first pod', () => {
+test('a new job starts its local shards as pods alone (the pod is the record); a peer job gets a record with each pod', () => {
   const d1 = decide(job().count(3).obj(), new Map(), new Map(), NOW);
-  expect(d1.createRecords.map((r) => r.index)).toEqual([0, 1, 2]);
+  expect(d1.createRecords).toEqual([]);
   expect(d1.createPods.map((p) => p.name)).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
   expect(d1.outcome).toBe('Running');
+  const peer = decide(job().count(3).keepsRecords().obj(), new Map(), new Map(), NOW);
+  expect(peer.createRecords.map((r) => r.index)).toEqual([0, 1, 2]);
+  expect(peer.createPods.map((p) => p.name)).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
   const d2 = decide(job().count(3).obj(), allRecords(3), new Map(), NOW);
   expect(d2.createRecords).toEqual([]);
   expect(d2.createPods.map((p) => p.name)).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
@@ -386,15 +392,68 @@ test('a finished local pod records its node\'s GPU model; finished shards reach 
   expect(seen?.finishedByModel).toEqual({ 'nvidia-h100': [300_000, 320_000], 'nvidia-rtx-4090': [1_800_000] });
 });
 
-test('a pod whose record is missing gets its record first: its outcome waits for it, and no new attempt starts', () => {
-  // The record's create failed while the pod's went through (they go out together).
-  const finished = decide(job().count(2).obj(), records([1, {}]), pods(pod(0, 1, 'Succeeded')), NOW);
-  expect(finished.createRecords.map((r) => r.index)).toEqual([0]);
-  expect(finished.recordOutcomes).toEqual([]);
-  expect(finished.createPods.map((p) => p.name)).toEqual(['job-1-1']);
-  const running = decide(job().count(1).obj(), new Map(), pods(pod(0, 1, 'Running')), NOW);
-  expect(running.createRecords.map((r) => r.index)).toEqual([0]);
-  expect(running.createPods).toEqual([]);
-  // once the record exists, the outcome is recorded as usual
-  expect(decide(job().count(2).obj(), allRecords(2), pods(pod(0, 1, 'Succeeded')), NOW).recordOutcomes.map((o) => o.status.phase)).toEqual(['Succeeded']);
+describe('the pod as the record of a local attempt (finalizer atelier.dev/outcome)', () => {
+  const held = { held: true };
+  test('a first attempt that succeeded without outputs folds into the job status; its pod is released only after the write', () => {
+    const d = decide(job().count(2).obj(), new Map(), pods(pod(0, 1, 'Succeeded', held), pod(1, 1, 'Running', held)), NOW);
+    expect(d.fold).toEqual([{ index: 0, pod: 'job-0-1', gpuMillis: 29_000n, held: true }]);
+    expect(d.release).toEqual([]); // not before the fold is written (the reconciler releases it then)
+    expect(d.recordOutcomes).toEqual([]);
+    expect(d.createRecords).toEqual([]);
+    expect(d.counts).toMatchObject({ succeeded: 1, running: 1, local: 2 });
+    expect(d.gpuMillis).toBe(29_000n);
+  });
+
+  test('a folded shard is succeeded and never runs again, with or without its pod; a held pod of it is released', () => {
+    const gone = decide(job().count(2).folded([0], 29_000n).obj(), new Map(), new Map(), NOW);
+    expect(gone.createPods.map((p) => p.index)).toEqual([1]);
+    expect(gone.counts.succeeded).toBe(1);
+    expect(gone.gpuMillis).toBe(29_000n);
+    const still = decide(job().count(1).folded([0], 29_000n).obj(), new Map(), pods(pod(0, 1, 'Succeeded', held)), NOW);
+    expect(still.release).toEqual(['job-0-1']);
+    expect(still.fold).toEqual([]);
+    expect(still.gpuMillis).toBe(29_000n); // not counted twice
+    expect(still.outcome).toBe('Succeeded');
+  });
+
+  test('an outcome that cannot fold goes to a RenderShard created with it, and the pod is released after that write', () => {
+    const msg = JSON.stringify({ outputs: [{ uri: 's3://b/0.png', sha256: 'b'.repeat(64) }] });
+    const out = decide(job().count(1).obj(), new Map(), pods(pod(0, 1, 'Succeeded', { ...held, message: msg })), NOW);
+    expect(out.fold).toEqual([]);
+    expect(out.recordOutcomes).toHaveLength(1);
+    expect(out.recordOutcomes[0]).toMatchObject({ index: 0, recordName: 'job-0', pod: 'job-0-1', create: { index: 0 } });
+    expect(out.recordOutcomes[0]!.status.result?.outputs).toHaveLength(1);
+    const failed = decide(job().count(1).obj(), new Map(), pods(pod(0, 1, 'Failed', { ...held, exitCode: 3 })), NOW);
+    expect(failed.recordOutcomes[0]).toMatchObject({ create: { index: 0 }, pod: 'job-0-1', status: { phase: 'Pending', attempts: 1 } });
+    expect(failed.createPods).toEqual([]); // backoff
+    const peer = decide(job().count(1).keepsRecords().obj(), new Map(), pods(pod(0, 1, 'Succeeded', held)), NOW);
+    expect(peer.fold).toEqual([]);
+    expect(peer.recordOutcomes[0]).toMatchObject({ create: { index: 0 }, status: { phase: 'Succeeded' } });
+  });
+
+  test('held pods whose outcome the record keeps are released; a live one never is', () => {
+    const d = decide(job().count(1).obj(), records([0, { phase: 'Pending', attempts: 1, retryAfter: new Date(NOW + 5000).toISOString() }]),
+      pods(pod(0, 1, 'Failed', held), pod(0, 2, 'Running', held)), NOW);
+    expect(d.release).toEqual(['job-0-1']);
+    expect(d.recordOutcomes).toEqual([]);
+  });
+
+  test('a pod deleted before it was bound never ran: released, no outcome, the shard starts again under a new name', () => {
+    const d = decide(job().count(1).obj(), new Map(), pods(pod(0, 1, 'Pending', { ...held, terminating: true, neverRan: true })), NOW);
+    expect(d.release).toEqual(['job-0-1']);
+    expect(d.recordOutcomes).toEqual([]);
+    expect(d.createPods.map((p) => p.name)).toEqual(['job-0-2']);
+  });
+
+  test('a deleted pod whose containers may still run is live: nothing new starts for its shard', () => {
+    const d = decide(job().count(1).obj(), new Map(), pods(pod(0, 1, 'Running', { ...held, terminating: true, nodeName: 'n1' })), NOW);
+    expect(d.createPods).toEqual([]);
+    expect(d.release).toEqual([]);
+  });
+
+  test('a job being deleted releases every stopped pod and deletes the running ones', () => {
+    const d = decide(job().count(3).deleting().obj(), new Map(), pods(pod(0, 1, 'Succeeded', held), pod(1, 1, 'Failed', held), pod(2, 1, 'Running', held)), NOW);
+    expect(d.release.sort()).toEqual(['job-0-1', 'job-1-1']);
+    expect(d.deletePods).toEqual(['job-2-1']);
+  });
 });

@@ -6,12 +6,16 @@
 //
 // Invariants kept here:
 // - at most one live pod per shard: a new attempt is started only when no pod of the shard is live
-//   (a terminating pod counts as live until it is gone from the cache);
+//   (a terminating pod counts as live until its containers have stopped, i.e. its phase is terminal);
 // - pod names are deterministic per (job, shard, attempt), so a create repeated from a stale cache
 //   fails with AlreadyExists instead of starting a second pod;
-// - the outcome of an attempt is recorded on the RenderShard before the next attempt starts; a local
-//   shard's record and first pod are created together (one round trip before the first pod), so a pod
-//   may exist without its record: then the record is created and nothing else happens to the shard.
+// - the pod is the record of a local attempt while it lives: it is created with the finalizer
+//   atelier.dev/outcome, which is released only once its outcome is kept elsewhere. A first attempt
+//   that succeeded without outputs is folded into the job's status.shardSets (no RenderShard at all);
+//   any other outcome (a failure, outputs, a spot check, a peer's job) goes to the shard's RenderShard,
+//   created with it if need be. So an outcome is never lost when a pod is deleted, and a finished
+//   shard never runs again;
+// - the outcome of an attempt is kept before the next attempt starts.
 //
 // Fair first pods: while new jobs wait for their first pod, the caller passes a small
 // maxStartsPerReconcile; a job capped by it comes straight back (behind the new jobs) for the rest.
@@ -36,6 +40,10 @@ export interface JobSnapshot {
     deadline?: string;
     gpusPerShard: number;
   };
+  /** Local shards folded into the job's status (status.shardSets): succeeded, and their GPU time. */
+  folded?: { succeeded: Set<number>; gpuMillis: bigint };
+  /** Every outcome goes to a RenderShard, none is folded (a subnet peer's job: the origin reads them). */
+  keepsRecords?: boolean;
 }
 
 /** The RenderShard status as generated from the CRD (one source of truth). */
@@ -49,6 +57,10 @@ export interface PodView {
   attempt: number;
   phase: 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
   terminating: boolean;
+  /** Carries the finalizer atelier.dev/outcome: its outcome is not kept anywhere else yet. */
+  held?: boolean;
+  /** Deleted before it was bound to a node (the API server binds no deleted pod): nothing of it ran. */
+  neverRan?: boolean;
   nodeName?: string;
   unschedulable?: boolean; // PodScheduled=False, reason Unschedulable
   unschedulableSince?: number; // ms
@@ -60,9 +72,18 @@ export interface PodView {
 }
 
 export interface Decision {
+  /** RenderShards to create before a remote intent (or with the pod, for a job that keeps records). */
   createRecords: ShardRange[];
   createPods: { index: number; attempt: number; name: string; frames?: Frames; waitedMs?: number }[];
-  recordOutcomes: { index: number; recordName: string; status: ShardRecordStatus; event?: { type: 'Normal' | 'Warning'; reason: string; message: string } }[];
+  /**
+   * Outcomes to write on RenderShards; `create`: the record does not exist yet and is created first;
+   * `pod`: a held pod whose finalizer is released once the write returned.
+   */
+  recordOutcomes: { index: number; recordName: string; status: ShardRecordStatus; create?: ShardRange; pod?: string; event?: { type: 'Normal' | 'Warning'; reason: string; message: string } }[];
+  /** First attempts that succeeded without outputs: into status.shardSets, then their pods are released. */
+  fold: { index: number; pod: string; gpuMillis: bigint; held: boolean }[];
+  /** Held pods whose outcome is already kept (folded, recorded) or no longer matters (job deleted): release. */
+  release: string[];
   deletePods: string[];
   /** Remote attempts to start: the intent is recorded on the RenderShard before anything is submitted. */
   submitRemote: { index: number; recordName: string; attempt: number; provider: string; gpuModel?: string; idempotencyKey: string; waitedMs?: number }[];
@@ -147,7 +168,9 @@ export function retryDelayMs(failedAttempts: number, o: DecideOptions = defaultD
   return Math.min(o.retryMaxMs, o.retryBaseMs * 2 ** Math.max(0, failedAttempts - 1));
 }
 
-const live = (p: PodView) => p.terminating || p.phase === 'Pending' || p.phase === 'Running' || p.phase === 'Unknown';
+const terminal = (p: PodView) => p.phase === 'Succeeded' || p.phase === 'Failed';
+/** A pod whose containers may still run: not terminal (a deleted pod is live until its phase is), unless it never ran. */
+const live = (p: PodView) => !terminal(p) && !p.neverRan;
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -212,13 +235,13 @@ export function decide(job: JobSnapshot, records: Map<number, ShardRecord>, pods
 
 function newScan(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<number, PodView[]>, now: number, opts: DecideOptions, total: number): Scan {
   const d: Decision = {
-    createRecords: [], createPods: [], recordOutcomes: [], deletePods: [], submitRemote: [], remoteLive: [], cancelRemote: [],
+    createRecords: [], createPods: [], recordOutcomes: [], fold: [], release: [], deletePods: [], submitRemote: [], remoteLive: [], cancelRemote: [],
     counts: { total, pending: 0, running: 0, succeeded: 0, failed: 0, local: 0, remote: 0 },
     placed: { runningLocal: 0, runningRemote: 0, succeededLocal: 0, succeededRemote: 0 },
     providers: new Map(),
     verification: { pending: 0, verified: 0, skipped: 0, failed: 0 },
     untrusted: untrustedProviders(records.values()),
-    unschedulable: 0, gpuMillis: 0n, remoteCostMicros: 0n, outcome: 'Pending',
+    unschedulable: 0, gpuMillis: job.folded?.gpuMillis ?? 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
   return {
     job, records, pods, now, opts, d, maxRetries: job.spec.shards.maxRetries ?? 3, untrustedAtStart: new Set(d.untrusted),
@@ -232,12 +255,13 @@ function scanShard(sc: Scan, range: ShardRange): void {
   const { d } = sc;
   const rec = sc.records.get(range.index);
   const st = rec?.status ?? {};
-  const shardPods = sc.pods.get(range.index) ?? [];
-  // A pod whose record is missing (its create and the record's went out together, and the record's
-  // failed): the record comes first, before the pod's outcome is recorded or any new attempt starts.
-  if (!rec && shardPods.length > 0) sc.d.createRecords.push(range);
+  const all = sc.pods.get(range.index) ?? [];
+  releaseKept(sc, range.index, rec, all);
+  // A pod deleted before it was bound has no outcome: the shard is as if it never existed.
+  const shardPods = all.some((p) => p.neverRan) ? all.filter((p) => !p.neverRan) : all;
   const alive = shardPods.filter(live);
   sc.livePods.push(...alive);
+  if (!rec && sc.job.folded?.succeeded.has(range.index)) return foldedSucceeded(sc, shardPods);
   d.gpuMillis += BigInt(Math.round((st.gpuSeconds ?? 0) * 1000));
   if (st.remoteCost) d.remoteCostMicros += parseMicros(st.remoteCost);
   const placedRemote = st.placement === 'Remote';
@@ -308,7 +332,7 @@ function spotCheck(sc: Scan, range: ShardRange, rec: ShardRecord, shardPods: Pod
     return;
   }
   const o = checkOutcome(finished, st, v, st.provider!, sc.maxRetries, sc.job.spec.gpusPerShard, sc.now, sc.opts);
-  d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: o.status, event: o.event });
+  d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: o.status, event: o.event, ...(finished.held ? { pod: finished.name } : {}) });
   d.gpuMillis += BigInt(Math.round(((o.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
   const state = o.status.verification?.state;
   if (state === 'Pending') { d.counts.running++; d.verification.pending++; sc.wake(retryDelayMs(o.checks, sc.opts)); return; }
@@ -365,10 +389,13 @@ function waitingOrFinished(sc: Scan, range: ShardRange, rec: ShardRecord | undef
   const st = rec?.status ?? {};
   const recorded = st.attempts ?? 0;
   const finished = shardPods.filter((p) => !live(p) && p.attempt > recorded).sort((a, b) => b.attempt - a.attempt)[0];
-  if (finished && !rec) { d.counts.pending++; return; } // its record is created this pass; the outcome follows in the next
-  if (finished && rec) {
+  if (finished && !rec && foldable(sc, finished)) return fold(sc, range, finished);
+  if (finished) {
     const status = outcomeOf(finished, st, sc.maxRetries, sc.job.spec.gpusPerShard, sc.now, sc.opts);
-    d.recordOutcomes.push({ index: range.index, recordName: rec.name, status: status.status, event: status.event });
+    d.recordOutcomes.push({
+      index: range.index, recordName: rec?.name ?? recordName(sc.job.name, range.index), status: status.status, event: status.event,
+      ...(rec ? {} : { create: range }), ...(finished.held ? { pod: finished.name } : {}),
+    });
     d.gpuMillis += BigInt(Math.round(((status.status.gpuSeconds ?? 0) - (st.gpuSeconds ?? 0)) * 1000));
     if (status.status.phase === 'Succeeded') { d.counts.succeeded++; d.counts.local++; d.placed.succeededLocal++; return; }
     if (status.status.phase === 'Failed') { d.counts.failed++; sc.firstFailure ??= `shard ${range.index}: ${status.status.lastFailure?.message}`; return; }
@@ -380,6 +407,62 @@ function waitingOrFinished(sc: Scan, range: ShardRange, rec: ShardRecord | undef
   const retryAt = st.retryAfter ? Date.parse(st.retryAfter) : 0;
   if (retryAt > sc.now) { sc.wake(retryAt - sc.now); return; }
   sc.startable.push(range);
+}
+
+/** A finished first attempt folds into the job's status when it succeeded with nothing a user reads later. */
+function foldable(sc: Scan, pod: PodView): boolean {
+  return !sc.job.keepsRecords && pod.phase === 'Succeeded' && !(parseResult(pod.message)?.length);
+}
+
+function podMillis(pod: PodView, gpus: number): bigint {
+  const ranMs = pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
+  return BigInt(Math.round(ranMs * gpus));
+}
+
+/** Wall time of a local success, for the planner's duration estimates. */
+function countDone(sc: Scan, pod: PodView): void {
+  if (pod.startedAt === undefined || pod.finishedAt === undefined) return;
+  const ms = Math.max(0, pod.finishedAt - pod.startedAt);
+  sc.doneMs += ms;
+  sc.doneCount++;
+  const model = pod.nodeName ? sc.opts.nodeModel?.(pod.nodeName) : undefined;
+  if (model) (sc.doneByModel[model] ??= []).push(ms);
+}
+
+/** A first attempt that succeeded without outputs: folded into status.shardSets, its pod released after. */
+function fold(sc: Scan, range: ShardRange, pod: PodView): void {
+  const { d } = sc;
+  const gpuMillis = podMillis(pod, sc.job.spec.gpusPerShard);
+  d.fold.push({ index: range.index, pod: pod.name, gpuMillis, held: !!pod.held });
+  d.gpuMillis += gpuMillis;
+  countDone(sc, pod);
+  d.counts.succeeded++; d.counts.local++; d.placed.succeededLocal++;
+}
+
+/** A shard already folded into the job's status: succeeded, locally (its pod may still be cached). */
+function foldedSucceeded(sc: Scan, shardPods: PodView[]): void {
+  const { d } = sc;
+  const done = shardPods.filter((p) => p.phase === 'Succeeded').sort((a, b) => b.attempt - a.attempt)[0];
+  if (done) countDone(sc, done);
+  d.counts.succeeded++; d.counts.local++; d.placed.succeededLocal++;
+}
+
+/** Held pods whose outcome is kept already (folded, or on the record): their finalizer goes. */
+function releaseKept(sc: Scan, index: number, rec: ShardRecord | undefined, shardPods: PodView[]): void {
+  const st = rec?.status;
+  const kept = Math.max(st?.attempts ?? 0, st?.verification?.attempt ?? 0);
+  const folded = !rec && !!sc.job.folded?.succeeded.has(index);
+  for (const p of shardPods) {
+    if (p.held && (p.neverRan || (!live(p) && (folded || p.attempt <= kept)))) sc.d.release.push(p.name);
+  }
+}
+
+/** A job being deleted: its outcomes no longer matter; every stopped pod is released. */
+function releaseAll(sc: Scan): void {
+  const released = new Set(sc.d.release);
+  for (const list of sc.pods.values()) {
+    for (const p of list) if (p.held && !live(p) && !released.has(p.name)) sc.d.release.push(p.name);
+  }
 }
 
 /** The job's outcome from the shards' states; true when nothing new may start (finished, failed, suspended, deleting). */
@@ -410,6 +493,7 @@ function concludeOutcome(sc: Scan): boolean {
   if (d.outcome === 'Failed' || job.spec.suspend || job.deletionTimestamp !== undefined) {
     // Stop everything that runs; counts of finished shards are kept.
     for (const p of sc.livePods) if (!p.terminating) d.deletePods.push(p.name);
+    if (job.deletionTimestamp !== undefined) releaseAll(sc);
     d.cancelRemote = [...d.remoteLive];
     if (d.outcome !== 'Failed') d.outcome = job.deletionTimestamp !== undefined ? 'Running' : 'Suspended';
     return true;
@@ -450,8 +534,9 @@ function planStarts(sc: Scan, ranges: ShardRange[], place?: PlaceFn): void {
     const range = byIndex.get(c.index)!;
     const where = placements?.get(c.index) ?? (placements ? { kind: 'Wait' as const } : { kind: 'Local' as const });
     if (where.kind === 'Wait') continue;
-    // A shard's record is created first, in the same step as its pod or remote intent.
-    if (!records.get(c.index)) d.createRecords.push(range);
+    // A remote attempt's record is created before its intent; a local shard's pod is its record
+    // (a job that keeps records gets one with the pod, in the same step).
+    if (!records.get(c.index) && (where.kind === 'Remote' || job.keepsRecords)) d.createRecords.push(range);
     if (where.kind === 'Remote') {
       d.submitRemote.push({ index: c.index, recordName: recordName(job.name, c.index), attempt: c.attempt, provider: where.provider, ...(where.gpuModel ? { gpuModel: where.gpuModel } : {}), idempotencyKey: idempotencyKey(job.uid, c.index, c.attempt), waitedMs: now - c.waitingSinceMs });
     } else {

@@ -11,6 +11,12 @@ export const LABEL_SHARD = SHARD_LABEL;
 export const LABEL_ATTEMPT = 'atelier.dev/attempt';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'atelier';
+/**
+ * On every shard pod from its create: the pod is the record of its attempt until the outcome is kept
+ * elsewhere (the job's status.shardSets or the shard's RenderShard); only then is it removed, so a
+ * pod deleted or garbage-collected before it was counted stays until it is.
+ */
+export const OUTCOME_FINALIZER = 'atelier.dev/outcome';
 
 export type JobTemplate = ShardTemplate;
 
@@ -63,6 +69,7 @@ export function buildPod(i: PodInput): k8s.V1Pod {
         [LABEL_MANAGED_BY]: MANAGED_BY,
       },
       annotations: t.metadata?.annotations,
+      finalizers: [OUTCOME_FINALIZER],
       ownerReferences: [{ apiVersion: i.job.apiVersion, kind: i.job.kind, name: i.job.name, uid: i.job.uid, controller: true, blockOwnerDeletion: true }],
     },
     spec: {
@@ -108,6 +115,8 @@ export function podView(p: k8s.V1Pod): PodView | undefined {
     attempt,
     phase,
     terminating: !!p.metadata?.deletionTimestamp,
+    ...(p.metadata?.finalizers?.includes(OUTCOME_FINALIZER) ? { held: true } : {}),
+    ...(p.metadata?.deletionTimestamp && !p.spec?.nodeName ? { neverRan: true } : {}),
     nodeName: p.spec?.nodeName,
     unschedulable: scheduled?.status === 'False' && scheduled.reason === 'Unschedulable',
     unschedulableSince: toMs(scheduled?.lastTransitionTime as unknown as string),

@@ -40,10 +40,13 @@ class FakeApi implements JobWriter {
     if (this.killAt !== undefined && this.writes === this.killAt) throw new Killed(`killed before write ${this.writes} (${kind})`);
     this.counts[kind] = (this.counts[kind] ?? 0) + 1;
   }
+  private rv = 1;
   async setFinalizer(job: ObjectRef, finalizers: string[]) {
     this.write('jobFinalizer');
     const j = this.jobs.get(job.name)!;
     j.metadata.finalizers = finalizers;
+    j.metadata.resourceVersion = String(++this.rv);
+    return JSON.parse(JSON.stringify(j)) as RenderJob;
   }
   async createShardRecord(job: ObjectRef, index: number, frames?: { start: number; end: number }) {
     this.write('shardCreate');
@@ -71,12 +74,30 @@ class FakeApi implements JobWriter {
   }
   async deletePod(_ns: string, name: string) {
     this.write('podDelete');
-    this.pods.delete(name);
+    this.removePod(name);
   }
-  async patchJobStatus(_ns: string, name: string, status: JobStatus) {
+  /** A delete as the API server does it: a pod with finalizers only gets its deletionTimestamp. */
+  removePod(name: string) {
+    const p = this.pods.get(name);
+    if (!p) return;
+    if (p.metadata!.finalizers?.length) p.metadata!.deletionTimestamp ??= new Date(T0);
+    else this.pods.delete(name);
+  }
+  async patchJobStatus(_ns: string, name: string, status: JobStatus, resourceVersion?: string) {
     this.write('jobStatus');
     const j = this.jobs.get(name);
-    if (j) j.status = JSON.parse(JSON.stringify(status)) as JobStatus;
+    if (!j) return undefined;
+    if (resourceVersion && j.metadata.resourceVersion && resourceVersion !== j.metadata.resourceVersion) throw Object.assign(new Error('conflict'), { code: 409 });
+    j.status = JSON.parse(JSON.stringify(status)) as JobStatus;
+    j.metadata.resourceVersion = String(++this.rv);
+    return JSON.parse(JSON.stringify(j)) as RenderJob;
+  }
+  async releasePod(_ns: string, name: string) {
+    this.write('podRelease');
+    const p = this.pods.get(name);
+    if (!p) return;
+    p.metadata!.finalizers = (p.metadata!.finalizers ?? []).filter((f) => f !== 'atelier.dev/outcome');
+    if (p.metadata!.deletionTimestamp && p.metadata!.finalizers.length === 0) this.pods.delete(name);
   }
   listers(): Pick<ReconcilerDeps, 'jobs' | 'shards' | 'pods'> {
     const jobs: Lister<RenderJob> = { get: (_ns, n) => this.jobs.get(n), byIndex: () => [] };
@@ -398,21 +419,44 @@ describe('mixed GPUs: the planner\'s choice of model reaches the provider and is
   });
 });
 
-describe('local shards: fair first pods, and a record and its pod created together', () => {
-  /** The world with a LocalOnly job, whose pods the listers read back (by the atelier.dev/job label). */
-  function localWorld(count: number, waiting: () => number, hideShards = false) {
+describe('local shards: the pod is the record, outcomes fold into the job status, fair first pods', () => {
+  /**
+   * The world with a LocalOnly job, whose pods the listers read back (by the atelier.dev/job label).
+   * `lag`: the jobs cache shows the job as it was that many reconciles ago (a watch behind the writes).
+   */
+  function localWorld(count: number, waiting: () => number = () => 0, opts: { lag?: number; maxRetries?: number } = {}) {
     const w = world(count, () => undefined);
+    w.api.jobs.get('job')!.spec.placement = { policy: 'LocalOnly' } as RenderJob['spec']['placement'];
+    if (opts.maxRetries !== undefined) w.api.jobs.get('job')!.spec.shards.maxRetries = opts.maxRetries;
     const base = w.api.listers();
-    if (hideShards) base.shards = { get: () => undefined, byIndex: () => [] }; // a cache that has not seen them yet
+    const history: RenderJob[] = [];
+    const jobs: Lister<RenderJob> = {
+      get: (_ns, n) => {
+        const now = w.api.jobs.get(n);
+        if (!opts.lag || !now) return now;
+        history.push(JSON.parse(JSON.stringify(now)) as RenderJob);
+        return history[Math.max(0, history.length - 1 - opts.lag)];
+      },
+      byIndex: () => [],
+    };
     const pods: Lister<k8s.V1Pod> = { get: base.pods.get, byIndex: (_i, key) => [...w.api.pods.values()].filter((p) => `${p.metadata!.namespace}/${p.metadata!.labels!['atelier.dev/job']}` === key) };
     const operator = () => new RenderJobReconciler({
-      ...base, pods, writer: w.api, recorder: { event: () => {} }, clock: w.clock, expectations: new Expectations({ clock: w.clock }), log: nopLog, newJobsWaiting: waiting,
+      ...base, jobs, pods, writer: w.api, recorder: { event: () => {} }, clock: w.clock, expectations: new Expectations({ clock: w.clock }), log: nopLog, newJobsWaiting: waiting,
       config: { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, writeConcurrency: 4, statusMinIntervalMs: 0 },
     });
     return { ...w, operator };
   }
-  const finish = (p: k8s.V1Pod) => {
-    p.status = { phase: 'Succeeded', containerStatuses: [{ name: 'shard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 0, startedAt: new Date(T0), finishedAt: new Date(T0 + 30_000) } } }] };
+  const finish = (p: k8s.V1Pod, exitCode = 0) => {
+    p.spec = { ...p.spec!, nodeName: 'gpu-node-1' };
+    p.status = { phase: exitCode === 0 ? 'Succeeded' : 'Failed', containerStatuses: [{ name: 'shard', image: '', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode, startedAt: new Date(T0), finishedAt: new Date(T0 + 30_000) } } }] };
+  };
+  /** The kubelet runs every pod to success; pod GC then deletes every finished pod (as soon as it can). */
+  const kubeletAndGc = (w: ReturnType<typeof localWorld>, created: Map<string, number>) => {
+    for (const [n, p] of w.api.pods) {
+      created.set(n, created.get(n) ?? 1);
+      if (!p.status?.phase || p.status.phase === 'Pending') finish(p);
+      else w.api.removePod(n);
+    }
   };
 
   test('while new jobs wait for their first pod, a job starts one shard per pass and comes straight back for the rest', async () => {
@@ -427,35 +471,112 @@ describe('local shards: fair first pods, and a record and its pod created togeth
     waiting = 0; // the new jobs got theirs: the rest start at once
     await r.reconcile(`${NS}/job`);
     expect([...w.api.pods.keys()].sort()).toEqual(['job-0-1', 'job-1-1', 'job-2-1', 'job-3-1', 'job-4-1']);
-    expect([...w.api.shards.keys()].sort()).toEqual(['job-0', 'job-1', 'job-2', 'job-3', 'job-4']);
+    expect(w.api.shards.size).toBe(0); // the pods are the records
+    for (const p of w.api.pods.values()) expect(p.metadata!.finalizers).toEqual(['atelier.dev/outcome']);
   });
 
-  test('killed at the record create of a first start (its pod went through): the record is made, no second pod, the outcome is recorded', async () => {
-    const w = localWorld(1, () => 0);
-    w.api.killAt = 2; // 1: the job's finalizer; 2: the RenderShard create, sent together with the pod's
-    await expect(w.operator().reconcile(`${NS}/job`)).rejects.toThrow(Killed);
-    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
-    expect(w.api.shards.size).toBe(0);
-    const r = w.operator(); // a fresh process
-    await r.reconcile(`${NS}/job`);
-    expect(w.api.shards.has('job-0')).toBe(true);
-    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
-    finish(w.api.pods.get('job-0-1')!);
-    await r.reconcile(`${NS}/job`);
-    await r.reconcile(`${NS}/job`);
-    expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 1, placement: 'Local' });
-    expect([...w.api.pods.keys()]).toEqual(['job-0-1']);
-    expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
-  });
-
-  test('a cache that does not show the records created yet: their pods are not taken for pods without a record (no second create)', async () => {
-    const w = localWorld(3, () => 0, true);
+  test('10 shards that succeed: per shard a pod create and a finalizer release, no RenderShard; the job status holds them', async () => {
+    const w = localWorld(10);
     const r = w.operator();
     await r.reconcile(`${NS}/job`);
-    expect(w.api.counts.shardCreate).toBe(3);
+    for (const p of w.api.pods.values()) finish(p);
+    for (let i = 0; i < 5 && w.api.jobs.get('job')!.status?.phase !== 'Succeeded'; i++) await r.reconcile(`${NS}/job`);
+    const job = w.api.jobs.get('job')!;
+    expect(job.status).toMatchObject({ phase: 'Succeeded', progress: '10/10', shardSets: { succeeded: '0-9', localGpuSeconds: 300 } });
+    expect(w.api.counts).toMatchObject({ podCreate: 10, podRelease: 10 });
+    expect(w.api.counts.shardCreate ?? 0).toBe(0);
+    expect(w.api.counts.shardStatus ?? 0).toBe(0);
+    for (const p of w.api.pods.values()) expect(p.metadata!.finalizers).toEqual([]);
+  });
+
+  // Every write in turn is where the operator dies; a fresh process carries on. Pod GC deletes each
+  // finished pod as soon as the API lets it. Oracle: the pods the API server was asked to create.
+  test.each(Array.from({ length: 12 }, (_, i) => i + 1))('killed before write %i, finished pods garbage-collected at once: every shard runs exactly once', async (killAt) => {
+    const w = localWorld(4);
+    w.api.killAt = killAt;
+    const created = new Map<string, number>();
+    let r = w.operator();
+    for (let pass = 0; pass < 30 && w.api.jobs.get('job')!.status?.phase !== 'Succeeded'; pass++) {
+      try {
+        await r.reconcile(`${NS}/job`);
+      } catch (e) {
+        if (!(e instanceof Killed)) throw e;
+        r = w.operator();
+      }
+      kubeletAndGc(w, created);
+    }
+    expect(w.api.jobs.get('job')!.status).toMatchObject({ phase: 'Succeeded', shardSets: { succeeded: '0-3' } });
+    await r.reconcile(`${NS}/job`); // the pod events after a kill bring the job back: held pods of folded shards go
+    kubeletAndGc(w, created);
+    expect([...created.keys()].sort()).toEqual(['job-0-1', 'job-1-1', 'job-2-1', 'job-3-1']);
+    expect(w.api.pods.size).toBe(0); // every finalizer released
+  });
+
+  test('a jobs cache two writes behind never loses a fold: no shard runs again after its pod is collected', async () => {
+    const w = localWorld(6, () => 0, { lag: 2 });
+    const created = new Map<string, number>();
+    const r = w.operator();
+    for (let pass = 0; pass < 40 && w.api.jobs.get('job')!.status?.phase !== 'Succeeded'; pass++) {
+      await r.reconcile(`${NS}/job`);
+      kubeletAndGc(w, created);
+    }
+    expect(w.api.jobs.get('job')!.status).toMatchObject({ phase: 'Succeeded', shardSets: { succeeded: '0-5' } });
+    expect(created.size).toBe(6);
+  });
+
+  test('a status written by someone else in between is not overwritten: the write is refused (409) and made again on the new version', async () => {
+    const w = localWorld(2);
+    const r = w.operator();
+    await r.reconcile(`${NS}/job`);
+    for (const p of w.api.pods.values()) finish(p);
+    const job = w.api.jobs.get('job')!;
+    const stale = JSON.parse(JSON.stringify(job)) as RenderJob;
+    job.metadata.resourceVersion = '999'; // e.g. the settlement controller applied its fields
+    const jobs: Lister<RenderJob> = { get: () => stale, byIndex: () => [] };
+    const r2 = new RenderJobReconciler({ ...w.api.listers(), jobs, pods: { get: () => undefined, byIndex: () => [...w.api.pods.values()] }, writer: w.api, recorder: { event: () => {} }, clock: w.clock, expectations: new Expectations({ clock: w.clock }), log: nopLog,
+      config: { retryBaseMs: 1000, retryMaxMs: 10_000, localPricePerGpuHourMicros: 0n, maxStartsPerReconcile: 100, writeConcurrency: 4, statusMinIntervalMs: 0 } });
+    const res = await r2.reconcile(`${NS}/job`);
+    expect(res.requeueAfterMs).toBe(200);
+    expect(w.api.counts.podRelease ?? 0).toBe(0); // nothing released on a refused fold
+    for (const p of w.api.pods.values()) expect(p.metadata!.finalizers).toEqual(['atelier.dev/outcome']);
+    await r.reconcile(`${NS}/job`); // the up-to-date view folds and releases
+    expect(w.api.jobs.get('job')!.status?.shardSets?.succeeded).toBe('0-1');
+    expect(w.api.counts.podRelease).toBe(2);
+  });
+
+  test('a failure goes to a RenderShard created with it; the retry runs; the pod is released after the record', async () => {
+    const w = localWorld(1, () => 0, { maxRetries: 2 });
+    const r = w.operator();
+    await r.reconcile(`${NS}/job`);
+    finish(w.api.pods.get('job-0-1')!, 3);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Pending', attempts: 1, lastFailure: { reason: 'Error' } });
+    expect(w.api.pods.get('job-0-1')!.metadata!.finalizers).toEqual([]);
+    w.clock.advance(2000);
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.pods.has('job-0-2')).toBe(true);
+    finish(w.api.pods.get('job-0-2')!);
     await r.reconcile(`${NS}/job`);
     await r.reconcile(`${NS}/job`);
-    expect(w.api.counts.shardCreate).toBe(3);
-    expect([...w.api.pods.keys()].sort()).toEqual(['job-0-1', 'job-1-1', 'job-2-1']);
+    // a retried shard keeps its record (attempts, the failure); it does not fold
+    expect(w.api.shards.get('job-0')!.status).toMatchObject({ phase: 'Succeeded', attempts: 2 });
+    expect(w.api.jobs.get('job')!.status?.phase).toBe('Succeeded');
+    expect(w.api.jobs.get('job')!.status?.shardSets).toBeUndefined();
+    expect(w.api.pods.get('job-0-2')!.metadata!.finalizers).toEqual([]);
+  });
+
+  test('a job being deleted releases its pods before its own finalizer goes', async () => {
+    const w = localWorld(2);
+    const r = w.operator();
+    await r.reconcile(`${NS}/job`);
+    finish(w.api.pods.get('job-0-1')!);
+    w.api.jobs.get('job')!.metadata.deletionTimestamp = new Date(T0) as unknown as Date;
+    await r.reconcile(`${NS}/job`); // the running pod is deleted; the finished one released
+    expect(w.api.pods.get('job-1-1')!.metadata!.deletionTimestamp).toBeDefined();
+    finish(w.api.pods.get('job-1-1')!, 137); // the kubelet stopped it
+    await r.reconcile(`${NS}/job`);
+    expect(w.api.pods.has('job-1-1')).toBe(false); // deleted: gone once released
+    for (const p of w.api.pods.values()) expect(p.metadata!.finalizers).toEqual([]); // the rest go with the job (GC)
+    expect(w.api.jobs.get('job')!.metadata.finalizers ?? []).not.toContain('atelier.dev/cleanup');
   });
 });

@@ -1,7 +1,9 @@
 // The RenderJob reconciler: reads one job, its RenderShards and its shard pods from the informer
 // caches, asks `decide` what is true and what to do, acts (in an order that never loses an outcome
-// and never starts a shard twice), and writes the job's status only when it changed. It returns when
-// to look again; errors go back to the work queue, which backs off per job.
+// and never starts a shard twice), and writes the job's status only when it changed, conditional on
+// the resourceVersion it read. Outcomes folded into the status (status.shardSets) release their pods'
+// finalizers only after that write returned. It returns when to look again; errors go back to the
+// work queue, which backs off per job.
 import type * as k8s from '@kubernetes/client-node';
 import type { Expectations } from '../../runtime/expectations.js';
 import { TerminalError, type Lister, type Log as Logger, type Recorder } from '../../runtime/index.js';
@@ -18,6 +20,9 @@ import { buildPod, podView, toMs } from './pods.js';
 import { computeStatus, sameJson, type JobStatus } from './status.js';
 import { noDataPlane, type DataHooks, type Hold } from '../../data/plane.js';
 import { API_VERSION, FINALIZER, type JobWriter } from './writer.js';
+import { formatIndexSet, parseIndexSet } from '../../api/indexset.js';
+import { ORIGIN_ANNOTATIONS } from '../../providers/subnet/names.js';
+import { isConflict } from '../../runtime/errors.js';
 
 export type RenderJobObject = RenderJob;
 export type RenderShardObject = RenderShard;
@@ -65,6 +70,8 @@ const INDEX_JOB = 'job';
 /** Shards a job may start per pass while new jobs wait for their first pod. */
 export const FAIR_STARTS = 1;
 const PLAN_POLL_MS = 2000;
+/** A status write refused because the job changed since it was read: looked at again this soon. */
+const CONFLICT_RETRY_MS = 200;
 /** A job held by the inputs gate is looked at again this often (the CID may appear). */
 const HELD_POLL_MS = 15_000;
 
@@ -140,6 +147,8 @@ interface Pass {
   remoteWake?: number;
   /** Writes a RenderShard status and remembers it against a stale cache. */
   record: RecordFn;
+  /** The job's status.shardSets as read (its own last write, when the cache has not caught up). */
+  folded: { succeeded: Set<number>; gpuMillis: bigint };
   wake(ms: number | undefined): void;
 }
 
@@ -156,6 +165,16 @@ export class RenderJobReconciler {
   private readonly createdRecords = new Map<string, { uid: string; indexes: Set<number> }>();
   /** Jobs in a pass that starts their first shards (fair first pods: others hold back meanwhile). */
   private readonly firstPasses = new Set<string>();
+  /**
+   * The job as this process last wrote it, and the resourceVersions its writes superseded: a cache
+   * still at one of those has not seen the write yet, and the written job is read instead (so the next
+   * conditional write is not refused, and a fold is never read back as missing).
+   */
+  private readonly wroteJob = new Map<string, { stale: Set<string>; job: RenderJobObject }>();
+  /** Pods whose finalizer this process removed and the cache may still show (job key -> pod names). */
+  private readonly released = new Map<string, Set<string>>();
+  /** The last parsed status.shardSets.succeeded per job (big jobs keep one long string). */
+  private readonly parsedSets = new Map<string, { text: string; set: Set<number> }>();
   constructor(private readonly d: ReconcilerDeps) {}
 
   /**
@@ -165,7 +184,7 @@ export class RenderJobReconciler {
    */
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace, name] = key.split('/') as [string, string];
-    const job = this.d.jobs.get(namespace, name);
+    const job = this.freshest(key, this.d.jobs.get(namespace, name));
     if (!job) return this.forgetJob(key);
     const deleting = !!job.metadata.deletionTimestamp;
     if (deleting && !(job.metadata.finalizers ?? []).includes(FINALIZER)) return {};
@@ -194,6 +213,7 @@ export class RenderJobReconciler {
     const d = pass.decision;
     if (d.submitRemote.length > 0 || d.cancelRemote.length > 0 || d.remoteLive.length > 0 || d.recordOutcomes.length > 0 || deleting) await finalized;
     await this.recordOutcomes(pass);
+    await this.release(pass.key, pass.namespace, d.release);
     await this.stopWhatMustStop(pass);
     if (!pass.held) await this.startShards(pass);
     await this.trackRemote(pass);
@@ -214,13 +234,38 @@ export class RenderJobReconciler {
     const accepted = { type: 'Accepted', status: 'False' as const, reason: 'InvalidSpec', message: e.message, observedGeneration: job.metadata.generation ?? 0, lastTransitionTime: was?.status === 'False' ? was.lastTransitionTime : now };
     const next: JobStatus = { ...prev, phase: 'Failed', observedGeneration: job.metadata.generation ?? 0, conditions: [accepted, ...(prev?.conditions ?? []).filter((c) => c.type !== 'Accepted')] };
     if (!sameJson(prev, next)) {
-      await this.d.writer.patchJobStatus(job.metadata.namespace!, job.metadata.name!, next);
+      await this.d.writer.patchJobStatus(job.metadata.namespace!, job.metadata.name!, next, job.metadata.resourceVersion);
       this.d.recorder.event({ apiVersion: API_VERSION, kind: 'RenderJob', metadata: job.metadata }, 'Warning', 'InvalidSpec', e.message);
     }
     throw new TerminalError(`renderjob ${job.metadata.namespace}/${job.metadata.name}: ${e.message}`);
   }
 
-  private forgetJob(key: string): ReconcileResult {
+  /** The cached job, or this process's own last write of it when the cache has not seen that yet. */
+  private freshest(key: string, cached: RenderJobObject | undefined): RenderJobObject | undefined {
+    const mine = this.wroteJob.get(key);
+    if (!mine || !cached) return cached;
+    if (mine.job.metadata.uid === cached.metadata.uid && mine.stale.has(cached.metadata.resourceVersion ?? '')) return mine.job;
+    this.wroteJob.delete(key);
+    return cached;
+  }
+
+  /** Remembers a job this process wrote (based on `basedOn`), until the cache shows a newer version. */
+  private wrote(key: string, basedOn: string | undefined, job: RenderJobObject | undefined): void {
+    if (!job || !basedOn) return;
+    const prev = this.wroteJob.get(key);
+    const stale = prev && prev.job.metadata.uid === job.metadata.uid ? prev.stale : new Set<string>();
+    if (basedOn !== job.metadata.resourceVersion) stale.add(basedOn);
+    this.wroteJob.set(key, { stale, job });
+  }
+
+  /** A job gone from the cache: its pods still held (a job removed without our cleanup) are released, and its memory dropped. */
+  private async forgetJob(key: string): Promise<ReconcileResult> {
+    const held = this.d.pods.byIndex(INDEX_JOB, key).map((p) => podView(p)).filter((v) => v?.held);
+    const namespace = key.split('/')[0]!;
+    await pool(held, this.d.config.writeConcurrency, (v) => this.d.writer.releasePod(namespace, v!.name));
+    this.released.delete(key);
+    this.wroteJob.delete(key);
+    this.parsedSets.delete(key);
     this.d.expectations.deleteOwner(key);
     this.lastStatusWrite.delete(key);
     this.finalized.delete(key);
@@ -238,7 +283,7 @@ export class RenderJobReconciler {
     if (meta.deletionTimestamp || this.finalized.get(key) === meta.uid) return;
     // The patch is conditional on the resourceVersion read; once it succeeded the same pass goes on
     // (no round trip through the watch), and a cache that has not seen it yet does not patch again.
-    await this.d.writer.setFinalizer(this.refOf(job), [...finalizers, FINALIZER]);
+    this.wrote(key, meta.resourceVersion, await this.d.writer.setFinalizer(this.refOf(job), [...finalizers, FINALIZER]));
     this.finalized.set(key, meta.uid!);
   }
 
@@ -285,17 +330,23 @@ export class RenderJobReconciler {
       const list = pods.get(v.index);
       if (list) list.push(v); else pods.set(v.index, [v]);
     };
+    const released = this.released.get(key);
     for (const p of this.d.pods.byIndex(INDEX_JOB, key)) {
       const v = podView(p);
       if (!v) continue;
       seen.add(v.name);
       if (deletesPending.has(v.name)) v.terminating = true;
+      // A finalizer this process removed that the cache still shows is not removed twice.
+      if (released?.has(v.name)) {
+        if (v.held) v.held = false; else released.delete(v.name);
+      }
       addPod(v);
     }
+    if (released) for (const n of released) if (!seen.has(n)) released.delete(n);
     for (const podName of pending.creates) {
       if (seen.has(podName)) { this.d.expectations.observeCreate(key, podName); continue; }
       const parsed = parsePodName(podName);
-      if (parsed) addPod({ name: podName, ...parsed, phase: 'Pending', terminating: false });
+      if (parsed) addPod({ name: podName, ...parsed, phase: 'Pending', terminating: false, held: true });
     }
     return pods;
   }
@@ -312,6 +363,9 @@ export class RenderJobReconciler {
       creationTimestamp: toMs(meta.creationTimestamp as unknown as string) ?? now,
       deletionTimestamp: deleting ? toMs(meta.deletionTimestamp as unknown as string) : undefined,
       spec: { shards: job.spec.shards, suspend: job.spec.suspend, deadline: job.spec.deadline, gpusPerShard: gpusPerShard(job.spec) },
+      folded: this.foldedOf(key, job),
+      // A subnet peer's job (one shard of another cluster's job): the origin and the signer read its RenderShard.
+      ...(meta.annotations?.[ORIGIN_ANNOTATIONS.key] ? { keepsRecords: true } : {}),
     };
     let total: number;
     try {
@@ -330,7 +384,7 @@ export class RenderJobReconciler {
       ? { jobUid: meta.uid!, spotCheckFraction: job.spec.verification?.spotCheckFraction, ...(domain ? { settle: { domain, payoutAddress: (p: string) => this.d.settlement?.payoutAddress(p) } } : {}) }
       : undefined;
     const pass: Pass = {
-      key, job, namespace, now, deleting, generation: snapshot.generation, records, pods, settles, domain, check,
+      key, job, namespace, now, deleting, generation: snapshot.generation, records, pods, settles, domain, check, folded: snapshot.folded!,
       decision: undefined as unknown as Decision, total, remoteStopping: 0,
       record: async (recordName, status) => {
         await this.d.writer.patchShardStatus(namespace, recordName, status);
@@ -340,6 +394,18 @@ export class RenderJobReconciler {
     };
     pass.decision = decide(snapshot, records, pods, now, this.decideOptions(key), this.d.place ? (cands, room, info) => this.placeFor(pass, cands, room, info) : undefined);
     return pass;
+  }
+
+  /** The job's folded local shards (status.shardSets), parsed once per change of the set. */
+  private foldedOf(key: string, job: RenderJobObject): { succeeded: Set<number>; gpuMillis: bigint } {
+    const sets = job.status?.shardSets;
+    const text = sets?.succeeded ?? '';
+    let memo = this.parsedSets.get(key);
+    if (!memo || memo.text !== text) {
+      memo = { text, set: parseIndexSet(text) };
+      this.parsedSets.set(key, memo);
+    }
+    return { succeeded: memo.set, gpuMillis: BigInt(Math.round((sets?.localGpuSeconds ?? 0) * 1000)) };
   }
 
   /**
@@ -376,7 +442,10 @@ export class RenderJobReconciler {
   private async recordOutcomes(pass: Pass): Promise<void> {
     const { config } = this.d;
     await pool(pass.decision.recordOutcomes, config.writeConcurrency, async (o) => {
+      // A local outcome that cannot fold (a failure, outputs) gets its record now, with it.
+      if (o.create) await this.createRecord(pass, o.create);
       await pass.record(o.recordName, o.status);
+      if (o.pod) await this.release(pass.key, pass.namespace, [o.pod]);
       const gs = (o.status.gpuSeconds ?? 0) - (pass.records.get(o.index)?.status.gpuSeconds ?? 0);
       this.d.metrics?.attemptEnded('local', 'local', gs, Number(costOfGpuMillis(BigInt(Math.round(gs * 1000)), config.localPricePerGpuHourMicros)) / 1e6);
       const was = pass.records.get(o.index)?.status.verification;
@@ -413,22 +482,14 @@ export class RenderJobReconciler {
     const newRecords = new Map(d.createRecords.map((r) => [r.index, r]));
     const ensureRecord = async (index: number) => {
       const r = newRecords.get(index);
-      if (!r) return;
-      await this.d.writer.createShardRecord(this.refOf(pass.job), index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
-      const mine = this.createdRecords.get(pass.key);
-      if (mine && mine.uid === pass.job.metadata.uid) mine.indexes.add(index);
-      else this.createdRecords.set(pass.key, { uid: pass.job.metadata.uid!, indexes: new Set([index]) });
+      if (r) await this.createRecord(pass, r);
     };
     type Start = { local: Decision['createPods'][number] } | { remote: Decision['submitRemote'][number] };
     const starts: Start[] = [...d.createPods.map((p) => ({ local: p })), ...(this.d.remote ? d.submitRemote.map((r) => ({ remote: r })) : [])];
-    // Records of pods that lost theirs (see decide.ts): created first, nothing else starts for them.
-    const starting = new Set(starts.map((st) => ('local' in st ? st.local.index : st.remote.index)));
-    const orphans = pass.deleting ? [] : d.createRecords.filter((r) => !starting.has(r.index));
-    await pool(orphans, this.d.config.writeConcurrency, (r) => ensureRecord(r.index));
     await pool(starts, this.d.config.writeConcurrency, async (st) => {
       if ('local' in st) {
-        // Record and pod together: a new job's first pod waits one round trip, not two. A pod whose
-        // record failed is found without it next pass, and the record is made before its outcome.
+        // A local shard's pod is its record; a job that keeps records (a peer's) gets the record
+        // with it, in the same round trip. An outcome finding no record creates it (recordOutcomes).
         const [rec, pod] = await Promise.allSettled([ensureRecord(st.local.index), this.startPod(pass, st.local)]);
         if (rec.status === 'rejected') throw rec.reason;
         if (pod.status === 'rejected') throw pod.reason;
@@ -441,6 +502,23 @@ export class RenderJobReconciler {
         this.d.metrics?.shardStarted('remote', s.provider, (s.waitedMs ?? 0) / 1000);
         pass.wake(2000);
       }
+    });
+  }
+
+  /** Creates a shard's RenderShard and remembers it until the cache shows it. */
+  private async createRecord(pass: Pass, r: Decision['createRecords'][number]): Promise<void> {
+    await this.d.writer.createShardRecord(this.refOf(pass.job), r.index, r.frameStart !== undefined ? { start: r.frameStart, end: r.frameEnd! } : undefined);
+    const mine = this.createdRecords.get(pass.key);
+    if (mine && mine.uid === pass.job.metadata.uid) mine.indexes.add(r.index);
+    else this.createdRecords.set(pass.key, { uid: pass.job.metadata.uid!, indexes: new Set([r.index]) });
+  }
+
+  /** Removes the outcome finalizer of pods whose outcome is kept (or no longer matters); remembered against a stale cache. */
+  private async release(key: string, namespace: string, pods: string[]): Promise<void> {
+    await pool(pods, this.d.config.writeConcurrency, async (name) => {
+      await this.d.writer.releasePod(namespace, name);
+      const set = this.released.get(key);
+      if (set) set.add(name); else this.released.set(key, new Set([name]));
     });
   }
 
@@ -495,14 +573,16 @@ export class RenderJobReconciler {
   /** A job being deleted: once nothing runs and no escrow is open, its records go and the finalizer is removed. */
   private async finishDeletion(pass: Pass): Promise<ReconcileResult> {
     const { key, job, namespace } = pass;
-    const live = [...pass.pods.values()].flat().filter((p) => p.terminating || p.phase === 'Pending' || p.phase === 'Running');
+    // Stopped pods were released in this pass (decide: releaseAll); a pod still running keeps the job.
+    const live = [...pass.pods.values()].flat().filter((p) => !p.neverRan && p.phase !== 'Succeeded' && p.phase !== 'Failed');
     if (live.length > 0 || pass.decision.deletePods.length > 0 || pass.remoteStopping > 0) return { requeueAfterMs: pass.remoteWake ?? 1000 };
     // Open escrows are released (verified work) or refunded before the job may go.
     if (pass.settles && this.d.settlement?.blocksDeletion(key, job)) return { requeueAfterMs: 2000 };
     await this.d.writer.deleteShardRecords(namespace, job.metadata.name!);
     for (const k of this.written.keys()) if (k.startsWith(`${namespace}/${job.metadata.name}-`)) this.written.delete(k);
     this.createdRecords.delete(key);
-    await this.d.writer.setFinalizer(this.refOf(job), (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+    this.released.delete(key);
+    await this.d.writer.setFinalizer(this.refOf(this.freshest(key, job) ?? job), (job.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
     this.d.expectations.deleteOwner(key);
     this.d.log.info('renderjob cleaned up', { job: key });
     return {};
@@ -510,12 +590,19 @@ export class RenderJobReconciler {
 
   /** The status as it is now, written only when it changed (progress-only changes coalesced); and when to look again. */
   private async writeStatus(pass: Pass): Promise<ReconcileResult> {
-    const { key, job, decision, now } = pass;
+    const { key, decision, now } = pass;
+    const job = this.freshest(key, pass.job) ?? pass.job; // after this pass's own finalizer patch
     const { config } = this.d;
     // What this controller owns of the status: all but status.settlement and (with a settlement
     // controller) the Settled condition, which the settlement controller applies itself.
     const prev = ownStatus(job.status, !!this.d.settlement);
+    const folds = decision.fold;
+    const shardSets = folds.length === 0 ? prev?.shardSets : {
+      succeeded: formatIndexSet([...pass.folded.succeeded, ...folds.map((f) => f.index)]),
+      localGpuSeconds: Number(pass.folded.gpuMillis + folds.reduce((a, f) => a + f.gpuMillis, 0n)) / 1000,
+    };
     const next = computeStatus({
+      shardSets,
       prev, generation: pass.generation, decision, suspended: !!job.spec.suspend,
       localCostMicros: costOfGpuMillis(decision.gpuMillis, config.localPricePerGpuHourMicros),
       remoteCostMicros: decision.remoteCostMicros, now, invalid: pass.invalid, ...(pass.held ? { held: pass.held } : {}),
@@ -535,9 +622,22 @@ export class RenderJobReconciler {
         const wait = config.statusMinIntervalMs - since;
         requeue = requeue === undefined ? wait : Math.min(requeue, wait);
       } else {
-        await this.d.writer.patchJobStatus(pass.namespace, job.metadata.name!, next);
+        // Conditional on the version read: a stale view is refused (409) and looked at again at
+        // once, so a fold is never overwritten by a status computed without it.
+        let written: RenderJobObject | undefined;
+        try {
+          written = await this.d.writer.patchJobStatus(pass.namespace, job.metadata.name!, next, job.metadata.resourceVersion);
+        } catch (e) {
+          if (!isConflict(e)) throw e;
+          this.d.log.debug('renderjob status conflict, looking again', { job: key });
+          return { requeueAfterMs: CONFLICT_RETRY_MS };
+        }
+        this.wrote(key, job.metadata.resourceVersion, written);
         this.lastStatusWrite.set(key, now);
         this.emitTransitions(job, prev, next);
+        // The fold is kept: only now may its pods go.
+        for (const f of folds) this.d.metrics?.attemptEnded('local', 'local', Number(f.gpuMillis) / 1000, Number(costOfGpuMillis(f.gpuMillis, config.localPricePerGpuHourMicros)) / 1e6);
+        await this.release(key, pass.namespace, folds.filter((f) => f.held).map((f) => f.pod));
       }
     }
     // A job with live shards is looked at again even without events, as a safety net.

@@ -25,6 +25,8 @@ function setConditions(prev: Condition[] | undefined, want: Want[], generation: 
 
 export interface StatusInput {
   prev: JobStatus | undefined;
+  /** Local shards folded into the job (decide: fold), as they are to be written. */
+  shardSets?: JobStatus['shardSets'];
   generation: number;
   decision: Decision;
   suspended: boolean;
@@ -94,6 +96,7 @@ export function computeStatus(i: StatusInput): JobStatus {
     startTime: prev.startTime ?? (started ? nowIso : undefined),
     completionTime: terminal ? (prev.completionTime ?? nowIso) : undefined,
     ...(i.bursting ? { lastScheduleMessage: i.bursting.message } : {}),
+    ...(i.shardSets ? { shardSets: i.shardSets } : {}),
   };
 }
 

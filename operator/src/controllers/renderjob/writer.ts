@@ -4,11 +4,12 @@
 // manager, so the settlement controller's fields (status.settlement, Settled) are never overwritten. Writes are idempotent:
 // creating what exists (409 AlreadyExists) and deleting what is gone (404) both count as done.
 import type * as k8s from '@kubernetes/client-node';
-import { applyPatch, FIELD_MANAGER, isConflict, isNotFound, mergePatch, type KubeClients } from '../../kube/client.js';
+import { applyPatch, FIELD_MANAGER, isConflict, isNotFound, mergePatch, strategicMergePatch, type KubeClients } from '../../kube/client.js';
 import type { ShardRecordStatus } from './decide.js';
 import type { JobStatus } from './status.js';
 
-import { API_VERSION, CLEANUP_FINALIZER, GROUP, VERSION } from '../../api/index.js';
+import { API_VERSION, CLEANUP_FINALIZER, GROUP, VERSION, type RenderJob } from '../../api/index.js';
+import { OUTCOME_FINALIZER } from './pods.js';
 
 export { API_VERSION, GROUP, VERSION };
 export const FINALIZER = CLEANUP_FINALIZER;
@@ -16,13 +17,21 @@ export const FINALIZER = CLEANUP_FINALIZER;
 export interface ObjectRef { namespace: string; name: string; uid: string; resourceVersion?: string }
 
 export interface JobWriter {
-  setFinalizer(job: ObjectRef, finalizers: string[]): Promise<void>;
+  /** Sets the job's finalizers, conditional on job.resourceVersion; returns the job as written (undefined: gone). */
+  setFinalizer(job: ObjectRef, finalizers: string[]): Promise<RenderJob | undefined>;
   createShardRecord(job: ObjectRef, index: number, frames?: { start: number; end: number }): Promise<void>;
   patchShardStatus(namespace: string, name: string, status: ShardRecordStatus): Promise<void>;
   deleteShardRecords(namespace: string, jobName: string): Promise<void>;
   createPod(pod: k8s.V1Pod): Promise<'created' | 'exists'>;
   deletePod(namespace: string, name: string): Promise<void>;
-  patchJobStatus(namespace: string, name: string, status: JobStatus): Promise<void>;
+  /** Removes the finalizer atelier.dev/outcome from a shard pod (its outcome is kept elsewhere). */
+  releasePod(namespace: string, name: string): Promise<void>;
+  /**
+   * Applies the job's status, conditional on `resourceVersion` (409 Conflict when the job changed
+   * since): a status computed from a stale cache never overwrites a newer one. Returns the job as
+   * written (its new resourceVersion), undefined when the job is gone.
+   */
+  patchJobStatus(namespace: string, name: string, status: JobStatus, resourceVersion?: string): Promise<RenderJob | undefined>;
   /** Number of writes sent, by kind (for tests and benchmarks). */
   readonly counts: Record<string, number>;
 }
@@ -36,13 +45,18 @@ export class ApiJobWriter implements JobWriter {
     this.onWrite(kind);
   }
 
-  async setFinalizer(job: ObjectRef, finalizers: string[]): Promise<void> {
+  async setFinalizer(job: ObjectRef, finalizers: string[]): Promise<RenderJob | undefined> {
     this.count('jobFinalizer');
     // resourceVersion in a merge patch is a precondition: a stale view gets 409 and a requeue.
-    await this.c.custom.patchNamespacedCustomObject(
-      { group: GROUP, version: VERSION, plural: 'renderjobs', namespace: job.namespace, name: job.name, body: { metadata: { finalizers, resourceVersion: job.resourceVersion } } },
-      mergePatch(),
-    ).catch((e) => { if (!isNotFound(e)) throw e; });
+    try {
+      return await this.c.custom.patchNamespacedCustomObject(
+        { group: GROUP, version: VERSION, plural: 'renderjobs', namespace: job.namespace, name: job.name, body: { metadata: { finalizers, resourceVersion: job.resourceVersion } } },
+        mergePatch(),
+      ) as RenderJob;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
   }
 
   async createShardRecord(job: ObjectRef, index: number, frames?: { start: number; end: number }): Promise<void> {
@@ -90,14 +104,27 @@ export class ApiJobWriter implements JobWriter {
     await this.c.core.deleteNamespacedPod({ namespace, name }).catch((e) => { if (!isNotFound(e)) throw e; });
   }
 
-  async patchJobStatus(namespace: string, name: string, status: JobStatus): Promise<void> {
+  async releasePod(namespace: string, name: string): Promise<void> {
+    this.count('podRelease');
+    // A strategic merge patch that removes only this finalizer (as the Job controller removes its
+    // batch.kubernetes.io/job-tracking): others' finalizers stay, no resourceVersion needed.
+    const body = { metadata: { '$deleteFromPrimitiveList/finalizers': [OUTCOME_FINALIZER] } };
+    await this.c.core.patchNamespacedPod({ namespace, name, body }, strategicMergePatch())
+      .catch((e) => { if (!isNotFound(e)) throw e; });
+  }
+
+  async patchJobStatus(namespace: string, name: string, status: JobStatus, resourceVersion?: string): Promise<RenderJob | undefined> {
     this.count('jobStatus');
     // Server-side apply as the RenderJob controller's field manager: the fields it leaves out are
     // removed if it owned them (completionTime of a job running again), and those of the settlement
     // controller (status.settlement, the Settled condition of the map-keyed conditions) stay its own.
-    const body = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: { name, namespace }, status: withoutNulls(status) };
-    await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace, name, body, fieldManager: FIELD_MANAGER.renderjob, force: true }, applyPatch())
-      .catch((e) => { if (!isNotFound(e)) throw e; });
+    const body = { apiVersion: API_VERSION, kind: 'RenderJob', metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}) }, status: withoutNulls(status) };
+    try {
+      return await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace, name, body, fieldManager: FIELD_MANAGER.renderjob, force: true }, applyPatch()) as RenderJob;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
   }
 }
 

@@ -2,6 +2,8 @@
 // pods back, and checking from pod start/finish times that no shard ever ran twice at once.
 import type * as k8s from '@kubernetes/client-node';
 import type { Clients } from '../support/testbed.js';
+import { shardCount, type RenderJob, type RenderShard } from '../../operator/src/api/index.js';
+import { foldedOf, shardRows, type ShardRow } from '../../operator/src/commands/shards.js';
 
 export const GROUP = 'atelier.dev';
 export const VERSION = 'v1alpha1';
@@ -51,6 +53,7 @@ export interface JobStatus {
   shards?: { total: number; pending: number; running: number; succeeded: number; failed: number; local: number; remote: number };
   cost?: { local: string; remote: string; total: string };
   startTime?: string;
+  shardSets?: { succeeded?: string; localGpuSeconds?: number };
   completionTime?: string;
 }
 
@@ -65,6 +68,16 @@ export async function getJob(c: Clients, namespace: string, name: string): Promi
 export async function listShards(c: Clients, namespace: string, job: string): Promise<{ metadata: k8s.V1ObjectMeta; spec: { index: number; frames?: { start: number; end: number } }; status?: Record<string, unknown> }[]> {
   const res = await c.custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: 'rendershards', namespace, labelSelector: `atelier.dev/job=${job}` });
   return (res as { items: never[] }).items;
+}
+
+/**
+ * Every shard of a job as a user lists it (`atelier status --shards`, commands/shards.ts): merged from
+ * its RenderShards, its pods and the local successes folded into the job's status. A local shard that
+ * succeeded on its first attempt has no RenderShard; this is where a suite reads its state.
+ */
+export async function listShardRows(c: Clients, namespace: string, job: string): Promise<ShardRow[]> {
+  const [j, shards, pods] = await Promise.all([getJob(c, namespace, job), listShards(c, namespace, job), listPods(c, namespace, job)]);
+  return shardRows(shardCount(j.spec as unknown as RenderJob['spec']), shards as unknown as RenderShard[], pods, foldedOf(j as unknown as RenderJob));
 }
 
 export async function listPods(c: Clients, namespace: string, job: string): Promise<k8s.V1Pod[]> {

@@ -4,7 +4,7 @@
 import { installCrds } from '../support/crds.js';
 import { startOperator, type OperatorProcess } from '../support/operator.js';
 import { clients, freshNamespace, testbed, waitFor, type Clients } from '../support/testbed.js';
-import { createJob, getJob, listPods, listShards, maxOverlap, renderJob, runIntervals } from './helpers.js';
+import { createJob, getJob, listPods, listShardRows, listShards, maxOverlap, renderJob, runIntervals } from './helpers.js';
 
 let c: Clients;
 const running: OperatorProcess[] = [];
@@ -57,9 +57,13 @@ test('killed at random moments during a 200-shard job, the operator still runs e
   expect(new Set(pods.map((p) => p.metadata!.labels!['atelier.dev/shard'])).size).toBe(200);
   expect(pods.every((p) => p.metadata!.name!.endsWith('-1') && p.status!.phase === 'Succeeded')).toBe(true);
   expect(maxOverlap(runIntervals(pods))).toBeLessThanOrEqual(8);
-  const shards = await listShards(c, ns, 'chaos');
-  expect(shards).toHaveLength(200);
-  expect(shards.every((s) => s.status?.phase === 'Succeeded' && s.status?.attempts === 1)).toBe(true);
+  // every shard as the user lists it (RenderShards, pods, the job's folded successes): succeeded on its first attempt
+  const rows = await listShardRows(c, ns, 'chaos');
+  expect(rows).toHaveLength(200);
+  expect(rows.every((r) => r.state === 'Succeeded' && r.attempts === 1)).toBe(true);
+  // none of them needed a RenderShard, and none was lost by a kill: the job's status holds all 200
+  expect(await listShards(c, ns, 'chaos')).toEqual([]);
+  expect(job.status!.shardSets?.succeeded).toBe('0-199');
 });
 
 test('two replicas: only the leader acts, and a killed leader is replaced within the lease duration', async () => {

@@ -1,9 +1,11 @@
 // `atelier status rj/NAME --shards`: every shard of a job in one table — index, state, placement
-// (node or provider), attempts and last failure — merged from the job's RenderShards and its shard
-// pods, so a shard whose pod exists before its record shows what is true of it now. A shard with
-// neither is Pending. Pure over what the command lists, so it is tested without a cluster.
+// (node or provider), attempts and last failure — merged from the job's RenderShards, its shard pods
+// (the record of a local attempt while it lives) and the local successes folded into the job's
+// status.shardSets (whose pods may be gone). A shard with none of them is Pending. Pure over what the
+// command lists, so it is tested without a cluster.
 import type * as k8s from '@kubernetes/client-node';
-import { JOB_LABEL, SHARD_LABEL, type RenderShard } from '../api/index.js';
+import { JOB_LABEL, SHARD_LABEL, type RenderJob, type RenderShard } from '../api/index.js';
+import { parseIndexSet } from '../api/indexset.js';
 
 export interface ShardRow { index: number; state: string; placement: string; where: string; attempts: number; lastFailure: string }
 
@@ -22,14 +24,24 @@ function newestPods(pods: k8s.V1Pod[]): Map<number, { pod: k8s.V1Pod; attempt: n
   return out;
 }
 
+/** The local shards a job's status says succeeded and were folded (status.shardSets.succeeded). */
+export function foldedOf(job: Pick<RenderJob, 'status'>): Set<number> {
+  return parseIndexSet(job.status?.shardSets?.succeeded);
+}
+
 /** One row per shard index 0..total-1. */
-export function shardRows(total: number, shards: RenderShard[], pods: k8s.V1Pod[]): ShardRow[] {
+export function shardRows(total: number, shards: RenderShard[], pods: k8s.V1Pod[], folded: Set<number> = new Set()): ShardRow[] {
   const records = new Map(shards.map((s) => [s.spec.index, s]));
   const newest = newestPods(pods);
   const rows: ShardRow[] = [];
   for (let index = 0; index < total; index++) {
     const st = records.get(index)?.status ?? {};
     const live = newest.get(index);
+    if (!records.has(index) && folded.has(index)) {
+      // Succeeded on its first local attempt, kept in the job's status; its pod may have been collected.
+      rows.push({ index, state: 'Succeeded', placement: 'Local', where: live?.pod.spec?.nodeName ?? '', attempts: live?.attempt ?? 1, lastFailure: '' });
+      continue;
+    }
     const podPhase = live?.pod.status?.phase;
     const remote = st.placement === 'Remote';
     // The record is the truth once it has an outcome or a remote attempt; before that, the pod is.

@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { shardCount, type EscrowStatus, type RenderJob, type RenderShard } from '../api/index.js';
-import { renderShardTable, shardRows, shardSelector } from './shards.js';
+import { foldedOf, renderShardTable, shardRows, shardSelector } from './shards.js';
 import { loadKubeConfig } from '../kube/client.js';
 
 export const statusUsage = `Usage: atelier status rj/NAME [-n NAMESPACE] [--kubeconfig PATH] [--watch] [--shards]
@@ -94,7 +94,7 @@ async function listShards(custom: k8s.CustomObjectsApi, core: k8s.CoreV1Api, nam
     custom.listNamespacedCustomObject({ group: 'atelier.dev', version: 'v1alpha1', plural: 'rendershards', namespace, labelSelector }) as Promise<{ items: RenderShard[] }>,
     core.listNamespacedPod({ namespace, labelSelector }),
   ]);
-  return renderShardTable(shardRows(shardCount(job.spec), shards.items, pods.items));
+  return renderShardTable(shardRows(shardCount(job.spec), shards.items, pods.items, foldedOf(job)));
 }
 
 export async function statusCommand(argv: string[], env: Record<string, string | undefined>, out: (s: string) => void): Promise<number> {

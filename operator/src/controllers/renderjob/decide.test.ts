@@ -451,6 +451,17 @@ describe('the pod as the record of a local attempt (finalizer atelier.dev/outcom
     expect(d.release).toEqual([]);
   });
 
+  test('pods killed because the job stops (suspend, delete, deadline) are released, not recorded as failures', () => {
+    const killed = pod(0, 1, 'Failed', { ...held, terminating: true, nodeName: 'n1', exitCode: 137 });
+    const suspended = decide(job().count(2).suspend().obj(), new Map(), pods(killed, pod(1, 1, 'Running', held)), NOW);
+    expect(suspended.recordOutcomes).toEqual([]);
+    expect(suspended.release).toEqual(['job-0-1']);
+    expect(suspended.deletePods).toEqual(['job-1-1']);
+    // in a running job, the same kill (a user, an eviction) is a failed attempt of its shard
+    const running = decide(job().count(1).obj(), new Map(), pods(killed), NOW);
+    expect(running.recordOutcomes[0]).toMatchObject({ pod: 'job-0-1', create: { index: 0 }, status: { phase: 'Pending', attempts: 1 } });
+  });
+
   test('a job being deleted releases every stopped pod and deletes the running ones', () => {
     const d = decide(job().count(3).deleting().obj(), new Map(), pods(pod(0, 1, 'Succeeded', held), pod(1, 1, 'Failed', held), pod(2, 1, 'Running', held)), NOW);
     expect(d.release.sort()).toEqual(['job-0-1', 'job-1-1']);

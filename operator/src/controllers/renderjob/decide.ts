@@ -221,6 +221,8 @@ interface Scan {
   livePods: PodView[];
   /** Spot checks that need a local re-run now (they go before new shards, within parallelism). */
   checks: { index: number; attempt: number; frames?: Frames }[];
+  /** Held pods that were deleted and stopped: a failure of the shard, unless the whole job stops. */
+  killed: Set<string>;
   wake(ms: number): void;
 }
 
@@ -245,7 +247,7 @@ function newScan(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<
   };
   return {
     job, records, pods, now, opts, d, maxRetries: job.spec.shards.maxRetries ?? 3, untrustedAtStart: new Set(d.untrusted),
-    startable: [], pullBack: [], doneMs: 0, doneCount: 0, doneByModel: {}, liveByProvider: new Map(), liveCount: 0, livePods: [], checks: [],
+    startable: [], pullBack: [], doneMs: 0, doneCount: 0, doneByModel: {}, liveByProvider: new Map(), liveCount: 0, livePods: [], checks: [], killed: new Set(),
     wake: (ms) => { if (ms > 0 && (d.requeueAfterMs === undefined || ms < d.requeueAfterMs)) d.requeueAfterMs = ms; },
   };
 }
@@ -391,6 +393,7 @@ function waitingOrFinished(sc: Scan, range: ShardRange, rec: ShardRecord | undef
   const finished = shardPods.filter((p) => !live(p) && p.attempt > recorded).sort((a, b) => b.attempt - a.attempt)[0];
   if (finished && !rec && foldable(sc, finished)) return fold(sc, range, finished);
   if (finished) {
+    if (finished.terminating && finished.phase === 'Failed' && finished.held) sc.killed.add(finished.name);
     const status = outcomeOf(finished, st, sc.maxRetries, sc.job.spec.gpusPerShard, sc.now, sc.opts);
     d.recordOutcomes.push({
       index: range.index, recordName: rec?.name ?? recordName(sc.job.name, range.index), status: status.status, event: status.event,
@@ -493,6 +496,13 @@ function concludeOutcome(sc: Scan): boolean {
   if (d.outcome === 'Failed' || job.spec.suspend || job.deletionTimestamp !== undefined) {
     // Stop everything that runs; counts of finished shards are kept.
     for (const p of sc.livePods) if (!p.terminating) d.deletePods.push(p.name);
+    // Pods stopped because the job stops were not failures of their shards: released, not recorded.
+    // (A kill that used up the shard's last retry stays recorded: it is what failed the job.)
+    if (sc.killed.size > 0) {
+      const stopped = (o: Decision['recordOutcomes'][number]) => !!o.pod && sc.killed.has(o.pod) && o.status.phase === 'Pending';
+      d.release.push(...d.recordOutcomes.filter(stopped).map((o) => o.pod!));
+      d.recordOutcomes = d.recordOutcomes.filter((o) => !stopped(o));
+    }
     if (job.deletionTimestamp !== undefined) releaseAll(sc);
     d.cancelRemote = [...d.remoteLive];
     if (d.outcome !== 'Failed') d.outcome = job.deletionTimestamp !== undefined ? 'Running' : 'Suspended';

@@ -574,6 +574,8 @@ describe('local shards: the pod is the record, outcomes fold into the job status
     await r.reconcile(`${NS}/job`); // the running pod is deleted; the finished one released
     expect(w.api.pods.get('job-1-1')!.metadata!.deletionTimestamp).toBeDefined();
     finish(w.api.pods.get('job-1-1')!, 137); // the kubelet stopped it
+    await r.reconcile(`${NS}/job`); // released; the job waits until the cache shows it gone
+    expect(w.api.jobs.get('job')!.metadata.finalizers).toContain('atelier.dev/cleanup');
     await r.reconcile(`${NS}/job`);
     expect(w.api.pods.has('job-1-1')).toBe(false); // deleted: gone once released
     for (const p of w.api.pods.values()) expect(p.metadata!.finalizers).toEqual([]); // the rest go with the job (GC)

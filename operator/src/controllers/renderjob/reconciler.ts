@@ -573,8 +573,9 @@ export class RenderJobReconciler {
   /** A job being deleted: once nothing runs and no escrow is open, its records go and the finalizer is removed. */
   private async finishDeletion(pass: Pass): Promise<ReconcileResult> {
     const { key, job, namespace } = pass;
-    // Stopped pods were released in this pass (decide: releaseAll); a pod still running keeps the job.
-    const live = [...pass.pods.values()].flat().filter((p) => !p.neverRan && p.phase !== 'Succeeded' && p.phase !== 'Failed');
+    // Stopped pods were released in this pass (decide: releaseAll).
+    // Deleted pods are waited for until they are gone (released above once stopped), so the job's pods are gone when it is.
+    const live = [...pass.pods.values()].flat().filter((p) => p.terminating || (p.phase !== 'Succeeded' && p.phase !== 'Failed'));
     if (live.length > 0 || pass.decision.deletePods.length > 0 || pass.remoteStopping > 0) return { requeueAfterMs: pass.remoteWake ?? 1000 };
     // Open escrows are released (verified work) or refunded before the job may go.
     if (pass.settles && this.d.settlement?.blocksDeletion(key, job)) return { requeueAfterMs: 2000 };

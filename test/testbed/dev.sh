@@ -207,7 +207,7 @@ if [ ! -t 1 ]; then
 fi
 echo; echo "== the data plane: a job whose inputs come by CID and whose sealed outputs land, decrypted, in S3"
 (cd "$REPO_ROOT" && node test/testbed/dev-data.mjs "$kubeconfig" "$data_json" "$(field "$age_key" recipient)")
-echo; k -n studio get rendershards -l atelier.dev/job=dev-showcase -o custom-columns=SHARD:.spec.index,PHASE:.status.phase,PLACEMENT:.status.placement,PROVIDER:.status.provider,VERIFICATION:.status.verification.state,REMOTE-ID:.status.remoteId > "$dir/shards.txt"; head -12 "$dir/shards.txt"
+echo; KUBECONFIG="$kubeconfig" "${cli[@]}" status rj/dev-showcase -n studio --shards | sed -n '/^SHARD/,$p' > "$dir/shards.txt" || true; head -16 "$dir/shards.txt"
 cat <<MSG
 
 Atelier is running locally (site A, peer site B, three provider fakes, a chain, IPFS and S3).

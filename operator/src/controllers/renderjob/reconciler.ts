@@ -244,8 +244,9 @@ export class RenderJobReconciler {
   private freshest(key: string, cached: RenderJobObject | undefined): RenderJobObject | undefined {
     const mine = this.wroteJob.get(key);
     if (!mine || !cached) return cached;
-    if (mine.job.metadata.uid === cached.metadata.uid && mine.stale.has(cached.metadata.resourceVersion ?? '')) return mine.job;
-    this.wroteJob.delete(key);
+    const rv = cached.metadata.resourceVersion ?? '';
+    if (mine.job.metadata.uid === cached.metadata.uid && (mine.stale.has(rv) || rv === mine.job.metadata.resourceVersion)) return mine.job;
+    this.wroteJob.delete(key); // the cache has a newer version than this process wrote
     return cached;
   }
 

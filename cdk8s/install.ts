@@ -68,7 +68,7 @@ export const JOB_RULES: Rule[] = [
   { apiGroup: 'atelier.dev', resource: 'rendershards/status', verbs: ['get', 'patch', 'update'] },
   { apiGroup: 'atelier.dev', resource: 'renderbudgets', verbs: ['get', 'list', 'watch'] },
   { apiGroup: 'atelier.dev', resource: 'renderbudgets/status', verbs: ['get', 'patch', 'update'] },
-  { apiGroup: '', resource: 'pods', verbs: ['create', 'delete'] },
+  { apiGroup: '', resource: 'pods', verbs: ['create', 'delete', 'patch'] }, // patch: removing atelier.dev/outcome
 ];
 
 export function leaseRules(leaseName: string): Rule[] {

@@ -235,7 +235,7 @@ describe('against the API server', () => {
     const as = `system:serviceaccount:${ns}:${rel}`;
     const can = async (...args: string[]) => (await kubectl(['auth', 'can-i', '--as', as, ...args])).stdout.trim();
     const allowed: string[][] = [
-      ['create', 'pods', '-n', other], ['delete', 'pods', '-n', other], ['watch', 'pods', '-n', other], ['list', 'pods', '--all-namespaces'],
+      ['create', 'pods', '-n', other], ['delete', 'pods', '-n', other], ['patch', 'pods', '-n', other], ['watch', 'pods', '-n', other], ['list', 'pods', '--all-namespaces'],
       ['patch', 'renderjobs.atelier.dev', '-n', other], ['patch', 'renderjobs.atelier.dev', '--subresource=status', '-n', other],
       ['update', 'renderjobs.atelier.dev', '--subresource=finalizers', '-n', other],
       ['create', 'rendershards.atelier.dev', '-n', other], ['deletecollection', 'rendershards.atelier.dev', '-n', other],

@@ -87,7 +87,8 @@ may write a ComputeProvider cannot make the operator read a Secret of another na
 {{/*
 Permissions in the namespaces whose RenderJobs the operator runs: the jobs (finalizers are set with a
 merge patch; renderjobs/finalizers lets shard owner references block deletion), their shard records,
-and creating and deleting their pods.
+creating and deleting their pods, and patching them to remove the operator's own finalizer
+(atelier.dev/outcome) once a pod's outcome is kept.
 */}}
 {{- define "atelier.jobRules" -}}
 - apiGroups: ["atelier.dev"]
@@ -113,7 +114,7 @@ and creating and deleting their pods.
   verbs: ["get", "patch", "update"]
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["create", "delete"]
+  verbs: ["create", "delete", "patch"]
 {{- end }}
 
 {{/* Leader election in the release namespace, and Events about it. */}}

@@ -52,6 +52,7 @@ function operatorPod(b: Batch, job: string, index: number) {
     index, attempt: 1, total: b.shards,
   });
   delete pod.metadata!.ownerReferences; // no owner exists here
+  delete pod.metadata!.finalizers; // atelier.dev/outcome is the operator's: nobody here would remove it
   return pod;
 }
 

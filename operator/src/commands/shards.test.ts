@@ -1,7 +1,7 @@
 // The shard listing of `atelier status --shards`, over RenderShards and pods as the API returns them.
 import type * as k8s from '@kubernetes/client-node';
 import type { RenderShard } from '../api/index.js';
-import { renderShardTable, shardRows } from './shards.js';
+import { foldedOf, renderShardTable, shardRows } from './shards.js';
 
 const shard = (index: number, status: RenderShard['status']): RenderShard => ({ apiVersion: 'atelier.dev/v1alpha1', kind: 'RenderShard', metadata: { name: `j-${index}` }, spec: { jobName: 'j', index }, status } as RenderShard);
 const pod = (index: number, attempt: number, phase: string, node?: string): k8s.V1Pod => ({
@@ -19,11 +19,19 @@ test('one row per shard: recorded outcomes, live pods ahead of their record, rem
     { index: 0, state: 'Succeeded', placement: 'Local', where: 'n1', attempts: 1, lastFailure: '' },
     { index: 1, state: 'Running', placement: 'Local', where: 'n2', attempts: 3, lastFailure: 'Error: attempt 2 exited 1' },
     { index: 2, state: 'Running', placement: 'Remote', where: 'akash 1234', attempts: 1, lastFailure: '' },
-    { index: 3, state: 'Succeeded (not recorded yet)', placement: 'Local', where: 'n3', attempts: 1, lastFailure: '' },
+    { index: 3, state: 'Succeeded', placement: 'Local', where: 'n3', attempts: 1, lastFailure: '' },
     { index: 4, state: 'Pending', placement: '', where: '', attempts: 0, lastFailure: '' },
   ]);
   const table = renderShardTable(rows).split('\n');
   expect(table).toHaveLength(6);
   expect(table[0]).toMatch(/^SHARD\s+STATE\s+PLACEMENT\s+WHERE\s+ATTEMPTS\s+LAST FAILURE$/);
   expect(table[2]).toContain('Error: attempt 2 exited 1');
+});
+
+test('local shards folded into the job status are listed as succeeded, with or without their pod', () => {
+  const folded = foldedOf({ status: { shardSets: { succeeded: '0-1,3' } } });
+  const rows = shardRows(4, [shard(2, { phase: 'Succeeded', placement: 'Local', attempts: 2 })], [pod(1, 1, 'Succeeded', 'n7')], folded);
+  expect(rows.map((r) => [r.index, r.state, r.placement, r.where, r.attempts])).toEqual([
+    [0, 'Succeeded', 'Local', '', 1], [1, 'Succeeded', 'Local', 'n7', 1], [2, 'Succeeded', 'Local', '', 2], [3, 'Succeeded', 'Local', '', 1],
+  ]);
 });

@@ -46,7 +46,8 @@ export function shardRows(total: number, shards: RenderShard[], pods: k8s.V1Pod[
     const remote = st.placement === 'Remote';
     // The record is the truth once it has an outcome or a remote attempt; before that, the pod is.
     const fromPod = !remote && live && live.attempt > (st.attempts ?? 0);
-    const state = fromPod ? (podPhase === 'Succeeded' || podPhase === 'Failed' ? `${podPhase} (not recorded yet)` : podPhase ?? 'Pending') : st.phase ?? 'Pending';
+    // A succeeded pod is the shard's record until it is folded; a failed one is about to be recorded (and maybe retried).
+    const state = fromPod ? (podPhase === 'Failed' ? 'Failed (not recorded yet)' : podPhase ?? 'Pending') : st.phase ?? 'Pending';
     const where = remote ? `${st.provider ?? '?'}${st.remoteId ? ` ${st.remoteId}` : ''}` : (live?.pod.spec?.nodeName ?? '');
     rows.push({
       index, state, placement: remote ? 'Remote' : live || st.placement === 'Local' ? 'Local' : '', where,

@@ -120,6 +120,34 @@ describe('ledgers', () => {
     expect(m.get('render')).toMatchObject({ live: 2, placed: 2, expectedMicros: 500_000n });
   });
 
+  describe('a shard is paid for the attempt whose result is paid, not for every attempt it had (found by test/data/burst.test.ts)', () => {
+    // Shard 0 of burst-s ran first at burst-tamper (rejected: 0.000278 at its configured 1.00/h), then
+    // at burst-honest (0.000556 at 2.00/h), which claimed 611 units (its own 2.20/h). remoteCost sums
+    // both attempts (0.000834), so min(remoteCost, claim) paid the honest provider 611, not 556.
+    const rerun = (resultCost: string | undefined, claimed: string, remoteCost = '0.000834') => {
+      const r = done(0, 'honest', remoteCost, 'Skipped', claimed);
+      r.status.attempts = 2;
+      if (resultCost !== undefined) r.status.result = { ...r.status.result, cost: resultCost };
+      return r;
+    };
+    test.each([
+      // [case, shard's remoteCost (all attempts), the paid attempt's cost, claim, owed, expected]
+      ['re-run after a rejected attempt elsewhere, claim above the attempt', '0.000834', '0.000556', '611', 556n, 556n],
+      ['re-run after a rejected attempt elsewhere, claim below the attempt', '0.000834', '0.000556', '500', 500n, 556n],
+      ['one attempt: both costs agree', '0.000556', '0.000556', '611', 556n, 556n],
+      ['a record from before result.cost (no attempt cost): the shard total, capped by the claim', '0.000834', undefined, '611', 611n, 834n],
+    ])('%s', (_case, remoteCost, resultCost, claimed, owed, expected) => {
+      const l = ledgers({ records: [rerun(resultCost as string | undefined, claimed as string, remoteCost as string)], tokenDecimals: 6, estimateMicros: estimate }).get('honest')!;
+      expect({ owed: l.owedUnits, expected: l.expectedMicros, paid: l.paidShards }).toEqual({ owed, expected, paid: [0] });
+    });
+
+    test('the provider of the rejected attempt gets no ledger from this shard; the honest one is owed its own attempts only', () => {
+      const m = ledgers({ records: [rerun('0.000556', '611'), done(1, 'honest', '0.000556', 'Skipped', '611')], tokenDecimals: 6, estimateMicros: estimate });
+      expect([...m.keys()]).toEqual(['honest']);
+      expect(m.get('honest')!.owedUnits).toBe(1112n);
+    });
+  });
+
   test('no remote shards: no ledgers', () => {
     expect(ledgers({ records: [rec(0, { placement: 'Local', phase: 'Succeeded' })], tokenDecimals: 6, estimateMicros: estimate }).size).toBe(0);
   });

@@ -8,8 +8,9 @@
 //   log-many times), never beyond what the job's budget leaves after its other escrows.
 // - Owed to a provider: for each of its remote shards that succeeded with a signed result whose
 //   verification is Verified (spot check matched) or Skipped (not chosen; signature checked), the
-//   smaller of what the shard cost (status.remoteCost, USD) and what the provider claimed in its
-//   signed result. A provider that failed a check in the job is owed nothing (Withheld). For a job
+//   smaller of what the attempt that produced the paid result cost (status.result.cost, USD; not
+//   status.remoteCost, which sums every attempt of the shard, rejected ones elsewhere included) and
+//   what the provider claimed in its signed result. A provider that failed a check in the job is owed nothing (Withheld). For a job
 //   with sealed outputs, a shard counts only once delivered (checked against its CID and digest).
 // - Released once the job is finished (Succeeded, Failed, or being deleted) and nothing of that
 //   provider is still running or waiting for its spot check; the release names a digest over the
@@ -62,6 +63,16 @@ export interface LedgerInput {
   undelivered?: (index: number) => boolean;
 }
 
+/**
+ * What the attempt whose result is paid cost, USD micros: result.cost. status.remoteCost sums every
+ * remote attempt of the shard, rejected ones at other providers included, so it is used only for a
+ * record written before result.cost existed (the signed claim still caps what is paid).
+ */
+export function paidAttemptCost(st: ShardRecord['status']): bigint {
+  const c = st.result?.cost ?? st.remoteCost;
+  return c ? parseMicros(c) : 0n;
+}
+
 export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
   const untrusted = untrustedProviders(i.records);
   const out = new Map<string, ProviderLedger>();
@@ -91,7 +102,7 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
     }
     if (st.phase !== 'Succeeded') continue;
     const v = st.verification;
-    const cost = st.remoteCost ? parseMicros(st.remoteCost) : 0n;
+    const cost = paidAttemptCost(st);
     l.expectedMicros += cost;
     if (v?.state === 'Pending') { l.checking++; continue; }
     // The provider's bill is not known yet: nothing is owed for it yet, and the escrow stays open.

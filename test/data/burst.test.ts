@@ -251,7 +251,11 @@ test('a settled sealed job on two signing providers: the one whose sealed output
     const j = (await getJob(a, ns, 'burst-s')) as Awaited<ReturnType<typeof getJob>> & { status?: { settlement?: { escrows?: { provider: string; state?: string }[] } } };
     const escrows = j.status?.settlement?.escrows ?? [];
     return escrows.length > 0 && escrows.every((e) => e.state === 'Released' || e.state === 'Refunded') && cond(j.status, 'Settled')?.status === 'True' ? j : undefined;
-  }, 240_000, 1000);
+  }, 240_000, 1000).catch(async (e: unknown) => {
+    // What was left undone: the job's and shards' status, the operator's last words on this job.
+    console.log(`burst-s not settled: ${JSON.stringify((await getJob(a, ns, 'burst-s')).status)}\nshards: ${JSON.stringify((await listShards(a, ns, 'burst-s')).map((s) => s.status))}\noperator: ${op!.raw.filter((l) => l.includes('burst-s')).slice(-30).join('\n')}`);
+    throw e;
+  });
   const shards = await listShards(a, ns, 'burst-s');
   console.log(`burst-s: ${shards.map((s) => `${s.spec.index}:${(s.status as { provider?: string }).provider}`).join(' ')}; Delivered ${JSON.stringify(cond(done.status, 'Delivered'))}`);
   // The providers' own records: the tampering one ran one shard to completion; the honest one ran the
@@ -294,4 +298,4 @@ test('a settled sealed job on two signing providers: the one whose sealed output
   expect(kept.length).toBeGreaterThan(0);
   expect([...got.keys()].sort()).toEqual(kept.map((s) => `burst-s/shard-${s.spec.index}.exr`).sort());
   for (const s of kept) expect(got.get(`burst-s/shard-${s.spec.index}.exr`)!.equals(testRenderContent('burst-s', s.spec.index))).toBe(true);
-});
+}, 300_000);

@@ -13,7 +13,8 @@
 //   what the provider claimed in its signed result. A provider that failed a check in the job is owed nothing (Withheld). For a job
 //   with sealed outputs, a shard counts only once delivered (checked against its CID and digest).
 // - Released once the job is finished (Succeeded, Failed, or being deleted) and nothing of that
-//   provider is still running or waiting for its spot check; the release names a digest over the
+//   provider is still running or waiting for its spot check; for a Succeeded job, also not while
+//   any shard of the job may still run again elsewhere (movingShards: a re-run could land here); the release names a digest over the
 //   signed result digests it pays for. Nothing owed: the escrow is refunded instead.
 // - Amounts: USD micro-units from the status, token units for the chain (a USD stablecoin: one
 //   token is one USD); owed is rounded down, funding up.
@@ -130,6 +131,27 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
   return out;
 }
 
+/**
+ * Shards of the job that may still run again, possibly at another provider: not ended (Succeeded or
+ * Failed), waiting for their spot check or (sealed jobs) their delivery, or holding a result of a
+ * provider found untrusted that is not discarded yet (it runs again elsewhere). A job whose status
+ * says Succeeded is reopened by such a shard; an escrow released before that would leave the re-run
+ * unpaid (found by test/data/burst.test.ts: a tampered output rejected after the job first succeeded).
+ */
+export function movingShards(i: Pick<LedgerInput, 'records' | 'undelivered'>): number {
+  const untrusted = untrustedProviders(i.records);
+  let n = 0;
+  for (const r of i.records) {
+    const st = r.status;
+    const v = st.verification?.state;
+    if (st.phase !== 'Succeeded' && st.phase !== 'Failed') n++;
+    else if (st.phase === 'Failed') continue;
+    else if (v === 'Pending' || (i.undelivered?.(r.index) && v !== 'Failed')) n++;
+    else if (st.placement === 'Remote' && st.provider && untrusted.has(st.provider) && v !== 'Verified') n++;
+  }
+  return n;
+}
+
 export type EscrowState = NonNullable<EscrowStatus['state']>;
 export const CLOSED: ReadonlySet<EscrowState> = new Set(['Released', 'Refunded', 'Withheld']);
 
@@ -146,6 +168,8 @@ export interface StepInput {
   /** Funded so far per provider in token units, as recorded. */
   fundedUnits(provider: string): bigint;
   tokenDecimals: number;
+  /** movingShards() of the job: while a Succeeded job has any, no trusted provider's escrow is closed. */
+  moving?: number;
 }
 
 function emptyLedger(provider: string): ProviderLedger {
@@ -161,6 +185,9 @@ export function finished(job: RenderJob): boolean {
 export function nextSteps(i: StepInput): Step[] {
   const steps: Step[] = [];
   const over = finished(i.job);
+  // A Succeeded job can still be reopened (a Failed or deleted one places nothing new): hold every
+  // release until no shard may move to another provider, whose escrow must still be open then.
+  const hold = over && !i.job.metadata.deletionTimestamp && i.job.status?.phase === 'Succeeded' && (i.moving ?? 0) > 0;
   const budget = i.job.spec.budget?.maxCost ? microsToUnits(parseMicros(i.job.spec.budget.maxCost), i.tokenDecimals, 'floor') : undefined;
   // An escrow whose provider no shard names any more (its attempts there failed or moved on, and a
   // record keeps only the last provider) is still the job's: it gets an empty ledger, so it is closed.
@@ -183,6 +210,7 @@ export function nextSteps(i: StepInput): Step[] {
         if (opened || state === 'Opening') steps.push({ kind: 'refund', provider: l.provider, withheld: true });
         continue;
       }
+      if (hold) continue;
       if (l.owedUnits > 0n) {
         if (!opened) steps.push({ kind: 'open', provider: l.provider, fundUnits: l.owedUnits });
         else if (funded < l.owedUnits) steps.push({ kind: 'topUp', provider: l.provider, fundUnits: l.owedUnits });

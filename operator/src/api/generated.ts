@@ -563,6 +563,8 @@ export interface ShardResult {
   digest?: string;
   /** Provider's signature over digest (remote shards). */
   signature?: string;
+  /** What the remote attempt that produced this result cost (decimal string, USD), as the provider's bill was read; settlement pays the smaller of it and the signed claim. remoteCost sums every remote attempt of the shard, rejected ones at other providers included. */
+  cost?: string;
   /** The provider's EIP-712 signed ShardResult (remote shards of settled jobs). */
   signed?: ShardResultSigned;
 }

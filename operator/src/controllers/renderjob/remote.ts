@@ -394,7 +394,8 @@ export class RemoteShards {
     const localCost = st.cost && st.remoteCost ? parseMicros(st.cost) - parseMicros(st.remoteCost) : st.cost ? parseMicros(st.cost) : 0n;
     const done: ShardRecordStatus = {
       ...st, phase: 'Succeeded', idempotencyKey: st.idempotencyKey, remoteId: st.remoteId,
-      result: { outputs: results.outputs, digest: results.digest, ...(results.signature ? { signature: results.signature } : {}), ...(signed ? { signed } : {}) },
+      // result.cost: this attempt's bill alone, what settlement weighs against the signed claim.
+      result: { outputs: results.outputs, digest: results.digest, ...(results.signature ? { signature: results.signature } : {}), ...(signed ? { signed } : {}), ...(cost ? { cost: formatMicros(attemptCost) } : {}) },
       ...(verification ? { verification } : {}),
       remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost), costPending: cost ? undefined : true,
       completionTime: iso(this.clock.now()), retryAfter: undefined, staleRemotes: toClose.length ? toClose : undefined,
@@ -450,7 +451,7 @@ export class RemoteShards {
     const attempt = parseMicros(cost.usd);
     this.metrics.attemptEnded('remote', st.provider, 0, Number(attempt) / 1e6);
     await record(rec.name, {
-      ...st, costPending: undefined,
+      ...st, costPending: undefined, ...(st.result ? { result: { ...st.result, cost: formatMicros(attempt) } } : {}),
       remoteCost: formatMicros((st.remoteCost ? parseMicros(st.remoteCost) : 0n) + attempt),
       cost: formatMicros((st.cost ? parseMicros(st.cost) : 0n) + attempt),
     });

@@ -23,7 +23,7 @@ import { parseMicrosOr } from '../../money.js';
 import type { ShardRecord } from '../../api/index.js';
 import type { Lister, Log as Logger, Recorder, SecretReader } from '../../runtime/index.js';
 import type { SettlementView } from '../ports.js';
-import { CLOSED, finished, ledgers, nextSteps, type Step } from './plan.js';
+import { CLOSED, finished, ledgers, movingShards, nextSteps, type Step } from './plan.js';
 
 export type Condition = { type: string; status: 'True' | 'False' | 'Unknown'; reason: string; message: string; observedGeneration?: number; lastTransitionTime?: string };
 
@@ -205,7 +205,8 @@ export class SettlementController implements SettlementView {
       const notDelivered = undelivered(job);
       const led = ledgers({ records, tokenDecimals: decimals, estimateMicros, ...(notDelivered ? { undelivered: notDelivered } : {}) });
       const byProvider = new Map(escrows.map((e) => [e.provider, e]));
-      const steps = nextSteps({ job, ledgers: led, escrows: byProvider, tokenDecimals: decimals, fundedUnits: (p) => unitsOf(byProvider.get(p)?.funded, decimals) });
+      const moving = movingShards({ records, ...(notDelivered ? { undelivered: notDelivered } : {}) });
+      const steps = nextSteps({ job, ledgers: led, escrows: byProvider, tokenDecimals: decimals, fundedUnits: (p) => unitsOf(byProvider.get(p)?.funded, decimals), moving });
       if (steps.length === 0) return true;
       if (signal?.aborted || this.d.clock.now() > until) return false;
       const perProvider = new Map<string, Step[]>();

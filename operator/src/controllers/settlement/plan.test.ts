@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { API_VERSION, type EscrowStatus, type RenderJob } from '../../api/index.js';
 import type { RenderShardStatus as ShardRecordStatus, ShardRecord } from '../../api/index.js';
-import { finished, ledgers, microsToUnits, nextSteps, releaseDigest, ZERO_DIGEST, type ProviderLedger, type StepInput } from './plan.js';
+import { finished, ledgers, microsToUnits, movingShards, nextSteps, releaseDigest, ZERO_DIGEST, type ProviderLedger, type StepInput } from './plan.js';
 
 const D = (c: string) => `0x${c.repeat(64)}`;
 const rec = (index: number, status: ShardRecordStatus): ShardRecord => ({ name: `job-${index}`, index, status });
@@ -118,6 +118,34 @@ describe('ledgers', () => {
     const m = ledgers({ records: [liveAt(0, 'akash'), liveAt(1, 'akash'), liveAt(2, 'render'), rec(3, { placement: 'Remote', provider: 'render', phase: 'Pending', attempts: 1, idempotencyKey: 'u1-3-1' })], tokenDecimals: 6, estimateMicros: estimate });
     expect(m.get('akash')).toMatchObject({ live: 2, placed: 2, expectedMicros: 1_000_000n, owedUnits: 0n });
     expect(m.get('render')).toMatchObject({ live: 2, placed: 2, expectedMicros: 500_000n });
+  });
+
+  describe('a shard is paid for the attempt whose result is paid, not for every attempt it had (found by test/data/burst.test.ts)', () => {
+    // Shard 0 of burst-s ran first at burst-tamper (rejected: 0.000278 at its configured 1.00/h), then
+    // at burst-honest (0.000556 at 2.00/h), which claimed 611 units (its own 2.20/h). remoteCost sums
+    // both attempts (0.000834), so min(remoteCost, claim) paid the honest provider 611, not 556.
+    const rerun = (resultCost: string | undefined, claimed: string, remoteCost = '0.000834') => {
+      const r = done(0, 'honest', remoteCost, 'Skipped', claimed);
+      r.status.attempts = 2;
+      if (resultCost !== undefined) r.status.result = { ...r.status.result, cost: resultCost };
+      return r;
+    };
+    test.each([
+      // [case, shard's remoteCost (all attempts), the paid attempt's cost, claim, owed, expected]
+      ['re-run after a rejected attempt elsewhere, claim above the attempt', '0.000834', '0.000556', '611', 556n, 556n],
+      ['re-run after a rejected attempt elsewhere, claim below the attempt', '0.000834', '0.000556', '500', 500n, 556n],
+      ['one attempt: both costs agree', '0.000556', '0.000556', '611', 556n, 556n],
+      ['a record from before result.cost (no attempt cost): the shard total, capped by the claim', '0.000834', undefined, '611', 611n, 834n],
+    ])('%s', (_case, remoteCost, resultCost, claimed, owed, expected) => {
+      const l = ledgers({ records: [rerun(resultCost as string | undefined, claimed as string, remoteCost as string)], tokenDecimals: 6, estimateMicros: estimate }).get('honest')!;
+      expect({ owed: l.owedUnits, expected: l.expectedMicros, paid: l.paidShards }).toEqual({ owed, expected, paid: [0] });
+    });
+
+    test('the provider of the rejected attempt gets no ledger from this shard; the honest one is owed its own attempts only', () => {
+      const m = ledgers({ records: [rerun('0.000556', '611'), done(1, 'honest', '0.000556', 'Skipped', '611')], tokenDecimals: 6, estimateMicros: estimate });
+      expect([...m.keys()]).toEqual(['honest']);
+      expect(m.get('honest')!.owedUnits).toBe(1112n);
+    });
   });
 
   test('no remote shards: no ledgers', () => {
@@ -282,5 +310,50 @@ describe('nextSteps', () => {
     const known = rec(3, { ...pending.status, costPending: undefined, remoteCost: '0.60' });
     const after = ledgers({ records: [rs[0]!, known], tokenDecimals: 6, estimateMicros: () => 0n }).get('akash')!;
     expect(after).toMatchObject({ checking: 0, owedUnits: 800_000n + 600_000n, paidShards: [0, 3] });
+  });
+
+  describe('a Succeeded job whose shards may still run elsewhere closes no trusted escrow (found by test/data/burst.test.ts)', () => {
+    // burst-s under load: both shards Succeeded (shard 0 at tamper, shard 1 at honest), the job
+    // Succeeded; then shard 0's sealed output was rejected on delivery (verification Failed at tamper),
+    // discarded and run again at honest. honest's escrow, released at 556 for shard 1 alone before the
+    // re-run, stayed closed: the re-run was never paid (paid 556 of 1112).
+    const sealed = (delivered: number[]) => (index: number) => !delivered.includes(index);
+    const tamperRejected = rec(0, { ...done(0, 'tamper', '0.000278', undefined, '611').status, verification: { state: 'Failed', provider: 'tamper', message: 'output rejected on delivery' } });
+    const honest1 = done(1, 'honest', '0.000556', 'Skipped', '611');
+    const discarded = rec(0, { ...tamperRejected.status, phase: 'Pending', result: undefined, idempotencyKey: undefined });
+    const rerunLive = rec(0, { ...discarded.status, provider: 'honest', phase: 'Running', idempotencyKey: 'u1-0-2', remoteId: 'r-2', verification: undefined });
+    const rerunDone = rec(0, { ...done(0, 'honest', '0.000834', 'Skipped', '611').status, result: { ...done(0, 'honest', '0.000834', 'Skipped', '611').status.result, cost: '0.000556' } });
+    test.each([
+      // [case, shard 0's record, delivered indexes, moving shards, steps for honest]
+      ['shard 0 rejected on delivery, not yet discarded (the job status still says Succeeded)', tamperRejected, [1], 1, []],
+      ['shard 0 discarded, Pending again (the job status not updated yet)', discarded, [1], 1, []],
+      ['shard 0 running again at honest', rerunLive, [1], 1, []],
+      ['shard 0 done at honest, not delivered yet', rerunDone, [1], 1, []],
+      ['shard 0 done at honest and delivered: both runs released', rerunDone, [0, 1], 0, [{ kind: 'release', provider: 'honest', owedUnits: 1112n }]],
+    ])('%s', (_case, shard0, delivered, moving, want) => {
+      const records = [shard0 as ShardRecord, honest1];
+      const undelivered = sealed(delivered as number[]);
+      expect(movingShards({ records, undelivered })).toBe(moving);
+      const led = ledgers({ records, tokenDecimals: 6, estimateMicros: () => 556n, undelivered });
+      const i: StepInput = {
+        job: renderJob({ phase: 'Succeeded' }), tokenDecimals: 6, ledgers: led, moving: moving as number,
+        escrows: new Map([['honest', escrow('honest', 'Open')], ['tamper', escrow('tamper', 'Open')]]), fundedUnits: () => 2224n,
+      };
+      const got = nextSteps(i);
+      expect(got.filter((x) => x.provider === 'honest').map((x) => ({ kind: x.kind, provider: x.provider, ...('owedUnits' in x ? { owedUnits: x.owedUnits } : {}) }))).toEqual(want);
+    });
+
+    test('a Failed or deleted job places nothing new: its escrows close as before', () => {
+      const led = ledgers({ records: [tamperRejected, honest1], tokenDecimals: 6, estimateMicros: () => 0n });
+      for (const job of [renderJob({ phase: 'Failed' }), renderJob({ phase: 'Succeeded', deleting: true })]) {
+        const got = nextSteps({ job, tokenDecimals: 6, ledgers: led, moving: 1, escrows: new Map([['honest', escrow('honest', 'Open')]]), fundedUnits: () => 2224n });
+        expect(got).toEqual([expect.objectContaining({ kind: 'release', provider: 'honest', owedUnits: 556n })]);
+      }
+    });
+
+    test('one unreadable bill does not hold the other providers (it is not a shard that moves)', () => {
+      const pending = rec(0, { ...done(0, 'akash', '0', 'Skipped', '700000').status, costPending: true });
+      expect(movingShards({ records: [pending, honest1] })).toBe(0);
+    });
   });
 });

@@ -8,11 +8,13 @@
 //   log-many times), never beyond what the job's budget leaves after its other escrows.
 // - Owed to a provider: for each of its remote shards that succeeded with a signed result whose
 //   verification is Verified (spot check matched) or Skipped (not chosen; signature checked), the
-//   smaller of what the shard cost (status.remoteCost, USD) and what the provider claimed in its
-//   signed result. A provider that failed a check in the job is owed nothing (Withheld). For a job
+//   smaller of what the attempt that produced the paid result cost (status.result.cost, USD; not
+//   status.remoteCost, which sums every attempt of the shard, rejected ones elsewhere included) and
+//   what the provider claimed in its signed result. A provider that failed a check in the job is owed nothing (Withheld). For a job
 //   with sealed outputs, a shard counts only once delivered (checked against its CID and digest).
 // - Released once the job is finished (Succeeded, Failed, or being deleted) and nothing of that
-//   provider is still running or waiting for its spot check; the release names a digest over the
+//   provider is still running or waiting for its spot check; for a Succeeded job, also not while
+//   any shard of the job may still run again elsewhere (movingShards: a re-run could land here); the release names a digest over the
 //   signed result digests it pays for. Nothing owed: the escrow is refunded instead.
 // - Amounts: USD micro-units from the status, token units for the chain (a USD stablecoin: one
 //   token is one USD); owed is rounded down, funding up.
@@ -62,6 +64,16 @@ export interface LedgerInput {
   undelivered?: (index: number) => boolean;
 }
 
+/**
+ * What the attempt whose result is paid cost, USD micros: result.cost. status.remoteCost sums every
+ * remote attempt of the shard, rejected ones at other providers included, so it is used only for a
+ * record written before result.cost existed (the signed claim still caps what is paid).
+ */
+export function paidAttemptCost(st: ShardRecord['status']): bigint {
+  const c = st.result?.cost ?? st.remoteCost;
+  return c ? parseMicros(c) : 0n;
+}
+
 export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
   const untrusted = untrustedProviders(i.records);
   const out = new Map<string, ProviderLedger>();
@@ -91,7 +103,7 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
     }
     if (st.phase !== 'Succeeded') continue;
     const v = st.verification;
-    const cost = st.remoteCost ? parseMicros(st.remoteCost) : 0n;
+    const cost = paidAttemptCost(st);
     l.expectedMicros += cost;
     if (v?.state === 'Pending') { l.checking++; continue; }
     // The provider's bill is not known yet: nothing is owed for it yet, and the escrow stays open.
@@ -119,6 +131,27 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
   return out;
 }
 
+/**
+ * Shards of the job that may still run again, possibly at another provider: not ended (Succeeded or
+ * Failed), waiting for their spot check or (sealed jobs) their delivery, or holding a result of a
+ * provider found untrusted that is not discarded yet (it runs again elsewhere). A job whose status
+ * says Succeeded is reopened by such a shard; an escrow released before that would leave the re-run
+ * unpaid (found by test/data/burst.test.ts: a tampered output rejected after the job first succeeded).
+ */
+export function movingShards(i: Pick<LedgerInput, 'records' | 'undelivered'>): number {
+  const untrusted = untrustedProviders(i.records);
+  let n = 0;
+  for (const r of i.records) {
+    const st = r.status;
+    const v = st.verification?.state;
+    if (st.phase !== 'Succeeded' && st.phase !== 'Failed') n++;
+    else if (st.phase === 'Failed') continue;
+    else if (v === 'Pending' || (i.undelivered?.(r.index) && v !== 'Failed')) n++;
+    else if (st.placement === 'Remote' && st.provider && untrusted.has(st.provider) && v !== 'Verified') n++;
+  }
+  return n;
+}
+
 export type EscrowState = NonNullable<EscrowStatus['state']>;
 export const CLOSED: ReadonlySet<EscrowState> = new Set(['Released', 'Refunded', 'Withheld']);
 
@@ -135,6 +168,8 @@ export interface StepInput {
   /** Funded so far per provider in token units, as recorded. */
   fundedUnits(provider: string): bigint;
   tokenDecimals: number;
+  /** movingShards() of the job: while a Succeeded job has any, no trusted provider's escrow is closed. */
+  moving?: number;
 }
 
 function emptyLedger(provider: string): ProviderLedger {
@@ -150,6 +185,9 @@ export function finished(job: RenderJob): boolean {
 export function nextSteps(i: StepInput): Step[] {
   const steps: Step[] = [];
   const over = finished(i.job);
+  // A Succeeded job can still be reopened (a Failed or deleted one places nothing new): hold every
+  // release until no shard may move to another provider, whose escrow must still be open then.
+  const hold = over && !i.job.metadata.deletionTimestamp && i.job.status?.phase === 'Succeeded' && (i.moving ?? 0) > 0;
   const budget = i.job.spec.budget?.maxCost ? microsToUnits(parseMicros(i.job.spec.budget.maxCost), i.tokenDecimals, 'floor') : undefined;
   // An escrow whose provider no shard names any more (its attempts there failed or moved on, and a
   // record keeps only the last provider) is still the job's: it gets an empty ledger, so it is closed.
@@ -172,6 +210,7 @@ export function nextSteps(i: StepInput): Step[] {
         if (opened || state === 'Opening') steps.push({ kind: 'refund', provider: l.provider, withheld: true });
         continue;
       }
+      if (hold) continue;
       if (l.owedUnits > 0n) {
         if (!opened) steps.push({ kind: 'open', provider: l.provider, fundUnits: l.owedUnits });
         else if (funded < l.owedUnits) steps.push({ kind: 'topUp', provider: l.provider, fundUnits: l.owedUnits });

@@ -1,7 +1,9 @@
 // Remote shards: the steps that move one shard attempt through a provider, each safe to repeat and to
 // interrupt. The intent (provider + idempotency key) is recorded on the RenderShard before anything
-// is sent; the submit always asks the provider for that key first (findByKey), so an attempt cut short
-// by a crash is found again instead of sent twice; the remote id is recorded right after; the outcome
+// is sent, conditionally on the record as the API server holds it; a submit asks the provider for that
+// key first (findByKey) unless this process wrote the intent so and sends it for the first time (the
+// proof is at freshIntents), so an attempt cut short by a crash is found again instead of sent twice;
+// the remote id is recorded right after; the outcome
 // (results, cost) is recorded before the attempt is forgotten (and before an Akash deployment is
 // closed); a submission that cannot be confirmed cancelled is kept in `staleRemotes` and cancelled
 // again, in the background, until the provider says it is gone. Status calls and searches are bounded
@@ -41,8 +43,13 @@ export interface ResultCheck {
 
 export type VerificationHook = (provider: string, result: 'verified' | 'failed' | 'skipped', message?: string) => void;
 
-/** Writes a RenderShard status patch (and remembers it against a stale cache). */
-export type RecordFn = (recordName: string, status: ShardRecordStatus) => Promise<void>;
+/**
+ * Writes a RenderShard status patch (and remembers it against a stale cache). With `expect`, the write
+ * is conditional (JobWriter.patchShardStatusIf): it is made only if the record as the API server holds
+ * it passes `expect`, and no other write comes between that read and it; it resolves to true only
+ * when it was made so.
+ */
+export type RecordFn = (recordName: string, status: ShardRecordStatus, expect?: (current: ShardRecordStatus) => boolean) => Promise<boolean | void>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -132,6 +139,24 @@ export class RemoteShards {
   private readonly staleCancels = new Map<string, StaleCancel>();
   /** Keys whose intent this process recorded: only these may be submitted when findByKey finds nothing. */
   private readonly ownIntents = new Set<string>();
+  /**
+   * Keys whose intent this process wrote conditionally and has not tried to submit yet: their first
+   * submit skips findByKey (a list scan at Render and Akash, one to many calls per shard). Why no
+   * submission under such a key K = (job uid, shard, attempt n) can exist:
+   *  1. a submission under K is only ever sent after a write of intent K (attempts = n) succeeded
+   *     (start() then resolve(); resolve() submits on a miss only for ownIntents, and on a restart
+   *     only what findByKey finds is tracked);
+   *  2. a RenderShard's `attempts` never decreases (every status write keeps it or sets the next
+   *     attempt), and the record lives as long as its job (keys carry the job's uid);
+   *  3. our write of intent K was made at a resourceVersion at which the record had no live intent and
+   *     attempts < n. Had any intent K been written before, attempts would be >= n there (2); written
+   *     after our read by another process, our write would have failed with 409 (the precondition),
+   *     and any later conditional write of K sees attempts = n and is refused.
+   * So no other intent K, hence (1) no other submission under K, exists. The key leaves this set at
+   * its first submit: a submit that failed or timed out may still have been made, so every later one
+   * (track(), after a restart, the stale sweep) asks findByKey first as before.
+   */
+  private readonly freshIntents = new Set<string>();
   /** Failed reads of a bill in a row, per `cost/<provider>/<remoteId>`. */
   private readonly costFailures = new Map<string, number>();
   /** Keys of earlier processes' submissions this process has looked up once (track). */
@@ -174,8 +199,15 @@ export class RemoteShards {
       ...prev, phase: 'Scheduled', placement: 'Remote', provider: s.provider, gpuModel: s.gpuModel, idempotencyKey: s.idempotencyKey,
       remoteId: undefined, attempts: s.attempt, retryAfter: undefined, podName: undefined,
     };
-    await record(s.recordName, intent);
+    // Only over a record that, fresh from the API server, has no live remote attempt and no attempt
+    // numbered this one or later: a stale cache (another leader's writes not seen yet) writes nothing.
+    const wrote = await record(s.recordName, intent, (cur) => !cur.idempotencyKey && (cur.attempts ?? 0) < s.attempt);
+    if (wrote === false) {
+      this.log.info('remote intent not written: the record moved on since the cache saw it', { shard: s.recordName, provider: s.provider, attempt: s.attempt });
+      return;
+    }
     this.ownIntents.add(s.idempotencyKey);
+    if (wrote === true) this.freshIntents.add(s.idempotencyKey);
     const asked = this.clock.now();
     try {
       await this.resolve(record, { name: s.recordName, index: spec.shardIndex, status: intent }, spec);
@@ -207,7 +239,9 @@ export class RemoteShards {
     // The search is bounded like a status call; the submit is not: given up on while in flight, it
     // might still be made, and only findByKey can tell.
     // The spec lets an adapter that finds submissions by content (Akash's manifest version) find one an earlier process made.
-    let remoteId = await this.within(budgetMs, `${st.provider} findByKey`, adapter.findByKey(key, spec));
+    // A fresh intent (see freshIntents) has no submission to find; it stops being fresh right here.
+    const fresh = this.freshIntents.delete(key);
+    let remoteId = fresh ? undefined : await this.within(budgetMs, `${st.provider} findByKey`, adapter.findByKey(key, spec));
     if (!remoteId && !this.ownIntents.has(key)) {
       this.log.warn('submission of an earlier process not found: starting a new attempt', {
         shard: rec.name, provider: st.provider, attempt: st.attempts, searchable: adapter.capabilities().findByKey,
@@ -230,6 +264,7 @@ export class RemoteShards {
     this.nextPoll.delete(key);
     this.failingSince.delete(key);
     this.ownIntents.delete(key);
+    this.freshIntents.delete(key);
     this.seenAgain.delete(key);
   }
 

@@ -49,8 +49,8 @@ class Store implements JobWriter {
     const pods: Lister<k8s.V1Pod> = { get: (_ns, n) => this.pods.get(n), byIndex: () => [] };
     return { jobs, shards, pods };
   }
-  async patchShardStatusIf(ns: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean) {
-    if (!expect((this.shards.get(name)?.status ?? {}) as ShardRecordStatus)) return false;
+  async patchShardStatusIf(ns: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>) {
+    if (!(await expect((this.shards.get(name)?.status ?? {}) as ShardRecordStatus))) return false;
     await this.patchShardStatus(ns, name, status);
     return true;
   }

@@ -89,9 +89,9 @@ class FakeApi implements JobWriter {
   }
   /** Another leader's writes land between our read and our write when set (the precondition fails: 409). */
   conflictOnce = false;
-  async patchShardStatusIf(ns: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean) {
+  async patchShardStatusIf(ns: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>) {
     const s = this.shards.get(name);
-    if (!s || !expect((s.status ?? {}) as ShardRecordStatus)) return false;
+    if (!s || !(await expect((s.status ?? {}) as ShardRecordStatus))) return false;
     if (this.conflictOnce) { this.conflictOnce = false; return false; }
     await this.patchShardStatus(ns, name, status);
     return true;

@@ -30,7 +30,7 @@ export interface JobWriter {
    * conditionally on the resourceVersion read (a merge patch carrying metadata.resourceVersion is a
    * precondition). False, nothing written, when `expect` refuses it or a write came between (409).
    */
-  patchShardStatusIf(namespace: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean): Promise<boolean>;
+  patchShardStatusIf(namespace: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>): Promise<boolean>;
 }
 
 export class ApiJobWriter implements JobWriter {
@@ -106,12 +106,12 @@ export class ApiJobWriter implements JobWriter {
       .catch((e) => { if (!isNotFound(e)) throw e; });
   }
 
-  async patchShardStatusIf(namespace: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean): Promise<boolean> {
+  async patchShardStatusIf(namespace: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>): Promise<boolean> {
     const target = { group: GROUP, version: VERSION, plural: 'rendershards', namespace, name };
     // A plain GET is a quorum read: the status as etcd holds it, not as a cache last saw it.
     const current = (await this.c.custom.getNamespacedCustomObjectStatus(target)) as { metadata?: { resourceVersion?: string }; status?: ShardRecordStatus };
     const rv = current.metadata?.resourceVersion;
-    if (!rv || !expect(current.status ?? {})) return false;
+    if (!rv || !(await expect(current.status ?? {}))) return false;
     this.count('shardStatus');
     const body = { metadata: { resourceVersion: rv }, status: Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v === undefined ? null : v])) };
     try {

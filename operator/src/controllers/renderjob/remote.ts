@@ -99,15 +99,21 @@ const CALL_TIMEOUT_MS = 60_000;
 const COST_RETRY_MAX_MS = 60_000;
 /** A running remote shard is looked at less often the longer it has run, up to this. */
 const RUNNING_POLL_MAX_MS = 30_000;
+/** Jobs whose remote run times are kept (runTimes). */
+const RUN_TIMES_KEPT = 1024;
 
 /**
  * When to look at a running remote shard again: every pollInterval at first, then an eighth of the
  * time it has run so far (its end is seen at most ~12% of its run time late, at most 30 s), never
  * past its maxDuration. Polling every few seconds made status calls most of the provider calls per
- * shard (burst benchmark: 6.6 of Akash's 13.8 per shard).
+ * shard (burst benchmark: 6.6 of Akash's 13.8 per shard). `expectedMs`: how long its job's shards on
+ * this provider took to be seen finished (RemoteShards.runTimes); a run not yet that old is looked at
+ * when it should have ended (within the same 30 s), so a 10 s shard is not looked at twice while it
+ * runs. A shard that fails early is seen at most that much later.
  */
-export function runningPollMs(pollIntervalMs: number, ranMs: number, limitMs: number): number {
+export function runningPollMs(pollIntervalMs: number, ranMs: number, limitMs: number, expectedMs = 0): number {
   let wait = Math.max(pollIntervalMs, Math.min(RUNNING_POLL_MAX_MS, Math.floor(ranMs / 8)));
+  if (expectedMs > ranMs) wait = Math.max(wait, Math.min(RUNNING_POLL_MAX_MS, expectedMs - ranMs));
   if (limitMs > 0 && ranMs < limitMs) wait = Math.min(wait, Math.max(pollIntervalMs, limitMs - ranMs + 1));
   return wait;
 }
@@ -161,6 +167,12 @@ export class RemoteShards {
   private readonly costFailures = new Map<string, number>();
   /** Keys of earlier processes' submissions this process has looked up once (track). */
   private readonly seenAgain = new Set<string>();
+  /**
+   * Per `jobUid/provider`: the shortest time from a remote run's start to its end being seen, over
+   * the job's finished shards there (observed, so never shorter than the runs really were). Bounded:
+   * the oldest jobs are dropped first.
+   */
+  private readonly runTimes = new Map<string, number>();
 
   constructor(
     private readonly adapters: AdapterSource,
@@ -315,12 +327,17 @@ export class RemoteShards {
       switch (status.phase) {
         case 'Pending':
         case 'Provisioning':
-        case 'Unknown':
-          return this.cfg.pollIntervalMs;
+        case 'Unknown': {
+          // Started (Akash: leased) but not running yet: looked at when a run begun then should be over.
+          const wait = runningPollMs(this.cfg.pollIntervalMs, 0, 0, status.startedAt ? this.expectedMs(spec, st.provider!) - (now - status.startedAt.getTime()) : 0);
+          this.nextPoll.set(key, now + wait);
+          return wait;
+        }
         case 'Running':
           return await this.running(record, ns, rec, adapter, spec, maxRetries, status.startedAt);
         case 'Succeeded':
-          await this.succeed(record, ns, rec, adapter, maxRetries, budget, check);
+          this.learnRunTime(spec, st, status.startedAt);
+          await this.succeed(record, ns, rec, adapter, maxRetries, budget, check, status.startedAt);
           this.forget(key);
           return undefined;
         case 'Failed':
@@ -348,7 +365,7 @@ export class RemoteShards {
       await this.failAttempt(record, ns, { ...rec, status: { ...st, phase: 'Running', startTime } }, maxRetries, 'ShardTimeout', `${st.provider} ${st.remoteId}: ran longer than shards.maxDuration (${spec.maxDurationSec}s); cancelled`, false, adapter);
       return undefined;
     }
-    const wait = runningPollMs(this.cfg.pollIntervalMs, ranMs, limitMs);
+    const wait = runningPollMs(this.cfg.pollIntervalMs, ranMs, limitMs, this.expectedMs(spec, st.provider!));
     this.nextPoll.set(st.idempotencyKey!, now + wait);
     return wait;
   }
@@ -385,7 +402,23 @@ export class RemoteShards {
     return wait;
   }
 
-  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, budgetMs: number, check?: ResultCheck): Promise<void> {
+  /** How long this job's shards on this provider took to be seen finished (0: none finished yet). */
+  private expectedMs(spec: ShardSpec, provider: string): number {
+    return this.runTimes.get(`${spec.jobUid}/${provider}`) ?? 0;
+  }
+
+  private learnRunTime(spec: ShardSpec, st: ShardRecordStatus, startedAt?: Date): void {
+    const started = st.startTime ? Date.parse(st.startTime) : startedAt?.getTime();
+    if (started === undefined || Number.isNaN(started)) return;
+    const id = `${spec.jobUid}/${st.provider}`;
+    const ran = Math.max(0, this.clock.now() - started);
+    const known = this.runTimes.get(id);
+    this.runTimes.delete(id); // re-inserted: most recently used last
+    this.runTimes.set(id, known === undefined ? ran : Math.min(known, ran));
+    if (this.runTimes.size > RUN_TIMES_KEPT) this.runTimes.delete(this.runTimes.keys().next().value as string);
+  }
+
+  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, budgetMs: number, check?: ResultCheck, startedAt?: Date): Promise<void> {
     const st = rec.status;
     const results = await this.within(Math.min(budgetMs, this.callTimeoutMs()), `${st.provider} results of ${st.remoteId}`, adapter.getResults(st.remoteId!));
     // A bill that cannot be read now is not a bill of 0: the shard is recorded with costPending, the
@@ -433,6 +466,8 @@ export class RemoteShards {
       ...(verification ? { verification } : {}),
       remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost), costPending: cost ? undefined : true,
       completionTime: iso(this.clock.now()), retryAfter: undefined, staleRemotes: toClose.length ? toClose : undefined,
+      // Not seen running (its first look after the start found it finished): the provider's start.
+      ...(!st.startTime && startedAt ? { startTime: iso(startedAt.getTime()) } : {}),
     };
     await record(rec.name, done);
     if (verification?.state === 'Skipped') this.onVerification(st.provider!, 'skipped');
@@ -541,6 +576,7 @@ export class RemoteShards {
   private async cancelConfirmed(adapter: ProviderAdapter, remoteId: string): Promise<boolean> {
     try {
       await this.within(this.callTimeoutMs(), `cancel ${remoteId}`, adapter.cancel(remoteId));
+      if (adapter.capabilities().cancelConfirms) return true;
       const s = await this.within(this.callTimeoutMs(), `status of ${remoteId}`, adapter.getStatus(remoteId));
       return s.phase === 'Cancelled' || s.phase === 'Failed' || s.phase === 'Succeeded';
     } catch (e) {

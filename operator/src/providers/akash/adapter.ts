@@ -40,6 +40,14 @@
 // manifest again after manifestResendMs. A deployment read without its shard (getStatus after a
 // restart, no findByKey with the spec) that has no lease cannot get one: it is closed and Failed.
 // A second close is a quiet success on the console (deployment-writer.service.ts:110-127).
+//
+// Calls per shard (burst benchmark): a deployment this process made and has not asked a lease for
+// yet cannot have one, so while it is young (FRESH_BIDS_MS) a poll reads only its bids; the lease
+// answer (the deployment, lease status and service URI, lease.service.ts) gives the shard agent's
+// URI, so later polls ask the agent first and read the deployment only when the agent does not say
+// `running` (not up yet, gone, or finished); the deployment read with the final report serves the
+// cost that follows; cancel() is the DELETE alone (a second close is a quiet success, a 404 gone), and
+// its success confirms the close (capabilities.cancelConfirms).
 
 import { adapterHttpClient, readTextLimited, type HttpClient } from '../http.js';
 import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../../money.js';
@@ -168,8 +176,16 @@ interface Submission {
   ceilingMicrosPerGpuHour: bigint;
   createdAt: number;
   leasedAt?: number;
-  final?: { phase: 'Succeeded' | 'Failed'; report?: ResultReport; message?: string; endedAt: number };
+  /** This process asked for a lease (POST /v1/leases) at least once. */
+  leaseAsked?: boolean;
+  /** The shard agent's address, from the lease answer or a deployment read. */
+  uri?: string;
+  /** `deployment`: the read that saw the final report, for the cost asked right after; dropped by cancel(). */
+  final?: { phase: 'Succeeded' | 'Failed'; report?: ResultReport; message?: string; endedAt: number; deployment?: WireDeployment };
 }
+
+/** How long after its create a deployment of this process is polled by its bids alone. */
+const FRESH_BIDS_MS = 60_000;
 
 export class AkashAdapter implements ProviderAdapter {
   readonly type = 'akash' as const;
@@ -207,6 +223,7 @@ export class AkashAdapter implements ProviderAdapter {
       billing: 'perBlock',
       maxGpusPerJob: 8,
       endsByItself: false,
+      cancelConfirms: true,
       findByKey: 'remote',
       runsArbitraryImages: true,
       maxDuration: 'operator',
@@ -325,8 +342,33 @@ export class AkashAdapter implements ProviderAdapter {
   }
 
   async getStatus(dseq: string): Promise<RemoteStatus> {
-    const d = await this.getDeployment(dseq);
     const sub = this.submissions.get(dseq);
+    let known: ResultReport | undefined;
+    if (sub && !sub.final) {
+      const quick = await this.quickStatus(dseq, sub);
+      if (quick && 'phase' in quick) return quick;
+      known = quick?.report;
+    }
+    return this.readStatus(dseq, sub, known);
+  }
+
+  /**
+   * A status without the deployment read where this process knows enough: a young deployment it has
+   * asked no lease for (only its bids matter), or a shard whose agent says it is running. Otherwise
+   * the agent's final report, if it gave one, for readStatus.
+   */
+  private async quickStatus(dseq: string, sub: Submission): Promise<RemoteStatus | { report?: ResultReport } | undefined> {
+    const raw = 'deployment=active (not read)';
+    const base = (phase: RemoteStatus['phase'], message?: string): RemoteStatus => ({ phase, raw, ...(message ? { message } : {}), ...(sub.leasedAt !== undefined ? { startedAt: new Date(sub.leasedAt) } : {}) });
+    if (!sub.leaseAsked && this.clock.now() - sub.createdAt < Math.min(FRESH_BIDS_MS, this.opts.bidTimeoutMs)) return this.awaitBids(dseq, sub, base);
+    if (!sub.uri) return undefined;
+    const report = await this.readShard(sub.uri);
+    if (report?.state === 'running') return { ...base('Running'), raw: 'shard agent: running' };
+    return report ? { report } : undefined;
+  }
+
+  private async readStatus(dseq: string, sub: Submission | undefined, known?: ResultReport): Promise<RemoteStatus> {
+    const d = await this.getDeployment(dseq);
     const lease = pickLease(d.leases);
     const raw = `deployment=${d.deployment.state}${lease ? ` lease=${lease.state}` : ''}`;
     const base = (phase: RemoteStatus['phase'], message?: string): RemoteStatus => {
@@ -364,11 +406,12 @@ export class AkashAdapter implements ProviderAdapter {
     this.unknownUnready.delete(dseq);
     if (sub) sub.unreadySince = undefined;
     if (sub && sub.leasedAt === undefined) sub.leasedAt = this.clock.now();
-    const report = await this.readShard(service.uris?.[0]);
+    if (sub && service.uris?.[0]) sub.uri = service.uris[0];
+    const report = known ?? (await this.readShard(service.uris?.[0]));
     if (!report) return base('Running', 'shard agent not reachable yet');
     if (report.state === 'succeeded' || report.state === 'failed') {
       const phase = report.state === 'succeeded' ? 'Succeeded' : 'Failed';
-      const final: Submission['final'] = { phase, report, endedAt: this.clock.now() };
+      const final: Submission['final'] = { phase, report, endedAt: this.clock.now(), deployment: d };
       if (report.message) final.message = report.message;
       if (sub) sub.final ??= final;
       return { ...base(phase, report.message), endedAt: new Date(sub?.final?.endedAt ?? final.endedAt) };
@@ -403,8 +446,10 @@ export class AkashAdapter implements ProviderAdapter {
       .sort((a, b) => (a.micros < b.micros ? -1 : a.micros > b.micros ? 1 : 0));
     const best = fitting[0];
     if (best?.id) {
+      sub.leaseAsked = true;
+      let leased: { data?: WireDeployment } | undefined;
       try {
-        await this.http.json({
+        leased = await this.http.json<{ data?: WireDeployment }>({
           method: 'POST',
           path: '/v1/leases',
           body: { manifest: sub.manifest, leases: [{ dseq: best.id.dseq, gseq: best.id.gseq, oseq: best.id.oseq, provider: best.id.provider }] },
@@ -415,6 +460,11 @@ export class AkashAdapter implements ProviderAdapter {
         if (err instanceof ProviderError && err.kind === 'invalid') return base('Pending', `lease not created: ${err.message}`);
         throw err;
       }
+      // The answer is the deployment with its lease: billing starts now, and the service URI (once
+      // the provider has the manifest) is where the shard agent will answer.
+      sub.leasedAt ??= this.clock.now();
+      const uri = Object.values(pickLease(leased?.data?.leases ?? [])?.status?.services ?? {})[0]?.uris?.[0];
+      if (uri) sub.uri = uri;
       return base('Provisioning', `accepted bid from ${best.id.provider} at ${formatMicros(best.micros)} USD/GPU-hour`);
     }
     if (this.clock.now() - sub.createdAt > this.opts.bidTimeoutMs) {
@@ -449,20 +499,16 @@ export class AkashAdapter implements ProviderAdapter {
     return result;
   }
 
+  /** The close alone: a closed deployment's second close is a quiet success, a gone one a 404 (closeQuietly). */
   async cancel(dseq: string): Promise<void> {
-    let d: WireDeployment;
-    try {
-      d = await this.getDeployment(dseq);
-    } catch (err) {
-      if (err instanceof ProviderError && err.kind === 'notFound') return;
-      throw err;
-    }
-    if (d.deployment.state !== 'active') return;
+    if (!/^\d+$/.test(dseq)) throw this.http.error('invalid', `not a dseq: ${JSON.stringify(dseq)}`);
     await this.closeQuietly(dseq);
+    const final = this.submissions.get(dseq)?.final;
+    if (final) final.deployment = undefined;
   }
 
   async getCost(dseq: string): Promise<CostReport> {
-    const d = await this.getDeployment(dseq);
+    const d = this.submissions.get(dseq)?.final?.deployment ?? (await this.getDeployment(dseq));
     const lease = pickLease(d.leases);
     const transferred = d.escrow_account?.state?.transferred ?? [];
     const denom = lease?.price.denom ?? transferred[0]?.denom ?? this.opts.denom;

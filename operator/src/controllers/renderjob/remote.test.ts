@@ -1,7 +1,7 @@
 // Remote attempts in-process: when a running remote shard is looked at again (runningPollMs: every
 // poll interval at first, then an eighth of its run time so far, at most 30 s, never past its
 // maxDuration); and the intent and the submit (below).
-import { ProviderError, type ProviderAdapter, type ShardSpec } from '../../providers/types.js';
+import { ProviderError, type ProviderAdapter, type RemoteStatus, type ResultSet, type ResultsUnsupported, type ShardSpec } from '../../providers/types.js';
 import { FakeClock } from '../../runtime/clock.js';
 import { nopLog } from '../../runtime/logger.js';
 import { RemoteShards, runningPollMs, type RecordFn } from './remote.js';
@@ -19,6 +19,17 @@ test.each([
   [60_000, 600_000, 0, 60_000], // a longer configured interval stays the floor
 ])('interval %i ms, ran %i ms, limit %i ms: next look in %i ms', (poll, ran, limit, want) => {
   expect(runningPollMs(poll, ran, limit)).toBe(want);
+});
+
+test.each([
+  // [poll interval, ran so far, maxDuration (0: none), expected run (0: none known), next look]
+  [5000, 0, 0, 15_000, 15_000], // looked at when its job's shards were seen to end
+  [5000, 12_000, 0, 15_000, 5000], // never sooner than the poll interval
+  [5000, 0, 0, 600_000, 30_000], // never later than the 30 s cap
+  [5000, 20_000, 0, 15_000, 5000], // past the expected end: the usual cadence
+  [5000, 0, 12_000, 15_000, 12_001], // never past its maxDuration
+])('interval %i ms, ran %i ms, limit %i ms, expected %i ms: next look in %i ms', (poll, ran, limit, expected, want) => {
+  expect(runningPollMs(poll, ran, limit, expected)).toBe(want);
 });
 
 // The intent and the submit (RemoteShards.start/track) against a store that behaves as the API
@@ -64,9 +75,9 @@ class Provider implements ProviderAdapter {
     return { remoteId: id };
   }
   async findByKey(key: string) { this.searches++; return this.runs.find((r) => r.key === key)?.id; }
-  async getStatus() { return { phase: 'Running' as const, raw: 'RUNNING' }; }
+  async getStatus(_id: string): Promise<RemoteStatus> { return { phase: 'Running', raw: 'RUNNING' }; }
   async logs() { return []; }
-  async getResults() { return { supported: false as const, reason: 'test' }; }
+  async getResults(_id: string): Promise<ResultSet | ResultsUnsupported> { return { supported: false, reason: 'test' }; }
   async cancel() {}
   async getCost() { return { amount: '0', currency: 'USD', usd: '0', basis: 'settled' as const, seconds: 0 }; }
 }
@@ -151,4 +162,49 @@ describe('remote intent and submit: findByKey only where a submission may exist'
     expect(w.provider.runs).toHaveLength(1);
     expect(w.provider.searches).toBe(1);
   });
+});
+
+/** Runs each submission for runMs from its submit; counts status calls per remote id. */
+class TimedProvider extends Provider {
+  readonly created = new Map<string, number>();
+  readonly statusCalls = new Map<string, number>();
+  constructor(private readonly clock: FakeClock, private readonly runMs: number) { super(); }
+  override async submit(spec: ShardSpec, opts: { idempotencyKey: string }) {
+    const r = await super.submit(spec, opts);
+    this.created.set(r.remoteId, this.clock.now());
+    return r;
+  }
+  override async getStatus(id: string): Promise<RemoteStatus> {
+    this.statusCalls.set(id, (this.statusCalls.get(id) ?? 0) + 1);
+    const t0 = this.created.get(id)!;
+    return this.clock.now() >= t0 + this.runMs
+      ? { phase: 'Succeeded' as const, raw: 'COMPLETED', startedAt: new Date(t0) }
+      : { phase: 'Running' as const, raw: 'RUNNING', startedAt: new Date(t0) };
+  }
+  override async getResults(): Promise<ResultSet> {
+    return { supported: true, outputs: [{ uri: 's3://out/x.exr', sha256: 'a'.repeat(64) }], digest: 'd'.repeat(64), integrity: 'reported' };
+  }
+}
+
+test('a job\'s later shards are looked at when its earlier ones were seen to end: one status call fewer per 12 s shard, same outcome', async () => {
+  const clock = new FakeClock(Date.parse('2026-12-01T12:00:00Z'));
+  const store = new Store();
+  const provider = new TimedProvider(clock, 12_000);
+  const remote = new RemoteShards({ get: async () => provider }, clock, nopLog, { event: () => {} }, cfg);
+  const runShard = async (index: number) => {
+    const name = `job-${index}`;
+    const s = { ...spec, shardIndex: index };
+    await remote.start(store.record(), {}, { recordName: name, attempt: 1, provider: 'prov', idempotencyKey: `uid-job-${index}-1` }, s);
+    for (let i = 0; i < 20 && store.records.get(name)?.phase !== 'Succeeded'; i++) {
+      const wait = await remote.track(store.record(), 'studio', { name, index, status: store.records.get(name)! }, s, 2);
+      clock.advance(wait ?? 1000);
+    }
+    return store.records.get(name)!;
+  };
+  expect(await runShard(0)).toMatchObject({ phase: 'Succeeded', remoteId: 'r-0' });
+  expect(await runShard(1)).toMatchObject({ phase: 'Succeeded', remoteId: 'r-1' });
+  // Every 5 s: seen running at 5 and 10 s, finished at 15 s. Then: running at 5 s, next look at 15 s.
+  expect(provider.statusCalls.get('r-0')).toBe(3);
+  expect(provider.statusCalls.get('r-1')).toBe(2);
+  expect(provider.runs).toHaveLength(2);
 });

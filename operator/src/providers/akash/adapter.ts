@@ -182,6 +182,9 @@ interface Submission {
   uri?: string;
   /** `deployment`: the read that saw the final report, for the cost asked right after; dropped by cancel(). */
   final?: { phase: 'Succeeded' | 'Failed'; report?: ResultReport; message?: string; endedAt: number; deployment?: WireDeployment };
+  /** This process closed it (a closed deployment never comes back), and its read once closed (the settled cost). */
+  closed?: boolean;
+  settled?: WireDeployment;
 }
 
 /** How long after its create a deployment of this process is polled by its bids alone. */
@@ -343,6 +346,8 @@ export class AkashAdapter implements ProviderAdapter {
 
   async getStatus(dseq: string): Promise<RemoteStatus> {
     const sub = this.submissions.get(dseq);
+    // Closed by this process after its final report: nothing about it changes any more.
+    if (sub?.closed && sub.final) return { phase: sub.final.phase, raw: 'deployment=closed', endedAt: new Date(sub.final.endedAt), ...(sub.final.message ? { message: sub.final.message } : {}), ...(sub.leasedAt !== undefined ? { startedAt: new Date(sub.leasedAt) } : {}) };
     let known: ResultReport | undefined;
     if (sub && !sub.final) {
       const quick = await this.quickStatus(dseq, sub);
@@ -502,13 +507,18 @@ export class AkashAdapter implements ProviderAdapter {
   /** The close alone: a closed deployment's second close is a quiet success, a gone one a 404 (closeQuietly). */
   async cancel(dseq: string): Promise<void> {
     if (!/^\d+$/.test(dseq)) throw this.http.error('invalid', `not a dseq: ${JSON.stringify(dseq)}`);
+    const sub = this.submissions.get(dseq);
+    if (sub?.closed) return;
     await this.closeQuietly(dseq);
-    const final = this.submissions.get(dseq)?.final;
-    if (final) final.deployment = undefined;
+    if (!sub) return;
+    sub.closed = true;
+    if (sub.final) sub.final.deployment = undefined;
   }
 
   async getCost(dseq: string): Promise<CostReport> {
-    const d = this.submissions.get(dseq)?.final?.deployment ?? (await this.getDeployment(dseq));
+    const sub = this.submissions.get(dseq);
+    const d = sub?.settled ?? sub?.final?.deployment ?? (await this.getDeployment(dseq));
+    if (sub?.closed && d.deployment.state !== 'active') sub.settled = d;
     const lease = pickLease(d.leases);
     const transferred = d.escrow_account?.state?.transferred ?? [];
     const denom = lease?.price.denom ?? transferred[0]?.denom ?? this.opts.denom;

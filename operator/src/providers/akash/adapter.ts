@@ -42,7 +42,8 @@
 // A second close is a quiet success on the console (deployment-writer.service.ts:110-127).
 //
 // Calls per shard (burst benchmark): a deployment this process made and has not asked a lease for
-// yet cannot have one, so while it is young (FRESH_BIDS_MS) a poll reads only its bids; the lease
+// yet cannot have one, so until bidTimeoutMs (below the console's 10 minutes) a poll reads only its
+// bids (one closed by someone else is seen when that time is up); the lease
 // answer (the deployment, lease status and service URI, lease.service.ts) gives the shard agent's
 // URI, so later polls ask the agent first and read the deployment only when the agent does not say
 // `running` (not up yet, gone, or finished); the deployment read with the final report serves the
@@ -186,9 +187,6 @@ interface Submission {
   closed?: boolean;
   settled?: WireDeployment;
 }
-
-/** How long after its create a deployment of this process is polled by its bids alone. */
-const FRESH_BIDS_MS = 60_000;
 
 export class AkashAdapter implements ProviderAdapter {
   readonly type = 'akash' as const;
@@ -365,7 +363,7 @@ export class AkashAdapter implements ProviderAdapter {
   private async quickStatus(dseq: string, sub: Submission): Promise<RemoteStatus | { report?: ResultReport } | undefined> {
     const raw = 'deployment=active (not read)';
     const base = (phase: RemoteStatus['phase'], message?: string): RemoteStatus => ({ phase, raw, ...(message ? { message } : {}), ...(sub.leasedAt !== undefined ? { startedAt: new Date(sub.leasedAt) } : {}) });
-    if (!sub.leaseAsked && this.clock.now() - sub.createdAt < Math.min(FRESH_BIDS_MS, this.opts.bidTimeoutMs)) return this.awaitBids(dseq, sub, base);
+    if (!sub.leaseAsked && this.clock.now() - sub.createdAt < this.opts.bidTimeoutMs) return this.awaitBids(dseq, sub, base);
     if (!sub.uri) return undefined;
     const report = await this.readShard(sub.uri);
     if (report?.state === 'running') return { ...base('Running'), raw: 'shard agent: running' };

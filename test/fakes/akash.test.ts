@@ -172,6 +172,14 @@ describe('Akash adapter against the Console fake', () => {
     expect(await newAdapter().findByKey('uid1-3-0', makeShard())).toBeUndefined();
   });
 
+  test('found again after a restart, a leased deployment is read (not polled by its bids as a new one would be) and runs on', async () => {
+    const dseq = await leased('uid1-3-0');
+    const restarted = newAdapter();
+    expect(await restarted.findByKey('uid1-3-0', makeShard())).toBe(dseq);
+    clock.manual.advance(5_000);
+    expect((await restarted.getStatus(dseq)).phase).toBe('Running');
+  });
+
   test('a restart before any lease: the rebuilt manifest gets the lease, nothing is submitted twice', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     const restarted = newAdapter();
@@ -295,6 +303,12 @@ describe('Akash adapter against the Console fake', () => {
     fake.vanish(dseq);
     expect(await thrown(() => adapter.getStatus(dseq))).toMatchObject({ kind: 'notFound', status: 404 });
     await expect(adapter.cancel(dseq)).resolves.toBeUndefined();
+  });
+
+  test('a deployment that vanishes before its lease is notFound at the next poll, not Pending until the bid timeout', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.vanish(remoteId);
+    expect(await thrown(() => adapter.getStatus(remoteId))).toMatchObject({ kind: 'notFound', status: 404 });
   });
 
   test('a failing shard and a starved escrow both end Failed', async () => {

@@ -42,8 +42,9 @@
 // A second close is a quiet success on the console (deployment-writer.service.ts:110-127).
 //
 // Calls per shard (burst benchmark): a deployment this process made and has not asked a lease for
-// yet cannot have one, so until bidTimeoutMs (below the console's 10 minutes) a poll reads only its
-// bids (one closed by someone else is seen when that time is up); the lease
+// yet cannot have one, so until bidTimeoutMs (below the console's 10 minutes) a poll that finds a bid
+// to accept reads only the bids (the lease answers 404 for a deployment gone), one that finds none
+// reads the deployment too (closed or gone is seen at once); the lease
 // answer (the deployment, lease status and service URI, lease.service.ts) gives the shard agent's
 // URI, so later polls ask the agent first and read the deployment only when the agent does not say
 // `running` (not up yet, gone, or finished); the deployment read with the final report serves the
@@ -293,8 +294,9 @@ export class AkashAdapter implements ProviderAdapter {
     }
   }
 
-  private remember(dseq: string, key: string, manifest: string, gpuCount: number, ceilingPerHour: string): void {
-    this.submissions.set(dseq, { key, manifest, gpuCount, ceilingMicrosPerGpuHour: parseUsd(ceilingPerHour) / BigInt(gpuCount), createdAt: this.clock.now() });
+  /** `found`: an earlier process made it (findByKey), which may have leased it: its polls read the deployment. */
+  private remember(dseq: string, key: string, manifest: string, gpuCount: number, ceilingPerHour: string, found = false): void {
+    this.submissions.set(dseq, { key, manifest, gpuCount, ceilingMicrosPerGpuHour: parseUsd(ceilingPerHour) / BigInt(gpuCount), createdAt: this.clock.now(), ...(found ? { leaseAsked: true } : {}) });
     this.byKey.set(key, dseq);
   }
 
@@ -333,7 +335,7 @@ export class AkashAdapter implements ProviderAdapter {
       const hit = items.find((d) => d.deployment.hash === built.version && d.deployment.state === 'active');
       if (hit) {
         const dseq = hit.deployment.id.dseq;
-        this.remember(dseq, idempotencyKey, built.manifest, spec.gpuCount, built.ceilingPerHour);
+        this.remember(dseq, idempotencyKey, built.manifest, spec.gpuCount, built.ceilingPerHour, true);
         return dseq;
       }
       if (!page?.data?.pagination?.hasMore || items.length === 0) break;
@@ -347,12 +349,14 @@ export class AkashAdapter implements ProviderAdapter {
     // Closed by this process after its final report: nothing about it changes any more.
     if (sub?.closed && sub.final) return { phase: sub.final.phase, raw: 'deployment=closed', endedAt: new Date(sub.final.endedAt), ...(sub.final.message ? { message: sub.final.message } : {}), ...(sub.leasedAt !== undefined ? { startedAt: new Date(sub.leasedAt) } : {}) };
     let known: ResultReport | undefined;
+    let bids: WireBid[] | undefined;
     if (sub && !sub.final) {
       const quick = await this.quickStatus(dseq, sub);
       if (quick && 'phase' in quick) return quick;
       known = quick?.report;
+      bids = quick?.bids;
     }
-    return this.readStatus(dseq, sub, known);
+    return this.readStatus(dseq, sub, known, bids);
   }
 
   /**
@@ -360,17 +364,22 @@ export class AkashAdapter implements ProviderAdapter {
    * asked no lease for (only its bids matter), or a shard whose agent says it is running. Otherwise
    * the agent's final report, if it gave one, for readStatus.
    */
-  private async quickStatus(dseq: string, sub: Submission): Promise<RemoteStatus | { report?: ResultReport } | undefined> {
+  private async quickStatus(dseq: string, sub: Submission): Promise<RemoteStatus | { report?: ResultReport; bids?: WireBid[] } | undefined> {
     const raw = 'deployment=active (not read)';
     const base = (phase: RemoteStatus['phase'], message?: string): RemoteStatus => ({ phase, raw, ...(message ? { message } : {}), ...(sub.leasedAt !== undefined ? { startedAt: new Date(sub.leasedAt) } : {}) });
-    if (!sub.leaseAsked && this.clock.now() - sub.createdAt < this.opts.bidTimeoutMs) return this.awaitBids(dseq, sub, base);
+    if (!sub.leaseAsked && this.clock.now() - sub.createdAt < this.opts.bidTimeoutMs) {
+      // A bid to accept: the lease answers for the deployment (a 404 once it is gone). None yet: the
+      // deployment is read too, so one closed or gone is seen now, not at bidTimeoutMs.
+      const bids = await this.readBids(dseq);
+      return this.fitting(bids, sub).length > 0 ? this.awaitBids(dseq, sub, base, bids) : { bids };
+    }
     if (!sub.uri) return undefined;
     const report = await this.readShard(sub.uri);
     if (report?.state === 'running') return { ...base('Running'), raw: 'shard agent: running' };
     return report ? { report } : undefined;
   }
 
-  private async readStatus(dseq: string, sub: Submission | undefined, known?: ResultReport): Promise<RemoteStatus> {
+  private async readStatus(dseq: string, sub: Submission | undefined, known?: ResultReport, bids?: WireBid[]): Promise<RemoteStatus> {
     const d = await this.getDeployment(dseq);
     const lease = pickLease(d.leases);
     const raw = `deployment=${d.deployment.state}${lease ? ` lease=${lease.state}` : ''}`;
@@ -387,7 +396,7 @@ export class AkashAdapter implements ProviderAdapter {
       if (sub?.final) return base(sub.final.phase, sub.final.message);
       return base('Cancelled', d.leases.length === 0 ? 'deployment closed without a lease (the console closes lease-less deployments after 10 minutes)' : 'deployment closed');
     }
-    if (!lease) return this.awaitBids(dseq, sub, base);
+    if (!lease) return this.awaitBids(dseq, sub, base, bids);
     if (lease.state !== 'active') return base('Failed', `lease ${lease.state} by provider ${lease.id.provider}`);
 
     const service = Object.values(lease.status?.services ?? {})[0];
@@ -435,19 +444,29 @@ export class AkashAdapter implements ProviderAdapter {
     await this.http.json({ method: 'POST', path: '/v1/leases', body: { manifest: sub.manifest, leases: [{ dseq: lease.id.dseq, gseq: lease.id.gseq, oseq: lease.id.oseq, provider: lease.id.provider }] } });
   }
 
-  private async awaitBids(dseq: string, sub: Submission | undefined, base: (p: RemoteStatus['phase'], m?: string) => RemoteStatus): Promise<RemoteStatus> {
-    if (!sub) {
-      await this.closeQuietly(dseq);
-      return base('Failed', 'deployment has no lease and its manifest was lost (operator restarted before a bid was accepted); closed it, submit again');
-    }
+  private async readBids(dseq: string): Promise<WireBid[]> {
     const res = await this.http.json<{ data: WireBid[] }>({ method: 'GET', path: '/v1/bids', query: { dseq }, idempotent: true });
-    const bids = (res?.data ?? []).map((b) => ({ id: b.bid.id, state: b.bid.state, price: b.bid.price, gpus: offeredGpus(b) }));
-    const fitting = bids
+    return res?.data ?? [];
+  }
+
+  /** Open bids that fit the shard and its ceiling, cheapest first. */
+  private fitting(raw: WireBid[], sub: Submission) {
+    return raw
+      .map((b) => ({ id: b.bid.id, state: b.bid.state, price: b.bid.price, gpus: offeredGpus(b) }))
       .filter((b) => b.id && b.state === 'open' && (b.gpus === undefined || b.gpus >= sub.gpuCount) && this.opts.usdPerToken[b.price.denom] !== undefined)
       .map((b) => ({ ...b, micros: this.microsPerGpuHour(b.price, sub.gpuCount) }))
       .filter((b) => b.micros <= sub.ceilingMicrosPerGpuHour)
       .sort((a, b) => (a.micros < b.micros ? -1 : a.micros > b.micros ? 1 : 0));
-    const best = fitting[0];
+  }
+
+  /** `read`: the deployment's bids when quickStatus has read them already. */
+  private async awaitBids(dseq: string, sub: Submission | undefined, base: (p: RemoteStatus['phase'], m?: string) => RemoteStatus, read?: WireBid[]): Promise<RemoteStatus> {
+    if (!sub) {
+      await this.closeQuietly(dseq);
+      return base('Failed', 'deployment has no lease and its manifest was lost (operator restarted before a bid was accepted); closed it, submit again');
+    }
+    const bids = read ?? (await this.readBids(dseq));
+    const best = this.fitting(bids, sub)[0];
     if (best?.id) {
       sub.leaseAsked = true;
       let leased: { data?: WireDeployment } | undefined;

@@ -1,7 +1,9 @@
 // The operator SIGKILLed at random (seeded) moments, many times over, during a 100-shard
 // ProviderOnly burst to the provider contract fakes, and restarted each time (no leader election,
-// so a new process acts at once). Intent before submit, findByKey before every submit and the remote
-// id recorded right after must hold across any kill: no idempotency key is submitted twice, no shard
+// so a new process acts at once). Intent before submit (written conditionally on the record's
+// resourceVersion), findByKey before every submit but the first of an intent this process wrote so
+// (remote.ts freshIntents), and the remote id recorded right after must hold across any kill: no
+// idempotency key is submitted twice, no shard
 // has two successful remote runs, nothing is left running on any fake, and the job completes.
 //
 // Akash and Render only: Chutes has no way to find a submission by its key (no job listing, no

@@ -111,6 +111,33 @@ describe('Akash adapter against the Console fake', () => {
     expect(fake.running()).toBe(0);
   });
 
+  test('a healthy shard looked at after it ended: create, bids, lease, agent, deployment (status and cost), close; nothing left running', async () => {
+    const before = fake.server.requests.length;
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '2.50' });
+    clock.manual.advance(15_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Provisioning');
+    clock.manual.advance(65_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
+    const results = await adapter.getResults(remoteId);
+    if (!results.supported) throw new Error('expected results');
+    expect(await adapter.getCost(remoteId)).toMatchObject({ basis: 'estimated' });
+    await adapter.cancel(remoteId);
+    // Closed by this process: a second cancel and a status read ask nothing (a closed deployment stays closed).
+    await adapter.cancel(remoteId);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
+    expect(adapter.capabilities().cancelConfirms).toBe(true);
+    expect(fake.jobs()[0]?.stage).toBe('closed');
+    expect(fake.running()).toBe(0);
+    expect(fake.server.requests.slice(before).map((r) => `${r.method} ${r.path.split('?')[0]!.replace(remoteId, ':id').replace(/_shard\/[^/]+/, '_shard/:id')}`)).toEqual([
+      'POST /v1/deployments', 'GET /v1/bids', 'POST /v1/leases', 'GET /_shard/:id/atelier/result', 'GET /v1/deployments/:id', 'DELETE /v1/deployments/:id',
+    ]);
+    // Once closed, the cost is read again: the settled figure, not the one kept from the final poll; then kept.
+    const n = fake.server.requests.length;
+    expect(await adapter.getCost(remoteId)).toMatchObject({ basis: 'settled' });
+    expect(await adapter.getCost(remoteId)).toMatchObject({ basis: 'settled' });
+    expect(fake.server.requests.length).toBe(n + 1);
+  });
+
   test('the SDL carries the shard and a ceiling price no bid may exceed', async () => {
     const { remoteId } = await adapter.submit(makeShard({ gpuCount: 2 }), { idempotencyKey: 'uid1-3-0', maxUsdPerHour: '1.00' });
     clock.manual.advance(15_000);
@@ -143,6 +170,14 @@ describe('Akash adapter against the Console fake', () => {
     // Closed deployments are not listed, so they are not found.
     await restarted.cancel(dseq);
     expect(await newAdapter().findByKey('uid1-3-0', makeShard())).toBeUndefined();
+  });
+
+  test('found again after a restart, a leased deployment is read (not polled by its bids as a new one would be) and runs on', async () => {
+    const dseq = await leased('uid1-3-0');
+    const restarted = newAdapter();
+    expect(await restarted.findByKey('uid1-3-0', makeShard())).toBe(dseq);
+    clock.manual.advance(5_000);
+    expect((await restarted.getStatus(dseq)).phase).toBe('Running');
   });
 
   test('a restart before any lease: the rebuilt manifest gets the lease, nothing is submitted twice', async () => {
@@ -240,7 +275,8 @@ describe('Akash adapter against the Console fake', () => {
 
   test('5xx bursts on GET are retried with bounded backoff; a POST is never retried', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
-    fake.inject({ kind: 'status', status: 503, count: 2, match: { method: 'GET', path: `/v1/deployments/${remoteId}` } });
+    // The first poll of a young deployment reads its bids only (adapter header: calls per shard).
+    fake.inject({ kind: 'status', status: 503, count: 2, match: { method: 'GET' } });
     expect((await adapter.getStatus(remoteId)).phase).toBe('Pending');
     expect(clock.sleeps).toEqual([200, 400]);
 
@@ -267,6 +303,12 @@ describe('Akash adapter against the Console fake', () => {
     fake.vanish(dseq);
     expect(await thrown(() => adapter.getStatus(dseq))).toMatchObject({ kind: 'notFound', status: 404 });
     await expect(adapter.cancel(dseq)).resolves.toBeUndefined();
+  });
+
+  test('a deployment that vanishes before its lease is notFound at the next poll, not Pending until the bid timeout', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    fake.vanish(remoteId);
+    expect(await thrown(() => adapter.getStatus(remoteId))).toMatchObject({ kind: 'notFound', status: 404 });
   });
 
   test('a failing shard and a starved escrow both end Failed', async () => {

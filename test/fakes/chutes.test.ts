@@ -81,6 +81,21 @@ describe('Chutes adapter against the chutes-api fake', () => {
     expect(await adapter.logs(remoteId)).toEqual([`chute job ${remoteId} started`, 'Job finished successfully.']);
   });
 
+  test('a finished job is read once: results and cost after the poll that saw it finish read the job no more', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(5_000);
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Running');
+    clock.manual.advance(62_000);
+    const before = fake.server.requests.length;
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
+    const results = await adapter.getResults(remoteId);
+    expect(results).toMatchObject({ supported: true, integrity: 'verified' });
+    expect((await adapter.getCost(remoteId)).seconds).toBe(62);
+    const ops = fake.server.requests.slice(before).map((r) => `${r.method} ${r.path.split('?')[0]!.replace(remoteId, ':id').replace(/download\/[^/]+$/, 'download/:file')}`);
+    expect(ops.filter((o) => o === 'GET /jobs/:id')).toHaveLength(1);
+    expect(ops.filter((o) => o.startsWith('GET /jobs/:id/download/'))).toHaveLength(1);
+  });
+
   test('a job found again by a fresh process costs from created_at (an upper bound: it never saw the instance start)', async () => {
     const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
     clock.manual.advance(67_000);

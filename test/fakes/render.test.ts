@@ -87,6 +87,20 @@ describe('Render adapter against the Compute Network fake', () => {
     expect(adapter.capabilities()).toMatchObject({ findByKey: 'bestEffort', maxDuration: 'provider' });
   });
 
+  test('a finished job is read once: results and cost after the poll that saw it end ask the provider nothing', async () => {
+    const { remoteId } = await adapter.submit(makeShard(), { idempotencyKey: 'uid1-3-0' });
+    clock.manual.advance(75_000);
+    const before = fake.server.requests.length;
+    expect((await adapter.getStatus(remoteId)).phase).toBe('Succeeded');
+    const results = await adapter.getResults(remoteId);
+    if (!results.supported) throw new Error('expected results');
+    expect(await verifyOutputs(results.outputs, async (uri) => fake.readObject(uri) ?? new Uint8Array())).toEqual([]);
+    expect((await adapter.getCost(remoteId)).seconds).toBeGreaterThan(0);
+    // The job, its runs and the latest run's logs: once each, by the status poll.
+    expect(fake.server.requests.slice(before).map((r) => `${r.method} ${r.path.split('?')[0]!.replace(remoteId, ':id').replace(/job-runs\/[^/]+$/, 'job-runs/:run')}`))
+      .toEqual(['GET /v1/jobs/:id', 'GET /v1/job-runs', 'GET /v1/job-runs/:run']);
+  });
+
   test('a job no node takes within max_timeout_assign_ms fails with its status_reason', async () => {
     const slow = new RenderAdapter({ endpoint: fake.url, credentials: { publicKey: fake.opts.publicKey, secretKey: fake.opts.secretKey }, clock, options: { prices: { 'nvidia-h100': '2.20' }, maxAssignMs: 300_000 } });
     const a = await slow.submit(makeShard({ gpuCount: 8 }), { idempotencyKey: 'uid1-1-0' });

@@ -78,6 +78,12 @@ export interface ProviderCapabilities {
   /** False when the remote workload keeps running after the shard finishes (Akash): call cancel() after results. */
   endsByItself: boolean;
   /**
+   * True when cancel() resolving is itself the proof that nothing runs any more (Akash: the DELETE
+   * answers success only once the deployment is closed, or was already), so no status read must
+   * confirm it. Absent: false.
+   */
+  cancelConfirms?: boolean;
+  /**
    * `remote`: findByKey asks the provider and survives an operator restart; `bestEffort`: it asks the
    * provider, but through a listing whose order or size the provider does not publish, so a miss is not
    * proof of absence (Render); `process`: only this process's memory plus an injected journal (Chutes:

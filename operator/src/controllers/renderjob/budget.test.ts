@@ -50,6 +50,11 @@ class Store implements JobWriter {
     const pods: Lister<k8s.V1Pod> = { get: (_ns, n) => this.pods.get(n), byIndex: () => [] };
     return { jobs, shards, pods };
   }
+  async patchShardStatusIf(ns: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>) {
+    if (!(await expect((this.shards.get(name)?.status ?? {}) as ShardRecordStatus))) return false;
+    await this.patchShardStatus(ns, name, status);
+    return true;
+  }
 }
 
 /** Runs each submission for 30 s and bills 0.10 USD for it; its records are the test's oracle. */

@@ -111,6 +111,15 @@ class FakeApi implements JobWriter {
     const pods: Lister<k8s.V1Pod> = { get: (_ns, n) => this.pods.get(n), byIndex: () => [] };
     return { jobs, shards, pods };
   }
+  /** Another leader's writes land between our read and our write when set (the precondition fails: 409). */
+  conflictOnce = false;
+  async patchShardStatusIf(ns: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>) {
+    const s = this.shards.get(name);
+    if (!s || !(await expect((s.status ?? {}) as ShardRecordStatus))) return false;
+    if (this.conflictOnce) { this.conflictOnce = false; return false; }
+    await this.patchShardStatus(ns, name, status);
+    return true;
+  }
 }
 
 interface RemoteJob { id: string; key: string; shard: number; createdMs: number; cancelled: boolean; billedUsd: string }

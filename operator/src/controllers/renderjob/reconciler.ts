@@ -387,9 +387,11 @@ export class RenderJobReconciler {
     const pass: Pass = {
       key, job, namespace, now, deleting, generation: snapshot.generation, records, pods, settles, domain, check, folded: snapshot.folded!,
       decision: undefined as unknown as Decision, total, remoteStopping: 0,
-      record: async (recordName, status) => {
-        await this.d.writer.patchShardStatus(namespace, recordName, status);
+      record: async (recordName, status, expect) => {
+        const made = expect ? await this.d.writer.patchShardStatusIf(namespace, recordName, status, expect) : (await this.d.writer.patchShardStatus(namespace, recordName, status), true);
+        if (!made) return false;
         this.written.set(`${namespace}/${recordName}`, status);
+        return true;
       },
       wake: (ms) => { if (ms !== undefined && (pass.remoteWake === undefined || ms < pass.remoteWake)) pass.remoteWake = ms; },
     };

@@ -1,7 +1,9 @@
 // Remote shards: the steps that move one shard attempt through a provider, each safe to repeat and to
 // interrupt. The intent (provider + idempotency key) is recorded on the RenderShard before anything
-// is sent; the submit always asks the provider for that key first (findByKey), so an attempt cut short
-// by a crash is found again instead of sent twice; the remote id is recorded right after; the outcome
+// is sent, conditionally on the record as the API server holds it; a submit asks the provider for that
+// key first (findByKey) unless this process wrote the intent so and sends it for the first time (the
+// proof is at freshIntents), so an attempt cut short by a crash is found again instead of sent twice;
+// the remote id is recorded right after; the outcome
 // (results, cost) is recorded before the attempt is forgotten (and before an Akash deployment is
 // closed); a submission that cannot be confirmed cancelled is kept in `staleRemotes` and cancelled
 // again, in the background, until the provider says it is gone. Status calls and searches are bounded
@@ -41,8 +43,13 @@ export interface ResultCheck {
 
 export type VerificationHook = (provider: string, result: 'verified' | 'failed' | 'skipped', message?: string) => void;
 
-/** Writes a RenderShard status patch (and remembers it against a stale cache). */
-export type RecordFn = (recordName: string, status: ShardRecordStatus) => Promise<void>;
+/**
+ * Writes a RenderShard status patch (and remembers it against a stale cache). With `expect`, the write
+ * is conditional (JobWriter.patchShardStatusIf): it is made only if the record as the API server holds
+ * it passes `expect`, and no other write comes between that read and it; it resolves to true only
+ * when it was made so.
+ */
+export type RecordFn = (recordName: string, status: ShardRecordStatus, expect?: (current: ShardRecordStatus) => boolean) => Promise<boolean | void>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -92,15 +99,21 @@ const CALL_TIMEOUT_MS = 60_000;
 const COST_RETRY_MAX_MS = 60_000;
 /** A running remote shard is looked at less often the longer it has run, up to this. */
 const RUNNING_POLL_MAX_MS = 30_000;
+/** Jobs whose remote run times are kept (runTimes). */
+const RUN_TIMES_KEPT = 1024;
 
 /**
  * When to look at a running remote shard again: every pollInterval at first, then an eighth of the
  * time it has run so far (its end is seen at most ~12% of its run time late, at most 30 s), never
  * past its maxDuration. Polling every few seconds made status calls most of the provider calls per
- * shard (burst benchmark: 6.6 of Akash's 13.8 per shard).
+ * shard (burst benchmark: 6.6 of Akash's 13.8 per shard). `expectedMs`: how long its job's shards on
+ * this provider took to be seen finished (RemoteShards.runTimes); a run not yet that old is looked at
+ * when it should have ended (within the same 30 s), so a 10 s shard is not looked at twice while it
+ * runs. A shard that fails early is seen at most that much later.
  */
-export function runningPollMs(pollIntervalMs: number, ranMs: number, limitMs: number): number {
+export function runningPollMs(pollIntervalMs: number, ranMs: number, limitMs: number, expectedMs = 0): number {
   let wait = Math.max(pollIntervalMs, Math.min(RUNNING_POLL_MAX_MS, Math.floor(ranMs / 8)));
+  if (expectedMs > ranMs) wait = Math.max(wait, Math.min(RUNNING_POLL_MAX_MS, expectedMs - ranMs));
   if (limitMs > 0 && ranMs < limitMs) wait = Math.min(wait, Math.max(pollIntervalMs, limitMs - ranMs + 1));
   return wait;
 }
@@ -132,10 +145,34 @@ export class RemoteShards {
   private readonly staleCancels = new Map<string, StaleCancel>();
   /** Keys whose intent this process recorded: only these may be submitted when findByKey finds nothing. */
   private readonly ownIntents = new Set<string>();
+  /**
+   * Keys whose intent this process wrote conditionally and has not tried to submit yet: their first
+   * submit skips findByKey (a list scan at Render and Akash, one to many calls per shard). Why no
+   * submission under such a key K = (job uid, shard, attempt n) can exist:
+   *  1. a submission under K is only ever sent after a write of intent K (attempts = n) succeeded
+   *     (start() then resolve(); resolve() submits on a miss only for ownIntents, and on a restart
+   *     only what findByKey finds is tracked);
+   *  2. a RenderShard's `attempts` never decreases (every status write keeps it or sets the next
+   *     attempt), and the record lives as long as its job (keys carry the job's uid);
+   *  3. our write of intent K was made at a resourceVersion at which the record had no live intent and
+   *     attempts < n. Had any intent K been written before, attempts would be >= n there (2); written
+   *     after our read by another process, our write would have failed with 409 (the precondition),
+   *     and any later conditional write of K sees attempts = n and is refused.
+   * So no other intent K, hence (1) no other submission under K, exists. The key leaves this set at
+   * its first submit: a submit that failed or timed out may still have been made, so every later one
+   * (track(), after a restart, the stale sweep) asks findByKey first as before.
+   */
+  private readonly freshIntents = new Set<string>();
   /** Failed reads of a bill in a row, per `cost/<provider>/<remoteId>`. */
   private readonly costFailures = new Map<string, number>();
   /** Keys of earlier processes' submissions this process has looked up once (track). */
   private readonly seenAgain = new Set<string>();
+  /**
+   * Per `jobUid/provider`: the shortest time from a remote run's start to its end being seen, over
+   * the job's finished shards there (observed, so never shorter than the runs really were). Bounded:
+   * the oldest jobs are dropped first.
+   */
+  private readonly runTimes = new Map<string, number>();
 
   constructor(
     private readonly adapters: AdapterSource,
@@ -174,8 +211,15 @@ export class RemoteShards {
       ...prev, phase: 'Scheduled', placement: 'Remote', provider: s.provider, gpuModel: s.gpuModel, idempotencyKey: s.idempotencyKey,
       remoteId: undefined, attempts: s.attempt, retryAfter: undefined, podName: undefined,
     };
-    await record(s.recordName, intent);
+    // Only over a record that, fresh from the API server, has no live remote attempt and no attempt
+    // numbered this one or later: a stale cache (another leader's writes not seen yet) writes nothing.
+    const wrote = await record(s.recordName, intent, (cur) => !cur.idempotencyKey && (cur.attempts ?? 0) < s.attempt);
+    if (wrote === false) {
+      this.log.info('remote intent not written: the record moved on since the cache saw it', { shard: s.recordName, provider: s.provider, attempt: s.attempt });
+      return;
+    }
     this.ownIntents.add(s.idempotencyKey);
+    if (wrote === true) this.freshIntents.add(s.idempotencyKey);
     const asked = this.clock.now();
     try {
       await this.resolve(record, { name: s.recordName, index: spec.shardIndex, status: intent }, spec);
@@ -207,7 +251,9 @@ export class RemoteShards {
     // The search is bounded like a status call; the submit is not: given up on while in flight, it
     // might still be made, and only findByKey can tell.
     // The spec lets an adapter that finds submissions by content (Akash's manifest version) find one an earlier process made.
-    let remoteId = await this.within(budgetMs, `${st.provider} findByKey`, adapter.findByKey(key, spec));
+    // A fresh intent (see freshIntents) has no submission to find; it stops being fresh right here.
+    const fresh = this.freshIntents.delete(key);
+    let remoteId = fresh ? undefined : await this.within(budgetMs, `${st.provider} findByKey`, adapter.findByKey(key, spec));
     if (!remoteId && !this.ownIntents.has(key)) {
       this.log.warn('submission of an earlier process not found: starting a new attempt', {
         shard: rec.name, provider: st.provider, attempt: st.attempts, searchable: adapter.capabilities().findByKey,
@@ -230,6 +276,7 @@ export class RemoteShards {
     this.nextPoll.delete(key);
     this.failingSince.delete(key);
     this.ownIntents.delete(key);
+    this.freshIntents.delete(key);
     this.seenAgain.delete(key);
   }
 
@@ -280,12 +327,17 @@ export class RemoteShards {
       switch (status.phase) {
         case 'Pending':
         case 'Provisioning':
-        case 'Unknown':
-          return this.cfg.pollIntervalMs;
+        case 'Unknown': {
+          // Started (Akash: leased) but not running yet: looked at when a run begun then should be over.
+          const wait = runningPollMs(this.cfg.pollIntervalMs, 0, 0, status.startedAt ? this.expectedMs(spec, st.provider!) - (now - status.startedAt.getTime()) : 0);
+          this.nextPoll.set(key, now + wait);
+          return wait;
+        }
         case 'Running':
           return await this.running(record, ns, rec, adapter, spec, maxRetries, status.startedAt);
         case 'Succeeded':
-          await this.succeed(record, ns, rec, adapter, maxRetries, budget, check);
+          this.learnRunTime(spec, st, status.startedAt);
+          await this.succeed(record, ns, rec, adapter, maxRetries, budget, check, status.startedAt);
           this.forget(key);
           return undefined;
         case 'Failed':
@@ -313,7 +365,7 @@ export class RemoteShards {
       await this.failAttempt(record, ns, { ...rec, status: { ...st, phase: 'Running', startTime } }, maxRetries, 'ShardTimeout', `${st.provider} ${st.remoteId}: ran longer than shards.maxDuration (${spec.maxDurationSec}s); cancelled`, false, adapter);
       return undefined;
     }
-    const wait = runningPollMs(this.cfg.pollIntervalMs, ranMs, limitMs);
+    const wait = runningPollMs(this.cfg.pollIntervalMs, ranMs, limitMs, this.expectedMs(spec, st.provider!));
     this.nextPoll.set(st.idempotencyKey!, now + wait);
     return wait;
   }
@@ -350,7 +402,23 @@ export class RemoteShards {
     return wait;
   }
 
-  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, budgetMs: number, check?: ResultCheck): Promise<void> {
+  /** How long this job's shards on this provider took to be seen finished (0: none finished yet). */
+  private expectedMs(spec: ShardSpec, provider: string): number {
+    return this.runTimes.get(`${spec.jobUid}/${provider}`) ?? 0;
+  }
+
+  private learnRunTime(spec: ShardSpec, st: ShardRecordStatus, startedAt?: Date): void {
+    const started = st.startTime ? Date.parse(st.startTime) : startedAt?.getTime();
+    if (started === undefined || Number.isNaN(started)) return;
+    const id = `${spec.jobUid}/${st.provider}`;
+    const ran = Math.max(0, this.clock.now() - started);
+    const known = this.runTimes.get(id);
+    this.runTimes.delete(id); // re-inserted: most recently used last
+    this.runTimes.set(id, known === undefined ? ran : Math.min(known, ran));
+    if (this.runTimes.size > RUN_TIMES_KEPT) this.runTimes.delete(this.runTimes.keys().next().value as string);
+  }
+
+  private async succeed(record: RecordFn, ns: string, rec: ShardRecord, adapter: ProviderAdapter, maxRetries: number, budgetMs: number, check?: ResultCheck, startedAt?: Date): Promise<void> {
     const st = rec.status;
     const results = await this.within(Math.min(budgetMs, this.callTimeoutMs()), `${st.provider} results of ${st.remoteId}`, adapter.getResults(st.remoteId!));
     // A bill that cannot be read now is not a bill of 0: the shard is recorded with costPending, the
@@ -399,6 +467,8 @@ export class RemoteShards {
       ...(verification ? { verification } : {}),
       remoteCost: formatMicros(remoteCost), cost: formatMicros(localCost + remoteCost), costPending: cost ? undefined : true,
       completionTime: iso(this.clock.now()), retryAfter: undefined, staleRemotes: toClose.length ? toClose : undefined,
+      // Not seen running (its first look after the start found it finished): the provider's start.
+      ...(!st.startTime && startedAt ? { startTime: iso(startedAt.getTime()) } : {}),
     };
     await record(rec.name, done);
     if (verification?.state === 'Skipped') this.onVerification(st.provider!, 'skipped');
@@ -507,6 +577,7 @@ export class RemoteShards {
   private async cancelConfirmed(adapter: ProviderAdapter, remoteId: string): Promise<boolean> {
     try {
       await this.within(this.callTimeoutMs(), `cancel ${remoteId}`, adapter.cancel(remoteId));
+      if (adapter.capabilities().cancelConfirms) return true;
       const s = await this.within(this.callTimeoutMs(), `status of ${remoteId}`, adapter.getStatus(remoteId));
       return s.phase === 'Cancelled' || s.phase === 'Failed' || s.phase === 'Succeeded';
     } catch (e) {

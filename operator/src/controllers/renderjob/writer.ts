@@ -34,6 +34,12 @@ export interface JobWriter {
   patchJobStatus(namespace: string, name: string, status: JobStatus, resourceVersion?: string): Promise<RenderJob | undefined>;
   /** Number of writes sent, by kind (for tests and benchmarks). */
   readonly counts: Record<string, number>;
+  /**
+   * Writes a RenderShard status only if the record as the API server holds it now passes `expect`,
+   * conditionally on the resourceVersion read (a merge patch carrying metadata.resourceVersion is a
+   * precondition). False, nothing written, when `expect` refuses it or a write came between (409).
+   */
+  patchShardStatusIf(namespace: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>): Promise<boolean>;
 }
 
 export class ApiJobWriter implements JobWriter {
@@ -123,6 +129,23 @@ export class ApiJobWriter implements JobWriter {
       return await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'renderjobs', namespace, name, body, fieldManager: FIELD_MANAGER.renderjob, force: true }, applyPatch()) as RenderJob;
     } catch (e) {
       if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async patchShardStatusIf(namespace: string, name: string, status: ShardRecordStatus, expect: (current: ShardRecordStatus) => boolean | Promise<boolean>): Promise<boolean> {
+    const target = { group: GROUP, version: VERSION, plural: 'rendershards', namespace, name };
+    // A plain GET is a quorum read: the status as etcd holds it, not as a cache last saw it.
+    const current = (await this.c.custom.getNamespacedCustomObjectStatus(target)) as { metadata?: { resourceVersion?: string }; status?: ShardRecordStatus };
+    const rv = current.metadata?.resourceVersion;
+    if (!rv || !(await expect(current.status ?? {}))) return false;
+    this.count('shardStatus');
+    const body = { metadata: { resourceVersion: rv }, status: Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v === undefined ? null : v])) };
+    try {
+      await this.c.custom.patchNamespacedCustomObjectStatus({ ...target, body }, mergePatch());
+      return true;
+    } catch (e) {
+      if (isConflict(e)) return false;
       throw e;
     }
   }

@@ -40,6 +40,16 @@
 // manifest again after manifestResendMs. A deployment read without its shard (getStatus after a
 // restart, no findByKey with the spec) that has no lease cannot get one: it is closed and Failed.
 // A second close is a quiet success on the console (deployment-writer.service.ts:110-127).
+//
+// Calls per shard (burst benchmark): a deployment this process made and has not asked a lease for
+// yet cannot have one, so until bidTimeoutMs (below the console's 10 minutes) a poll that finds a bid
+// to accept reads only the bids (the lease answers 404 for a deployment gone), one that finds none
+// reads the deployment too (closed or gone is seen at once); the lease
+// answer (the deployment, lease status and service URI, lease.service.ts) gives the shard agent's
+// URI, so later polls ask the agent first and read the deployment only when the agent does not say
+// `running` (not up yet, gone, or finished); the deployment read with the final report serves the
+// cost that follows; cancel() is the DELETE alone (a second close is a quiet success, a 404 gone), and
+// its success confirms the close (capabilities.cancelConfirms).
 
 import { adapterHttpClient, readTextLimited, type HttpClient } from '../http.js';
 import { add, compare, div, formatDecimal, formatMicros, mul, parseUsd, rational, toMicros, usd } from '../../money.js';
@@ -168,7 +178,15 @@ interface Submission {
   ceilingMicrosPerGpuHour: bigint;
   createdAt: number;
   leasedAt?: number;
-  final?: { phase: 'Succeeded' | 'Failed'; report?: ResultReport; message?: string; endedAt: number };
+  /** This process asked for a lease (POST /v1/leases) at least once. */
+  leaseAsked?: boolean;
+  /** The shard agent's address, from the lease answer or a deployment read. */
+  uri?: string;
+  /** `deployment`: the read that saw the final report, for the cost asked right after; dropped by cancel(). */
+  final?: { phase: 'Succeeded' | 'Failed'; report?: ResultReport; message?: string; endedAt: number; deployment?: WireDeployment };
+  /** This process closed it (a closed deployment never comes back), and its read once closed (the settled cost). */
+  closed?: boolean;
+  settled?: WireDeployment;
 }
 
 export class AkashAdapter implements ProviderAdapter {
@@ -207,6 +225,7 @@ export class AkashAdapter implements ProviderAdapter {
       billing: 'perBlock',
       maxGpusPerJob: 8,
       endsByItself: false,
+      cancelConfirms: true,
       findByKey: 'remote',
       runsArbitraryImages: true,
       maxDuration: 'operator',
@@ -275,8 +294,9 @@ export class AkashAdapter implements ProviderAdapter {
     }
   }
 
-  private remember(dseq: string, key: string, manifest: string, gpuCount: number, ceilingPerHour: string): void {
-    this.submissions.set(dseq, { key, manifest, gpuCount, ceilingMicrosPerGpuHour: parseUsd(ceilingPerHour) / BigInt(gpuCount), createdAt: this.clock.now() });
+  /** `found`: an earlier process made it (findByKey), which may have leased it: its polls read the deployment. */
+  private remember(dseq: string, key: string, manifest: string, gpuCount: number, ceilingPerHour: string, found = false): void {
+    this.submissions.set(dseq, { key, manifest, gpuCount, ceilingMicrosPerGpuHour: parseUsd(ceilingPerHour) / BigInt(gpuCount), createdAt: this.clock.now(), ...(found ? { leaseAsked: true } : {}) });
     this.byKey.set(key, dseq);
   }
 
@@ -315,7 +335,7 @@ export class AkashAdapter implements ProviderAdapter {
       const hit = items.find((d) => d.deployment.hash === built.version && d.deployment.state === 'active');
       if (hit) {
         const dseq = hit.deployment.id.dseq;
-        this.remember(dseq, idempotencyKey, built.manifest, spec.gpuCount, built.ceilingPerHour);
+        this.remember(dseq, idempotencyKey, built.manifest, spec.gpuCount, built.ceilingPerHour, true);
         return dseq;
       }
       if (!page?.data?.pagination?.hasMore || items.length === 0) break;
@@ -325,8 +345,42 @@ export class AkashAdapter implements ProviderAdapter {
   }
 
   async getStatus(dseq: string): Promise<RemoteStatus> {
-    const d = await this.getDeployment(dseq);
     const sub = this.submissions.get(dseq);
+    // Closed by this process after its final report: nothing about it changes any more.
+    if (sub?.closed && sub.final) return { phase: sub.final.phase, raw: 'deployment=closed', endedAt: new Date(sub.final.endedAt), ...(sub.final.message ? { message: sub.final.message } : {}), ...(sub.leasedAt !== undefined ? { startedAt: new Date(sub.leasedAt) } : {}) };
+    let known: ResultReport | undefined;
+    let bids: WireBid[] | undefined;
+    if (sub && !sub.final) {
+      const quick = await this.quickStatus(dseq, sub);
+      if (quick && 'phase' in quick) return quick;
+      known = quick?.report;
+      bids = quick?.bids;
+    }
+    return this.readStatus(dseq, sub, known, bids);
+  }
+
+  /**
+   * A status without the deployment read where this process knows enough: a young deployment it has
+   * asked no lease for (only its bids matter), or a shard whose agent says it is running. Otherwise
+   * the agent's final report, if it gave one, for readStatus.
+   */
+  private async quickStatus(dseq: string, sub: Submission): Promise<RemoteStatus | { report?: ResultReport; bids?: WireBid[] } | undefined> {
+    const raw = 'deployment=active (not read)';
+    const base = (phase: RemoteStatus['phase'], message?: string): RemoteStatus => ({ phase, raw, ...(message ? { message } : {}), ...(sub.leasedAt !== undefined ? { startedAt: new Date(sub.leasedAt) } : {}) });
+    if (!sub.leaseAsked && this.clock.now() - sub.createdAt < this.opts.bidTimeoutMs) {
+      // A bid to accept: the lease answers for the deployment (a 404 once it is gone). None yet: the
+      // deployment is read too, so one closed or gone is seen now, not at bidTimeoutMs.
+      const bids = await this.readBids(dseq);
+      return this.fitting(bids, sub).length > 0 ? this.awaitBids(dseq, sub, base, bids) : { bids };
+    }
+    if (!sub.uri) return undefined;
+    const report = await this.readShard(sub.uri);
+    if (report?.state === 'running') return { ...base('Running'), raw: 'shard agent: running' };
+    return report ? { report } : undefined;
+  }
+
+  private async readStatus(dseq: string, sub: Submission | undefined, known?: ResultReport, bids?: WireBid[]): Promise<RemoteStatus> {
+    const d = await this.getDeployment(dseq);
     const lease = pickLease(d.leases);
     const raw = `deployment=${d.deployment.state}${lease ? ` lease=${lease.state}` : ''}`;
     const base = (phase: RemoteStatus['phase'], message?: string): RemoteStatus => {
@@ -342,7 +396,7 @@ export class AkashAdapter implements ProviderAdapter {
       if (sub?.final) return base(sub.final.phase, sub.final.message);
       return base('Cancelled', d.leases.length === 0 ? 'deployment closed without a lease (the console closes lease-less deployments after 10 minutes)' : 'deployment closed');
     }
-    if (!lease) return this.awaitBids(dseq, sub, base);
+    if (!lease) return this.awaitBids(dseq, sub, base, bids);
     if (lease.state !== 'active') return base('Failed', `lease ${lease.state} by provider ${lease.id.provider}`);
 
     const service = Object.values(lease.status?.services ?? {})[0];
@@ -364,11 +418,12 @@ export class AkashAdapter implements ProviderAdapter {
     this.unknownUnready.delete(dseq);
     if (sub) sub.unreadySince = undefined;
     if (sub && sub.leasedAt === undefined) sub.leasedAt = this.clock.now();
-    const report = await this.readShard(service.uris?.[0]);
+    if (sub && service.uris?.[0]) sub.uri = service.uris[0];
+    const report = known ?? (await this.readShard(service.uris?.[0]));
     if (!report) return base('Running', 'shard agent not reachable yet');
     if (report.state === 'succeeded' || report.state === 'failed') {
       const phase = report.state === 'succeeded' ? 'Succeeded' : 'Failed';
-      const final: Submission['final'] = { phase, report, endedAt: this.clock.now() };
+      const final: Submission['final'] = { phase, report, endedAt: this.clock.now(), deployment: d };
       if (report.message) final.message = report.message;
       if (sub) sub.final ??= final;
       return { ...base(phase, report.message), endedAt: new Date(sub?.final?.endedAt ?? final.endedAt) };
@@ -389,22 +444,34 @@ export class AkashAdapter implements ProviderAdapter {
     await this.http.json({ method: 'POST', path: '/v1/leases', body: { manifest: sub.manifest, leases: [{ dseq: lease.id.dseq, gseq: lease.id.gseq, oseq: lease.id.oseq, provider: lease.id.provider }] } });
   }
 
-  private async awaitBids(dseq: string, sub: Submission | undefined, base: (p: RemoteStatus['phase'], m?: string) => RemoteStatus): Promise<RemoteStatus> {
-    if (!sub) {
-      await this.closeQuietly(dseq);
-      return base('Failed', 'deployment has no lease and its manifest was lost (operator restarted before a bid was accepted); closed it, submit again');
-    }
+  private async readBids(dseq: string): Promise<WireBid[]> {
     const res = await this.http.json<{ data: WireBid[] }>({ method: 'GET', path: '/v1/bids', query: { dseq }, idempotent: true });
-    const bids = (res?.data ?? []).map((b) => ({ id: b.bid.id, state: b.bid.state, price: b.bid.price, gpus: offeredGpus(b) }));
-    const fitting = bids
+    return res?.data ?? [];
+  }
+
+  /** Open bids that fit the shard and its ceiling, cheapest first. */
+  private fitting(raw: WireBid[], sub: Submission) {
+    return raw
+      .map((b) => ({ id: b.bid.id, state: b.bid.state, price: b.bid.price, gpus: offeredGpus(b) }))
       .filter((b) => b.id && b.state === 'open' && (b.gpus === undefined || b.gpus >= sub.gpuCount) && this.opts.usdPerToken[b.price.denom] !== undefined)
       .map((b) => ({ ...b, micros: this.microsPerGpuHour(b.price, sub.gpuCount) }))
       .filter((b) => b.micros <= sub.ceilingMicrosPerGpuHour)
       .sort((a, b) => (a.micros < b.micros ? -1 : a.micros > b.micros ? 1 : 0));
-    const best = fitting[0];
+  }
+
+  /** `read`: the deployment's bids when quickStatus has read them already. */
+  private async awaitBids(dseq: string, sub: Submission | undefined, base: (p: RemoteStatus['phase'], m?: string) => RemoteStatus, read?: WireBid[]): Promise<RemoteStatus> {
+    if (!sub) {
+      await this.closeQuietly(dseq);
+      return base('Failed', 'deployment has no lease and its manifest was lost (operator restarted before a bid was accepted); closed it, submit again');
+    }
+    const bids = read ?? (await this.readBids(dseq));
+    const best = this.fitting(bids, sub)[0];
     if (best?.id) {
+      sub.leaseAsked = true;
+      let leased: { data?: WireDeployment } | undefined;
       try {
-        await this.http.json({
+        leased = await this.http.json<{ data?: WireDeployment }>({
           method: 'POST',
           path: '/v1/leases',
           body: { manifest: sub.manifest, leases: [{ dseq: best.id.dseq, gseq: best.id.gseq, oseq: best.id.oseq, provider: best.id.provider }] },
@@ -415,6 +482,11 @@ export class AkashAdapter implements ProviderAdapter {
         if (err instanceof ProviderError && err.kind === 'invalid') return base('Pending', `lease not created: ${err.message}`);
         throw err;
       }
+      // The answer is the deployment with its lease: billing starts now, and the service URI (once
+      // the provider has the manifest) is where the shard agent will answer.
+      sub.leasedAt ??= this.clock.now();
+      const uri = Object.values(pickLease(leased?.data?.leases ?? [])?.status?.services ?? {})[0]?.uris?.[0];
+      if (uri) sub.uri = uri;
       return base('Provisioning', `accepted bid from ${best.id.provider} at ${formatMicros(best.micros)} USD/GPU-hour`);
     }
     if (this.clock.now() - sub.createdAt > this.opts.bidTimeoutMs) {
@@ -449,20 +521,21 @@ export class AkashAdapter implements ProviderAdapter {
     return result;
   }
 
+  /** The close alone: a closed deployment's second close is a quiet success, a gone one a 404 (closeQuietly). */
   async cancel(dseq: string): Promise<void> {
-    let d: WireDeployment;
-    try {
-      d = await this.getDeployment(dseq);
-    } catch (err) {
-      if (err instanceof ProviderError && err.kind === 'notFound') return;
-      throw err;
-    }
-    if (d.deployment.state !== 'active') return;
+    if (!/^\d+$/.test(dseq)) throw this.http.error('invalid', `not a dseq: ${JSON.stringify(dseq)}`);
+    const sub = this.submissions.get(dseq);
+    if (sub?.closed) return;
     await this.closeQuietly(dseq);
+    if (!sub) return;
+    sub.closed = true;
+    if (sub.final) sub.final.deployment = undefined;
   }
 
   async getCost(dseq: string): Promise<CostReport> {
-    const d = await this.getDeployment(dseq);
+    const sub = this.submissions.get(dseq);
+    const d = sub?.settled ?? sub?.final?.deployment ?? (await this.getDeployment(dseq));
+    if (sub?.closed && d.deployment.state !== 'active') sub.settled = d;
     const lease = pickLease(d.leases);
     const transferred = d.escrow_account?.state?.transferred ?? [];
     const denom = lease?.price.denom ?? transferred[0]?.denom ?? this.opts.denom;

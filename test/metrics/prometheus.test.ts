@@ -73,7 +73,9 @@ test('Prometheus sees the job, its shards, the writes, the GPU time and the lead
   expect(await query('atelier_shards{state="succeeded",placement="local"}')).toBe(6);
   expect(await query('atelier_shards{state="running",placement="local"}')).toBe(0);
   expect(await query('atelier_api_writes_total{kind="podCreate"}')).toBe(6);
-  expect(await query('atelier_api_writes_total{kind="shardCreate"}')).toBe(6);
+  // each shard's success folds into the job's status (no RenderShard), then its pod is released
+  await waitFor('Prometheus saw the 6 pods released', async () => (await query('atelier_api_writes_total{kind="podRelease"}')) === 6, 30_000, 500);
+  expect((await query('atelier_api_writes_total{kind="shardCreate"}')) ?? 0).toBe(0);
   expect(await query('atelier_leader')).toBe(1);
   const gpuSeconds = (await query('atelier_gpu_seconds_total{placement="local"}'))!;
   // 6 shards of ~2 s on 1 GPU each (KWOK's timestamps have 1 s resolution)

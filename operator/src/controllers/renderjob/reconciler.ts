@@ -103,6 +103,9 @@ const PROGRESS_CONDITIONS = new Set(['Scheduled', 'Bursting']);
 /** True when next differs from prev only in progress (counts, cost, Scheduled/Bursting), not in phase or outcome conditions. */
 function progressOnly(prev: JobStatus | undefined, next: JobStatus): boolean {
   if (!prev || prev.phase !== next.phase || prev.observedGeneration !== next.observedGeneration) return false;
+  // Shards newly stuck with nowhere to go (no offer, over the price cap, out of budget) are news, not progress.
+  const stuck = (st: JobStatus) => st.conditions?.find((c) => c.type === 'Bursting' && STUCK_REASONS.has(c.reason))?.reason;
+  if (stuck(next) !== undefined && stuck(next) !== stuck(prev)) return false;
   const flips = (a?: JobStatus['conditions'], b?: JobStatus['conditions']) =>
     (a ?? []).length !== (b ?? []).length || (b ?? []).some((c) => !PROGRESS_CONDITIONS.has(c.type) && (a ?? []).find((x) => x.type === c.type)?.status !== c.status);
   return !flips(prev.conditions, next.conditions);

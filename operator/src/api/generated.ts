@@ -492,6 +492,8 @@ export interface RenderJobStatus {
   completionTime?: string;
   /** Why the planner last placed or held shards the way it did. */
   lastScheduleMessage?: string;
+  /** Providers a result of which failed this job's spot check or result check: the job places nothing more with them and pays them nothing. Kept here because the failed shard's own record is overwritten when the shard runs again elsewhere. */
+  untrustedProviders?: string[];
   /** Outcomes of local shards folded into the job (their pods released): a local shard whose first attempt succeeded without outputs has no RenderShard; its success is kept here before its pod's atelier.dev/outcome finalizer is removed. */
   shardSets?: RenderJobStatusShardSets;
   /** Delivery of sealed outputs to spec.output.uri (fetched by CID, checked, decrypted, written). */

@@ -34,8 +34,8 @@ export function contentDigest(outputs: readonly Pick<ShardOutput, 'sha256'>[]): 
 }
 
 /** Providers with a failed check among a job's records (their name is on the verification). */
-export function untrustedProviders(records: Iterable<ShardRecord>): Set<string> {
-  const out = new Set<string>();
+export function untrustedProviders(records: Iterable<ShardRecord>, known: Iterable<string> = []): Set<string> {
+  const out = new Set<string>(known);
   for (const r of records) {
     const v = r.status.verification;
     if (v?.state === 'Failed' && v.provider) out.add(v.provider);

@@ -392,6 +392,16 @@ test('a finished local pod records its node\'s GPU model; finished shards reach 
   expect(seen?.finishedByModel).toEqual({ 'nvidia-h100': [300_000, 320_000], 'nvidia-rtx-4090': [1_800_000] });
 });
 
+test('a provider the job status names untrusted stays untrusted after the shard it failed ran again elsewhere', () => {
+  const j = job().count(2).obj();
+  j.untrusted = ['tamper'];
+  const recs = records([0, { phase: 'Succeeded', placement: 'Remote', provider: 'honest', attempts: 2, verification: { state: 'Verified', provider: 'honest' } }]);
+  let seen: PlaceInfo | undefined;
+  const d = decide(j, recs, new Map(), NOW, undefined, (cands, _room, info) => { seen = info; return new Map(cands.map((c) => [c.index, { kind: 'Remote' as const, provider: 'honest' }])); });
+  expect([...d.untrusted]).toEqual(['tamper']);
+  expect(seen?.excludeProviders.has('tamper')).toBe(true);
+});
+
 describe('the pod as the record of a local attempt (finalizer atelier.dev/outcome)', () => {
   const held = { held: true };
   test('a first attempt that succeeded without outputs folds into the job status; its pod is released only after the write', () => {

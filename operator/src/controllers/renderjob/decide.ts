@@ -42,6 +42,8 @@ export interface JobSnapshot {
   };
   /** Local shards folded into the job's status (status.shardSets): succeeded, and their GPU time. */
   folded?: { succeeded: Set<number>; gpuMillis: bigint };
+  /** Providers the job's status already names untrusted (status.untrustedProviders). */
+  untrusted?: string[];
   /** Every outcome goes to a RenderShard, none is folded (a subnet peer's job: the origin reads them). */
   keepsRecords?: boolean;
 }
@@ -242,7 +244,7 @@ function newScan(job: JobSnapshot, records: Map<number, ShardRecord>, pods: Map<
     placed: { runningLocal: 0, runningRemote: 0, succeededLocal: 0, succeededRemote: 0 },
     providers: new Map(),
     verification: { pending: 0, verified: 0, skipped: 0, failed: 0 },
-    untrusted: untrustedProviders(records.values()),
+    untrusted: untrustedProviders(records.values(), job.untrusted ?? []),
     unschedulable: 0, gpuMillis: job.folded?.gpuMillis ?? 0n, remoteCostMicros: 0n, outcome: 'Pending',
   };
   return {

@@ -368,6 +368,7 @@ export class RenderJobReconciler {
       deletionTimestamp: deleting ? toMs(meta.deletionTimestamp as unknown as string) : undefined,
       spec: { shards: job.spec.shards, suspend: job.spec.suspend, deadline: job.spec.deadline, gpusPerShard: gpusPerShard(job.spec) },
       folded: this.foldedOf(key, job),
+      ...(job.status?.untrustedProviders?.length ? { untrusted: job.status.untrustedProviders } : {}),
       // A subnet peer's job (one shard of another cluster's job): the origin and the signer read its RenderShard.
       ...(meta.annotations?.[ORIGIN_ANNOTATIONS.key] ? { keepsRecords: true } : {}),
     };

@@ -97,6 +97,8 @@ export function computeStatus(i: StatusInput): JobStatus {
     completionTime: terminal ? (prev.completionTime ?? nowIso) : undefined,
     ...(i.bursting ? { lastScheduleMessage: i.bursting.message } : {}),
     ...(i.shardSets ? { shardSets: i.shardSets } : {}),
+    // Once untrusted, always (a re-run elsewhere overwrites the failed shard's own verification).
+    ...(d.untrusted.size ? { untrustedProviders: [...new Set([...(prev.untrustedProviders ?? []), ...d.untrusted])].sort() } : {}),
   };
 }
 

@@ -203,9 +203,10 @@ export class SettlementController implements SettlementView {
     const until = this.d.clock.now() + (this.d.reconcileBudgetMs ?? 60_000);
     for (let round = 0; round < 8; round++) {
       const notDelivered = undelivered(job);
-      const led = ledgers({ records, tokenDecimals: decimals, estimateMicros, ...(notDelivered ? { undelivered: notDelivered } : {}) });
+      const known = job.status?.untrustedProviders ?? [];
+      const led = ledgers({ records, tokenDecimals: decimals, estimateMicros, untrusted: known, ...(notDelivered ? { undelivered: notDelivered } : {}) });
       const byProvider = new Map(escrows.map((e) => [e.provider, e]));
-      const moving = movingShards({ records, ...(notDelivered ? { undelivered: notDelivered } : {}) });
+      const moving = movingShards({ records, untrusted: known, ...(notDelivered ? { undelivered: notDelivered } : {}) });
       const steps = nextSteps({ job, ledgers: led, escrows: byProvider, tokenDecimals: decimals, fundedUnits: (p) => unitsOf(byProvider.get(p)?.funded, decimals), moving });
       if (steps.length === 0) return true;
       if (signal?.aborted || this.d.clock.now() > until) return false;

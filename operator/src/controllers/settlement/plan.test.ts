@@ -84,6 +84,15 @@ describe('ledgers', () => {
     expect(l.expectedMicros).toBe(2_600_000n);
   });
 
+  test('a provider the job status names untrusted is owed nothing, though no record shows its failed check any more', () => {
+    // Its failed shard ran again elsewhere: that record's verification now names the other provider.
+    const rs = [done(0, 'akash', '1.00', 'Verified', '800000'), done(1, 'akash', '0.50', 'Skipped', '900000')];
+    expect(ledgers({ records: rs, tokenDecimals: 6, estimateMicros: estimate }).get('akash')!).toMatchObject({ untrusted: false, owedUnits: 1_300_000n });
+    const l = ledgers({ records: rs, tokenDecimals: 6, estimateMicros: estimate, untrusted: ['akash'] }).get('akash')!;
+    expect(l.untrusted).toBe(true);
+    expect(l.owedUnits).toBe(0n);
+  });
+
   test('owed is rounded down to token units and compared with the claim in token units', () => {
     const rs = [done(0, 'akash', '0.123456', 'Verified', '99999999'), done(1, 'akash', '0.019999', 'Verified', '1')];
     expect(ledgers({ records: rs, tokenDecimals: 2, estimateMicros: estimate }).get('akash')!.owedUnits).toBe(12n + 1n);

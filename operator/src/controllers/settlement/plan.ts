@@ -62,6 +62,8 @@ export interface LedgerInput {
   estimateMicros(provider: string): bigint;
   /** Sealed jobs: true for a shard whose outputs are not delivered yet (it is not paid until they are). */
   undelivered?: (index: number) => boolean;
+  /** Providers the job's status names untrusted (status.untrustedProviders), beyond the records'. */
+  untrusted?: string[];
 }
 
 /**
@@ -75,7 +77,7 @@ export function paidAttemptCost(st: ShardRecord['status']): bigint {
 }
 
 export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
-  const untrusted = untrustedProviders(i.records);
+  const untrusted = untrustedProviders(i.records, i.untrusted ?? []);
   const out = new Map<string, ProviderLedger>();
   const paid = new Map<string, { index: number; digest: string }[]>();
   const get = (p: string) => {
@@ -138,8 +140,8 @@ export function ledgers(i: LedgerInput): Map<string, ProviderLedger> {
  * says Succeeded is reopened by such a shard; an escrow released before that would leave the re-run
  * unpaid (found by test/data/burst.test.ts: a tampered output rejected after the job first succeeded).
  */
-export function movingShards(i: Pick<LedgerInput, 'records' | 'undelivered'>): number {
-  const untrusted = untrustedProviders(i.records);
+export function movingShards(i: Pick<LedgerInput, 'records' | 'undelivered' | 'untrusted'>): number {
+  const untrusted = untrustedProviders(i.records, i.untrusted ?? []);
   let n = 0;
   for (const r of i.records) {
     const st = r.status;

@@ -172,6 +172,11 @@ export class Controller {
     this.queue.add(key);
   }
 
+  /** Enqueues key after delayMs (events of one object batched into one reconcile). */
+  enqueueAfter(key: string, delayMs: number): void {
+    this.queue.addAfter(key, delayMs);
+  }
+
   /** New objects queued ahead of the backlog and not yet handed to a worker. */
   urgentWaiting(): number {
     return this.queue.urgentLen();

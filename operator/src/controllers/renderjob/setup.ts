@@ -23,6 +23,9 @@ import { RenderJobReconciler } from './reconciler.js';
 import { RemoteShards } from './remote.js';
 import { ApiJobWriter } from './writer.js';
 
+/** Pod status changes of one job within this window are taken by one reconcile. */
+const POD_BATCH_MS = 1000;
+
 export interface RenderJobSetup {
   controller: Controller;
   /** Looks at every unfinished job again (the chain became reachable, …). */
@@ -89,7 +92,9 @@ export function setupRenderJobController(ctx: OperatorContext, registry: Provide
   for (const i of caches.pods) {
     i.addEventHandler({
       add: (p: k8s.V1Pod) => { const k = podJobKey(p)[0]; if (k) { expectations.observeCreate(k, p.metadata!.name!); enqueue(k); } },
-      update: (_o, p) => enqueue(podJobKey(p)[0]),
+      // A pod's status changes come in bursts across a job's pods (started, finished): one reconcile
+      // per job per POD_BATCH_MS takes them all, as the Job controller batches its syncs.
+      update: (_o, p) => { const k = podJobKey(p)[0]; if (k) controller.enqueueAfter(k, POD_BATCH_MS); },
       delete: (p) => { const k = podJobKey(p)[0]; if (k) { expectations.observeDelete(k, p.metadata!.name!); enqueue(k); } },
     });
   }

@@ -58,6 +58,10 @@ export { isConflict, isNotFound, statusCode } from '../runtime/errors.js';
 export const mergePatch = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 /** Server-side apply: with a field manager, each writer owns its own fields (e.g. its own conditions of a map-keyed list). */
 export const applyPatch = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+/** A status for a JSON merge patch: an undefined field becomes null, which removes it. */
+export function mergePatchStatus<T extends object>(status: T): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v === undefined ? null : v]));
+}
 export const strategicMergePatch = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
 /** Field managers of the operator's status writers (one owner per status field). */
 export const FIELD_MANAGER = { renderjob: 'atelier', settlement: 'atelier-settlement' } as const;

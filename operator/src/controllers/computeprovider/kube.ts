@@ -5,7 +5,7 @@
 // Adapters are built by providers/factory.ts.
 import type * as k8s from '@kubernetes/client-node';
 import { COMPUTE_PROVIDER_PLURAL, GROUP, VERSION, type ComputeProviderStatus } from '../../api/index.js';
-import { mergePatch } from '../../kube/client.js';
+import { mergePatch, mergePatchStatus } from '../../kube/client.js';
 import type { SecretReader } from '../../runtime/index.js';
 import type { ProviderStatusWriter } from './reconciler.js';
 
@@ -13,7 +13,7 @@ export function apiProviderStatusWriter(custom: k8s.CustomObjectsApi): ProviderS
   return {
     async patchStatus(name: string, status: ComputeProviderStatus): Promise<void> {
       // null removes a field under merge-patch semantics (pausedReason once the breaker closes).
-      const body = { status: Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v === undefined ? null : v])) };
+      const body = { status: mergePatchStatus(status) };
       for (const k of ['pausedReason', 'lastProbeTime'] as const) if (!(k in status)) (body.status as Record<string, unknown>)[k] = null;
       await custom.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: COMPUTE_PROVIDER_PLURAL, name, body }, mergePatch());
     },

@@ -419,15 +419,15 @@ function foldable(sc: Scan, pod: PodView): boolean {
   return !sc.job.keepsRecords && pod.phase === 'Succeeded' && !(parseResult(pod.message)?.length);
 }
 
-function podMillis(pod: PodView, gpus: number): bigint {
-  const ranMs = pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
-  return BigInt(Math.round(ranMs * gpus));
+/** How long a finished pod's container ran (0 when its times are unknown). */
+function ranMs(pod: PodView): number {
+  return pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
 }
 
 /** Wall time of a local success, for the planner's duration estimates. */
 function countDone(sc: Scan, pod: PodView): void {
   if (pod.startedAt === undefined || pod.finishedAt === undefined) return;
-  const ms = Math.max(0, pod.finishedAt - pod.startedAt);
+  const ms = ranMs(pod);
   sc.doneMs += ms;
   sc.doneCount++;
   const model = pod.nodeName ? sc.opts.nodeModel?.(pod.nodeName) : undefined;
@@ -437,7 +437,7 @@ function countDone(sc: Scan, pod: PodView): void {
 /** A first attempt that succeeded without outputs: folded into status.shardSets, its pod released after. */
 function fold(sc: Scan, range: ShardRange, pod: PodView): void {
   const { d } = sc;
-  const gpuMillis = podMillis(pod, sc.job.spec.gpusPerShard);
+  const gpuMillis = BigInt(Math.round(ranMs(pod) * sc.job.spec.gpusPerShard));
   d.fold.push({ index: range.index, pod: pod.name, gpuMillis, held: !!pod.held });
   d.gpuMillis += gpuMillis;
   countDone(sc, pod);
@@ -570,8 +570,7 @@ function planStarts(sc: Scan, ranges: ShardRange[], place?: PlaceFn): void {
  * (the local side could not check; the provider is not blamed for it).
  */
 function checkOutcome(pod: PodView, st: ShardRecordStatus, v: NonNullable<ShardRecordStatus['verification']>, provider: string, maxRetries: number, gpus: number, now: number, opts: DecideOptions): { status: ShardRecordStatus; checks: number; event?: Decision['recordOutcomes'][number]['event'] } {
-  const ranMs = pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
-  const gpuSeconds = (st.gpuSeconds ?? 0) + (ranMs * gpus) / 1000;
+  const gpuSeconds = (st.gpuSeconds ?? 0) + (ranMs(pod) * gpus) / 1000;
   const localCost = costOfGpuMillis(BigInt(Math.round(gpuSeconds * 1000)), opts.localPricePerGpuHourMicros);
   const checks = pod.attempt - (st.attempts ?? 0);
   const base: ShardRecordStatus = { ...st, gpuSeconds, cost: formatMicros(localCost + (st.remoteCost ? parseMicros(st.remoteCost) : 0n)) };
@@ -609,8 +608,7 @@ function checkOutcome(pod: PodView, st: ShardRecordStatus, v: NonNullable<ShardR
 }
 
 function outcomeOf(pod: PodView, st: ShardRecordStatus, maxRetries: number, gpus: number, now: number, opts: DecideOptions): { status: ShardRecordStatus; event?: Decision['recordOutcomes'][number]['event'] } {
-  const ranMs = pod.startedAt !== undefined && pod.finishedAt !== undefined ? Math.max(0, pod.finishedAt - pod.startedAt) : 0;
-  const gpuSeconds = (st.gpuSeconds ?? 0) + (ranMs * gpus) / 1000;
+  const gpuSeconds = (st.gpuSeconds ?? 0) + (ranMs(pod) * gpus) / 1000;
   const localCost = costOfGpuMillis(BigInt(Math.round(gpuSeconds * 1000)), opts.localPricePerGpuHourMicros);
   const base: ShardRecordStatus = {
     ...st,

@@ -4,7 +4,7 @@
 // manager, so the settlement controller's fields (status.settlement, Settled) are never overwritten. Writes are idempotent:
 // creating what exists (409 AlreadyExists) and deleting what is gone (404) both count as done.
 import type * as k8s from '@kubernetes/client-node';
-import { applyPatch, FIELD_MANAGER, isConflict, isNotFound, mergePatch, strategicMergePatch, type KubeClients } from '../../kube/client.js';
+import { applyPatch, FIELD_MANAGER, isConflict, isNotFound, mergePatch, mergePatchStatus, strategicMergePatch, type KubeClients } from '../../kube/client.js';
 import type { ShardRecordStatus } from './decide.js';
 import type { JobStatus } from './status.js';
 
@@ -85,7 +85,7 @@ export class ApiJobWriter implements JobWriter {
   async patchShardStatus(namespace: string, name: string, status: ShardRecordStatus): Promise<void> {
     this.count('shardStatus');
     // null removes a field under merge-patch semantics (e.g. retryAfter once a shard succeeded).
-    const body = { status: Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v === undefined ? null : v])) };
+    const body = { status: mergePatchStatus(status) };
     await this.c.custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: 'rendershards', namespace, name, body }, mergePatch());
   }
 
@@ -140,7 +140,7 @@ export class ApiJobWriter implements JobWriter {
     const rv = current.metadata?.resourceVersion;
     if (!rv || !(await expect(current.status ?? {}))) return false;
     this.count('shardStatus');
-    const body = { metadata: { resourceVersion: rv }, status: Object.fromEntries(Object.entries(status).map(([k, v]) => [k, v === undefined ? null : v])) };
+    const body = { metadata: { resourceVersion: rv }, status: mergePatchStatus(status) };
     try {
       await this.c.custom.patchNamespacedCustomObjectStatus({ ...target, body }, mergePatch());
       return true;
